@@ -1,0 +1,3 @@
+module Application.Helper.Controller where
+
+import IHP.ControllerPrelude

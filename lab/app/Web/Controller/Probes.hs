@@ -1,0 +1,8 @@
+module Web.Controller.Probes where
+
+import Web.Controller.Prelude
+
+instance Controller ProbesController where
+    action ProbesAction = do
+        probes <- query @Probe |> fetch
+        renderJson (map (get #name) probes)
