@@ -12,6 +12,7 @@
       # `haskellPackages = p: with p; [ ... ]`; here they are names, for inspection).
       haskellPackages = [ "base" "wai" "text" "hspec" "ihp" "ihp-hspec" ];
 
+      # -- models overlay (begin)
       # The models overlay kept verbatim from the baseline flake: it rewrites the export list
       # of build/Generated/ActualTypes.hs so GHC 9.10.3 does not overflow the .hi file.
       models = {
@@ -38,6 +39,7 @@
           });
         });
       };
+      # -- models overlay (end)
 
       hostBuild = name: script: derivation {
         inherit name system;

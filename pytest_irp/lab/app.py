@@ -1,0 +1,213 @@
+"""The sample app repository: a copy of ``lab/app/`` with one variant applied, committed.
+
+A variant is a small patch of the copy that breaks exactly one thing, for the suite's
+negative tests. Commits use a fixed author, committer and date, so a variant always has
+the same commit SHA.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Final
+
+from pytest_irp.lab.proc import LabError, run
+
+MARKER: Final = "irp-lab-variant"  # file in .git/ naming the variant of a prepared repo
+BRANCH: Final = "main"
+COMMIT_DATE: Final = "2026-05-02T12:00:00+02:00"
+GIT_ENV: Final[Mapping[str, str]] = {
+    "GIT_AUTHOR_NAME": "IRP Lab",
+    "GIT_AUTHOR_EMAIL": "lab@irp-lab.invalid",
+    "GIT_AUTHOR_DATE": COMMIT_DATE,
+    "GIT_COMMITTER_NAME": "IRP Lab",
+    "GIT_COMMITTER_EMAIL": "lab@irp-lab.invalid",
+    "GIT_COMMITTER_DATE": COMMIT_DATE,
+    "GIT_CONFIG_GLOBAL": "/dev/null",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+def template_dir() -> Path:
+    """``$IRP_LAB_APP_TEMPLATE`` or ``lab/app`` of this source tree."""
+    override = os.environ.get("IRP_LAB_APP_TEMPLATE")
+    if override:
+        return Path(override)
+    return Path(__file__).resolve().parents[2] / "lab" / "app"
+
+
+# ------------------------------------------------------------------------ variants
+
+
+def replace_once(path: Path, old: str, new: str) -> None:
+    """Replace the one occurrence of ``old`` in ``path`` (the template must contain it)."""
+    text = path.read_text(encoding="utf-8")
+    count = text.count(old)
+    if count != 1:
+        raise LabError(f"variant patch: expected one {old!r} in {path}, found {count}")
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def cut_between(path: Path, begin: str, end: str) -> None:
+    """Remove the lines from the one containing ``begin`` to the one containing ``end``."""
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    starts = [i for i, line in enumerate(lines) if begin in line]
+    ends = [i for i, line in enumerate(lines) if end in line]
+    if len(starts) != 1 or len(ends) != 1 or ends[0] < starts[0]:
+        raise LabError(f"variant patch: markers {begin!r}/{end!r} not found once in {path}")
+    path.write_text("".join(lines[:starts[0]] + lines[ends[0] + 1:]), encoding="utf-8")
+
+
+def _build_fails(root: Path) -> None:
+    # The front controller imports a module that does not exist: the image build (the
+    # "compile" step of nix/docker.sh) stops with GHC's "Could not find module".
+    replace_once(root / "Web/FrontController.hs", "import Web.Controller.Probes\n",
+                 "import Web.Controller.Probes\nimport Web.Controller.Missing\n")
+
+
+def _crash_at_start(root: Path) -> None:
+    replace_once(root / "nix/RunProdServer.sh", 'echo "Server started"\n',
+                 'echo "RunProdServer: Prelude.head: empty list" >&2\nexit 1\n')
+
+
+def _healthz_wrong(root: Path) -> None:
+    replace_once(root / "Web/Controller/Health.hs", 'renderPlain "ok"', 'renderPlain "degraded"')
+
+
+def _overlay_missing(root: Path) -> None:
+    flake = root / "flake.nix"
+    cut_between(flake, "# -- models overlay (begin)", "# -- models overlay (end)")
+    replace_once(flake, "        models = modelsOverlay;\n", "")
+    replace_once(flake, "          inherit models;\n", "")
+
+
+def _wrong_column_type(root: Path) -> None:
+    for sql in (root / "Application/Schema.sql",
+                *sorted((root / "Application/Migration").glob("*-create-probes.sql"))):
+        replace_once(sql, "name TEXT NOT NULL", "name INT NOT NULL")
+    replace_once(root / "build/Generated/Types.hs", "name :: Text", "name :: Int")
+
+
+def _route_missing(root: Path) -> None:
+    routes = root / "Web/Routes.hs"
+    replace_once(routes, '''
+instance CanRoute ProbesController where
+    parseRoute' = do
+        pathPrefix "/probes"
+        pure ProbesAction
+
+instance HasPath ProbesController where
+    pathTo ProbesAction = "/probes"
+''', "")
+    replace_once(root / "Web/FrontController.hs", "        , parseRoute @ProbesController\n", "")
+
+
+def _failing_spec(root: Path) -> None:
+    spec = root / "Test/ProbeControllerSpec.hs"
+    replace_once(spec, 'it "GET /probes returns 200"', 'it "GET /probes returns 201"')
+    replace_once(spec, "shouldRespondWith` 200", "shouldRespondWith` 201")
+
+
+def _wrong_liveness_path(root: Path) -> None:
+    replace_once(root / "chart/templates/deployment.yaml", "path: /healthz", "path: /health")
+
+
+VARIANTS: Final[Mapping[str, Callable[[Path], None] | None]] = {
+    "ok": None,
+    "build-fails": _build_fails,
+    "crash-at-start": _crash_at_start,
+    "healthz-wrong": _healthz_wrong,
+    "overlay-missing": _overlay_missing,
+    "wrong-column-type": _wrong_column_type,
+    "route-missing": _route_missing,
+    "failing-spec": _failing_spec,
+    "wrong-liveness-path": _wrong_liveness_path,
+}
+
+VARIANT_DOCS: Final[Mapping[str, str]] = {
+    "ok": "the sample as in lab/app/: every check passes",
+    "build-fails": "Web/FrontController.hs imports a missing module: `nix build .#docker` "
+                   "exits 1 with a GHC-style `Could not find module` error",
+    "crash-at-start": "RunProdServer prints an error and exits 1 before `Server started`",
+    "healthz-wrong": "/healthz answers 200 `degraded` (renderPlain \"degraded\")",
+    "overlay-missing": "flake.nix without the models overlay (no configureFlags/postUnpack; "
+                       "no overlays.models, no irp.overlays.models)",
+    "wrong-column-type": "probes.name is INT (Schema.sql, migration, Generated/Types.hs)",
+    "route-missing": "no /probes route (Web/Routes.hs, FrontController): /probes answers 404 "
+                     "and the spec fails",
+    "failing-spec": "the spec expects 201 from GET /probes: `nix flake check` fails "
+                    "(1 example, 1 failure)",
+    "wrong-liveness-path": "the chart's livenessProbe asks /health instead of /healthz",
+}
+
+
+# ------------------------------------------------------------------------ the repository
+
+
+def git_argv(repo: Path, *args: str) -> list[str]:
+    return ["git", "-C", str(repo), *args]
+
+
+def _copy_template(template: Path, dest: Path) -> None:
+    shutil.copytree(template, dest, ignore=shutil.ignore_patterns(
+        ".git", "result", "result-*", "__pycache__"), symlinks=True)
+    for path in [dest, *dest.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def prepared_variant(dest: Path) -> str | None:
+    """The variant of a repo made by :func:`prepare_app_repo` (None for anything else)."""
+    try:
+        return (dest / ".git" / MARKER).read_text().strip() or None
+    except OSError:
+        return None
+
+
+def head(repo: Path) -> str:
+    return run(git_argv(repo, "rev-parse", "HEAD"), env=GIT_ENV).stdout.strip()
+
+
+def prepare_app_repo(dest: Path, variant: str = "ok", *, template: Path | None = None) -> Path:
+    """Copy the template into ``dest``, apply ``variant``, ``git init`` and commit.
+
+    ``dest`` must be absent, empty, or a repo made earlier by this function (it is then
+    replaced). Returns ``dest``.
+    """
+    if variant not in VARIANTS:
+        raise LabError(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
+    src = template or template_dir()
+    if not (src / "flake.nix").is_file():
+        raise LabError(f"sample app template not found at {src}")
+    dest = Path(dest).absolute()
+    if dest.exists() and any(dest.iterdir()):
+        if prepared_variant(dest) is None:
+            raise LabError(f"{dest} exists and was not made by the lab: not replacing it")
+        shutil.rmtree(dest)
+    _copy_template(src, dest)
+    patch = VARIANTS[variant]
+    if patch is not None:
+        patch(dest)
+    run(git_argv(dest, "init", "-q", "-b", BRANCH), env=GIT_ENV)
+    run(git_argv(dest, "add", "-A", "."), env=GIT_ENV)
+    run(git_argv(dest, "commit", "-q", "--no-verify", "-m",
+                 f"ihp-railiance-probe sample app ({variant})"), env=GIT_ENV)
+    (dest / ".git" / MARKER).write_text(variant + "\n")
+    return dest
+
+
+def clone_checkout(repo: Path, dest: Path) -> Path:
+    """The build host's checkout: a clone of ``repo`` that accepts pushes to its branch."""
+    dest = Path(dest).absolute()
+    if dest.exists():
+        if prepared_variant(dest) is None and any(dest.iterdir()):
+            raise LabError(f"{dest} exists and was not made by the lab: not replacing it")
+        shutil.rmtree(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    run(["git", "clone", "-q", str(repo), str(dest)], env=GIT_ENV)
+    run(git_argv(dest, "config", "receive.denyCurrentBranch", "updateInstead"), env=GIT_ENV)
+    variant = prepared_variant(repo) or "unknown"
+    (dest / ".git" / MARKER).write_text(variant + "\n")
+    return dest

@@ -1,0 +1,184 @@
+"""The lab network: bridge ``irpbr0`` (10.77.0.1/24) and one network namespace per lab host.
+
+Each host gets a veth pair: ``irpv-...`` in the root namespace, enslaved to the bridge, and
+``irp0`` inside the namespace (address, ``lo`` up, default route via the bridge).
+
+Pure functions plan the ``ip`` commands from what exists (:func:`plan_up`,
+:func:`plan_down`); :func:`observe`, :func:`up` and :func:`down` are the thin layer that
+reads the machine and runs them. :func:`up` returns what it created so that :func:`down`
+removes only that (a bridge made by someone else, e.g. the cluster, stays).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from pytest_irp.lab.proc import LabError, run
+
+BRIDGE: Final = "irpbr0"
+BRIDGE_ADDRESS: Final = "10.77.0.1"
+PREFIX_LEN: Final = 24
+NS_IFACE: Final = "irp0"
+IFNAMSIZ: Final = 15
+
+
+@dataclass(frozen=True)
+class LabHost:
+    """One lab host: a network namespace with one address on the lab bridge."""
+
+    name: str
+    netns: str
+    address: str
+    veth: str
+
+    def __post_init__(self) -> None:
+        for iface in (self.veth, NS_IFACE):
+            if not iface.startswith("irp") or len(iface) > IFNAMSIZ:
+                raise ValueError(f"bad interface name {iface!r}")
+        if not self.netns.startswith("irp"):
+            raise ValueError(f"bad netns name {self.netns!r}")
+        if not self.address.startswith("10.77.0."):
+            raise ValueError(f"address {self.address} is outside the lab network")
+
+
+HOSTS: Final = (
+    LabHost("haskelseed", "irp-haskelseed", "10.77.0.2", "irpv-haskelseed"),
+    LabHost("gitea", "irp-gitea", "10.77.0.3", "irpv-gitea"),
+    LabHost("railiance01", "irp-railiance01", "10.77.0.4", "irpv-rail01"),
+)
+HOSTS_BY_NAME: Final = {h.name: h for h in HOSTS}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One command; ``creates`` names what it creates, as ``(kind, name)``, if anything."""
+
+    argv: tuple[str, ...]
+    creates: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class NetState:
+    """What exists now: link names in the root namespace, and network namespaces."""
+
+    links: frozenset[str]
+    netns: frozenset[str]
+
+
+# ------------------------------------------------------------------------ pure planning
+
+
+def ip(*args: str) -> tuple[str, ...]:
+    return ("ip", *args)
+
+
+def bridge_steps(state: NetState) -> list[Step]:
+    steps: list[Step] = []
+    if BRIDGE not in state.links:
+        steps.append(Step(ip("link", "add", BRIDGE, "type", "bridge"), ("bridge", BRIDGE)))
+    steps += [
+        Step(ip("addr", "replace", f"{BRIDGE_ADDRESS}/{PREFIX_LEN}", "dev", BRIDGE)),
+        Step(ip("link", "set", BRIDGE, "up")),
+    ]
+    return steps
+
+
+def host_steps(host: LabHost, state: NetState) -> list[Step]:
+    steps: list[Step] = []
+    if host.netns not in state.netns:
+        steps.append(Step(ip("netns", "add", host.netns), ("netns", host.netns)))
+    if host.veth not in state.links:
+        steps.append(Step(ip("link", "add", host.veth, "type", "veth", "peer", "name", NS_IFACE,
+                             "netns", host.netns), ("link", host.veth)))
+    n = ("-n", host.netns)
+    steps += [
+        Step(ip("link", "set", host.veth, "master", BRIDGE)),
+        Step(ip("link", "set", host.veth, "up")),
+        Step(ip(*n, "link", "set", "lo", "up")),
+        Step(ip(*n, "addr", "replace", f"{host.address}/{PREFIX_LEN}", "dev", NS_IFACE)),
+        Step(ip(*n, "link", "set", NS_IFACE, "up")),
+        Step(ip(*n, "route", "replace", "default", "via", BRIDGE_ADDRESS)),
+    ]
+    return steps
+
+
+def plan_up(state: NetState, hosts: Sequence[LabHost] = HOSTS) -> list[Step]:
+    """Commands that bring the network up from ``state`` (address/route steps use
+    ``replace`` and ``set``, so running the plan twice is harmless)."""
+    steps = bridge_steps(state)
+    for host in hosts:
+        steps += host_steps(host, state)
+    return steps
+
+
+def plan_down(created: Iterable[tuple[str, str]], state: NetState) -> list[Step]:
+    """Commands that remove what we created and still exists: links, then namespaces,
+    then the bridge."""
+    created = list(created)
+    order = {"link": 0, "netns": 1, "bridge": 2}
+    steps: list[Step] = []
+    for kind, name in sorted(set(created), key=lambda c: (order.get(c[0], 9), c[1])):
+        if kind in ("link", "bridge") and name in state.links:
+            steps.append(Step(ip("link", "del", name)))
+        elif kind == "netns" and name in state.netns:
+            steps.append(Step(ip("netns", "del", name)))
+    return steps
+
+
+def parse_links(ip_json: str) -> frozenset[str]:
+    """Names from ``ip -j link show``."""
+    if not ip_json.strip():
+        return frozenset()
+    return frozenset(str(item["ifname"]) for item in json.loads(ip_json))
+
+
+def parse_netns(text: str) -> frozenset[str]:
+    """Names from ``ip netns list`` (lines like ``irp-gitea (id: 1)``)."""
+    return frozenset(line.split()[0] for line in text.splitlines() if line.strip())
+
+
+def netns_exec(netns: str, argv: Sequence[str]) -> list[str]:
+    return ["ip", "netns", "exec", netns, *argv]
+
+
+# ------------------------------------------------------------------------ thin layer
+
+
+def observe() -> NetState:
+    links = parse_links(run(["ip", "-j", "link", "show"]).stdout)
+    netns = parse_netns(run(["ip", "netns", "list"]).stdout)
+    return NetState(links, netns)
+
+
+def up(hosts: Sequence[LabHost] = HOSTS) -> list[tuple[str, str]]:
+    """Bring the network up; returns what this call created, as (kind, name) pairs.
+
+    On a failure, what was created so far is removed again before the error is raised.
+    """
+    created: list[tuple[str, str]] = []
+    try:
+        for step in plan_up(observe(), hosts):
+            run(step.argv)
+            if step.creates is not None:
+                created.append(step.creates)
+    except LabError:
+        down(created)
+        raise
+    return created
+
+
+def down(created: Iterable[tuple[str, str]]) -> None:
+    for step in plan_down(created, observe()):
+        run(step.argv, check=False)
+
+
+def status(hosts: Sequence[LabHost] = HOSTS) -> dict[str, object]:
+    state = observe()
+    return {
+        "bridge": BRIDGE in state.links,
+        "netns": {h.netns: h.netns in state.netns for h in hosts},
+        "veth": {h.veth: h.veth in state.links for h in hosts},
+    }
