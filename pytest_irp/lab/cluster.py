@@ -627,6 +627,18 @@ def unmount_under(prefixes: Sequence[str]) -> list[str]:
     return doomed
 
 
+# Host directories that containerd/CNI create outside the state dir; stop() removes the
+# ones that did not exist before start() once they are empty.
+HOST_DIRS = ("/run/containerd/s", "/run/containerd", "/var/lib/cni/results", "/var/lib/cni")
+NETNS_DIR = "/run/netns"
+
+
+def remove_empty_dirs(paths: Iterable[str]) -> None:
+    for path in paths:
+        with contextlib.suppress(OSError):
+            os.rmdir(path)
+
+
 def netns_names() -> set[str]:
     netns_dir = Path("/run/netns")
     return {p.name for p in netns_dir.iterdir()} if netns_dir.is_dir() else set()
@@ -766,6 +778,13 @@ class LabCluster:
     @property
     def crictl(self) -> Path:
         return self.cache_dir / "crictl" / f"v{self.crictl_version}" / "bin" / "crictl"
+
+    @property
+    def crictl_config(self) -> Path:
+        return self.state_dir / "crictl.yaml"
+
+    def crictl_args(self, *args: str) -> list[str]:
+        return [str(self.crictl), "--config", str(self.crictl_config), *args]
 
     @property
     def kubectl(self) -> Path:
@@ -937,20 +956,29 @@ class LabCluster:
         saved = self.run_dir / "sysctl.json"
         if not saved.exists():
             write_json(saved, {name: read_sysctl(name) for name in TOUCHED_SYSCTLS})
-        netns_before = self.run_dir / "netns-before.json"
-        if not netns_before.exists():
-            write_json(netns_before, sorted(netns_names()))
+        footprint = self.run_dir / "host-before.json"
+        if not footprint.exists():
+            before = {
+                "netns": sorted(netns_names()),
+                "netns_mounted": NETNS_DIR in mount_points(),
+                "dirs": [d for d in HOST_DIRS if os.path.isdir(d)],
+            }
+            write_json(footprint, before)
         write_sysctl("net/ipv4/ip_forward", "1")
         if run(["iptables", "-S", FORWARD_CHAIN], check=False).returncode != 0:
             for rule in forward_guard_rules(POD_CIDR, LAB_CIDR):
                 run(["iptables", "-w", *rule])
 
     def _cleanup_host(self) -> None:
-        before_file = self.run_dir / "netns-before.json"
-        before = set(json.loads(before_file.read_text())) if before_file.exists() else set()
+        footprint = self.run_dir / "host-before.json"
+        before: dict[str, Any] = {"netns": [], "netns_mounted": True, "dirs": list(HOST_DIRS)}
+        if footprint.exists():
+            before = json.loads(footprint.read_text())
         for root in cgroup_dirs("kubepods"):  # pod processes left by a crashed runtime
             kill_cgroup_tree(root)
-        remove_netns(n for n in netns_names() - before if n.startswith("cni-"))
+        remove_netns(n for n in netns_names() - set(before["netns"]) if n.startswith("cni-"))
+        if not before["netns_mounted"] and not netns_names():
+            unmount_under([NETNS_DIR])
         unmount_under([str(self.state_dir)])
         cleanup_iptables(("KUBE-", "CNI-", FORWARD_CHAIN))
         delete_link(CNI_BRIDGE)
@@ -958,12 +986,13 @@ class LabCluster:
             remove_cgroup_tree(root)
         for result in Path("/var/lib/cni/results").glob(f"{CNI_NETWORK}-*"):
             result.unlink(missing_ok=True)
+        remove_empty_dirs(d for d in HOST_DIRS if d not in before["dirs"])
         self._restore_sysctls()
         created = self.run_dir / "created-bridge"
         if created.exists():
             delete_link(LAB_BRIDGE)
             created.unlink()
-        before_file.unlink(missing_ok=True)
+        footprint.unlink(missing_ok=True)
 
     def _restore_sysctls(self) -> None:
         saved = self.run_dir / "sysctl.json"
@@ -985,6 +1014,9 @@ class LabCluster:
             shutil.rmtree(self.certs_d)
         write_certs_d(registries, self.certs_d)
         write_file(self.containerd_dir / "config.toml", self.containerd_config())
+        endpoint = f"unix://{self.containerd_socket}"
+        crictl = {"runtime-endpoint": endpoint, "image-endpoint": endpoint, "timeout": 10}
+        write_json(self.crictl_config, crictl)
         write_json(self.state_dir / "cni" / "net.d" / "10-irp-pods.conflist", self.cni_config())
         write_json(self.state_dir / "kubelet" / "config.yaml", self.kubelet_config())
         write_json(self.state_dir / "kube-proxy" / "config.yaml", self.kube_proxy_config())
@@ -1308,8 +1340,7 @@ class LabCluster:
         self._stop_component("kubelet")
         if self.pid_file("containerd").live_pid() is not None:
             # Remove the pods while containerd runs, so CNI DEL releases IPs and rules.
-            crictl = [str(self.crictl), "--runtime-endpoint", f"unix://{self.containerd_socket}"]
-            run([*crictl, "rmp", "--all", "--force"], check=False, timeout=120)
+            run(self.crictl_args("rmp", "--all", "--force"), check=False, timeout=120)
         self._stop_component("containerd")
         for pid in pids_with_arg(str(self.containerd_socket)):  # leftover shims
             terminate(pid, 5)
