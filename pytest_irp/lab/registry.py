@@ -40,7 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal, TextIO, cast, get_args
@@ -272,6 +272,24 @@ def authfile_json(hostport: str, user: str, password: str) -> str:
     """A containers-auth.json for skopeo ``--authfile`` (keep it 0600, remove it after)."""
     auth = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
     return json.dumps({"auths": {hostport: {"auth": auth}}})
+
+
+@contextlib.contextmanager
+def temporary_authfile(
+    hostport: str, user: str, password_file: Path, directory: Path | None = None
+) -> Iterator[Path]:
+    """A 0600 containers-auth.json with ``user`` and the password read from
+    ``password_file``, for skopeo ``--authfile``; removed on exit."""
+    password = password_file.read_text(encoding="utf-8").strip()
+    fd, name = tempfile.mkstemp(prefix="irp-auth-", suffix=".json", dir=directory)
+    path = Path(name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:  # mkstemp: mode 0600
+            fh.write(authfile_json(hostport, user, password))
+        yield path
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
 
 
 def child_env(environ: Mapping[str, str], package_root: Path) -> dict[str, str]:
