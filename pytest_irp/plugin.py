@@ -1,1 +1,406 @@
-"""pytest entry point (filled in by the plugin core)."""
+"""pytest entry point: options, activation, ordering, BLOCKED outcome, plan, reports.
+
+The plugin is inert unless the collected items include an exit criterion (a test marked
+``irp_criterion("T..")``): no header line, no report, no refusals in other test runs.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import time
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from . import fixtures as fixtures_module
+from . import hooks
+from .fixtures import PIPELINE_KEY
+from .outcomes import (
+    MARKER,
+    STATUS_BLOCKED,
+    STATUS_FAIL,
+    STATUS_PASS,
+    STATUS_SKIPPED,
+    Blocked,
+    CriterionFailed,
+    criterion_of,
+)
+from .pipeline import CRITERIA, CRITERION_ORDER, STAGES
+from .redact import Redactor
+from .report import CheckRecord, check_name
+from .runners import LocalRunner, Runner, SshRunner
+from .settings import BOOL_FLAGS, SETTINGS, Resolved, SettingError, describe, load_file, resolve
+from .stage import Pipeline
+
+RUN_KEY = pytest.StashKey["IrpRun"]()
+HEADER_SETTINGS = ("host", "registry", "kube_context", "namespace", "release", "base_url")
+
+
+# --------------------------------------------------------------------------- options
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hooks)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("irp", "pytest-irp (pipeline validation; see README for all "
+                            "settings)")
+    group.addoption("--irp-config", dest="irp_config", metavar="FILE", default=None,
+                    help="TOML file with a [tool.irp] table (or bare keys); env IRP_CONFIG.")
+    for s in SETTINGS:
+        if not s.cli:
+            continue
+        text = (f"{s.help} [{s.type_name}; env {s.env}; "
+                f"default {_show_default(s.default)}; e.g. {s.example}]")
+        dest = "irp_" + s.name
+        if s.name in BOOL_FLAGS:
+            group.addoption(s.option, dest=dest, action="store_const", const=True,
+                            default=None, help=text)
+        elif s.multiple:
+            group.addoption(s.option, dest=dest, action="append", default=None,
+                            metavar=s.name.upper(), help=text)
+        else:
+            group.addoption(s.option, dest=dest, default=None, metavar=s.name.upper(),
+                            help=text)
+
+
+def _show_default(value: Any) -> str:
+    if isinstance(value, tuple):
+        return shlex.join(value) if value else "none"
+    return "none" if value is None else str(value)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"{MARKER}(task_id): the exit criterion (T01..T12) "
+                            "this check proves (pytest-irp)")
+    config.pluginmanager.register(fixtures_module, "irp-fixtures")
+
+
+def _explicitly_configured(config: pytest.Config) -> bool:
+    if any(config.getoption("irp_" + s.name, None) not in (None, []) for s in SETTINGS
+           if s.cli) or config.getoption("irp_config", None):
+        return True
+    if any(k.startswith("IRP_") for k in os.environ):
+        return True
+    inipath = config.inipath
+    return bool(inipath and inipath.name == "pyproject.toml"
+                and load_file(inipath, section_required=True))
+
+
+def resolve_settings(config: pytest.Config, extra_files: list[tuple[str, dict[str, Any]]]
+                     ) -> Resolved:
+    """CLI > env > --irp-config > lab > pyproject [tool.irp] > default."""
+    cli = {s.name: config.getoption("irp_" + s.name, None) for s in SETTINGS if s.cli}
+    files: list[tuple[str, dict[str, Any]]] = []
+    given = config.getoption("irp_config", None) or os.environ.get("IRP_CONFIG")
+    if given:
+        files.append((f"--irp-config file {given}", load_file(Path(given))))
+    files.extend(extra_files)
+    inipath = config.inipath
+    if inipath and inipath.name == "pyproject.toml":
+        files.append((f"{inipath} [tool.irp]", load_file(inipath, section_required=True)))
+    return resolve(cli, os.environ, files)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    if not _explicitly_configured(config):
+        return None
+    try:
+        settings = resolve_settings(config, [])
+    except SettingError:
+        return ["irp: settings incomplete (details after collection)"]
+    return [f"irp target: {describe(settings, HEADER_SETTINGS) or '(none set)'}"]
+
+
+# --------------------------------------------------------------------------- activation
+
+
+class IrpRun:
+    """State of one validation run (only when criteria are selected)."""
+
+    def __init__(self, config: pytest.Config, settings: Resolved, redactor: Redactor,
+                 pipeline: Pipeline, run_id: str, report_dir: Path) -> None:
+        self.config = config
+        self.settings = settings
+        self.redactor = redactor
+        self.pipeline = pipeline
+        self.run_id = run_id
+        self.report_dir = report_dir
+        self.records: dict[str, CheckRecord] = {}
+        self.extras_done: set[str] = set()
+        self.blocked_lines: list[str] = []
+        self.html_path: Path | None = None
+        self.own_html = False
+        self.lab: Any = None
+
+
+def _refuse_parallel_and_random(config: pytest.Config) -> None:
+    if getattr(config, "workerinput", None) is not None or (
+            config.getoption("numprocesses", None) not in (None, 0, "0")):
+        raise pytest.UsageError(
+            "pytest-irp: the criteria run one ordered pipeline; pytest-xdist workers (-n) "
+            "would split it. Run without -n (or with -p no:xdist).")
+    pm = config.pluginmanager
+    for name, hint in (("randomly", "-p no:randomly"), ("random_order", "-p no:random_order")):
+        plugin = pm.get_plugin(name)
+        if plugin is not None and not pm.is_blocked(name):
+            if name == "random_order" and not config.getoption("random_order", False):
+                continue
+            raise pytest.UsageError(
+                f"pytest-irp: the random-order plugin '{name}' would shuffle the ordered "
+                f"pipeline. Disable it with {hint}.")
+
+
+def _make_runner(config: pytest.Config, settings: Resolved, redactor: Redactor
+                 ) -> Any:
+    def make(host: str) -> Runner:
+        runner: Runner | None = config.hook.pytest_irp_make_runner(
+            config=config, host=host, settings=settings, redactor=redactor)
+        if runner is not None:
+            return runner
+        if host == "local":
+            return LocalRunner(redactor)
+        return SshRunner(host, redactor, ssh_config=settings.get("ssh_config"),
+                         connect_timeout=settings["connect_timeout"])
+    return make
+
+
+def _progress(config: pytest.Config, redactor: Redactor) -> Any:
+    def say(stage: str, message: str) -> None:
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is None:
+            return
+        capman = config.pluginmanager.get_plugin("capturemanager")
+        line = redactor.redact(f"irp [{stage}] {message}")
+        if capman is not None:
+            with capman.global_and_fixture_disabled():
+                reporter.ensure_newline()
+                reporter.write_line(line)
+        else:
+            reporter.write_line(line)
+    return say
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
+                                  items: list[pytest.Item]) -> None:
+    criteria = [item for item in items if criterion_of(item)]
+    if not criteria:
+        return
+    _refuse_parallel_and_random(config)
+    for item in criteria:
+        crit = criterion_of(item)
+        if crit not in CRITERIA:
+            raise pytest.UsageError(f"pytest-irp: {item.nodeid} is marked "
+                                    f"irp_criterion({crit!r}); known: {', '.join(CRITERIA)}")
+    # pipeline order whatever the file order (stable inside a criterion)
+    position = {id(item): i for i, item in enumerate(items)}
+    items.sort(key=lambda it: (CRITERION_ORDER.get(criterion_of(it) or "", 99),
+                               position[id(it)]))
+    _activate(config)
+
+
+def _activate(config: pytest.Config) -> None:
+    extra: list[tuple[str, dict[str, Any]]] = []
+    lab = None
+    try:
+        if config.getoption("irp_lab", None) or os.environ.get("IRP_LAB", "").lower() in (
+                "1", "true", "yes"):
+            from .labplug import lab_layer
+            lab, table = lab_layer(config)
+            extra.append(("the embedded lab's settings", table))
+        settings = resolve_settings(config, extra)
+    except SettingError as exc:
+        raise pytest.UsageError(f"pytest-irp: {exc}") from None
+    redactor = Redactor(settings.secrets)
+    redactor.add_from_environ(os.environ)
+    if settings.get("registry_user") and settings.get("registry_password"):
+        redactor.add_basic_auth(settings["registry_user"], settings["registry_password"])
+    run_id = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
+    report_dir = Path(settings["reports_dir"]).resolve()
+    try:
+        pipeline = Pipeline(STAGES, settings, redactor,
+                            make_runner=_make_runner(config, settings, redactor),
+                            log_dir=report_dir / f"irp-{run_id}", cache=config.cache,
+                            run_id=run_id, reuse=bool(settings["reuse"]),
+                            force=settings["force"], progress=_progress(config, redactor))
+    except SettingError as exc:
+        raise pytest.UsageError(f"pytest-irp: {exc}") from None
+    run = IrpRun(config, settings, redactor, pipeline, run_id, report_dir)
+    run.lab = lab
+    config.stash[RUN_KEY] = run
+    config.stash[PIPELINE_KEY] = pipeline
+    if not settings["plan"]:
+        from .htmlreport import setup_html
+        setup_html(run)
+
+
+def _run(config: pytest.Config) -> IrpRun | None:
+    return config.stash.get(RUN_KEY, None)
+
+
+# --------------------------------------------------------------------------- plan mode
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> bool | None:
+    run = _run(session.config)
+    if run is None or not run.settings["plan"]:
+        return None
+    from .plan import render_plan
+
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    text = render_plan(run.pipeline, session.items)
+    if reporter is not None:
+        reporter.write_line(run.redactor.redact(text))
+    return True
+
+
+# --------------------------------------------------------------------------- outcomes
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Generator[None, Any, None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    run = _run(item.config)
+    if run is None:
+        return
+    excinfo = call.excinfo
+    if excinfo is not None and isinstance(excinfo.value, Blocked | CriterionFailed):
+        message = str(excinfo.value)
+        report.outcome = "failed"
+        report.when = "call"  # a check that could not be proven: not a fixture "error"
+        report.longrepr = message
+        if isinstance(excinfo.value, Blocked):
+            report.irp_blocked = message  # type: ignore[attr-defined]
+    _redact_report(report, run.redactor)
+    crit = criterion_of(item)
+    if crit is not None and report.when == "call":
+        from .htmlreport import attach_extras
+        attach_extras(run, item, report)
+
+
+def _redact_report(report: pytest.TestReport, redactor: Redactor) -> None:
+    if redactor.count == 0 and "IHP_SESSION_SECRET" not in (report.longreprtext or "") and \
+            not any("IHP_SESSION_SECRET" in c for _, c in report.sections):
+        return
+    text = report.longreprtext
+    if text:
+        cleaned = redactor.redact(text)
+        if cleaned != text:
+            report.longrepr = cleaned
+    report.sections = [(k, redactor.redact(v)) for k, v in report.sections]
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config
+                             ) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
+    if getattr(report, "irp_blocked", None):
+        return "blocked", "B", ("BLOCKED", {"yellow": True, "bold": True})
+    return None
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    # records per check (first non-passing phase wins)
+    run = _CURRENT_RUN[0]
+    if run is None or report.nodeid not in run.records:
+        return
+    rec = run.records[report.nodeid]
+    rec.duration += report.duration
+    if rec.status != STATUS_PASS:
+        return
+    if getattr(report, "irp_blocked", None):
+        rec.status, rec.cause = STATUS_BLOCKED, str(report.irp_blocked)
+        run.blocked_lines.append(f"BLOCKED {report.nodeid} - {report.irp_blocked}")
+    elif report.failed:
+        rec.status = STATUS_FAIL
+        rec.cause = _first_line(report)
+    elif report.skipped:
+        rec.status = STATUS_SKIPPED
+        rec.cause = _skip_reason(report)
+
+
+_CURRENT_RUN: list[IrpRun | None] = [None]
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    run = _run(session.config)
+    _CURRENT_RUN[0] = run
+    if run is None:
+        return
+    for item in session.items:
+        crit = criterion_of(item)
+        if crit:
+            run.records[item.nodeid] = CheckRecord(item.nodeid, crit,
+                                                   check_name(item.name, crit),
+                                                   STATUS_PASS, 0.0)
+
+
+def _first_line(report: pytest.TestReport) -> str:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    text = crash.message if crash is not None else report.longreprtext
+    return (text or "").strip().splitlines()[0][:500] if (text or "").strip() else "failed"
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return "skipped"
+
+
+# --------------------------------------------------------------------------- summaries
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config
+                            ) -> None:
+    run = _run(config)
+    if run is None or run.settings["plan"]:
+        return
+    from .htmlreport import criteria_rows
+
+    tr = terminalreporter
+    if run.blocked_lines:
+        tr.write_sep("=", "BLOCKED (not proven)", yellow=True)
+        for line in run.blocked_lines:
+            tr.write_line(run.redactor.redact(line))
+    tr.write_sep("=", "exit criteria")
+    for row in criteria_rows(run):
+        color = {STATUS_PASS: {"green": True}, STATUS_FAIL: {"red": True},
+                 STATUS_BLOCKED: {"yellow": True}, STATUS_SKIPPED: {}}[row["status"]]
+        cause = f"  ({row['cause'][:150]})" if row["cause"] and row["status"] != STATUS_PASS \
+            else ""
+        tr.write_line(f"{row['task']:4} {row['status']:8} {row['check']}{cause}", **color)
+    for result in run.pipeline.results.values():
+        for f in result.findings:
+            if f.severity != "info":
+                tr.write_line(f"finding [{f.severity}] {f.title}: {f.fix or f.detail}",
+                              yellow=True)
+    tr.write_line(f"irp report: {run.html_path or '(--html given: see pytest-html)'}; "
+                  f"summary: {run.report_dir / 'summary.json'}")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    run = _run(session.config)
+    if run is None or run.settings["plan"]:
+        return
+    from .htmlreport import write_summary
+
+    write_summary(run, int(exitstatus))
+    run.pipeline.close()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    run = _run(config)
+    _CURRENT_RUN[0] = None
+    if run is None or run.settings["plan"]:
+        return
+    from .htmlreport import finish_html
+
+    finish_html(run)

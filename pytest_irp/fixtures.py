@@ -1,0 +1,178 @@
+"""The pipeline as ordered session fixtures, and the values tests ask for.
+
+``stage_*`` fixtures (session scope) return a :class:`~pytest_irp.stage.StageResult` and
+never raise; each asks for the stages it needs, so pytest's fixture graph is the
+pipeline: source -> prebuild -> build -> push -> (chart) -> release -> live.
+The value fixtures (``built_image``, ``pushed_image``, ``deployed_release`` ...) return
+the stage's value or make the test FAIL or BLOCKED (see :mod:`pytest_irp.outcomes`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from .outcomes import require
+from .settings import Resolved
+from .stage import Pipeline, StageResult
+
+PIPELINE_KEY = pytest.StashKey["Pipeline"]()
+
+
+@pytest.fixture(scope="session")
+def irp_pipeline(pytestconfig: pytest.Config) -> Pipeline:
+    """The session's pipeline (settings, runners, stage results)."""
+    pipeline = pytestconfig.stash.get(PIPELINE_KEY, None)
+    if pipeline is None:
+        pytest.fail("pytest-irp fixtures need a test marked with irp_criterion(...)",
+                    pytrace=False)
+    return pipeline
+
+
+@pytest.fixture(scope="session")
+def irp_settings(irp_pipeline: Pipeline) -> Resolved:
+    """The settings in force."""
+    return irp_pipeline.settings
+
+
+# ---- stage results (session) ------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def stage_source(irp_pipeline: Pipeline) -> StageResult:
+    return irp_pipeline.result("source")
+
+
+@pytest.fixture(scope="session")
+def stage_flake(irp_pipeline: Pipeline, stage_source: StageResult) -> StageResult:
+    return irp_pipeline.result("flake")
+
+
+@pytest.fixture(scope="session")
+def stage_spec(irp_pipeline: Pipeline, stage_source: StageResult) -> StageResult:
+    return irp_pipeline.result("spec")
+
+
+@pytest.fixture(scope="session")
+def stage_prebuild(irp_pipeline: Pipeline, stage_source: StageResult) -> StageResult:
+    return irp_pipeline.result("prebuild")
+
+
+@pytest.fixture(scope="session")
+def stage_build(irp_pipeline: Pipeline, stage_prebuild: StageResult) -> StageResult:
+    return irp_pipeline.result("build")
+
+
+@pytest.fixture(scope="session")
+def stage_push(irp_pipeline: Pipeline, stage_build: StageResult) -> StageResult:
+    return irp_pipeline.result("push")
+
+
+@pytest.fixture(scope="session")
+def stage_chart(irp_pipeline: Pipeline) -> StageResult:
+    return irp_pipeline.result("chart")
+
+
+@pytest.fixture(scope="session")
+def stage_mirror(irp_pipeline: Pipeline) -> StageResult:
+    return irp_pipeline.result("mirror")
+
+
+@pytest.fixture(scope="session")
+def stage_pull(irp_pipeline: Pipeline, stage_push: StageResult,
+               stage_mirror: StageResult) -> StageResult:
+    return irp_pipeline.result("pull")
+
+
+@pytest.fixture(scope="session")
+def stage_release(irp_pipeline: Pipeline, stage_push: StageResult,
+                  stage_chart: StageResult) -> StageResult:
+    return irp_pipeline.result("release")
+
+
+@pytest.fixture(scope="session")
+def stage_live(irp_pipeline: Pipeline, stage_release: StageResult) -> StageResult:
+    return irp_pipeline.result("live")
+
+
+@pytest.fixture(scope="session")
+def stage_ci(irp_pipeline: Pipeline) -> StageResult:
+    return irp_pipeline.result("ci")
+
+
+# ---- values (per test: FAIL or BLOCKED decided by the test's criterion) ------------------
+
+@pytest.fixture
+def source_checkout(request: pytest.FixtureRequest, stage_source: StageResult) -> Any:
+    """{sha, tag, remote_head, host, remote_dir, method}"""
+    return require(request.node, stage_source)
+
+
+@pytest.fixture
+def flake_report(request: pytest.FixtureRequest, stage_flake: StageResult) -> Any:
+    """{check_rc, check_output, show, eval, eval_error}"""
+    return require(request.node, stage_flake)
+
+
+@pytest.fixture
+def spec_run(request: pytest.FixtureRequest, stage_spec: StageResult) -> Any:
+    """{rc, output}"""
+    return require(request.node, stage_spec)
+
+
+@pytest.fixture
+def prebuild_facts(request: pytest.FixtureRequest, stage_prebuild: StageResult) -> Any:
+    """key -> value facts of the build host."""
+    return require(request.node, stage_prebuild)
+
+
+@pytest.fixture
+def built_image(request: pytest.FixtureRequest, stage_build: StageResult) -> Any:
+    """{out_path, compressed, size, layers, diff_ids, repo_tags, config, attached, sha}"""
+    return require(request.node, stage_build)
+
+
+@pytest.fixture
+def pushed_image(request: pytest.FixtureRequest, stage_push: StageResult) -> Any:
+    """{image, tag, digest, registry, repository, realm, realm_problem, tags}"""
+    return require(request.node, stage_push)
+
+
+@pytest.fixture
+def rendered_chart(request: pytest.FixtureRequest, stage_chart: StageResult) -> Any:
+    """{lint_output, manifests, helm_version}"""
+    return require(request.node, stage_chart)
+
+
+@pytest.fixture
+def node_mirror(request: pytest.FixtureRequest, stage_mirror: StageResult) -> Any:
+    """{registries, hosts_toml, mirror_key, endpoints}"""
+    return require(request.node, stage_mirror)
+
+
+@pytest.fixture
+def pulled_image(request: pytest.FixtureRequest, stage_pull: StageResult) -> Any:
+    """{image, digest, output}"""
+    return require(request.node, stage_pull)
+
+
+@pytest.fixture
+def deployed_release(request: pytest.FixtureRequest, stage_release: StageResult) -> Any:
+    """{status, revision, pods, image_id, digest_chain, ...}"""
+    return require(request.node, stage_release)
+
+
+@pytest.fixture
+def live_app(request: pytest.FixtureRequest, stage_live: StageResult) -> Any:
+    """{healthz, probes, log_findings, ...}"""
+    return require(request.node, stage_live)
+
+
+@pytest.fixture
+def ci_workflow(request: pytest.FixtureRequest, stage_ci: StageResult) -> Any:
+    return require(request.node, stage_ci)
+
+
+STAGE_FIXTURES = {f"stage_{name}": name for name in
+                  ("source", "flake", "spec", "prebuild", "build", "push", "chart", "mirror",
+                   "pull", "release", "live", "ci")}

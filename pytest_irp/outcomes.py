@@ -1,0 +1,57 @@
+"""Outcomes of criteria: BLOCKED beside PASS/FAIL/SKIPPED, and how tests get stage values.
+
+A test asks for a stage's value through a fixture. If the stage did not succeed:
+- the stage belongs to the test's own criterion -> the test FAILS with the cause;
+- it belongs to another criterion (or an upstream one failed) -> the test is BLOCKED,
+  reported in one line naming the stage and its cause, and counted as not proven.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from .stage import StageResult
+
+MARKER = "irp_criterion"
+
+
+class Blocked(Exception):
+    """A check could not run because a stage it needs did not succeed."""
+
+
+class CriterionFailed(Exception):
+    """The stage of the test's own criterion failed: the criterion FAILS with its cause."""
+
+
+def criterion_of(item: pytest.Item) -> str | None:
+    mark = item.get_closest_marker(MARKER)
+    if mark is None or not mark.args:
+        return None
+    return str(mark.args[0])
+
+
+def require(item: pytest.Item, result: StageResult) -> dict[str, Any]:
+    """The stage's value, or FAIL/BLOCKED as the test's criterion dictates."""
+    __tracebackhide__ = True
+    if result.ok:
+        return result.value
+    root_stage = result.root_stage or result.stage
+    root_criterion = result.root_criterion or result.criterion
+    message = f"stage '{root_stage}' ({root_criterion}) failed: {result.cause}"
+    if root_criterion == criterion_of(item):
+        raise CriterionFailed(message)
+    raise Blocked(f"BLOCKED by {message}")
+
+
+STATUS_PASS, STATUS_FAIL, STATUS_BLOCKED, STATUS_SKIPPED = "PASS", "FAIL", "BLOCKED", "SKIPPED"
+_RANK = {STATUS_FAIL: 3, STATUS_BLOCKED: 2, STATUS_PASS: 1, STATUS_SKIPPED: 0}
+
+
+def worst(statuses: list[str]) -> str:
+    """A criterion's status from its checks: any FAIL, else any BLOCKED, else PASS if one
+    passed, else SKIPPED (a skipped part does not hide a proven one)."""
+    if not statuses:
+        return STATUS_SKIPPED
+    return max(statuses, key=lambda s: _RANK[s])

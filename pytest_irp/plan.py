@@ -1,0 +1,41 @@
+"""Plan mode: the stages the selected criteria need, in order, with the exact commands,
+their hosts and time limits. Nothing is run and nothing is contacted."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+
+import pytest
+
+from .fixtures import STAGE_FIXTURES
+from .outcomes import criterion_of
+from .stage import Pipeline
+
+
+def needed_stages(pipeline: Pipeline, items: Sequence[pytest.Item]) -> list[str]:
+    direct = {STAGE_FIXTURES[f] for item in items if criterion_of(item)
+              for f in getattr(item, "fixturenames", []) if f in STAGE_FIXTURES}
+    return pipeline.closure(sorted(direct))
+
+
+def render_plan(pipeline: Pipeline, items: Sequence[pytest.Item]) -> str:
+    criteria = sorted({c for item in items if (c := criterion_of(item))})
+    lines = ["", "pytest-irp plan (nothing is run; secrets masked)",
+             f"criteria: {', '.join(criteria)}", ""]
+    stages = needed_stages(pipeline, items)
+    for number, name in enumerate(stages, 1):
+        stage = pipeline.stages[name]
+        timeout = pipeline.settings.get(f"timeout_{name}", 0)
+        needs = f" after {', '.join(stage.needs)}" if stage.needs else ""
+        lines.append(f"{number:2}. {name} [{stage.criterion}] {stage.title}{needs} "
+                     f"(timeout {timeout:.0f}s)")
+        for step in pipeline.plan(name):
+            lines.append(f"      [{step.host}] $ {shlex.join(step.argv)}"
+                         f"   # timeout {step.timeout:.0f}s")
+            if step.note:
+                lines.append(f"        {step.note}")
+    checks = [item for item in items if criterion_of(item)]
+    lines += ["", f"checks ({len(checks)}):"]
+    lines += [f"  {criterion_of(item)}  {item.nodeid}" for item in checks]
+    return "\n".join(lines)

@@ -1,0 +1,27 @@
+"""Small POSIX sh scripts run on remote hosts as ``sh -c SCRIPT NAME ARGS...``.
+
+They are kept as files (readable, lintable) and passed as one argument, with every value
+as a separate positional argument, so nothing is ever spliced into a shell string.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+
+@cache
+def script(name: str) -> str:
+    return resources.files(__package__).joinpath(f"{name}.sh").read_text(encoding="utf-8")
+
+
+def argv(name: str, *args: str) -> list[str]:
+    """``sh -c <script> irp-NAME ARGS...``"""
+    return ["sh", "-c", script(name), f"irp-{name}", *args]
+
+
+def display(argv_: list[str] | tuple[str, ...]) -> list[str]:
+    """The same argument list with the script body replaced by its file name (for plans)."""
+    if len(argv_) > 3 and argv_[0] == "sh" and argv_[1] == "-c" and argv_[3].startswith("irp-"):
+        return ["sh", "-c", f"<pytest_irp/remote/{argv_[3][4:]}.sh>", *argv_[3:]]
+    return list(argv_)

@@ -1,0 +1,214 @@
+"""Command runners: this machine, and a host over SSH.
+
+A runner takes an argument list (never a shell string), a timeout and optional stdin,
+and returns a :class:`CommandResult` whose output has already been redacted. The SSH
+runner quotes the argument list for the remote shell and shares one connection per host
+(ControlMaster), so a stage of many small commands costs one handshake.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from .redact import Redactor
+
+LineCallback = Callable[[str], None]
+
+SSH_CONNECTION_ERROR = 255
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What one command did. ``argv`` and outputs are redacted."""
+
+    host: str
+    argv: tuple[str, ...]
+    rc: int
+    stdout: str
+    stderr: str
+    duration: float
+    timed_out: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.rc == 0 and not self.timed_out
+
+    @property
+    def display(self) -> str:
+        return f"[{self.host}] $ {shlex.join(self.argv)}"
+
+    def tail(self, lines: int = 40) -> str:
+        text = (self.stdout + ("\n" if self.stdout and self.stderr else "") + self.stderr)
+        return "\n".join(text.rstrip("\n").splitlines()[-lines:])
+
+    def describe_failure(self) -> str:
+        """One paragraph: what ran, how it ended, the last lines it printed."""
+        how = ("timed out" if self.timed_out else f"exited {self.rc}")
+        last = self.tail(5).strip()
+        return f"`{shlex.join(self.argv)}` on {self.host} {how}" + (f": {last}" if last else "")
+
+
+class Runner(Protocol):
+    """Runs argument lists on one host."""
+
+    host: str
+
+    def run(self, argv: Sequence[str], *, timeout: float, input: str | None = None,
+            env: Mapping[str, str] | None = None, on_line: LineCallback | None = None,
+            ) -> CommandResult: ...
+
+    def display_argv(self, argv: Sequence[str]) -> list[str]:
+        """The full argument list this runner would execute (for plans)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class LocalRunner:
+    """Runs commands on this machine."""
+
+    redactor: Redactor
+    host: str = "local"
+    base_env: Mapping[str, str] | None = None
+
+    def display_argv(self, argv: Sequence[str]) -> list[str]:
+        return list(argv)
+
+    def run(self, argv: Sequence[str], *, timeout: float, input: str | None = None,
+            env: Mapping[str, str] | None = None, on_line: LineCallback | None = None,
+            ) -> CommandResult:
+        full_env = dict(os.environ if self.base_env is None else self.base_env)
+        full_env.update(env or {})
+        return _run_process(self.host, list(argv), list(argv), timeout=timeout, input=input,
+                            env=full_env, on_line=on_line, redactor=self.redactor)
+
+    def close(self) -> None:
+        return None
+
+
+def ssh_argv(destination: str, remote: Sequence[str], *, ssh_config: str | None,
+             connect_timeout: float, control_path: str | None) -> list[str]:
+    """The ssh command line that runs ``remote`` (an argument list) on ``destination``."""
+    argv = ["ssh"]
+    if ssh_config:
+        argv += ["-F", ssh_config]
+    argv += ["-o", "BatchMode=yes", "-o", f"ConnectTimeout={max(1, int(connect_timeout))}",
+             "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3"]
+    if control_path:
+        argv += ["-o", "ControlMaster=auto", "-o", f"ControlPath={control_path}",
+                 "-o", "ControlPersist=60"]
+    argv += [destination, "--", shlex.join(remote)]
+    return argv
+
+
+@dataclass
+class SshRunner:
+    """Runs commands on ``host`` through the system's ssh client."""
+
+    host: str
+    redactor: Redactor
+    ssh_config: str | None = None
+    connect_timeout: float = 10.0
+    _control_dir: str | None = field(default=None, init=False, repr=False)
+
+    def _control_path(self) -> str:
+        if self._control_dir is None:
+            self._control_dir = tempfile.mkdtemp(prefix="irp-ssh-")
+        return os.path.join(self._control_dir, "%C")
+
+    def display_argv(self, argv: Sequence[str]) -> list[str]:
+        return ssh_argv(self.host, argv, ssh_config=self.ssh_config,
+                        connect_timeout=self.connect_timeout, control_path=None)
+
+    def run(self, argv: Sequence[str], *, timeout: float, input: str | None = None,
+            env: Mapping[str, str] | None = None, on_line: LineCallback | None = None,
+            ) -> CommandResult:
+        if env:
+            raise ValueError("SshRunner does not pass environment variables; "
+                             "give values on stdin or in files")
+        full = ssh_argv(self.host, argv, ssh_config=self.ssh_config,
+                        connect_timeout=self.connect_timeout, control_path=self._control_path())
+        return _run_process(self.host, full, list(argv), timeout=timeout, input=input,
+                            env=dict(os.environ), on_line=on_line, redactor=self.redactor)
+
+    def close(self) -> None:
+        if self._control_dir is None:
+            return
+        control = os.path.join(self._control_dir, "%C")
+        subprocess.run(["ssh", *(["-F", self.ssh_config] if self.ssh_config else []),
+                        "-o", f"ControlPath={control}", "-O", "exit", self.host],
+                       capture_output=True, timeout=5, check=False)
+        shutil.rmtree(self._control_dir, ignore_errors=True)
+        self._control_dir = None
+
+
+def _run_process(host: str, argv: list[str], shown: list[str], *, timeout: float,
+                 input: str | None, env: dict[str, str], on_line: LineCallback | None,
+                 redactor: Redactor) -> CommandResult:
+    """Run one process with a hard deadline; stream stdout lines to ``on_line``."""
+    started = time.monotonic()
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE if input is not None
+                                else subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=env, text=True, errors="replace",
+                                start_new_session=True)
+    except FileNotFoundError:
+        return CommandResult(host, tuple(redactor.redact_argv(shown)), 127, "",
+                             f"{argv[0]}: command not found on this machine", 0.0)
+    out_chunks: list[str] = []
+    err_chunks: list[str] = []
+
+    def pump(stream: object, sink: list[str], callback: LineCallback | None) -> None:
+        for line in stream:  # type: ignore[attr-defined]
+            sink.append(line)
+            if callback is not None:
+                callback(redactor.redact(line.rstrip("\n")))
+
+    threads = [threading.Thread(target=pump, args=(proc.stdout, out_chunks, on_line),
+                                daemon=True),
+               threading.Thread(target=pump, args=(proc.stderr, err_chunks, None),
+                                daemon=True)]
+    for t in threads:
+        t.start()
+    if input is not None and proc.stdin is not None:
+        try:
+            proc.stdin.write(input)
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+    timed_out = False
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _kill_group(proc)
+    for t in threads:
+        t.join(timeout=5)
+    return CommandResult(host=host, argv=tuple(redactor.redact_argv(shown)),
+                         rc=proc.returncode if proc.returncode is not None else -9,
+                         stdout=redactor.redact("".join(out_chunks)),
+                         stderr=redactor.redact("".join(err_chunks)),
+                         duration=time.monotonic() - started, timed_out=timed_out)
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=3)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()

@@ -1,0 +1,402 @@
+"""Settings: one table of definitions, one resolver.
+
+Every setting is available as a command-line option (``--irp-NAME``), an environment
+variable (``IRP_NAME``) and a key of ``[tool.irp]`` (in ``pyproject.toml`` or in a TOML
+file given with ``--irp-config``). Precedence is decided in :func:`resolve` only:
+command line > environment > file > default. Secret settings never come from the
+command line (a password on argv is visible to every user of the machine).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class SettingError(ValueError):
+    """A setting has a bad value; the message names the setting and its source."""
+
+
+# --------------------------------------------------------------------------- parsers
+
+
+def _str(raw: Any) -> str:
+    if not isinstance(raw, str | int | float) or isinstance(raw, bool):
+        raise ValueError(f"expected a string, got {type(raw).__name__}")
+    text = str(raw).strip()
+    if not text:
+        raise ValueError("expected a non-empty string")
+    return text
+
+
+def _path(raw: Any) -> str:
+    return os.path.expanduser(_str(raw))
+
+
+def _int(raw: Any) -> int:
+    if isinstance(raw, bool):
+        raise ValueError("expected an integer, got a boolean")
+    try:
+        value = int(str(raw).replace("_", ""))
+    except ValueError:
+        raise ValueError(f"expected an integer, got {raw!r}") from None
+    if value < 0:
+        raise ValueError(f"expected a non-negative integer, got {value}")
+    return value
+
+
+_BOOL_WORDS = {"1": True, "true": True, "yes": True, "on": True,
+               "0": False, "false": False, "no": False, "off": False}
+
+
+def _bool(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    word = str(raw).strip().lower()
+    if word not in _BOOL_WORDS:
+        raise ValueError(f"expected true/false, got {raw!r}")
+    return _BOOL_WORDS[word]
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def parse_duration(raw: Any) -> float:
+    """``90`` / ``"90s"`` / ``"15m"`` / ``"1.5h"`` -> seconds."""
+    if isinstance(raw, bool):
+        raise ValueError("expected a duration, got a boolean")
+    if isinstance(raw, int | float):
+        seconds = float(raw)
+    else:
+        match = _DURATION.match(str(raw))
+        if not match:
+            raise ValueError(f"expected a duration like 90, 90s, 15m or 1h, got {raw!r}")
+        seconds = float(match.group(1)) * _UNIT[match.group(2)]
+    if seconds <= 0:
+        raise ValueError(f"expected a positive duration, got {raw!r}")
+    return seconds
+
+
+def _argv(raw: Any) -> tuple[str, ...]:
+    """A list of arguments: a TOML list, or a string split like a shell would."""
+    if isinstance(raw, list | tuple):
+        return tuple(_str(item) for item in raw)
+    if isinstance(raw, str):
+        return tuple(shlex.split(raw))
+    raise ValueError(f"expected a list of arguments, got {type(raw).__name__}")
+
+
+_REGISTRY = re.compile(r"^(?P<host>[A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\])(?::(?P<port>\d{1,5}))?"
+                       r"/(?P<path>[a-z0-9._-]+(?:/[a-z0-9._-]+)+)$")
+
+
+def _registry(raw: Any) -> str:
+    text = _str(raw)
+    if not _REGISTRY.match(text):
+        raise ValueError(f"expected HOST:PORT/OWNER/NAME (lower-case path), got {text!r}")
+    return text
+
+
+def _url(raw: Any) -> str:
+    text = _str(raw).rstrip("/")
+    if not re.match(r"^https?://[^/\s]+", text):
+        raise ValueError(f"expected an http:// or https:// URL, got {text!r}")
+    return text
+
+
+def _criterion_list(raw: Any) -> tuple[str, ...]:
+    items = raw if isinstance(raw, list | tuple) else re.split(r"[,\s]+", str(raw))
+    return tuple(str(i).strip() for i in items if str(i).strip())
+
+
+# --------------------------------------------------------------------------- table
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its documentation and how to parse it."""
+
+    name: str
+    help: str
+    type_name: str
+    parse: Callable[[Any], Any]
+    default: Any = None
+    example: str = ""
+    secret: bool = False
+    group: str = "target"
+    cli: bool = True
+    multiple: bool = False
+
+    @property
+    def option(self) -> str:
+        return "--irp-" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return "IRP_" + self.name.upper()
+
+
+def _s(name: str, help: str, type_name: str, parse: Callable[[Any], Any], default: Any = None,
+       example: str = "", **kw: Any) -> Setting:
+    return Setting(name, help, type_name, parse, default, example, **kw)
+
+
+STAGE_TIMEOUTS: dict[str, float] = {
+    "source": 120, "prebuild": 60, "flake": 600, "build": 5400, "push": 900, "spec": 3600,
+    "chart": 120, "mirror": 60, "pull": 300, "release": 600, "live": 300, "ci": 60,
+}
+
+SETTINGS: tuple[Setting, ...] = (
+    # build host and source
+    _s("host", "SSH destination or ssh-config alias of the build host (where `nix build` runs).",
+       "str", _str, None, "haskelseed"),
+    _s("ssh_config", "ssh config file passed to every ssh call with -F (aliases, keys, "
+       "known_hosts). Without it, OpenSSH's own defaults apply.", "path", _path, None,
+       "~/.ssh/config"),
+    _s("connect_timeout", "Seconds to wait for an SSH connection before giving up.",
+       "duration", parse_duration, 10.0, "5s"),
+    _s("app_repo", "Local path of the application's git repository.", "path", _path, ".",
+       "~/src/ihp-railiance-probe"),
+    _s("app_name", "Application name (flake appName, chart name, image name).", "str", _str,
+       "ihp-railiance-probe", "ihp-railiance-probe"),
+    _s("remote_dir", "Path of the checkout on the build host (relative to the SSH user's home "
+       "unless absolute).", "str", _str, "ihp-railiance-probe", "/root/ihp-railiance-probe"),
+    _s("git_remote", "Git URL the build host fetches the revision from. Unset: the tracked "
+       "files are copied over SSH and committed there.", "str", _str, None,
+       "ssh://git@git.example.invalid/coulomb/ihp-railiance-probe.git"),
+    _s("ref", "Git ref or SHA under test (resolved in app_repo).", "str", _str, "HEAD", "main"),
+    _s("tag", "Image tag. Default: the short SHA under test.", "str", _str, None, "a1b2c3d"),
+    # nix build
+    _s("nix_options", "Extra options for `nix build` on the build host (the workplan requires "
+       "-j1 on the 2-CPU host).", "argv", _argv, ("-j1",), "-j1 --cores 2"),
+    _s("build_attr", "Flake attribute that builds the image.", "str", _str, ".#docker",
+       ".#docker"),
+    _s("libhsghc_path", "Path on the build host of the GHC library archive the workplan checks "
+       "before building (Bug 2). Unset: the check is skipped with its reason.", "str", _str,
+       None, "/nix/store/...-ghc-9.10.3/lib/.../libHSghc-9.10.3-5702.a"),
+    _s("libhsghc_size", "Expected size in bytes of that archive.", "int", _int, 289295782,
+       "289295782"),
+    _s("min_free_disk_mb", "Free space needed in the build host's /nix, in MiB.", "int", _int,
+       2048, "10240"),
+    _s("min_free_mem_mb", "Available memory needed on the build host, in MiB.", "int", _int,
+       512, "1500"),
+    # registry
+    _s("registry", "Image repository as HOST:PORT/OWNER/NAME.", "str", _registry, None,
+       "registry.example.invalid:32166/coulomb/ihp-railiance-probe", group="registry"),
+    _s("registry_user", "Registry user name.", "str", _str, None, "tegwick", group="registry"),
+    _s("registry_password", "Registry password or API key. Environment only "
+       "(IRP_REGISTRY_PASSWORD) or registry_password_file: never on the command line.",
+       "str", _str, None, "(from the environment)", secret=True, cli=False, group="registry"),
+    _s("registry_password_file", "File holding the registry password (first line).", "path",
+       _path, None, "~/.config/irp/registry-password", group="registry"),
+    _s("registry_plain_http", "Talk to the registry over plain HTTP (no TLS), as the "
+       "workplan's Gitea does.", "bool", _bool, False, "true", group="registry"),
+    _s("skopeo", "skopeo command on the build host.", "argv", _argv, ("skopeo",),
+       "/nix/store/...-skopeo-1.22.2/bin/skopeo", group="registry"),
+    # node / cluster
+    _s("node_host", "SSH destination or alias of the k3s node (for T09).", "str", _str,
+       "railiance01", "railiance01", group="cluster"),
+    _s("registries_yaml", "Path of k3s's registries.yaml on the node.", "str", _str,
+       "/etc/rancher/k3s/registries.yaml", "/etc/rancher/k3s/registries.yaml",
+       group="cluster"),
+    _s("certs_dir", "Directory of containerd's rendered hosts.toml files on the node.", "str",
+       _str, "/var/lib/rancher/k3s/agent/etc/containerd/certs.d",
+       "/var/lib/rancher/k3s/agent/etc/containerd/certs.d", group="cluster"),
+    _s("crictl", "crictl command on the node.", "argv", _argv, ("k3s", "crictl"),
+       "sudo k3s crictl", group="cluster"),
+    _s("kubeconfig", "kubeconfig file. Unset: KUBECONFIG or ~/.kube/config.", "path", _path,
+       None, "~/.kube/config", group="cluster"),
+    _s("kube_context", "kubeconfig context of the cluster.", "str", _str, "railiance01",
+       "railiance01", group="cluster"),
+    _s("namespace", "Namespace of the release.", "str", _str, "coulomb", "coulomb",
+       group="cluster"),
+    _s("release", "Helm release name.", "str", _str, "ihp-railiance-probe",
+       "ihp-railiance-probe", group="cluster"),
+    _s("chart", "Chart directory, relative to app_repo unless absolute.", "str", _str, "chart",
+       "chart", group="cluster"),
+    _s("secret_name", "Name of the env Secret. Default: RELEASE-env.", "str", _str, None,
+       "ihp-railiance-probe-env", group="cluster"),
+    _s("helm", "helm command on this machine.", "argv", _argv, ("helm",),
+       "/usr/local/bin/helm", group="cluster"),
+    _s("helm_values", "Extra values files for the release (relative to app_repo).", "argv",
+       _argv, (), "chart/values-prod.yaml", group="cluster"),
+    _s("database_url", "DATABASE_URL for the env Secret when it has to be created. "
+       "Environment or file only.", "str", _str, None, "(from the environment)", secret=True,
+       cli=False, group="cluster"),
+    _s("session_secret", "IHP_SESSION_SECRET for the env Secret when it has to be created "
+       "(base64 of 96 bytes; generated when unset). Environment or file only.", "str", _str,
+       None, "(from the environment)", secret=True, cli=False, group="cluster"),
+    # live checks
+    _s("base_url", "Public base URL of the deployed app for the smoke checks.", "url", _url,
+       None, "http://probe.example.invalid", group="live"),
+    _s("startup_line", "A line the app prints at start (IHP prints `Server started` only in "
+       "Development). Unset: not checked.", "str", _str, None, "Server started", group="live"),
+    _s("log_watch", "How long T11 follows the pod logs for panics and leaked secrets.",
+       "duration", parse_duration, 60.0, "60s", group="live"),
+    _s("pipeline_log", "Append a PIPELINE_LOG.md row on full success.", "bool", _bool, True,
+       "false", group="live"),
+    # app side
+    _s("test_command", "Command on the build host that runs the Hspec tests (T05).", "argv",
+       _argv, ("nix", "flake", "check"), "nix flake check --impure", group="app"),
+    _s("dev_url", "URL of a running `devenv up` (T02's live part). Unset: skipped.", "url",
+       _url, None, "http://127.0.0.1:8000", group="app"),
+    _s("generated_types", "Generated types file (T03), relative to app_repo.", "str", _str,
+       "build/Generated/Types.hs", "build/Generated/Types.hs", group="app"),
+    # CI (T12)
+    _s("ci", "Check T12 (Gitea Actions); otherwise skipped with its reason.", "bool", _bool,
+       False, "true", group="ci"),
+    _s("runner_label", "Label of the Actions runner on the build host.", "str", _str,
+       "haskelseed", "haskelseed", group="ci"),
+    _s("gitea_api_url", "Gitea API base URL for T12's latest-run check.", "url", _url, None,
+       "http://git.example.invalid:32166/api/v1", group="ci"),
+    _s("gitea_token", "Gitea API token. Environment or file only.", "str", _str, None,
+       "(from the environment)", secret=True, cli=False, group="ci"),
+    # run control
+    _s("reports_dir", "Where reports, logs and summary.json go.", "path", _path, "reports",
+       "reports", group="run"),
+    _s("reuse", "Reuse saved stage results whose inputs are unchanged.", "bool", _bool, False,
+       "true", group="run"),
+    _s("force", "Stages to re-run even with --irp-reuse (repeatable).", "list",
+       _criterion_list, (), "build", group="run", multiple=True),
+    _s("plan", "Print the stages and exact commands for the selected criteria; run nothing.",
+       "bool", _bool, False, "true", group="run"),
+    _s("lab", "Bring the embedded lab up and run against it.", "bool", _bool, False, "true",
+       group="run"),
+    _s("lab_variant", "Sample app variant the lab prepares (for negative tests).", "str", _str,
+       "ok", "build-fails", group="run"),
+) + tuple(
+    _s(f"timeout_{stage}", f"Time limit of the {stage} stage.", "duration", parse_duration,
+       seconds, f"{int(seconds)}s", group="timeouts")
+    for stage, seconds in STAGE_TIMEOUTS.items()
+)
+
+BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+BOOL_FLAGS = frozenset(s.name for s in SETTINGS if s.type_name == "bool")
+
+
+# --------------------------------------------------------------------------- resolution
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """The settings in force, with where each value came from."""
+
+    values: Mapping[str, Any]
+    sources: Mapping[str, str]
+    secrets: tuple[str, ...] = field(default=())
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        value = self.values.get(name)
+        return default if value is None else value
+
+    def require(self, name: str) -> Any:
+        """The value, or a SettingError saying how to give it."""
+        value = self.values.get(name)
+        if value is None or value == ():
+            s = BY_NAME[name]
+            ways = [s.env, f"`{name}` in [tool.irp]"]
+            if s.cli:
+                ways.insert(0, s.option)
+            raise SettingError(f"setting '{name}' is required here but not set "
+                               f"(give it with {', '.join(ways)}).")
+        return value
+
+
+def load_file(path: Path, *, section_required: bool = False) -> dict[str, Any]:
+    """The ``[tool.irp]`` table of a TOML file (a bare top-level table is accepted too
+    for files given with --irp-config)."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SettingError(f"config file {path} does not exist.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingError(f"config file {path} is not valid TOML: {exc}.") from None
+    table = data.get("tool", {}).get("irp")
+    if table is None:
+        if section_required:
+            return {}
+        table = {k: v for k, v in data.items() if k != "tool"}
+    if not isinstance(table, dict):
+        raise SettingError(f"config file {path}: [tool.irp] must be a table.")
+    return table
+
+
+def _read_secret_file(path: str, name: str, source: str) -> str:
+    try:
+        text = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise SettingError(f"setting '{name}' (from {source}): cannot read {path}: "
+                           f"{exc.strerror}.") from None
+    if not text or not text[0].strip():
+        raise SettingError(f"setting '{name}' (from {source}): {path} is empty.")
+    return text[0].strip()
+
+
+def resolve(cli: Mapping[str, Any], env: Mapping[str, str],
+            files: Iterable[tuple[str, Mapping[str, Any]]]) -> Resolved:
+    """Decide every setting: CLI > environment > file(s, first wins) > default.
+
+    ``cli`` holds only options given on the command line; ``files`` is a list of
+    (label, table). Unknown keys in files are errors (typos must not pass silently).
+    """
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    file_list = list(files)
+    for label, table in file_list:
+        for key in table:
+            if key not in BY_NAME:
+                close = [n for n in BY_NAME if n.startswith(key[:4])][:3]
+                hint = f" (did you mean {', '.join(close)}?)" if close else ""
+                raise SettingError(f"unknown setting '{key}' in {label}{hint}.")
+    for s in SETTINGS:
+        raw: Any = None
+        source = "default"
+        if s.cli and cli.get(s.name) not in (None, [], ()):
+            raw, source = cli[s.name], f"command line {s.option}"
+        elif env.get(s.env, "") != "":
+            raw, source = env[s.env], f"environment variable {s.env}"
+        else:
+            for label, table in file_list:
+                if s.name in table:
+                    raw, source = table[s.name], f"{label} key '{s.name}'"
+                    break
+        if raw is None:
+            values[s.name] = s.default
+        else:
+            try:
+                values[s.name] = s.parse(raw)
+            except ValueError as exc:
+                raise SettingError(f"setting '{s.name}' (from {source}): {exc}.") from None
+        sources[s.name] = source
+    for name in ("registry_password",):
+        file_key = name + "_file"
+        if values[name] is None and values[file_key]:
+            values[name] = _read_secret_file(values[file_key], file_key, sources[file_key])
+            sources[name] = sources[file_key]
+    secrets = tuple(str(values[s.name]) for s in SETTINGS if s.secret and values[s.name])
+    return Resolved(values, sources, secrets)
+
+
+def describe(resolved: Resolved, names: Iterable[str]) -> str:
+    """A one-line ``name=value`` summary for headers; secrets are never shown."""
+    parts = []
+    for name in names:
+        value = resolved.values.get(name)
+        if value in (None, ()):
+            continue
+        if BY_NAME[name].secret:
+            value = "***"
+        elif isinstance(value, tuple):
+            value = " ".join(value)
+        parts.append(f"{name}={value}")
+    return " ".join(parts)

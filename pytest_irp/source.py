@@ -1,0 +1,62 @@
+"""The source stage: the build host's checkout is the revision under test, proven by
+``git rev-parse HEAD`` on the build host."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+from typing import Any
+
+from . import remote
+from .stage import StageContext, StageError, Step
+
+UNDER_TEST_REF = "refs/irp/under-test"
+
+
+def source_argv(remote_dir: str, sha: str, git_remote: str | None) -> list[str]:
+    return remote.argv("source", remote_dir, sha, *([git_remote] if git_remote else []))
+
+
+def make_bundle(repo: str, sha: str, timeout: float) -> bytes:
+    """A git bundle holding ``sha`` under a private ref (the user's refs are not touched)."""
+    git = ["git", "-C", repo]
+    subprocess.run([*git, "update-ref", UNDER_TEST_REF, sha], check=True, capture_output=True,
+                   timeout=timeout)
+    try:
+        done = subprocess.run([*git, "bundle", "create", "-", UNDER_TEST_REF],
+                              capture_output=True, timeout=timeout, check=False)
+    finally:
+        subprocess.run([*git, "update-ref", "-d", UNDER_TEST_REF], capture_output=True,
+                       timeout=timeout, check=False)
+    if done.returncode != 0:
+        raise StageError(f"git bundle of {sha[:12]} in {repo} failed: "
+                         f"{done.stderr.decode(errors='replace').strip()}")
+    return done.stdout
+
+
+def plan(ctx: StageContext) -> list[Step]:
+    s = ctx.settings
+    sha = ctx.facts.sha_or()
+    note = ("fetch from git_remote" if s.get("git_remote")
+            else f"git bundle of {sha[:12]} sent on stdin")
+    return [Step(s.get("host", "<host>"), tuple(remote.display(
+        source_argv(s["remote_dir"], sha, s.get("git_remote")))), s["timeout_source"], note)]
+
+
+def run(ctx: StageContext) -> dict[str, Any]:
+    s = ctx.settings
+    host = s.require("host")
+    sha = ctx.facts.sha()
+    stdin = None
+    if not s.get("git_remote"):
+        stdin = base64.b64encode(make_bundle(str(ctx.facts.app_repo), sha,
+                                             ctx.remaining())).decode()
+    result = ctx.run(host, source_argv(s["remote_dir"], sha, s.get("git_remote")), input=stdin,
+                     what=f"checkout of {sha[:12]} on {host}")
+    head = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+    if head != sha:
+        raise StageError(f"the build host's HEAD is {head or 'unknown'}, not the SHA under "
+                         f"test {sha}")
+    return {"sha": sha, "tag": ctx.facts.tag(), "remote_head": head, "host": host,
+            "remote_dir": s["remote_dir"],
+            "method": "git fetch" if s.get("git_remote") else "git bundle"}

@@ -1,0 +1,399 @@
+"""Stages: run at most once per session, never raise, always return a result.
+
+A :class:`Stage` is a named step of the pipeline that belongs to one exit criterion and
+needs other stages. :class:`Pipeline` runs a stage on first request, after the stages it
+needs; if one of those did not succeed, the stage is not run and its result is
+``blocked`` naming the stage that failed first. Results carry the commands run (masked),
+findings, saved logs, timings and the cause of failure, and can be saved and reused when
+their inputs are unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from . import remote
+from .redact import Redactor
+from .runners import CommandResult, LineCallback, Runner
+from .settings import Resolved, SettingError
+
+Status = Literal["ok", "failed", "blocked"]
+EXCERPT_CHARS = 4000
+
+
+class StageError(Exception):
+    """A stage's own failure: ``cause`` is the one-paragraph reason shown to the user."""
+
+    def __init__(self, cause: str, *, log: str | None = None, details: str = "") -> None:
+        super().__init__(cause)
+        self.cause = cause
+        self.log = log
+        self.details = details
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something the user should know even when the check passes (with its fix)."""
+
+    stage: str
+    severity: Literal["info", "warning", "error"]
+    title: str
+    detail: str
+    fix: str = ""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One command a stage runs (or would run): for plans and records."""
+
+    host: str
+    argv: tuple[str, ...]
+    timeout: float
+    note: str = ""
+    stdin: str = ""
+
+
+@dataclass
+class StageResult:
+    stage: str
+    criterion: str
+    status: Status
+    value: dict[str, Any] = field(default_factory=dict)
+    cause: str = ""
+    details: str = ""
+    root_stage: str = ""
+    root_criterion: str = ""
+    commands: list[dict[str, Any]] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    logs: dict[str, str] = field(default_factory=dict)
+    started: float = 0.0
+    duration: float = 0.0
+    key: str = ""
+    reused_from: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["findings"] = [asdict(f) for f in self.findings]
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> StageResult:
+        fields = dict(data)
+        fields["findings"] = [Finding(**f) for f in fields.get("findings", [])]
+        return cls(**fields)
+
+
+class Cache(Protocol):
+    def get(self, key: str, default: Any) -> Any: ...
+    def set(self, key: str, value: Any) -> None: ...
+
+
+class Progress(Protocol):
+    def __call__(self, stage: str, message: str) -> None: ...
+
+
+@dataclass
+class StageContext:
+    """What a running stage may use: settings, runners, records, logs, deadline."""
+
+    stage: Stage
+    settings: Resolved
+    redactor: Redactor
+    facts: Facts
+    runners: Callable[[str], Runner]
+    results: Callable[[str], StageResult]
+    log_dir: Path
+    progress: Progress
+    deadline: float
+    commands: list[dict[str, Any]] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    logs: dict[str, str] = field(default_factory=dict)
+
+    def remaining(self) -> float:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise StageError(f"stage {self.stage.name} ran out of time "
+                             f"(timeout_{self.stage.name} exceeded)")
+        return left
+
+    def upstream(self, name: str) -> dict[str, Any]:
+        return self.results(name).value
+
+    def run(self, host: str, argv: Sequence[str], *, timeout: float | None = None,
+            input: str | None = None, env: Mapping[str, str] | None = None,
+            check: bool = True, on_line: LineCallback | None = None,
+            what: str = "") -> CommandResult:
+        """Run a command, record it, and (with ``check``) turn failure into StageError."""
+        limit = min(timeout, self.remaining()) if timeout else self.remaining()
+        result = self.runners(host).run(argv, timeout=limit, input=input, env=env,
+                                        on_line=on_line)
+        self.record(result)
+        if check and not result.ok:
+            raise StageError((what + ": " if what else "") + result.describe_failure())
+        return result
+
+    def record(self, result: CommandResult) -> None:
+        self.commands.append({
+            "host": result.host, "argv": remote.display(result.argv), "rc": result.rc,
+            "duration": round(result.duration, 3), "timed_out": result.timed_out,
+            "stdout": _excerpt(result.stdout), "stderr": _excerpt(result.stderr)})
+
+    def finding(self, severity: Literal["info", "warning", "error"], title: str, detail: str,
+                fix: str = "") -> None:
+        self.findings.append(Finding(self.stage.name, severity, self.redactor.redact(title),
+                                     self.redactor.redact(detail), self.redactor.redact(fix)))
+
+    def save_log(self, name: str, text: str) -> Path:
+        """Save a full log beside the report (redacted, atomically)."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        path = self.log_dir / f"{self.stage.name}-{name}.log"
+        atomic_write(path, self.redactor.redact(text))
+        self.logs[name] = str(path)
+        return path
+
+
+def _excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    if len(text) <= limit:
+        return text
+    return f"[... {len(text) - limit} chars cut ...]\n" + text[-limit:]
+
+
+def atomic_write(path: Path, text: str, mode: int = 0o644) -> None:
+    """Write ``text`` to ``path`` via a temporary file and rename: never a half file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{time.monotonic_ns()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.chmod(mode)
+    tmp.replace(path)
+
+
+class Facts:
+    """Local, cheap facts about the target, computed once (git SHA, file hashes)."""
+
+    def __init__(self, settings: Resolved, runner: Runner) -> None:
+        self.settings = settings
+        self._runner = runner
+        self._cache: dict[str, str] = {}
+
+    @property
+    def app_repo(self) -> Path:
+        return Path(self.settings["app_repo"]).resolve()
+
+    def sha(self) -> str:
+        if "sha" not in self._cache:
+            repo = self.app_repo
+            result = self._runner.run(["git", "-C", str(repo), "rev-parse", "--verify",
+                                       f"{self.settings['ref']}^{{commit}}"], timeout=15)
+            if not result.ok:
+                raise SettingError(f"setting 'ref' ({self.settings['ref']!r}, from "
+                                   f"{self.settings.sources['ref']}): cannot resolve it in "
+                                   f"app_repo {repo}: {result.tail(2) or 'git failed'}")
+            self._cache["sha"] = result.stdout.strip()
+        return self._cache["sha"]
+
+    def sha_or(self, placeholder: str = "<sha>") -> str:
+        try:
+            return self.sha()
+        except SettingError:
+            return placeholder
+
+    def tag(self) -> str:
+        return str(self.settings.get("tag") or self.sha()[:7])
+
+    def tag_or(self, placeholder: str = "<short-sha>") -> str:
+        try:
+            return self.tag()
+        except SettingError:
+            return placeholder
+
+    def file_hash(self, *relative: str) -> str:
+        """sha256 over the named files/directories of the app repo (missing ones count)."""
+        key = "hash:" + ":".join(relative)
+        if key not in self._cache:
+            digest = hashlib.sha256()
+            for rel in relative:
+                base = self.app_repo / rel
+                paths = sorted(p for p in base.rglob("*") if p.is_file()) if base.is_dir() \
+                    else [base]
+                for p in paths:
+                    digest.update(str(p.relative_to(self.app_repo)).encode())
+                    digest.update(p.read_bytes() if p.is_file() else b"<missing>")
+            self._cache[key] = digest.hexdigest()
+        return self._cache[key]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A step of the pipeline.
+
+    ``run`` returns the stage's value (JSON-able) or raises :class:`StageError`.
+    ``plan`` lists the commands it would run. ``key`` lists what its result depends on
+    (for reuse); ``None`` means the result is never reused.
+    """
+
+    name: str
+    criterion: str
+    title: str
+    needs: tuple[str, ...]
+    run: Callable[[StageContext], dict[str, Any]]
+    plan: Callable[[StageContext], list[Step]]
+    key: Callable[[Facts], Mapping[str, Any]] | None = None
+    hosts: tuple[str, ...] = ()
+
+
+class Pipeline:
+    """Runs stages on demand, each at most once, in dependency order."""
+
+    def __init__(self, stages: Sequence[Stage], settings: Resolved, redactor: Redactor, *,
+                 make_runner: Callable[[str], Runner], log_dir: Path,
+                 cache: Cache | None = None, run_id: str = "", reuse: bool = False,
+                 force: Sequence[str] = (), progress: Progress | None = None) -> None:
+        self.stages = {s.name: s for s in stages}
+        self.order = [s.name for s in stages]
+        self.settings = settings
+        self.redactor = redactor
+        self._make_runner = make_runner
+        self._runners: dict[str, Runner] = {}
+        self.log_dir = log_dir
+        self.cache = cache
+        self.run_id = run_id
+        self.reuse = reuse
+        self.force = set(force)
+        self.progress: Progress = progress or (lambda stage, message: None)
+        self.results: dict[str, StageResult] = {}
+        self.facts = Facts(settings, self.runner("local"))
+        unknown = self.force - set(self.stages)
+        if unknown:
+            raise SettingError(f"setting 'force': unknown stage(s) {', '.join(sorted(unknown))}"
+                               f" (stages: {', '.join(self.order)}).")
+
+    def runner(self, host: str) -> Runner:
+        if host not in self._runners:
+            self._runners[host] = self._make_runner(host)
+        return self._runners[host]
+
+    def close(self) -> None:
+        for runner in self._runners.values():
+            runner.close()
+
+    def closure(self, names: Sequence[str]) -> list[str]:
+        """The named stages and everything they need, in pipeline order."""
+        wanted: set[str] = set()
+
+        def visit(name: str) -> None:
+            if name not in wanted:
+                wanted.add(name)
+                for need in self.stages[name].needs:
+                    visit(need)
+
+        for name in names:
+            visit(name)
+        return [n for n in self.order if n in wanted]
+
+    def context(self, stage: Stage, deadline: float) -> StageContext:
+        return StageContext(stage=stage, settings=self.settings, redactor=self.redactor,
+                            facts=self.facts, runners=self.runner, results=self.result,
+                            log_dir=self.log_dir, progress=self.progress, deadline=deadline)
+
+    def plan(self, name: str) -> list[Step]:
+        stage = self.stages[name]
+        return stage.plan(self.context(stage, time.monotonic() + 1e9))
+
+    def result(self, name: str) -> StageResult:
+        if name not in self.results:
+            self.results[name] = self._run(self.stages[name])
+        return self.results[name]
+
+    def _key(self, stage: Stage) -> str:
+        if stage.key is None:
+            return ""
+        inputs = {"stage": stage.name, "inputs": stage.key(self.facts),
+                  "upstream": [self.result(n).key for n in stage.needs]}
+        return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str)
+                              .encode()).hexdigest()
+
+    def _run(self, stage: Stage) -> StageResult:
+        for need in stage.needs:
+            upstream = self.result(need)
+            if not upstream.ok:
+                root = self.results[upstream.root_stage or need]
+                return StageResult(stage.name, stage.criterion, "blocked",
+                                   cause=root.cause, root_stage=root.stage,
+                                   root_criterion=root.criterion)
+        started = time.time()
+        timeout = float(self.settings.get(f"timeout_{stage.name}", 600))
+        ctx = self.context(stage, time.monotonic() + timeout)
+        try:
+            key = self._key(stage)
+        except SettingError as exc:
+            return self._failed(stage, ctx, str(exc), started)
+        saved = self._saved(stage, key)
+        if saved is not None:
+            return saved
+        self.progress(stage.name, f"{stage.title} ...")
+        try:
+            value = stage.run(ctx)
+        except StageError as exc:
+            if exc.log:
+                ctx.save_log("failure", exc.log)
+            return self._failed(stage, ctx, exc.cause, started, exc.details)
+        except SettingError as exc:
+            return self._failed(stage, ctx, str(exc), started)
+        except Exception as exc:  # a bug or an unexpected environment: never raise
+            ctx.save_log("traceback", traceback.format_exc())
+            return self._failed(stage, ctx, f"internal error in stage {stage.name}: "
+                                f"{type(exc).__name__}: {exc}", started)
+        result = StageResult(stage.name, stage.criterion, "ok", value=self._clean(value),
+                             commands=ctx.commands, findings=ctx.findings, logs=ctx.logs,
+                             started=started, duration=time.time() - started, key=key)
+        self._save(stage, result)
+        self.progress(stage.name, f"done in {result.duration:.1f}s")
+        return result
+
+    def _failed(self, stage: Stage, ctx: StageContext, cause: str, started: float,
+                details: str = "") -> StageResult:
+        cause = self.redactor.redact(cause)
+        self.progress(stage.name, f"FAILED: {cause}")
+        return StageResult(stage.name, stage.criterion, "failed", cause=cause,
+                           details=_excerpt(self.redactor.redact(details)),
+                           root_stage=stage.name, root_criterion=stage.criterion,
+                           commands=ctx.commands, findings=ctx.findings, logs=ctx.logs,
+                           started=started, duration=time.time() - started)
+
+    def _clean(self, value: dict[str, Any]) -> dict[str, Any]:
+        text = json.dumps(value, default=str)
+        return dict(json.loads(self.redactor.redact(text)))
+
+    def _saved(self, stage: Stage, key: str) -> StageResult | None:
+        if not (self.reuse and key and self.cache is not None) or stage.name in self.force:
+            return None
+        saved = self.cache.get(f"irp/stage/{stage.name}", None)
+        if not isinstance(saved, dict) or saved.get("key") != key:
+            return None
+        try:
+            result = StageResult.from_json(saved["result"])
+        except (KeyError, TypeError):
+            return None
+        result.reused_from = {"run_id": saved.get("run_id", "?"), "time": saved.get("time")}
+        self.progress(stage.name, f"reused from run {saved.get('run_id')} at "
+                      f"{saved.get('time')}")
+        return result
+
+    def _save(self, stage: Stage, result: StageResult) -> None:
+        if self.cache is None or not result.key:
+            return
+        self.cache.set(f"irp/stage/{stage.name}", {
+            "key": result.key, "run_id": self.run_id,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(result.started)),
+            "result": result.to_json()})
