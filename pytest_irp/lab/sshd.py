@@ -85,7 +85,13 @@ def render_sshd_config(host: SshHost, *, host_key: Path, authorized_keys: Path,
 
 
 def sshd_argv(netns: str, config: Path, log: Path) -> list[str]:
-    return netns_exec(netns, [SSHD, "-f", str(config), "-E", str(log)])
+    """sshd in the host's netns and in a UTS namespace of its own (its own hostname)."""
+    return netns_exec(netns, ["unshare", "--uts", "--", SSHD, "-f", str(config), "-E", str(log)])
+
+
+def hostname_argv(pid: int, hostname: str) -> list[str]:
+    """Set the hostname of the UTS namespace that process ``pid`` lives in."""
+    return ["nsenter", "--target", str(pid), "--uts", "--", "hostname", hostname]
 
 
 def sshd_test_argv(config: Path) -> list[str]:
@@ -185,6 +191,7 @@ class Sshd:
         write_atomic(self.config, render_sshd_config(
             self.host, host_key=self.host_key, authorized_keys=self.authorized_keys,
             pid_file=self.pid_file, env=self.env))
+        Path("/run/sshd").mkdir(mode=0o755, parents=True, exist_ok=True)  # privsep dir
         run(sshd_test_argv(self.config))
         return public
 
@@ -214,6 +221,7 @@ class Sshd:
         proc = self.running()
         if proc is None:
             raise LabError(f"sshd of {self.host.alias} died at start; see {self.log}")
+        run(hostname_argv(proc.pid, self.host.alias))
         return proc
 
     def stop(self, recorded: Proc | None = None) -> None:

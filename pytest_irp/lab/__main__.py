@@ -1,0 +1,64 @@
+"""``python -m pytest_irp.lab up|down|status|env``: drive the embedded lab by hand."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from collections.abc import Sequence
+
+from pytest_irp.lab.app import VARIANT_DOCS, VARIANTS
+from pytest_irp.lab.orchestrator import Lab
+from pytest_irp.lab.proc import LabError
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m pytest_irp.lab",
+                                description="The pytest-irp embedded lab.")
+    p.add_argument("--lab-dir", help="lab directory (default: $IRP_LAB_DIR or /var/tmp/irp-lab)")
+    sub = p.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="bring the lab up (idempotent); prints irp-lab.toml's path")
+    up.add_argument("--variant", default="ok", choices=list(VARIANTS),
+                    help="sample app variant (default: ok)")
+    up.add_argument("--with-cluster", action="store_true", help="also start Kubernetes")
+    up.add_argument("--no-registry", action="store_true", help="leave the registry out")
+    up.add_argument("--realm-mode", help="registry realm mode (default: the registry's)")
+    down = sub.add_parser("down", help="stop and remove what the lab started")
+    down.add_argument("--purge", action="store_true", help="also delete the lab directory")
+    sub.add_parser("status", help="print the lab's state as JSON")
+    sub.add_parser("env", help="print `export IRP_...=...` lines for the lab's settings")
+    sub.add_parser("variants", help="list the sample app variants")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    with_cluster = bool(getattr(args, "with_cluster", False))
+    lab = Lab(args.lab_dir, with_cluster=with_cluster,
+              with_registry=not getattr(args, "no_registry", False),
+              realm_mode=getattr(args, "realm_mode", None))
+    try:
+        if args.command == "up":
+            path = lab.up(args.variant)
+            for note in lab.notes:
+                print(f"note: {note}", file=sys.stderr)
+            print(path)
+        elif args.command == "down":
+            lab.down(purge=args.purge)
+        elif args.command == "status":
+            print(json.dumps(lab.status(), indent=2, sort_keys=True, default=str))
+        elif args.command == "env":
+            for key, value in lab.env_exports().items():
+                print(f"export {key}={shlex.quote(value)}")
+        elif args.command == "variants":
+            for name in VARIANTS:
+                print(f"{name}: {VARIANT_DOCS[name]}")
+    except LabError as exc:
+        print(f"lab: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

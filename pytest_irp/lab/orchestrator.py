@@ -1,0 +1,412 @@
+"""The embedded lab as one object: :class:`Lab` brings everything up, reports, tears down.
+
+``up()`` brings, in order: the network (bridge + netns per host), the offline nix config,
+a private sshd for ``haskelseed`` and ``railiance01``, the sample app repo (local copy and
+the build host's checkout), a stand-in GHC archive, the registry (``registry.py``), and with
+``with_cluster`` the Kubernetes node (``cluster.py``). It finally writes ``irp-lab.toml``
+(``[tool.irp]``) pointing the suite at the lab.
+
+What ``up()`` creates is recorded in ``state.json`` (written atomically after each step),
+so ``down()`` removes exactly that, even after a crash half-way. Both are idempotent.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+from pytest_irp.lab import app as app_mod
+from pytest_irp.lab import net
+from pytest_irp.lab.layout import APP_NAME, LabLayout, lab_dir_from_env
+from pytest_irp.lab.nixconf import write_nix_conf
+from pytest_irp.lab.proc import (
+    LabError,
+    Proc,
+    alive,
+    locked,
+    read_json,
+    write_atomic,
+    write_json_atomic,
+)
+from pytest_irp.lab.sshd import (
+    Sshd,
+    SshHost,
+    ensure_key,
+    render_client_config,
+    render_known_hosts,
+)
+from pytest_irp.lab.tomlout import Value, render_table
+
+STATE_VERSION: Final = 1
+SSH_HOSTS: Final = ("haskelseed", "railiance01")
+REGISTRY_PORT: Final = 3000
+REGISTRY_OWNER_NAME: Final = f"coulomb/{APP_NAME}"
+NODE_PORT: Final = 30080
+LIBHSGHC_SIZE: Final = 289_295_782  # the full archive of the workplan's pre-build check
+REQUIRED_PROGRAMS: Final = ("ip", "ssh", "ssh-keygen", "/usr/sbin/sshd", "git", "nix", "tar",
+                            "gzip", "/bin/busybox")
+
+
+def missing_programs(programs: Sequence[str] = REQUIRED_PROGRAMS) -> list[str]:
+    return [p for p in programs if shutil.which(p) is None]
+
+
+def ssh_hosts() -> list[SshHost]:
+    return [SshHost(h.name, h.netns, h.address) for h in net.HOSTS if h.name in SSH_HOSTS]
+
+
+def session_env(layout: LabLayout) -> dict[str, str]:
+    """Environment of every ssh session on the lab hosts (sshd ``SetEnv``)."""
+    return {"NIX_CONF_DIR": str(layout.nix_conf_dir),
+            "XDG_CACHE_HOME": str(layout.nix_cache_dir)}
+
+
+def lab_settings(layout: LabLayout, *, registry_user: str | None,
+                 registry_password_file: Path | None, kubeconfig: Path,
+                 registries_yaml: Path, certs_dir: Path,
+                 crictl: Sequence[str]) -> dict[str, Value]:
+    """The ``[tool.irp]`` table that points the suite at the lab (pure)."""
+    registry_host = net.HOSTS_BY_NAME["gitea"].address
+    values: dict[str, Value] = {
+        "host": "haskelseed",
+        "ssh_config": str(layout.ssh_config),
+        "node_host": "railiance01",
+        "app_repo": str(layout.app_repo),
+        "remote_dir": str(layout.remote_dir),
+        "app_name": APP_NAME,
+        "registry": f"{registry_host}:{REGISTRY_PORT}/{REGISTRY_OWNER_NAME}",
+    }
+    if registry_user is not None:
+        values["registry_user"] = registry_user
+    if registry_password_file is not None:
+        values["registry_password_file"] = str(registry_password_file)
+    values.update({
+        "registry_plain_http": True,
+        "kubeconfig": str(kubeconfig),
+        "kube_context": "railiance01",
+        "namespace": "coulomb",
+        "release": APP_NAME,
+        "chart": "chart",
+        "secret_name": f"{APP_NAME}-env",
+        "base_url": f"http://{net.BRIDGE_ADDRESS}:{NODE_PORT}",
+        "startup_line": "Server started",
+        "libhsghc_path": str(layout.libhsghc),
+        "libhsghc_size": LIBHSGHC_SIZE,
+        "registries_yaml": str(registries_yaml),
+        "certs_dir": str(certs_dir),
+        "crictl": list(crictl),
+    })
+    return values
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Lab:
+    """The embedded lab under ``lab_dir`` (default ``${IRP_LAB_DIR:-/var/tmp/irp-lab}``).
+
+    ``with_cluster`` adds the Kubernetes node; ``realm_mode`` is passed to the registry
+    (None: the registry's default). ``with_registry=False`` leaves the registry out.
+    """
+
+    def __init__(self, lab_dir: Path | str | None = None, *, with_cluster: bool = False,
+                 with_registry: bool = True, realm_mode: str | None = None,
+                 cache_dir: Path | str | None = None) -> None:
+        self.layout = LabLayout(Path(lab_dir).absolute() if lab_dir else lab_dir_from_env())
+        self.with_cluster = with_cluster
+        self.with_registry = with_registry
+        self.realm_mode = realm_mode
+        self.cache_dir = Path(cache_dir) if cache_dir else None
+        self.notes: list[str] = []
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def toml_path(self) -> Path:
+        return self.layout.toml_file
+
+    def _load(self) -> dict[str, Any]:
+        state = read_json(self.layout.state_file)
+        if state.get("version") != STATE_VERSION:
+            state = {"version": STATE_VERSION}
+        return state
+
+    def _save(self, state: dict[str, Any]) -> None:
+        state["updated"] = _now()
+        write_json_atomic(self.layout.state_file, state)
+
+    # ------------------------------------------------------------------ components
+
+    def _sshds(self, client_public: str = "") -> dict[str, Sshd]:
+        env = session_env(self.layout)
+        return {h.alias: Sshd(h, self.layout.sshd_dir(h.alias), authorized_key=client_public,
+                              env=env) for h in ssh_hosts()}
+
+    def registry(self) -> Any | None:
+        """A LabRegistry for this lab, or None while ``registry.py`` is not available."""
+        try:
+            module = importlib.import_module("pytest_irp.lab.registry")
+        except ImportError as exc:
+            self.notes.append(f"registry skipped: pytest_irp.lab.registry not importable ({exc})")
+            return None
+        gitea = net.HOSTS_BY_NAME["gitea"]
+        kwargs: dict[str, Any] = {"netns": gitea.netns, "address": gitea.address,
+                                  "port": REGISTRY_PORT}
+        if self.realm_mode is not None:
+            kwargs["realm_mode"] = self.realm_mode
+        return module.LabRegistry(self.layout.registry_state_dir, **kwargs)
+
+    def cluster(self) -> Any | None:
+        """A LabCluster for this lab, or None while ``cluster.py`` is not available."""
+        try:
+            module = importlib.import_module("pytest_irp.lab.cluster")
+        except ImportError as exc:
+            self.notes.append(f"cluster skipped: pytest_irp.lab.cluster not importable ({exc})")
+            return None
+        gitea = net.HOSTS_BY_NAME["gitea"]
+        kwargs: dict[str, Any] = {"state_dir": self.layout.cluster_dir,
+                                  "registry": f"{gitea.address}:{REGISTRY_PORT}"}
+        if self.cache_dir is not None:
+            kwargs["cache_dir"] = self.cache_dir
+        return module.LabCluster(**kwargs)
+
+    # ------------------------------------------------------------------ up
+
+    def up(self, variant: str = "ok") -> Path:
+        """Bring the lab up (or complete it); returns the path of ``irp-lab.toml``."""
+        if variant not in app_mod.VARIANTS:
+            raise LabError(f"unknown variant {variant!r}; known: {', '.join(app_mod.VARIANTS)}")
+        if os.geteuid() != 0:
+            raise LabError("the lab needs root (network namespaces, sshd, /nix)")
+        missing = missing_programs()
+        if missing:
+            raise LabError(f"missing programs: {', '.join(missing)} "
+                           "(run scripts/install-system-packages.sh)")
+        started = time.monotonic()
+        self.layout.root.mkdir(parents=True, exist_ok=True)
+        with locked(self.layout.lock_file):
+            state = self._load()
+            state["lab_dir"] = str(self.layout.root)
+            timings: dict[str, float] = {}
+
+            def step(name: str, since: float) -> float:
+                now = time.monotonic()
+                timings[name] = round(now - since, 3)
+                self._save(state)
+                return now
+
+            t = time.monotonic()
+            created = [tuple(c) for c in state.get("net", {}).get("created", [])]
+            for item in net.up():
+                if item not in created:
+                    created.append(item)
+            state["net"] = {"created": [list(c) for c in created]}
+            t = step("network", t)
+
+            write_nix_conf(self.layout.nix_conf_dir)
+            self.layout.nix_cache_dir.mkdir(parents=True, exist_ok=True)
+            t = step("nix", t)
+
+            self._up_ssh(state)
+            t = step("sshd", t)
+
+            self._up_app(state, variant)
+            self._up_libhsghc()
+            t = step("app", t)
+
+            registry = self.registry() if self.with_registry else None
+            if registry is not None:
+                registry.start()
+                state["registry"] = {"started": True, "realm_mode": str(registry.realm_mode)}
+                t = step("registry", t)
+
+            cluster = self.cluster() if self.with_cluster else None
+            if cluster is not None:
+                cluster.start()
+                state["cluster"] = {"started": True}
+                t = step("cluster", t)
+
+            self._write_toml(registry)
+            state["up"] = True
+            state["notes"] = list(self.notes)
+            timings["total"] = round(time.monotonic() - started, 3)
+            state["timings"] = timings
+            self._save(state)
+        return self.toml_path
+
+    def _up_ssh(self, state: dict[str, Any]) -> None:
+        lay = self.layout
+        lay.ssh_dir.mkdir(parents=True, exist_ok=True)
+        client_public = ensure_key(lay.client_key, "irp-lab-client")
+        sshds = self._sshds(client_public)
+        entries = [(d.host, d.prepare()) for d in sshds.values()]
+        write_atomic(lay.known_hosts, render_known_hosts(entries))
+        write_atomic(lay.ssh_config, render_client_config(
+            [d.host for d in sshds.values()], identity_file=lay.client_key,
+            known_hosts=lay.known_hosts))
+        procs = state.setdefault("sshd", {})
+        for alias, sshd in sshds.items():
+            procs[alias] = sshd.start().as_json()
+            self._save(state)
+
+    def _up_app(self, state: dict[str, Any], variant: str) -> None:
+        lay = self.layout
+        recorded = state.get("app", {})
+        if (recorded.get("variant") == variant
+                and app_mod.prepared_variant(lay.app_repo) == variant
+                and app_mod.prepared_variant(lay.remote_dir) == variant
+                and recorded.get("commit") == app_mod.head(lay.app_repo)
+                and app_mod.head(lay.remote_dir) == recorded.get("commit")):
+            return
+        app_mod.prepare_app_repo(lay.app_repo, variant)
+        app_mod.clone_checkout(lay.app_repo, lay.remote_dir)
+        state["app"] = {"variant": variant, "commit": app_mod.head(lay.app_repo),
+                        "repo": str(lay.app_repo), "remote_dir": str(lay.remote_dir)}
+        state["variant"] = variant
+
+    def _up_libhsghc(self) -> None:
+        """A sparse file of the full archive's size standing in for libHSghc on the host."""
+        path = self.layout.libhsghc
+        if path.exists() and path.stat().st_size == LIBHSGHC_SIZE:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as handle:
+            handle.truncate(LIBHSGHC_SIZE)
+
+    def settings(self, registry: Any | None = None) -> dict[str, Value]:
+        """The ``[tool.irp]`` values of this lab (what ``irp-lab.toml`` holds)."""
+        lay = self.layout
+        user: str | None = None
+        password_file: Path | None = None
+        if registry is not None:
+            user, password_file = registry.credentials
+        cluster = self.cluster()
+        if cluster is not None:
+            kubeconfig = Path(cluster.kubeconfig_path)
+            registries_yaml = Path(cluster.registries_yaml)
+            certs_dir = Path(cluster.certs_d)
+            crictl = [str(a) for a in cluster.crictl_args()]
+        else:
+            kubeconfig = lay.cluster_dir / "kubeconfig"
+            registries_yaml = lay.cluster_dir / "registries.yaml"
+            certs_dir = lay.cluster_dir / "containerd" / "certs.d"
+            crictl = ["crictl", "--config", str(lay.cluster_dir / "crictl.yaml")]
+        return lab_settings(lay, registry_user=user, registry_password_file=password_file,
+                            kubeconfig=kubeconfig, registries_yaml=registries_yaml,
+                            certs_dir=certs_dir, crictl=crictl)
+
+    def _write_toml(self, registry: Any | None) -> None:
+        header = ("Written by the pytest-irp lab (python -m pytest_irp.lab up) at "
+                  f"{_now()}.\nUse with: pytest --irp-config {self.toml_path}")
+        write_atomic(self.toml_path, render_table("tool.irp", self.settings(registry), header))
+
+    # ------------------------------------------------------------------ down
+
+    def down(self, *, purge: bool = False) -> None:
+        """Stop what ``up()`` started and remove what it created; ``purge`` also deletes
+        the lab directory (keys, logs, registry storage)."""
+        if not self.layout.root.exists():
+            return
+        with locked(self.layout.lock_file):
+            state = self._load()
+            errors: list[str] = []
+            if state.get("cluster", {}).get("started") or self.with_cluster:
+                cluster = self.cluster()
+                if cluster is not None:
+                    try:
+                        cluster.stop()
+                        state.pop("cluster", None)
+                    except Exception as exc:  # keep tearing down the rest
+                        errors.append(f"cluster: {exc}")
+                self._save(state)
+            if state.get("registry", {}).get("started"):
+                registry = self.registry()
+                if registry is not None:
+                    try:
+                        registry.stop()
+                        state.pop("registry", None)
+                    except Exception as exc:
+                        errors.append(f"registry: {exc}")
+                self._save(state)
+            for alias, sshd in self._sshds().items():
+                recorded = Proc.from_json(state.get("sshd", {}).get(alias))
+                try:
+                    sshd.stop(recorded)
+                except LabError as exc:
+                    errors.append(f"sshd {alias}: {exc}")
+            state.pop("sshd", None)
+            self._save(state)
+            created = [(str(k), str(n)) for k, n in state.get("net", {}).get("created", [])]
+            net.down(created)
+            state.pop("net", None)
+            state["up"] = False
+            self.toml_path.unlink(missing_ok=True)
+            self._save(state)
+            if errors:
+                raise LabError("lab teardown incomplete: " + "; ".join(errors))
+        if purge:
+            shutil.rmtree(self.layout.root, ignore_errors=True)
+
+    # ------------------------------------------------------------------ status
+
+    def status(self) -> dict[str, Any]:
+        state = self._load()
+        sshd = {}
+        for alias in SSH_HOSTS:
+            proc = Proc.from_json(state.get("sshd", {}).get(alias))
+            sshd[alias] = {"pid": proc.pid if proc else None,
+                           "running": bool(proc and alive(proc))}
+        result: dict[str, Any] = {
+            "lab_dir": str(self.layout.root),
+            "up": bool(state.get("up")),
+            "variant": state.get("app", {}).get("variant"),
+            "app_commit": state.get("app", {}).get("commit"),
+            "network": net.status() if shutil.which("ip") else {},
+            "sshd": sshd,
+            "toml": str(self.toml_path) if self.toml_path.exists() else None,
+            "timings": state.get("timings", {}),
+            "notes": state.get("notes", []),
+        }
+        if state.get("registry", {}).get("started"):
+            registry = self.registry()
+            result["registry"] = registry.status() if registry is not None else None
+        if state.get("cluster", {}).get("started"):
+            cluster = self.cluster()
+            result["cluster"] = cluster.status() if cluster is not None else None
+        return result
+
+    def healthy(self) -> bool:
+        """Network, both sshds and the toml file are in place."""
+        st = self.status()
+        network = st["network"]
+        return bool(st["up"] and network.get("bridge") and all(network["netns"].values())
+                    and all(s["running"] for s in st["sshd"].values()) and st["toml"])
+
+    # ------------------------------------------------------------------ helpers
+
+    def ssh_argv(self, host: str, *command: str) -> list[str]:
+        """``ssh -F <lab config> HOST -- COMMAND...`` (no shell quoting is added)."""
+        return ["ssh", "-F", str(self.layout.ssh_config), host, "--", *command]
+
+    def env_exports(self) -> Mapping[str, str]:
+        """The lab's settings as ``IRP_*`` environment variables (lists shell-joined)."""
+        import shlex
+
+        table = self.settings(self.registry() if self.with_registry else None)
+        out: dict[str, str] = {"IRP_LAB_DIR": str(self.layout.root)}
+        for key, value in table.items():
+            if isinstance(value, bool):
+                text = "true" if value else "false"
+            elif isinstance(value, int | str):
+                text = str(value)
+            else:
+                text = shlex.join(value)
+            out["IRP_" + key.upper()] = text
+        return out

@@ -1,0 +1,223 @@
+"""Pure parts of the lab core: plans, renderers, variants. No root, no network."""
+
+from __future__ import annotations
+
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from pytest_irp.lab import app, net, sshd
+from pytest_irp.lab.layout import LabLayout
+from pytest_irp.lab.nixconf import render_nix_conf
+from pytest_irp.lab.orchestrator import lab_settings, session_env
+from pytest_irp.lab.proc import Proc, parse_starttime, write_atomic
+from pytest_irp.lab.tomlout import render_table
+from pytest_irp.settings import load_file, resolve
+
+EMPTY = net.NetState(frozenset(), frozenset())
+FULL = net.NetState(frozenset({"lo", net.BRIDGE, *(h.veth for h in net.HOSTS)}),
+                    frozenset(h.netns for h in net.HOSTS))
+
+
+def test_names_fit_the_kernel_and_the_lab_prefix():
+    for host in net.HOSTS:
+        assert host.veth.startswith("irp")
+        assert len(host.veth) <= 15
+        assert host.netns.startswith("irp-")
+    assert len({h.address for h in net.HOSTS}) == len(net.HOSTS)
+    with pytest.raises(ValueError, match="outside the lab"):
+        net.LabHost("x", "irp-x", "192.168.1.2", "irpv-x")
+    with pytest.raises(ValueError, match="bad interface"):
+        net.LabHost("x", "irp-x", "10.77.0.9", "irpv-much-too-long")
+
+
+def test_plan_up_from_nothing_creates_everything_once():
+    steps = net.plan_up(EMPTY)
+    created = [s.creates for s in steps if s.creates]
+    assert created[0] == ("bridge", "irpbr0")
+    assert ("netns", "irp-haskelseed") in created
+    assert ("link", "irpv-rail01") in created
+    assert len(created) == 1 + 2 * len(net.HOSTS)
+    argvs = [s.argv for s in steps]
+    assert ("ip", "addr", "replace", "10.77.0.1/24", "dev", "irpbr0") in argvs
+    assert ("ip", "link", "add", "irpv-haskelseed", "type", "veth", "peer", "name", "irp0",
+            "netns", "irp-haskelseed") in argvs
+    assert ("ip", "-n", "irp-gitea", "route", "replace", "default", "via", "10.77.0.1") in argvs
+    assert ("ip", "-n", "irp-railiance01", "link", "set", "lo", "up") in argvs
+
+
+def test_plan_up_on_existing_network_creates_nothing():
+    steps = net.plan_up(FULL)
+    assert [s for s in steps if s.creates] == []
+    # only idempotent commands remain
+    assert all(s.argv[1:3] != ("link", "add") and "add" not in s.argv[:4] for s in steps)
+
+
+def test_plan_up_with_foreign_bridge_does_not_claim_it():
+    state = net.NetState(frozenset({"irpbr0"}), frozenset())
+    assert ("bridge", "irpbr0") not in [s.creates for s in net.plan_up(state)]
+
+
+def test_plan_down_removes_only_what_was_created_and_still_exists():
+    created = [("bridge", "irpbr0"), ("netns", "irp-gitea"), ("link", "irpv-gitea"),
+               ("netns", "irp-gone")]
+    argvs = [s.argv for s in net.plan_down(created, FULL)]
+    assert argvs == [("ip", "link", "del", "irpv-gitea"), ("ip", "netns", "del", "irp-gitea"),
+                     ("ip", "link", "del", "irpbr0")]
+    assert net.plan_down([("netns", "irp-haskelseed")], EMPTY) == []
+
+
+def test_parsers():
+    assert net.parse_links('[{"ifindex":1,"ifname":"lo"},{"ifname":"irpbr0"}]') == {
+        "lo", "irpbr0"}
+    assert net.parse_links("") == frozenset()
+    assert net.parse_netns("irp-gitea (id: 1)\nirp-haskelseed\n\n") == {
+        "irp-gitea", "irp-haskelseed"}
+
+
+def test_parse_starttime_copes_with_odd_command_names():
+    stat = "123 (we ird) proc)) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 4242 19 20"
+    assert parse_starttime(stat) == 4242
+    assert Proc.from_json({"pid": 5, "starttime": 7}) == Proc(5, 7)
+    assert Proc.from_json({"pid": "x"}) is None
+
+
+def test_sshd_config_is_key_only_with_lab_env(tmp_path):
+    host = sshd.SshHost("haskelseed", "irp-haskelseed", "10.77.0.2")
+    text = sshd.render_sshd_config(host, host_key=tmp_path / "hk", authorized_keys=tmp_path /
+                                   "ak", pid_file=tmp_path / "pid",
+                                   env={"NIX_CONF_DIR": "/lab/nix"})
+    lines = set(text.splitlines())
+    for line in ("ListenAddress 10.77.0.2", "PasswordAuthentication no", "UsePAM no",
+                 "StrictModes no", "KbdInteractiveAuthentication no",
+                 "PermitRootLogin prohibit-password", "SetEnv NIX_CONF_DIR=/lab/nix"):
+        assert line in lines
+    assert sshd.sshd_argv("irp-haskelseed", Path("/c"), Path("/l"))[:4] == [
+        "ip", "netns", "exec", "irp-haskelseed"]
+
+
+def test_client_config_and_known_hosts(tmp_path):
+    hosts = [sshd.SshHost("haskelseed", "irp-haskelseed", "10.77.0.2"),
+             sshd.SshHost("railiance01", "irp-railiance01", "10.77.0.4", port=2222)]
+    cfg = sshd.render_client_config(hosts, identity_file=tmp_path / "id",
+                                    known_hosts=tmp_path / "kh")
+    assert "Host haskelseed\n    HostName 10.77.0.2\n" in cfg
+    for line in ("User root", "StrictHostKeyChecking yes", "BatchMode yes", "ConnectTimeout 5",
+                 f"UserKnownHostsFile {tmp_path / 'kh'}", f"IdentityFile {tmp_path / 'id'}"):
+        assert f"    {line}\n" in cfg
+    kh = sshd.render_known_hosts([(hosts[0], "ssh-ed25519 AAAAkey comment"),
+                                  (hosts[1], "ssh-ed25519 BBBB")])
+    assert kh.splitlines() == ["haskelseed,10.77.0.2 ssh-ed25519 AAAAkey",
+                               "[railiance01]:2222,[10.77.0.4]:2222 ssh-ed25519 BBBB"]
+
+
+def test_nix_conf_is_offline(tmp_path):
+    text = render_nix_conf(tmp_path / "registry.json")
+    lines = text.splitlines()
+    for line in ("experimental-features = nix-command flakes", "substituters =",
+                 "build-users-group =", "sandbox = false", "connect-timeout = 1",
+                 f"flake-registry = {tmp_path / 'registry.json'}"):
+        assert line in lines
+
+
+def test_lab_toml_is_accepted_by_the_settings_resolver(tmp_path):
+    layout = LabLayout(tmp_path)
+    values = lab_settings(layout, registry_user="tegwick",
+                          registry_password_file=tmp_path / "pw", kubeconfig=tmp_path / "kc",
+                          registries_yaml=tmp_path / "r.yaml", certs_dir=tmp_path / "certs.d",
+                          crictl=["crictl", "--config", "/x y/crictl.yaml"])
+    path = tmp_path / "irp-lab.toml"
+    write_atomic(path, render_table("tool.irp", values, "header\nsecond line"))
+    (tmp_path / "pw").write_text("s3cret\n")
+    table = tomllib.loads(path.read_text())["tool"]["irp"]
+    assert table["registry"] == "10.77.0.3:3000/coulomb/ihp-railiance-probe"
+    assert table["base_url"] == "http://10.77.0.1:30080"
+    assert table["crictl"] == ["crictl", "--config", "/x y/crictl.yaml"]
+    assert table["registry_plain_http"] is True
+    resolved = resolve({}, {}, [("lab", load_file(path))])
+    assert resolved["host"] == "haskelseed"
+    assert resolved["registry_password"] == "s3cret"
+    assert resolved["crictl"] == ("crictl", "--config", "/x y/crictl.yaml")
+    assert resolved["libhsghc_size"] == 289295782
+    assert session_env(layout)["NIX_CONF_DIR"] == str(tmp_path / "nix")
+
+
+# ------------------------------------------------------------------------ variants (files)
+
+
+@pytest.fixture(scope="module")
+def variants(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("variants")
+    return {v: app.prepare_app_repo(root / v, v) for v in app.VARIANTS}
+
+
+def _text(repo: Path, rel: str) -> str:
+    return (repo / rel).read_text()
+
+
+def test_every_variant_is_a_committed_clean_repo_with_a_stable_sha(variants, tmp_path):
+    shas = {}
+    for name, repo in variants.items():
+        status = subprocess.run(["git", "-C", str(repo), "status", "--porcelain"],
+                                capture_output=True, text=True, check=True).stdout
+        assert status == "", name
+        shas[name] = app.head(repo)
+        assert app.prepared_variant(repo) == name
+    assert len(set(shas.values())) == len(shas)
+    again = app.prepare_app_repo(tmp_path / "again", "ok")
+    assert app.head(again) == shas["ok"]
+    # re-preparing in place replaces the repo
+    assert app.head(app.prepare_app_repo(again, "healthz-wrong")) == shas["healthz-wrong"]
+
+
+def test_generated_code_is_tracked(variants):
+    files = subprocess.run(["git", "-C", str(variants["ok"]), "ls-files"], capture_output=True,
+                           text=True, check=True).stdout.split()
+    for rel in ("build/Generated/Types.hs", "build/Generated/ActualTypes.hs", "flake.nix",
+                "chart/Chart.yaml", ".gitea/workflows/build-and-deploy.yml", "PIPELINE_LOG.md",
+                "Test/ProbeControllerSpec.hs", "Application/Schema.sql"):
+        assert rel in files
+
+
+def test_prepare_refuses_to_replace_a_foreign_directory(tmp_path):
+    (tmp_path / "mine.txt").write_text("keep me")
+    with pytest.raises(app.LabError, match="not made by the lab"):
+        app.prepare_app_repo(tmp_path, "ok")
+    assert (tmp_path / "mine.txt").exists()
+    with pytest.raises(app.LabError, match="unknown variant"):
+        app.prepare_app_repo(tmp_path / "x", "nope")
+
+
+def test_variants_change_what_they_say(variants):
+    ok = variants["ok"]
+    assert 'renderPlain "ok"' in _text(ok, "Web/Controller/Health.hs")
+    assert "import Web.Controller.Missing" in _text(variants["build-fails"],
+                                                    "Web/FrontController.hs")
+    assert "exit 1" in _text(variants["crash-at-start"], "nix/RunProdServer.sh")
+    assert 'renderPlain "degraded"' in _text(variants["healthz-wrong"], "Web/Controller/Health.hs")
+    flake = _text(variants["overlay-missing"], "flake.nix")
+    assert "configureFlags" in _text(ok, "flake.nix")
+    assert "configureFlags" not in flake
+    assert "postUnpack" not in flake
+    assert "name INT NOT NULL" in _text(variants["wrong-column-type"], "Application/Schema.sql")
+    assert "name :: Int" in _text(variants["wrong-column-type"], "build/Generated/Types.hs")
+    assert '"/probes"' not in _text(variants["route-missing"], "Web/Routes.hs")
+    assert "shouldRespondWith` 201" in _text(variants["failing-spec"],
+                                             "Test/ProbeControllerSpec.hs")
+    assert "path: /health\n" in _text(variants["wrong-liveness-path"],
+                                      "chart/templates/deployment.yaml")
+
+
+def test_each_variant_differs_from_ok_in_few_files(variants):
+    ok = variants["ok"]
+    for name, repo in variants.items():
+        diff = subprocess.run(["git", "diff", "--no-index", "--name-only", str(ok), str(repo)],
+                              capture_output=True, text=True).stdout.split()
+        changed = {Path(p).relative_to(repo).as_posix() for p in diff
+                   if ".git/" not in p and p.startswith(str(repo))}
+        if name == "ok":
+            assert changed == set()
+        else:
+            assert 1 <= len(changed) <= 3, (name, changed)
