@@ -1,19 +1,421 @@
-"""Deploy half of the pipeline (filled in below)."""
+"""Deploy half: chart (T08), node mirror and pull (T09), release (T10), live app (T11),
+CI workflow (T12). Judges are pure functions in :mod:`pytest_irp.judge`; this module runs
+the tools (helm, ssh to the node, the Kubernetes API, HTTP) and hands their output over.
+"""
 
 from __future__ import annotations
 
+import base64
+import json
+import os
+import re
+import secrets
+import tempfile
+import time
+from pathlib import Path
 from typing import Any
 
+from . import judge
 from .stage import StageContext, StageError, Step
 
-
-def _todo(ctx: StageContext) -> dict[str, Any]:
-    raise StageError(f"stage {ctx.stage.name} is not implemented yet")
+# --------------------------------------------------------------------------- helm
 
 
-def _no_plan(ctx: StageContext) -> list[Step]:
-    return []
+def _chart_path(ctx: StageContext) -> str:
+    chart = Path(ctx.settings["chart"])
+    return str(chart if chart.is_absolute() else ctx.facts.app_repo / chart)
 
 
-chart_run = mirror_run = pull_run = release_run = live_run = ci_run = _todo
-chart_plan = mirror_plan = pull_plan = release_plan = live_plan = ci_plan = _no_plan
+def _image_sets(ctx: StageContext, tag: str) -> list[str]:
+    s = ctx.settings
+    sets = ["--set", f"image.tag={tag}"]
+    if s.get("registry"):
+        sets += ["--set", f"image.repository={s['registry']}"]
+    for values in s["helm_values"]:
+        path = Path(values)
+        sets += ["-f", str(path if path.is_absolute() else ctx.facts.app_repo / path)]
+    return sets
+
+
+def _helm_env() -> dict[str, str]:
+    return {}
+
+
+def helm_major(ctx: StageContext) -> int:
+    result = ctx.run("local", [*ctx.settings["helm"], "version", "--short"], timeout=30,
+                     what="helm version")
+    match = re.search(r"v(\d+)\.", result.stdout)
+    return int(match.group(1)) if match else 3
+
+
+def chart_plan(ctx: StageContext) -> list[Step]:
+    helm = list(ctx.settings["helm"])
+    chart = _chart_path(ctx)
+    tag = ctx.facts.tag_or()
+    return [Step("local", (*helm, "lint", "--strict", chart, *_image_sets(ctx, tag)),
+                 ctx.settings["timeout_chart"], "T08 exit criterion"),
+            Step("local", (*helm, "template", ctx.settings["release"], chart,
+                           "--namespace", ctx.settings["namespace"], *_image_sets(ctx, tag)),
+                 ctx.settings["timeout_chart"], "render and check the workplan's key notes")]
+
+
+def chart_run(ctx: StageContext) -> dict[str, Any]:
+    s = ctx.settings
+    chart = _chart_path(ctx)
+    if not Path(chart, "Chart.yaml").is_file():
+        raise StageError(f"no chart at {chart} (Chart.yaml missing; setting 'chart')")
+    tag = ctx.facts.tag()
+    lint = ctx.run("local", [*s["helm"], "lint", "--strict", chart, *_image_sets(ctx, tag)],
+                   check=False)
+    if not lint.ok:
+        raise StageError(f"`helm lint --strict` failed: {lint.tail(8)}",
+                         details=lint.tail(40))
+    rendered = ctx.run("local", [*s["helm"], "template", s["release"], chart, "--namespace",
+                                 s["namespace"], *_image_sets(ctx, tag)], what="helm template")
+    manifests = judge.load_manifests(rendered.stdout)
+    expected_image = f"{s['registry']}:{tag}" if s.get("registry") else None
+    problems = judge.chart_problems(manifests, expected_image)
+    if not any(m.get("kind") == "Secret" for m in manifests):
+        ctx.finding("info", "The chart renders no Secret",
+                    "The env Secret is created by the release stage (T10) when missing, "
+                    "never overwritten.")
+    return {"lint_ok": True, "lint_output": lint.tail(10), "problems": problems,
+            "kinds": [m.get("kind") for m in manifests]}
+
+
+# --------------------------------------------------------------------------- node (T09)
+
+
+def mirror_plan(ctx: StageContext) -> list[Step]:
+    s = ctx.settings
+    return [Step(s["node_host"], ("cat", s["registries_yaml"]), s["timeout_mirror"],
+                 "k3s registries.yaml"),
+            Step(s["node_host"], ("cat", f"{s['certs_dir']}/<host:port>/hosts.toml"),
+                 s["timeout_mirror"], "containerd's rendered mirror (proof the node took it)")]
+
+
+def mirror_run(ctx: StageContext) -> dict[str, Any]:
+    s = ctx.settings
+    node = s["node_host"]
+    hostport = str(s.require("registry")).split("/")[0]
+    text = ctx.run(node, ["cat", s["registries_yaml"]], timeout=30,
+                   what=f"reading {s['registries_yaml']} on {node}").stdout
+    hosts = ctx.run(node, ["cat", f"{s['certs_dir']}/{hostport}/hosts.toml"], timeout=30,
+                    check=False)
+    problems, findings = judge.mirror_problems(text, hostport,
+                                               hosts.stdout if hosts.ok else None)
+    for title, detail, fix in findings:
+        ctx.finding("warning", title, detail, fix)
+    return {"problems": problems, "registries_yaml": text,
+            "hosts_toml": hosts.stdout if hosts.ok else ""}
+
+
+def pull_plan(ctx: StageContext) -> list[Step]:
+    s = ctx.settings
+    image = f"{s.get('registry', '<registry>')}:{ctx.facts.tag_or()}"
+    return [Step(s["node_host"], (*s["crictl"], "pull", image), s["timeout_pull"],
+                 "pull through the mirror"),
+            Step(s["node_host"], (*s["crictl"], "inspecti", "-o", "json", image),
+                 s["timeout_pull"], "the pulled digest")]
+
+
+def pull_run(ctx: StageContext) -> dict[str, Any]:
+    s = ctx.settings
+    node = s["node_host"]
+    image = ctx.upstream("push")["image"]
+    pull = ctx.run(node, [*s["crictl"], "pull", image], check=False)
+    if not pull.ok:
+        realm = ctx.upstream("push").get("realm_problem")
+        hint = f" Likely cause: {realm}" if realm and "token" in pull.stderr.lower() else ""
+        raise StageError(f"`crictl pull {image}` on {node} failed: {pull.describe_failure()}"
+                         + hint, details=pull.tail(40))
+    inspect = ctx.run(node, [*s["crictl"], "inspecti", "-o", "json", image],
+                      what=f"crictl inspecti {image}")
+    digest = judge.pulled_digest(inspect.stdout, image.rsplit(":", 1)[0])
+    return {"image": image, "digest": digest, "output": pull.tail(3)}
+
+
+# --------------------------------------------------------------------------- release (T10)
+
+
+def release_plan(ctx: StageContext) -> list[Step]:
+    s = ctx.settings
+    ns, rel = s["namespace"], s["release"]
+    kube = _kube_args(s)
+    helm = list(s["helm"])
+    return [Step("local", ("kubernetes-api", "read/create", f"namespace/{ns}",
+                           f"secret/{_secret_name(s)} (never overwritten)"), 30,
+                 "namespace and env secret (values never printed)"),
+            Step("local", (*helm, "upgrade", "--install", rel, _chart_path(ctx), "--namespace",
+                           ns, *kube, *_image_sets(ctx, ctx.facts.tag_or()),
+                           "--wait=hookOnly (helm 4) | no --wait (helm 3)", "--timeout",
+                           f"{int(s['timeout_release'])}s"), s["timeout_release"],
+                 "install; the rollout is then judged by the suite (fails fast)"),
+            Step("local", (*helm, "status", rel, "--namespace", ns, *kube, "-o", "json"), 30,
+                 "deployed, revision"),
+            Step("local", ("kubernetes-api", "watch", f"deployment,pods -l "
+                           f"app.kubernetes.io/instance={rel}"), s["timeout_release"],
+                 "rollout (kubectl's algorithm), Ready, restarts, imageID digest")]
+
+
+def _kube_args(s: Any) -> list[str]:
+    args = ["--kube-context", s["kube_context"]]
+    if s.get("kubeconfig"):
+        args += ["--kubeconfig", s["kubeconfig"]]
+    return args
+
+
+def _secret_name(s: Any) -> str:
+    return str(s.get("secret_name") or f"{s['release']}-env")
+
+
+def generate_session_secret() -> str:
+    """IHP's session secret: base64 of exactly 96 random bytes."""
+    return base64.b64encode(secrets.token_bytes(96)).decode()
+
+
+def kube_api(ctx: StageContext) -> Any:
+    from kubernetes import client, config
+
+    s = ctx.settings
+    try:
+        api_client = config.new_client_from_config(config_file=s.get("kubeconfig"),
+                                                   context=s["kube_context"])
+    except Exception as exc:
+        raise StageError(f"cannot use kube context {s['kube_context']!r}: {exc}") from None
+    return client, api_client
+
+
+def ensure_namespace_and_secret(ctx: StageContext, core: Any, client: Any) -> str:
+    from kubernetes.client.exceptions import ApiException
+
+    s = ctx.settings
+    ns, name = s["namespace"], _secret_name(s)
+    try:
+        core.read_namespace(ns, _request_timeout=15)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise StageError(f"reading namespace {ns}: HTTP {exc.status} {exc.reason}"
+                             ) from None
+        core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)),
+                              _request_timeout=15)
+    try:
+        secret = core.read_namespaced_secret(name, ns, _request_timeout=15)
+        keys = set((secret.data or {}).keys())
+        missing = judge.SECRET_KEYS - keys
+        if missing:
+            raise StageError(f"secret {ns}/{name} exists but lacks {', '.join(sorted(missing))}"
+                             f" (it is never overwritten: add the keys)")
+        return "existing"
+    except ApiException as exc:
+        if exc.status != 404:
+            raise StageError(f"reading secret {ns}/{name}: HTTP {exc.status} {exc.reason}"
+                             ) from None
+    session = s.get("session_secret") or generate_session_secret()
+    ctx.redactor.add(session)
+    database_url = s.require("database_url")
+    ctx.redactor.add(database_url)
+    body = client.V1Secret(metadata=client.V1ObjectMeta(name=name), type="Opaque",
+                           string_data={"IHP_SESSION_SECRET": session,
+                                        "DATABASE_URL": database_url,
+                                        "IHP_BASEURL": s.get("base_url") or ""})
+    core.create_namespaced_secret(ns, body, _request_timeout=15)
+    return "created"
+
+
+def release_run(ctx: StageContext) -> dict[str, Any]:
+    s = ctx.settings
+    push = ctx.upstream("push")
+    client, api_client = kube_api(ctx)
+    core = client.CoreV1Api(api_client)
+    apps = client.AppsV1Api(api_client)
+    secret_state = ensure_namespace_and_secret(ctx, core, client)
+    major = helm_major(ctx)
+    wait = ["--wait=hookOnly"] if major >= 4 else []
+    ns, rel = s["namespace"], s["release"]
+    kube = _kube_args(s)
+    install = ctx.run("local", [*s["helm"], "upgrade", "--install", rel, _chart_path(ctx),
+                                "--namespace", ns, *kube, *_image_sets(ctx, push["tag"]),
+                                *wait, "--timeout", f"{int(s['timeout_release'])}s"],
+                      check=False)
+    if not install.ok:
+        raise StageError(f"helm upgrade --install failed: {install.tail(6)}",
+                         details=install.tail(40))
+    status = json.loads(ctx.run("local", [*s["helm"], "status", rel, "--namespace", ns, *kube,
+                                          "-o", "json"], timeout=30,
+                                what="helm status").stdout)
+    info = judge.helm_status(status)
+    pods, dep = _wait_rollout(ctx, core, apps, ns, rel)
+    problems = judge.pod_problems(pods)
+    running = judge.running_digests(pods)
+    startup_ok = None
+    logs = ""
+    if pods:
+        logs = _pod_log(core, pods[0], ns, tail=200)
+        if s.get("startup_line"):
+            startup_ok = s["startup_line"] in logs
+            if not startup_ok:
+                problems.append(f"startup line {s['startup_line']!r} not in the pod log")
+    return {"status": info["status"], "revision": info["revision"], "secret": secret_state,
+            "helm_major": major, "pods": [judge.pod_summary(p) for p in pods],
+            "pod_problems": problems, "running_digest": running[0] if running else "",
+            "deployment": dep.get("metadata", {}).get("name", ""),
+            "startup_line_seen": startup_ok, "log_excerpt": ctx.redactor.redact(logs[-2000:])}
+
+
+def _pod_log(core: Any, pod: dict[str, Any], ns: str, tail: int) -> str:
+    try:
+        return str(core.read_namespaced_pod_log(pod["metadata"]["name"], ns, tail_lines=tail,
+                                                _request_timeout=15))
+    except Exception as exc:
+        return f"(log unavailable: {exc})"
+
+
+def _wait_rollout(ctx: StageContext, core: Any, apps: Any, ns: str, rel: str
+                  ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    selector = f"app.kubernetes.io/instance={rel}"
+    api = core.api_client
+    last = "no deployment yet"
+    while True:
+        deps = apps.list_namespaced_deployment(ns, label_selector=selector,
+                                               _request_timeout=15)
+        pods_raw = core.list_namespaced_pod(ns, label_selector=selector, _request_timeout=15)
+        deps_d = [api.sanitize_for_serialization(d) for d in deps.items]
+        pods = [api.sanitize_for_serialization(p) for p in pods_raw.items]
+        fatal = judge.fatal_pod_state(pods)
+        if fatal:
+            raise StageError(f"release {rel}: {fatal}",
+                             details=_diagnostics(ctx, core, ns, rel, pods))
+        if deps_d:
+            done, last = judge.rollout_status(deps_d[0])
+            if done:
+                ready = [p for p in pods if judge.pod_ready(p)
+                         and not p["metadata"].get("deletionTimestamp")]
+                if ready:
+                    return ready, deps_d[0]
+                last = "deployment available but no Ready pod"
+        if ctx.deadline - time.monotonic() < 3:
+            raise StageError(f"release {rel} not rolled out within timeout_release: {last}",
+                             details=_diagnostics(ctx, core, ns, rel, pods))
+        ctx.progress("release", last)
+        time.sleep(2)
+
+
+def _diagnostics(ctx: StageContext, core: Any, ns: str, rel: str,
+                 pods: list[dict[str, Any]]) -> str:
+    """Events, pod status, last log lines, helm status and history (size-capped)."""
+    parts = ["== pods =="] + [json.dumps(judge.pod_summary(p)) for p in pods]
+    try:
+        events = core.list_namespaced_event(ns, _request_timeout=15).items
+        parts.append("== events ==")
+        parts += [f"{e.type} {e.reason} {e.involved_object.kind}/{e.involved_object.name}: "
+                  f"{e.message}" for e in events[-25:]]
+    except Exception as exc:
+        parts.append(f"(events unavailable: {exc})")
+    for pod in pods[:2]:
+        parts.append(f"== log {pod['metadata']['name']} ==")
+        parts.append(_pod_log(core, pod, ns, tail=30))
+    s = ctx.settings
+    for args in (["status", rel], ["history", rel]):
+        result = ctx.runners("local").run([*s["helm"], *args, "--namespace", ns,
+                                           *_kube_args(s)], timeout=20)
+        parts.append(f"== helm {' '.join(args)} ==\n{result.tail(20)}")
+    return ctx.redactor.redact("\n".join(parts))[-12000:]
+
+
+# --------------------------------------------------------------------------- live (T11)
+
+
+def live_plan(ctx: StageContext) -> list[Step]:
+    s = ctx.settings
+    base = s.get("base_url") or "<base_url>"
+    return [Step("local", ("GET", f"{base}/healthz"), 60, "200 and body `ok` (bounded "
+                           "retries)"),
+            Step("local", ("GET", f"{base}/probes"), 60, "200"),
+            Step("local", ("kubernetes-api", "pod logs", f"{s['log_watch']:.0f}s"),
+                 s["log_watch"], "no panic/exception, no IHP_SESSION_SECRET= line"),
+            Step("local", ("append", "PIPELINE_LOG.md"), 5, "once per SHA, on full success")]
+
+
+def http_get(url: str, *, tries: int = 10, every: float = 2.0) -> dict[str, Any]:
+    """GET with bounded retries on connection errors and 5xx; the last answer wins."""
+    import requests
+
+    last: dict[str, Any] = {"status": 0, "body": "", "error": ""}
+    session = requests.Session()
+    session.trust_env = False
+    for attempt in range(tries):
+        try:
+            response = session.get(url, timeout=5)
+            last = {"status": response.status_code, "body": response.text[:2000], "error": ""}
+            if response.status_code < 500:
+                return last
+        except requests.RequestException as exc:
+            last = {"status": 0, "body": "", "error": str(exc)[:300]}
+        if attempt < tries - 1:
+            time.sleep(every)
+    return last
+
+
+def live_run(ctx: StageContext) -> dict[str, Any]:
+    s = ctx.settings
+    base = s.require("base_url")
+    healthz = http_get(f"{base}/healthz")
+    probes = http_get(f"{base}/probes")
+    client, api_client = kube_api(ctx)
+    core = client.CoreV1Api(api_client)
+    pods = ctx.upstream("release")["pods"]
+    deadline = time.monotonic() + float(s["log_watch"])
+    logs = ""
+    while True:
+        logs = "\n".join(_pod_log(core, {"metadata": {"name": p["name"]}}, s["namespace"],
+                                  tail=2000) for p in pods)
+        leaked = judge.leaked_secrets(logs)
+        for value in leaked:
+            ctx.redactor.add(value)
+        if leaked or time.monotonic() >= deadline:
+            break
+        time.sleep(min(5.0, max(0.0, deadline - time.monotonic())))
+    log_problems = judge.log_problems(logs)
+    ctx.save_log("pods", logs)
+    result = {"healthz": healthz, "probes": probes, "log_problems": log_problems,
+              "watched_seconds": float(s["log_watch"])}
+    ok = (healthz["status"] == 200 and healthz["body"].strip() == "ok"
+          and probes["status"] == 200 and not log_problems)
+    if ok and s["pipeline_log"]:
+        result["pipeline_log"] = append_pipeline_log(ctx)
+    return result
+
+
+def append_pipeline_log(ctx: StageContext) -> str:
+    s = ctx.settings
+    sha = ctx.facts.sha()
+    path = ctx.facts.app_repo / "PIPELINE_LOG.md"
+    text = path.read_text(encoding="utf-8") if path.exists() else judge.PIPELINE_LOG_HEADER
+    if sha in text:
+        return "already logged"
+    registry = str(s.get("registry", "")).split("/")[0]
+    row = judge.pipeline_log_row(time.strftime("%Y-%m-%d"), sha[:7], s["host"], registry,
+                                 s["kube_context"])
+    new = text.rstrip("\n") + "\n" + row + "\n"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".PIPELINE_LOG.")
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(new)
+    os.replace(tmp, path)
+    return row
+
+
+# --------------------------------------------------------------------------- CI (T12)
+
+
+def ci_plan(ctx: StageContext) -> list[Step]:
+    return [Step("local", ("read", ".gitea/workflows/*.yml"), 5, "triggers, runner, steps")]
+
+
+def ci_run(ctx: StageContext) -> dict[str, Any]:
+    workflows = sorted((ctx.facts.app_repo / ".gitea" / "workflows").glob("*.y*ml"))
+    if not workflows:
+        raise StageError("no workflow in .gitea/workflows/")
+    texts = {w.name: w.read_text(encoding="utf-8") for w in workflows}
+    problems = judge.workflow_problems(texts, ctx.settings["runner_label"])
+    return {"workflows": sorted(texts), "problems": problems}

@@ -234,7 +234,7 @@ def _activate(config: pytest.Config) -> None:
     run.lab = lab
     config.stash[RUN_KEY] = run
     config.stash[PIPELINE_KEY] = pipeline
-    if not settings["plan"]:
+    if not settings["plan"] and not config.option.collectonly:
         from .htmlreport import setup_html
         setup_html(run)
 
@@ -360,7 +360,7 @@ def _skip_reason(report: pytest.TestReport) -> str:
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config
                             ) -> None:
     run = _run(config)
-    if run is None or run.settings["plan"]:
+    if run is None or run.settings["plan"] or config.option.collectonly:
         return
     from .htmlreport import criteria_rows
 
@@ -388,7 +388,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     run = _run(session.config)
-    if run is None or run.settings["plan"]:
+    if run is None or run.settings["plan"] or session.config.option.collectonly:
         return
     from .htmlreport import write_summary
 
@@ -399,7 +399,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     run = _run(config)
     _CURRENT_RUN[0] = None
-    if run is None or run.settings["plan"]:
+    if run is None or run.settings["plan"] or config.option.collectonly:
         return
     from .htmlreport import finish_html
 

@@ -1,0 +1,267 @@
+"""Pure judges of deploy-side objects: rendered manifests, registries.yaml, pods,
+Deployments (kubectl's rollout algorithm), helm status, logs, workflows."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import yaml
+
+SECRET_KEYS = frozenset({"IHP_SESSION_SECRET", "DATABASE_URL", "IHP_BASEURL"})
+FATAL_WAITING = ("ImagePullBackOff", "ErrImagePull", "CrashLoopBackOff",
+                 "CreateContainerConfigError", "InvalidImageName")
+PIPELINE_LOG_HEADER = ("# Pipeline log\n\n| Date | SHA | Build | Push | Deploy | Smoke |\n"
+                       "|------|-----|-------|------|--------|-------|\n")
+
+
+# --------------------------------------------------------------------------- chart
+
+
+def load_manifests(text: str) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(text) if isinstance(d, dict)]
+
+
+def chart_problems(manifests: list[dict[str, Any]], expected_image: str | None) -> list[str]:
+    """The workplan's key deployment notes, checked on rendered manifests."""
+    problems: list[str] = []
+    deps = [m for m in manifests if m.get("kind") == "Deployment"]
+    if len(deps) != 1:
+        return [f"expected one Deployment, the chart renders {len(deps)}"]
+    spec = deps[0].get("spec", {})
+    if spec.get("replicas", 1) != 1:
+        problems.append(f"replicas is {spec.get('replicas')}, expected 1")
+    containers = spec.get("template", {}).get("spec", {}).get("containers", [])
+    if not containers:
+        return problems + ["the Deployment has no container"]
+    c = containers[0]
+    if expected_image and c.get("image") != expected_image:
+        problems.append(f"image is {c.get('image')!r}, expected {expected_image!r}")
+    if c.get("imagePullPolicy") != "Always":
+        problems.append(f"imagePullPolicy is {c.get('imagePullPolicy')!r}, expected Always")
+    limits = c.get("resources", {}).get("limits", {})
+    if str(limits.get("memory")) != "256Mi" or str(limits.get("cpu")) != "200m":
+        problems.append(f"limits are {limits}, expected memory 256Mi and cpu 200m")
+    probe = c.get("livenessProbe", {})
+    get = probe.get("httpGet", {})
+    if get.get("path") != "/healthz":
+        problems.append(f"liveness probe path is {get.get('path')!r}, expected /healthz")
+    if probe.get("initialDelaySeconds") != 30:
+        problems.append(f"liveness initialDelaySeconds is {probe.get('initialDelaySeconds')}, "
+                        f"expected 30")
+    if not any("secretRef" in e for e in c.get("envFrom", [])):
+        problems.append("no envFrom secretRef on the container")
+    ports = [p.get("containerPort") for p in c.get("ports", [])]
+    if 8000 not in ports:
+        problems.append(f"container ports are {ports}, expected 8000")
+    services = [m for m in manifests if m.get("kind") == "Service"]
+    if not any(any(p.get("port") == 80 and p.get("targetPort") in (8000, "http", "8000")
+                   for p in svc.get("spec", {}).get("ports", [])) for svc in services):
+        problems.append("no Service maps port 80 to 8000")
+    if not any(m.get("kind") in ("Ingress", "IngressRoute") for m in manifests):
+        problems.append("no Ingress or Traefik IngressRoute")
+    for secret in (m for m in manifests if m.get("kind") == "Secret"):
+        keys = set(secret.get("data", {}) or {}) | set(secret.get("stringData", {}) or {})
+        missing = SECRET_KEYS - keys
+        if missing:
+            problems.append(f"Secret {secret.get('metadata', {}).get('name')} lacks "
+                            f"{', '.join(sorted(missing))}")
+    return problems
+
+
+# --------------------------------------------------------------------------- node mirror
+
+
+def mirror_problems(registries_yaml: str, hostport: str, hosts_toml: str | None
+                    ) -> tuple[list[str], list[tuple[str, str, str]]]:
+    """Problems (fail T09) and findings (title, detail, fix) for the node's mirror config."""
+    problems: list[str] = []
+    findings: list[tuple[str, str, str]] = []
+    try:
+        data = yaml.safe_load(registries_yaml) or {}
+    except yaml.YAMLError as exc:
+        return [f"registries.yaml is not valid YAML: {exc}"], findings
+    mirrors = (data.get("mirrors") or {}) if isinstance(data, dict) else {}
+    entry = mirrors.get(hostport)
+    if entry is None:
+        host_only = hostport.split(":")[0]
+        if host_only in mirrors:
+            problems.append(f"the mirror is keyed {host_only!r} without the port; images are "
+                            f"referenced as {hostport}")
+        else:
+            problems.append(f"no mirror for {hostport} in registries.yaml (keys: "
+                            f"{', '.join(mirrors) or 'none'})")
+        return problems, findings
+    endpoints = [str(e) for e in (entry.get("endpoint") or [])]
+    if not endpoints:
+        problems.append(f"the mirror for {hostport} lists no endpoint")
+    elif not any(e.startswith("http://") for e in endpoints):
+        problems.append(f"the endpoints {endpoints} lack http://: k3s then assumes https and "
+                        f"pulls from a plain-HTTP registry fail")
+        findings.append(("Mirror endpoint without http://",
+                         f"{hostport}: {endpoints}", f'Use endpoint: ["http://{hostport}"]'))
+    if hosts_toml is None:
+        problems.append(f"no rendered hosts.toml for {hostport}: the node has not picked up "
+                        f"registries.yaml (restart k3s)")
+    elif f"http://{hostport}" not in hosts_toml:
+        problems.append(f"the rendered hosts.toml for {hostport} has no http:// host entry")
+    return problems, findings
+
+
+def pulled_digest(inspect_json: str, repository: str) -> str:
+    """The repo digest of ``repository`` from ``crictl inspecti -o json``."""
+    try:
+        data = json.loads(inspect_json)
+    except json.JSONDecodeError:
+        return ""
+    for ref in data.get("status", {}).get("repoDigests", []):
+        name, _, digest = str(ref).partition("@")
+        if name == repository:
+            return digest
+    return ""
+
+
+# --------------------------------------------------------------------------- rollout
+
+
+def rollout_status(dep: dict[str, Any]) -> tuple[bool, str]:
+    """kubectl rollout status for a Deployment (status fields are absent when zero)."""
+    meta, spec, status = dep.get("metadata", {}), dep.get("spec", {}), dep.get("status", {})
+    name = meta.get("name", "?")
+    if meta.get("generation", 0) > status.get("observedGeneration", 0):
+        return False, "waiting for the deployment spec update to be observed"
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == "Progressing" and cond.get("reason") == \
+                "ProgressDeadlineExceeded":
+            raise_msg = f"deployment {name} exceeded its progress deadline"
+            return False, raise_msg
+    replicas = spec.get("replicas", 1)
+    updated = status.get("updatedReplicas", 0)
+    total = status.get("replicas", 0)
+    available = status.get("availableReplicas", 0)
+    if updated < replicas:
+        return False, f"{updated} of {replicas} new replicas updated"
+    if total > updated:
+        return False, f"{total - updated} old replicas pending termination"
+    if available < updated:
+        return False, f"{available} of {updated} updated replicas available"
+    return True, f"deployment {name} successfully rolled out"
+
+
+def pod_ready(pod: dict[str, Any]) -> bool:
+    status = pod.get("status", {})
+    return status.get("phase") == "Running" and any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in status.get("conditions") or [])
+
+
+def fatal_pod_state(pods: list[dict[str, Any]]) -> str:
+    """A waiting reason that will not fix itself (fail fast), or ''."""
+    for pod in pods:
+        for cs in pod.get("status", {}).get("containerStatuses") or []:
+            waiting = (cs.get("state") or {}).get("waiting") or {}
+            if waiting.get("reason") in FATAL_WAITING:
+                return (f"pod {pod['metadata']['name']} container {cs.get('name')}: "
+                        f"{waiting['reason']}: {waiting.get('message', '')[:300]}")
+    return ""
+
+
+def pod_problems(pods: list[dict[str, Any]]) -> list[str]:
+    if not pods:
+        return ["no pod of the release is Running and Ready"]
+    problems = []
+    for pod in pods:
+        name = pod["metadata"]["name"]
+        if not pod_ready(pod):
+            problems.append(f"pod {name} is not Running and Ready")
+        for cs in pod.get("status", {}).get("containerStatuses") or []:
+            if cs.get("restartCount", 0):
+                problems.append(f"pod {name} container {cs.get('name')} restarted "
+                                f"{cs['restartCount']} times")
+    return problems
+
+
+def running_digests(pods: list[dict[str, Any]]) -> list[str]:
+    digests = []
+    for pod in pods:
+        for cs in pod.get("status", {}).get("containerStatuses") or []:
+            image_id = str(cs.get("imageID", ""))
+            if "@" in image_id:
+                digests.append(image_id.rsplit("@", 1)[1])
+    return digests
+
+
+def pod_summary(pod: dict[str, Any]) -> dict[str, Any]:
+    status = pod.get("status", {})
+    return {"name": pod["metadata"]["name"], "phase": status.get("phase"),
+            "ready": pod_ready(pod),
+            "containers": [{"name": cs.get("name"), "restarts": cs.get("restartCount", 0),
+                            "image": cs.get("image"), "imageID": cs.get("imageID"),
+                            "state": list((cs.get("state") or {}).keys())}
+                           for cs in status.get("containerStatuses") or []]}
+
+
+def helm_status(status: dict[str, Any]) -> dict[str, Any]:
+    return {"status": status.get("info", {}).get("status"), "revision": status.get("version")}
+
+
+# --------------------------------------------------------------------------- logs
+
+
+_PANIC = re.compile(r"(?i)\b(panic|uncaught exception|exception:|segmentation fault|fatal)\b")
+_SESSION = re.compile(r"IHP_SESSION_SECRET\s*=\s*(\S+)")
+
+
+def leaked_secrets(logs: str) -> list[str]:
+    return _SESSION.findall(logs)
+
+
+def log_problems(logs: str) -> list[str]:
+    problems = []
+    if _SESSION.search(logs):
+        problems.append("the pod log contains an IHP_SESSION_SECRET= line: the app generated "
+                        "a session key (secret missing or invalid) and printed it (masked)")
+    for line in logs.splitlines():
+        if _PANIC.search(line):
+            problems.append(f"panic/exception in the pod log: {line.strip()[:200]}")
+            break
+    return problems
+
+
+def pipeline_log_row(date: str, sha: str, build_host: str, registry: str, cluster: str) -> str:
+    return (f"| {date} | {sha} | Build: {build_host} | Push: {registry} | "
+            f"Deploy: {cluster} | Smoke: PASS |")
+
+
+# --------------------------------------------------------------------------- CI
+
+
+def workflow_problems(texts: dict[str, str], runner_label: str) -> list[str]:
+    problems = []
+    found = False
+    for name, text in texts.items():
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            problems.append(f"{name} is not valid YAML: {exc}")
+            continue
+        triggers = data.get("on", data.get(True))  # YAML 1.1 reads `on` as True
+        if not (triggers == "push" or (isinstance(triggers, list) and "push" in triggers)
+                or (isinstance(triggers, dict) and "push" in triggers)):
+            continue
+        for job_name, job in (data.get("jobs") or {}).items():
+            runs_on = job.get("runs-on")
+            labels = runs_on if isinstance(runs_on, list) else [runs_on]
+            if runner_label not in labels:
+                continue
+            found = True
+            script = " ".join(str(step.get("run", "")) for step in job.get("steps") or [])
+            for word, what in (("nix build", "build"), ("skopeo", "push"),
+                               ("helm upgrade", "deploy")):
+                if word not in script:
+                    problems.append(f"{name} job {job_name} has no {what} step ({word})")
+    if not found:
+        problems.append(f"no workflow triggered on push runs on the runner label "
+                        f"{runner_label!r}")
+    return problems
