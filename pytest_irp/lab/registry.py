@@ -40,7 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal, TextIO, cast, get_args
@@ -374,13 +374,22 @@ def run_checks(checks: Sequence[Check]) -> str | None:
     return None
 
 
-def wait_checks(checks: Sequence[Check], timeout: float, every: float = 0.05) -> str | None:
-    """Poll until all checks hold (None) or the timeout passes (the last problem seen)."""
+def wait_checks(
+    checks: Sequence[Check],
+    timeout: float,
+    every: float = 0.05,
+    abort: Callable[[], str | None] = lambda: None,
+) -> str | None:
+    """Poll until all checks hold (None), ``abort`` says why waiting is pointless, or the
+    timeout passes (the last problem seen)."""
     deadline = time.monotonic() + timeout
     while True:
         problem = run_checks(checks)
-        if problem is None or time.monotonic() >= deadline:
-            return problem
+        if problem is None:
+            return None
+        reason = abort()
+        if reason is not None or time.monotonic() >= deadline:
+            return reason or problem
         time.sleep(every)
 
 
@@ -569,15 +578,20 @@ def wait_gone(info: PidInfo, timeout: float) -> bool:
 
 
 def terminate(info: PidInfo, timeout: float = STOP_TIMEOUT) -> None:
-    """SIGTERM, then SIGKILL; then SIGKILL whatever is left in its process group (it was
-    started as a session leader, so the group is its own: nginx workers)."""
-    if is_alive(info):
+    """SIGTERM, then SIGKILL; then SIGKILL what is left of its process group (it was started
+    as a session leader, so the group is its own: nginx workers). Nothing is signalled
+    unless the pid is still the very process we started (a stale pid file is ignored)."""
+    if not is_alive(info):
+        reap(info.pid)
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(info.pid, signal.SIGTERM)
+    if not wait_gone(info, timeout):
         with contextlib.suppress(ProcessLookupError):
-            os.kill(info.pid, signal.SIGTERM)
-        if not wait_gone(info, timeout):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(info.pid, signal.SIGKILL)
-            wait_gone(info, timeout)
+            os.kill(info.pid, signal.SIGKILL)
+        wait_gone(info, timeout)
+    # The group id cannot be handed out again while members remain, so this reaches
+    # only the leader's own leftovers.
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(info.pid, signal.SIGKILL)
     reap(info.pid)
@@ -699,11 +713,15 @@ class LabRegistry:
         self._ensure_secrets()
         ports = self._choose_ports()
         self._write_configs(ports)
-        self._spawn("token", token_argv(sys.executable, self.layout.token_config))
-        self._spawn("registry", registry_argv(self.layout.registry_config))
-        self._spawn_nginx()
-        self._save_state(ports)
-        self._wait_ready()
+        try:
+            self._spawn("token", token_argv(sys.executable, self.layout.token_config))
+            self._spawn("registry", registry_argv(self.layout.registry_config))
+            self._spawn_nginx()
+            self._save_state(ports)
+            self._wait_ready()
+        except BaseException:
+            self.stop()  # the logs stay for the error message's reader
+            raise
 
     def stop(self) -> None:
         """Stop exactly the processes named by our pid files (nginx last-in, first-out)."""
@@ -894,24 +912,41 @@ class LabRegistry:
                 raise RegistryError(f"nginx reload did not retire its old workers\n{log}")
             time.sleep(0.02)
 
+    def _dead(self) -> str | None:
+        """Which of our processes died (then waiting for readiness is pointless)."""
+        for _ in range(2):  # reap first, so a just-exited child does not look alive
+            for info in self.pids.values():
+                if info is not None:
+                    reap(info.pid)
+        dead = [n for n, i in self.pids.items() if i is None or not is_alive(i)]
+        return f"exited: {', '.join(dead)}" if dead else None
+
     def _wait_ready(self, timeout: float = START_TIMEOUT) -> None:
         checks = ready_checks(self._mode, self.address, self.port, self.wrong_port)
-        problem = self._run_probe(checks, timeout)
-        dead = [n for n, i in self.pids.items() if i is None or not is_alive(i)]
-        if problem is None and not dead:
+        problem = self._run_probe(checks, timeout) or self._dead()
+        if problem is None:
             return
         logs = "\n".join(
             f"--- {n}.log\n{tail(self.layout.log_file(n))}" for n in (*PROCESS_NAMES, "nginx-error")
         )
-        raise RegistryError(f"lab registry not ready: {problem or ''} dead: {dead}\n{logs}")
+        raise RegistryError(f"lab registry not ready: {problem}\n{logs}")
 
     def _run_probe(self, checks: Sequence[Check], timeout: float) -> str | None:
         if self.netns is None:
-            return wait_checks(checks, timeout)
+            return wait_checks(checks, timeout, abort=self._dead)
         argv = netns_argv(self.netns, probe_argv(sys.executable, checks, timeout))
         env = child_env(os.environ, Path(__file__).resolve().parents[2])
-        done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
-        return None if done.returncode == 0 else (done.stdout + done.stderr).strip()
+        with subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+        ) as probe:
+            while probe.poll() is None:
+                dead = self._dead()
+                if dead is not None:
+                    probe.kill()
+                    return dead
+                time.sleep(0.05)
+            output = probe.stdout.read() if probe.stdout else ""
+        return None if probe.returncode == 0 else output.strip()
 
 
 # =========================================================================== CLI

@@ -667,3 +667,37 @@ def test_stop_kills_exactly_what_it_started(tmp_path: Path) -> None:
     with pytest.raises(requests.ConnectionError):
         requests.get(f"http://{r.hostport}/v2/", timeout=2)
     r.stop()  # idempotent
+
+
+def test_terminate_ignores_a_stale_pid_file(tmp_path: Path) -> None:
+    sleeper = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    try:
+        real = reg.proc_stat(sleeper.pid)
+        assert real is not None
+        reg.terminate(reg.PidInfo(sleeper.pid, real[1] + 1))  # same pid, not "ours"
+        assert sleeper.poll() is None
+        reg.terminate(reg.PidInfo(sleeper.pid, real[1]))
+        assert not reg.is_alive(reg.PidInfo(sleeper.pid, real[1]))
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+@needs_lab_tools
+def test_failed_start_leaves_nothing_running(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = reg.LabRegistry(
+            tmp_path, netns=None, address="127.0.0.1", port=port, wrong_port=reg.free_port()
+        )
+        began = time.monotonic()
+        with pytest.raises(reg.RegistryError, match="not ready") as err:
+            r.start()
+    assert time.monotonic() - began < 5  # gives up when nginx exits, not at the timeout
+    assert "Address already in use" in str(err.value)
+    assert not r.is_running()
+    assert all(v is None for v in r.pids.values())
