@@ -144,7 +144,21 @@ def netns_exec(netns: str, argv: Sequence[str]) -> list[str]:
     return ["ip", "netns", "exec", netns, *argv]
 
 
+def routed_via_bridge(route_get_output: str) -> bool:
+    """Does ``ip route get ADDRESS`` say the address is reached through the lab bridge?"""
+    words = route_get_output.split()
+    return "dev" in words and words[words.index("dev") + 1] == BRIDGE
+
+
 # ------------------------------------------------------------------------ thin layer
+
+
+def require_lab_route(address: str) -> None:
+    """Refuse to contact ``address`` unless it is reached through the lab bridge (when the
+    lab network is down, a lab address would be routed off the machine)."""
+    out = run(["ip", "route", "get", address], check=False).stdout
+    if not routed_via_bridge(out):
+        raise LabError(f"{address} is not routed through {BRIDGE}: refusing to contact it")
 
 
 def observe() -> NetState:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from pytest_irp.lab.net import netns_exec
+from pytest_irp.lab.net import netns_exec, require_lab_route
 from pytest_irp.lab.proc import (
     LabError,
     Proc,
@@ -213,6 +213,7 @@ class Sshd:
             return proc
         Path("/run/sshd").mkdir(mode=0o755, parents=True, exist_ok=True)
         self.pid_file.unlink(missing_ok=True)
+        require_lab_route(self.host.address)
         run(sshd_argv(self.host.netns, self.config, self.log))
         wait_for(f"sshd of {self.host.alias} on {self.host.address}:{self.host.port}",
                  lambda: self.running() is not None

@@ -8,7 +8,7 @@ when a program is missing, or when another lab already holds the lab addresses.
 from __future__ import annotations
 
 import os
-import socket
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,12 +17,11 @@ import pytest
 from pytest_irp.lab.orchestrator import Lab, missing_programs
 
 
-def answering(address: str, port: int) -> bool:
-    try:
-        with socket.create_connection((address, port), timeout=0.3):
-            return True
-    except OSError:
-        return False
+def foreign_processes(netns: str) -> list[str]:
+    """Pids inside ``netns`` (no traffic is sent: without the lab bridge, a lab address
+    would be routed off the machine)."""
+    res = subprocess.run(["ip", "netns", "pids", netns], capture_output=True, text=True)
+    return res.stdout.split() if res.returncode == 0 else []
 
 
 def lab_skip_reason() -> str | None:
@@ -49,9 +48,10 @@ def lab_up(lab_dir: Path) -> Iterator[Lab]:
     reason = lab_skip_reason()
     if reason:
         pytest.skip(reason)
-    if answering("10.77.0.2", 22):
+    busy = foreign_processes("irp-haskelseed")
+    if busy:
         pytest.skip(
-            "another lab is up (sshd answers on 10.77.0.2:22): "
+            f"another lab is up (processes {' '.join(busy)} in irp-haskelseed): "
             "run `python -m pytest_irp.lab down` first"
         )
     lab = Lab(lab_dir, with_registry=False)

@@ -17,8 +17,10 @@ from pytest_irp.lab.tomlout import render_table
 from pytest_irp.settings import load_file, resolve
 
 EMPTY = net.NetState(frozenset(), frozenset())
-FULL = net.NetState(frozenset({"lo", net.BRIDGE, *(h.veth for h in net.HOSTS)}),
-                    frozenset(h.netns for h in net.HOSTS))
+FULL = net.NetState(
+    frozenset({"lo", net.BRIDGE, *(h.veth for h in net.HOSTS)}),
+    frozenset(h.netns for h in net.HOSTS),
+)
 
 
 def test_names_fit_the_kernel_and_the_lab_prefix():
@@ -42,8 +44,19 @@ def test_plan_up_from_nothing_creates_everything_once():
     assert len(created) == 1 + 2 * len(net.HOSTS)
     argvs = [s.argv for s in steps]
     assert ("ip", "addr", "replace", "10.77.0.1/24", "dev", "irpbr0") in argvs
-    assert ("ip", "link", "add", "irpv-haskelseed", "type", "veth", "peer", "name", "irp0",
-            "netns", "irp-haskelseed") in argvs
+    assert (
+        "ip",
+        "link",
+        "add",
+        "irpv-haskelseed",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "irp0",
+        "netns",
+        "irp-haskelseed",
+    ) in argvs
     assert ("ip", "-n", "irp-gitea", "route", "replace", "default", "via", "10.77.0.1") in argvs
     assert ("ip", "-n", "irp-railiance01", "link", "set", "lo", "up") in argvs
 
@@ -61,20 +74,28 @@ def test_plan_up_with_foreign_bridge_does_not_claim_it():
 
 
 def test_plan_down_removes_only_what_was_created_and_still_exists():
-    created = [("bridge", "irpbr0"), ("netns", "irp-gitea"), ("link", "irpv-gitea"),
-               ("netns", "irp-gone")]
+    created = [
+        ("bridge", "irpbr0"),
+        ("netns", "irp-gitea"),
+        ("link", "irpv-gitea"),
+        ("netns", "irp-gone"),
+    ]
     argvs = [s.argv for s in net.plan_down(created, FULL)]
-    assert argvs == [("ip", "link", "del", "irpv-gitea"), ("ip", "netns", "del", "irp-gitea"),
-                     ("ip", "link", "del", "irpbr0")]
+    assert argvs == [
+        ("ip", "link", "del", "irpv-gitea"),
+        ("ip", "netns", "del", "irp-gitea"),
+        ("ip", "link", "del", "irpbr0"),
+    ]
     assert net.plan_down([("netns", "irp-haskelseed")], EMPTY) == []
 
 
 def test_parsers():
-    assert net.parse_links('[{"ifindex":1,"ifname":"lo"},{"ifname":"irpbr0"}]') == {
-        "lo", "irpbr0"}
+    assert net.parse_links('[{"ifindex":1,"ifname":"lo"},{"ifname":"irpbr0"}]') == {"lo", "irpbr0"}
     assert net.parse_links("") == frozenset()
     assert net.parse_netns("irp-gitea (id: 1)\nirp-haskelseed\n\n") == {
-        "irp-gitea", "irp-haskelseed"}
+        "irp-gitea",
+        "irp-haskelseed",
+    }
 
 
 def test_parse_starttime_copes_with_odd_command_names():
@@ -86,48 +107,84 @@ def test_parse_starttime_copes_with_odd_command_names():
 
 def test_sshd_config_is_key_only_with_lab_env(tmp_path):
     host = sshd.SshHost("haskelseed", "irp-haskelseed", "10.77.0.2")
-    text = sshd.render_sshd_config(host, host_key=tmp_path / "hk", authorized_keys=tmp_path /
-                                   "ak", pid_file=tmp_path / "pid",
-                                   env={"NIX_CONF_DIR": "/lab/nix"})
+    text = sshd.render_sshd_config(
+        host,
+        host_key=tmp_path / "hk",
+        authorized_keys=tmp_path / "ak",
+        pid_file=tmp_path / "pid",
+        env={"NIX_CONF_DIR": "/lab/nix"},
+    )
     lines = set(text.splitlines())
-    for line in ("ListenAddress 10.77.0.2", "PasswordAuthentication no", "UsePAM no",
-                 "StrictModes no", "KbdInteractiveAuthentication no",
-                 "PermitRootLogin prohibit-password", "SetEnv NIX_CONF_DIR=/lab/nix"):
+    for line in (
+        "ListenAddress 10.77.0.2",
+        "PasswordAuthentication no",
+        "UsePAM no",
+        "StrictModes no",
+        "KbdInteractiveAuthentication no",
+        "PermitRootLogin prohibit-password",
+        "SetEnv NIX_CONF_DIR=/lab/nix",
+    ):
         assert line in lines
     assert sshd.sshd_argv("irp-haskelseed", Path("/c"), Path("/l"))[:4] == [
-        "ip", "netns", "exec", "irp-haskelseed"]
+        "ip",
+        "netns",
+        "exec",
+        "irp-haskelseed",
+    ]
 
 
 def test_client_config_and_known_hosts(tmp_path):
-    hosts = [sshd.SshHost("haskelseed", "irp-haskelseed", "10.77.0.2"),
-             sshd.SshHost("railiance01", "irp-railiance01", "10.77.0.4", port=2222)]
-    cfg = sshd.render_client_config(hosts, identity_file=tmp_path / "id",
-                                    known_hosts=tmp_path / "kh")
+    hosts = [
+        sshd.SshHost("haskelseed", "irp-haskelseed", "10.77.0.2"),
+        sshd.SshHost("railiance01", "irp-railiance01", "10.77.0.4", port=2222),
+    ]
+    cfg = sshd.render_client_config(
+        hosts, identity_file=tmp_path / "id", known_hosts=tmp_path / "kh"
+    )
     assert "Host haskelseed\n    HostName 10.77.0.2\n" in cfg
-    for line in ("User root", "StrictHostKeyChecking yes", "BatchMode yes", "ConnectTimeout 5",
-                 f"UserKnownHostsFile {tmp_path / 'kh'}", f"IdentityFile {tmp_path / 'id'}"):
+    for line in (
+        "User root",
+        "StrictHostKeyChecking yes",
+        "BatchMode yes",
+        "ConnectTimeout 5",
+        f"UserKnownHostsFile {tmp_path / 'kh'}",
+        f"IdentityFile {tmp_path / 'id'}",
+    ):
         assert f"    {line}\n" in cfg
-    kh = sshd.render_known_hosts([(hosts[0], "ssh-ed25519 AAAAkey comment"),
-                                  (hosts[1], "ssh-ed25519 BBBB")])
-    assert kh.splitlines() == ["haskelseed,10.77.0.2 ssh-ed25519 AAAAkey",
-                               "[railiance01]:2222,[10.77.0.4]:2222 ssh-ed25519 BBBB"]
+    kh = sshd.render_known_hosts(
+        [(hosts[0], "ssh-ed25519 AAAAkey comment"), (hosts[1], "ssh-ed25519 BBBB")]
+    )
+    assert kh.splitlines() == [
+        "haskelseed,10.77.0.2 ssh-ed25519 AAAAkey",
+        "[railiance01]:2222,[10.77.0.4]:2222 ssh-ed25519 BBBB",
+    ]
 
 
 def test_nix_conf_is_offline(tmp_path):
     text = render_nix_conf(tmp_path / "registry.json")
     lines = text.splitlines()
-    for line in ("experimental-features = nix-command flakes", "substituters =",
-                 "build-users-group =", "sandbox = false", "connect-timeout = 1",
-                 f"flake-registry = {tmp_path / 'registry.json'}"):
+    for line in (
+        "experimental-features = nix-command flakes",
+        "substituters =",
+        "build-users-group =",
+        "sandbox = false",
+        "connect-timeout = 1",
+        f"flake-registry = {tmp_path / 'registry.json'}",
+    ):
         assert line in lines
 
 
 def test_lab_toml_is_accepted_by_the_settings_resolver(tmp_path):
     layout = LabLayout(tmp_path)
-    values = lab_settings(layout, registry_user="tegwick",
-                          registry_password_file=tmp_path / "pw", kubeconfig=tmp_path / "kc",
-                          registries_yaml=tmp_path / "r.yaml", certs_dir=tmp_path / "certs.d",
-                          crictl=["crictl", "--config", "/x y/crictl.yaml"])
+    values = lab_settings(
+        layout,
+        registry_user="tegwick",
+        registry_password_file=tmp_path / "pw",
+        kubeconfig=tmp_path / "kc",
+        registries_yaml=tmp_path / "r.yaml",
+        certs_dir=tmp_path / "certs.d",
+        crictl=["crictl", "--config", "/x y/crictl.yaml"],
+    )
     path = tmp_path / "irp-lab.toml"
     write_atomic(path, render_table("tool.irp", values, "header\nsecond line"))
     (tmp_path / "pw").write_text("s3cret\n")
@@ -160,8 +217,12 @@ def _text(repo: Path, rel: str) -> str:
 def test_every_variant_is_a_committed_clean_repo_with_a_stable_sha(variants, tmp_path):
     shas = {}
     for name, repo in variants.items():
-        status = subprocess.run(["git", "-C", str(repo), "status", "--porcelain"],
-                                capture_output=True, text=True, check=True).stdout
+        status = subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         assert status == "", name
         shas[name] = app.head(repo)
         assert app.prepared_variant(repo) == name
@@ -173,11 +234,19 @@ def test_every_variant_is_a_committed_clean_repo_with_a_stable_sha(variants, tmp
 
 
 def test_generated_code_is_tracked(variants):
-    files = subprocess.run(["git", "-C", str(variants["ok"]), "ls-files"], capture_output=True,
-                           text=True, check=True).stdout.split()
-    for rel in ("build/Generated/Types.hs", "build/Generated/ActualTypes.hs", "flake.nix",
-                "chart/Chart.yaml", ".gitea/workflows/build-and-deploy.yml", "PIPELINE_LOG.md",
-                "Test/ProbeControllerSpec.hs", "Application/Schema.sql"):
+    files = subprocess.run(
+        ["git", "-C", str(variants["ok"]), "ls-files"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    for rel in (
+        "build/Generated/Types.hs",
+        "build/Generated/ActualTypes.hs",
+        "flake.nix",
+        "chart/Chart.yaml",
+        ".gitea/workflows/build-and-deploy.yml",
+        "PIPELINE_LOG.md",
+        "Test/ProbeControllerSpec.hs",
+        "Application/Schema.sql",
+    ):
         assert rel in files
 
 
@@ -193,8 +262,9 @@ def test_prepare_refuses_to_replace_a_foreign_directory(tmp_path):
 def test_variants_change_what_they_say(variants):
     ok = variants["ok"]
     assert 'renderPlain "ok"' in _text(ok, "Web/Controller/Health.hs")
-    assert "import Web.Controller.Missing" in _text(variants["build-fails"],
-                                                    "Web/FrontController.hs")
+    assert "import Web.Controller.Missing" in _text(
+        variants["build-fails"], "Web/FrontController.hs"
+    )
     assert "exit 1" in _text(variants["crash-at-start"], "nix/RunProdServer.sh")
     assert 'renderPlain "degraded"' in _text(variants["healthz-wrong"], "Web/Controller/Health.hs")
     flake = _text(variants["overlay-missing"], "flake.nix")
@@ -204,19 +274,27 @@ def test_variants_change_what_they_say(variants):
     assert "name INT NOT NULL" in _text(variants["wrong-column-type"], "Application/Schema.sql")
     assert "name :: Int" in _text(variants["wrong-column-type"], "build/Generated/Types.hs")
     assert '"/probes"' not in _text(variants["route-missing"], "Web/Routes.hs")
-    assert "shouldRespondWith` 201" in _text(variants["failing-spec"],
-                                             "Test/ProbeControllerSpec.hs")
-    assert "path: /health\n" in _text(variants["wrong-liveness-path"],
-                                      "chart/templates/deployment.yaml")
+    assert "shouldRespondWith` 201" in _text(
+        variants["failing-spec"], "Test/ProbeControllerSpec.hs"
+    )
+    assert "path: /health\n" in _text(
+        variants["wrong-liveness-path"], "chart/templates/deployment.yaml"
+    )
 
 
 def test_each_variant_differs_from_ok_in_few_files(variants):
     ok = variants["ok"]
     for name, repo in variants.items():
-        diff = subprocess.run(["git", "diff", "--no-index", "--name-only", str(ok), str(repo)],
-                              capture_output=True, text=True).stdout.split()
-        changed = {Path(p).relative_to(repo).as_posix() for p in diff
-                   if ".git/" not in p and p.startswith(str(repo))}
+        diff = subprocess.run(
+            ["git", "diff", "--no-index", "--name-only", str(ok), str(repo)],
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        changed = {
+            Path(p).relative_to(repo).as_posix()
+            for p in diff
+            if ".git/" not in p and p.startswith(str(repo))
+        }
         if name == "ok":
             assert changed == set()
         else:

@@ -1,0 +1,393 @@
+"""The lab core for real: network namespaces, private sshd, offline nix, the sample app.
+
+Needs root and the Debian packages of scripts/install-system-packages.sh; skipped with the
+reason otherwise. The whole module takes a few seconds (the sample image builds in <1 s).
+The last test tears the lab down and checks nothing is left.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import stat
+import subprocess
+import tarfile
+import time
+import tomllib
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_irp.lab import app, net
+from pytest_irp.lab.orchestrator import LIBHSGHC_SIZE, Lab
+from pytest_irp.lab.proc import Proc, alive, cmdline, read_json
+from pytest_irp.settings import load_file, resolve
+
+pytestmark = pytest.mark.lab_core
+
+
+def ssh(lab: Lab, host: str, command: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        lab.ssh_argv(host, command),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def read_image(archive: Path) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, bytes]]:
+    """(manifest, config, files of the single layer) of a docker-archive (gzip or not)."""
+    with tarfile.open(archive, "r:*") as outer:
+        manifest = json.load(outer.extractfile("manifest.json"))
+        config = json.load(outer.extractfile(manifest[0]["Config"]))
+        layer = outer.extractfile(manifest[0]["Layers"][0]).read()
+    files: dict[str, bytes] = {}
+    with tarfile.open(fileobj=io.BytesIO(layer)) as inner:
+        for member in inner.getmembers():
+            if member.isfile():
+                files[member.name] = inner.extractfile(member).read()
+            elif member.issym():
+                files[member.name] = b"-> " + member.linkname.encode()
+    return manifest, config, files
+
+
+def unpack_rootfs(archive: Path, dest: Path) -> Path:
+    with tarfile.open(archive, "r:*") as outer:
+        manifest = json.load(outer.extractfile("manifest.json"))
+        layer = outer.extractfile(manifest[0]["Layers"][0]).read()
+    with tarfile.open(fileobj=io.BytesIO(layer)) as inner:
+        inner.extractall(dest, filter="tar")
+    # what a container runtime provides
+    (dest / "dev").mkdir(exist_ok=True)
+    os.mknod(dest / "dev" / "urandom", stat.S_IFCHR | 0o666, os.makedev(1, 9))
+    return dest
+
+
+def nix(
+    env: dict[str, str], *args: str, cwd: Path | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["nix", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def http_get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=3) as resp:  # lab address only
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+# ------------------------------------------------------------------------ network + ssh
+
+
+def test_network_is_up_with_the_design_addresses(lab_up: Lab):
+    status = net.status()
+    assert status["bridge"]
+    assert all(status["netns"].values())
+    assert all(status["veth"].values())
+    for host in net.HOSTS:
+        out = subprocess.run(
+            ["ip", "-n", host.netns, "-j", "addr", "show", "dev", "irp0"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        addrs = [
+            a["local"] for i in json.loads(out) for a in i["addr_info"] if a["family"] == "inet"
+        ]
+        assert addrs == [host.address]
+        route = subprocess.run(
+            ["ip", "-n", host.netns, "route", "show", "default"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert "via 10.77.0.1" in route
+
+
+def test_ssh_to_build_host_runs_nix_with_lab_config(lab_up: Lab):
+    res = ssh(lab_up, "haskelseed", "nix --version; echo $NIX_CONF_DIR; hostname")
+    assert res.returncode == 0, res.stderr
+    version, conf_dir, hostname = res.stdout.splitlines()
+    assert version.startswith("nix (Nix) ")
+    assert conf_dir == str(lab_up.layout.nix_conf_dir)
+    assert hostname == "haskelseed"
+    res = ssh(lab_up, "railiance01", "hostname; ip -4 -o addr show dev irp0")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("railiance01\n")
+    assert "10.77.0.4/24" in res.stdout
+
+
+def test_ssh_rejects_unknown_host_keys_and_never_touches_home(lab_up: Lab, tmp_path):
+    cfg = lab_up.layout.ssh_config.read_text().replace(
+        str(lab_up.layout.known_hosts), str(tmp_path / "empty_known_hosts")
+    )
+    (tmp_path / "config").write_text(cfg)
+    res = subprocess.run(
+        ["ssh", "-F", str(tmp_path / "config"), "haskelseed", "true"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+    )
+    assert res.returncode == 255
+    assert "Host key verification failed" in res.stderr
+    home_known = Path.home() / ".ssh" / "known_hosts"
+    if home_known.exists():
+        assert "10.77.0." not in home_known.read_text()
+
+
+def test_sshd_allows_keys_only(lab_up: Lab):
+    res = subprocess.run(
+        [
+            "ssh",
+            "-F",
+            str(lab_up.layout.ssh_config),
+            "-o",
+            "IdentityFile=none",
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            "PreferredAuthentications=password",
+            "haskelseed",
+            "true",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+    )
+    assert res.returncode == 255
+    assert "Permission denied" in res.stderr
+
+
+def test_lab_toml_points_at_the_lab(lab_up: Lab):
+    table = load_file(lab_up.toml_path, section_required=True)
+    resolved = resolve({}, {}, [("lab", table)])
+    assert resolved["host"] == "haskelseed"
+    assert resolved["ssh_config"] == str(lab_up.layout.ssh_config)
+    assert resolved["registry"] == "10.77.0.3:3000/coulomb/ihp-railiance-probe"
+    assert resolved["base_url"] == "http://10.77.0.1:30080"
+    assert Path(resolved["libhsghc_path"]).stat().st_size == LIBHSGHC_SIZE
+    assert resolved["libhsghc_size"] == LIBHSGHC_SIZE
+    repo = Path(resolved["app_repo"])
+    remote = Path(resolved["remote_dir"])
+    assert (
+        app.head(repo) == app.head(remote) == read_json(lab_up.layout.state_file)["app"]["commit"]
+    )
+    assert tomllib.loads(lab_up.toml_path.read_text())["tool"]["irp"]["registry_plain_http"]
+
+
+# ------------------------------------------------------------------------ the sample image
+
+
+def test_sample_builds_on_build_host_into_a_docker_archive(lab_up: Lab, tmp_path):
+    remote = lab_up.layout.remote_dir
+    started = time.monotonic()
+    res = ssh(
+        lab_up,
+        "haskelseed",
+        f"cd {remote} && nix build .#docker --log-format raw && readlink -f result",
+    )
+    elapsed = time.monotonic() - started
+    assert res.returncode == 0, res.stderr
+    out_path = Path(res.stdout.strip().splitlines()[-1])
+    assert out_path.name.endswith("docker-image-ihp-railiance-probe.tar.gz")
+    assert elapsed < 60
+    manifest, config, files = read_image(remote / "result")
+    assert manifest[0]["RepoTags"] == ["ihp-railiance-probe:latest"]
+    assert config["config"]["Cmd"] == ["/bin/RunProdServer"]
+    assert config["config"]["ExposedPorts"] == {"8000/tcp": {}}
+    assert config["architecture"] == "amd64"
+    assert files["www/healthz"] == b"ok"
+    assert files["www/probes"] == b"[]"
+    assert "bin/busybox" in files
+    # bit-for-bit reproducible: --rebuild compares a fresh build with the stored one
+    res = ssh(lab_up, "haskelseed", f"cd {remote} && nix build .#docker --rebuild")
+    assert res.returncode == 0, res.stderr
+
+
+def test_image_serves_healthz_and_probes_in_the_build_host_netns(lab_up: Lab, tmp_path):
+    remote = lab_up.layout.remote_dir
+    if not (remote / "result").exists():
+        assert ssh(lab_up, "haskelseed", f"cd {remote} && nix build .#docker").returncode == 0
+    root = unpack_rootfs(remote / "result", tmp_path / "rootfs")
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PORT": "8000", "IHP_SESSION_SECRET": "x" * 128}
+    proc = subprocess.Popen(
+        [
+            "ip",
+            "netns",
+            "exec",
+            "irp-haskelseed",
+            "/usr/sbin/chroot",
+            str(root),
+            "/bin/RunProdServer",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "Server started"
+        deadline = time.monotonic() + 5
+        status, body = 0, b""
+        while time.monotonic() < deadline:
+            try:
+                status, body = http_get("http://10.77.0.2:8000/healthz")
+                break
+            except OSError:
+                time.sleep(0.05)
+        assert (status, body) == (200, b"ok")
+        assert http_get("http://10.77.0.2:8000/probes") == (200, b"[]")
+        assert http_get("http://10.77.0.2:8000/nope")[0] == 404
+    finally:
+        proc.terminate()
+        proc.wait(timeout=5)
+
+
+def test_image_without_session_secret_prints_one_like_ihp(lab_up: Lab, tmp_path):
+    remote = lab_up.layout.remote_dir
+    if not (remote / "result").exists():
+        assert ssh(lab_up, "haskelseed", f"cd {remote} && nix build .#docker").returncode == 0
+    root = unpack_rootfs(remote / "result", tmp_path / "rootfs")
+    script = (root / "bin/RunProdServer").read_text().replace("exec /bin/busybox httpd", "exit 0;")
+    (root / "bin/check").write_text(script)
+    res = subprocess.run(
+        ["/usr/sbin/chroot", str(root), "/bin/busybox", "sh", "/bin/check"],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/bin"},
+        timeout=10,
+    )
+    first = res.stdout.splitlines()[0]
+    assert first.startswith("IHP_SESSION_SECRET=")
+    assert len(first) > len("IHP_SESSION_SECRET=") + 100
+
+
+# ------------------------------------------------------------------------ variants with nix
+
+EXPECT_BUILD_FAILS = {"build-fails"}
+EXPECT_CHECK_FAILS = {"route-missing", "failing-spec"}
+
+
+@pytest.mark.parametrize("variant", list(app.VARIANTS))
+def test_variant_builds_and_checks_as_intended(lab_up: Lab, nix_env, tmp_path, variant):
+    repo = app.prepare_app_repo(tmp_path / "repo", variant)
+    build = nix(nix_env, "build", ".#docker", "-o", str(tmp_path / "result"), cwd=repo)
+    if variant in EXPECT_BUILD_FAILS:
+        assert build.returncode != 0
+        assert "Could not find module 'Web.Controller.Missing'" in build.stderr
+        return
+    assert build.returncode == 0, build.stderr
+    _, config, files = read_image(tmp_path / "result")
+    assert config["config"]["ExposedPorts"] == {"8000/tcp": {}}
+    assert files.get("www/healthz") == (b"degraded" if variant == "healthz-wrong" else b"ok")
+    assert ("www/probes" in files) == (variant != "route-missing")
+
+    check = nix(nix_env, "flake", "check", cwd=repo)
+    if variant in EXPECT_CHECK_FAILS:
+        assert check.returncode != 0
+        assert "1 example, 1 failure" in check.stderr
+    else:
+        assert check.returncode == 0, check.stderr
+        tests = nix(
+            nix_env, "build", ".#checks.x86_64-linux.tests", "-o", str(tmp_path / "tests"), cwd=repo
+        )
+        assert tests.returncode == 0
+        report = (tmp_path / "tests" / "test-report.txt").read_text()
+        assert "ProbeController\n  GET /probes returns 200" in report
+        assert report.rstrip().endswith("1 example, 0 failures")
+
+    overlays = nix(nix_env, "eval", "--json", ".#irp.overlays", cwd=repo)
+    assert overlays.returncode == 0, overlays.stderr
+    if variant == "overlay-missing":
+        assert json.loads(overlays.stdout) == {}
+    else:
+        models = json.loads(overlays.stdout)["models"]
+        assert models["configureFlags"]
+        assert "ActualTypes.hs" in models["postUnpack"]
+        assert nix(nix_env, "eval", "--raw", ".#irp.appName", cwd=repo).stdout == (
+            "ihp-railiance-probe"
+        )
+
+    if variant == "crash-at-start":
+        root = unpack_rootfs(tmp_path / "result", tmp_path / "rootfs")
+        run = subprocess.run(
+            ["/usr/sbin/chroot", str(root), "/bin/RunProdServer"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            env={"PATH": "/bin", "IHP_SESSION_SECRET": "x" * 128},
+        )
+        assert run.returncode == 1
+        assert "Server started" not in run.stdout
+        assert "Prelude.head" in run.stderr
+
+
+# ------------------------------------------------------------------------ lifecycle
+
+
+def test_up_twice_is_idempotent(lab_up: Lab):
+    before = read_json(lab_up.layout.state_file)
+    started = time.monotonic()
+    lab_up.up()
+    elapsed = time.monotonic() - started
+    after = read_json(lab_up.layout.state_file)
+    assert after["sshd"] == before["sshd"]
+    assert after["net"] == before["net"]
+    assert after["app"] == before["app"]
+    assert lab_up.healthy()
+    assert elapsed < 10
+    assert ssh(lab_up, "haskelseed", "true").returncode == 0
+
+
+def test_up_with_another_variant_replaces_only_the_app(lab_up: Lab):
+    before = read_json(lab_up.layout.state_file)
+    lab_up.up("healthz-wrong")
+    mid = read_json(lab_up.layout.state_file)
+    assert mid["app"]["variant"] == "healthz-wrong"
+    assert mid["app"]["commit"] != before["app"]["commit"]
+    assert app.head(lab_up.layout.remote_dir) == mid["app"]["commit"]
+    assert mid["sshd"] == before["sshd"]
+    lab_up.up("ok")
+    assert read_json(lab_up.layout.state_file)["app"] == before["app"]
+
+
+def test_down_leaves_nothing_behind(lab_up: Lab):
+    state = read_json(lab_up.layout.state_file)
+    procs = [Proc.from_json(p) for p in state["sshd"].values()]
+    created = [tuple(c) for c in state["net"]["created"]]
+    lab_up.down()
+    after = net.observe()
+    for kind, name in created:
+        if kind == "netns":
+            assert name not in after.netns
+        else:
+            assert name not in after.links
+    for proc in procs:
+        assert proc is not None
+        assert not alive(proc)
+    lab_dir = str(lab_up.layout.root)
+    leftovers = [
+        pid
+        for pid in os.listdir("/proc")
+        if pid.isdigit() and lab_dir in " ".join(cmdline(int(pid)))
+    ]
+    assert leftovers == []
+    assert not lab_up.toml_path.exists()
+    assert lab_up.status()["up"] is False
+    lab_up.down()  # idempotent
