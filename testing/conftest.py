@@ -1,0 +1,95 @@
+"""Fixtures for the plugin's own tests: a pytester project holding the real criteria suite,
+a git repository of the lab's sample app, and a scripted fake runner."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+REPO = Path(__file__).resolve().parent.parent
+TESTING = Path(__file__).resolve().parent
+SHA_ENV = {"GIT_AUTHOR_NAME": "irp", "GIT_AUTHOR_EMAIL": "irp@example.invalid",
+           "GIT_COMMITTER_NAME": "irp", "GIT_COMMITTER_EMAIL": "irp@example.invalid",
+           "GIT_AUTHOR_DATE": "2026-05-02T12:00:00Z", "GIT_COMMITTER_DATE": "2026-05-02T12:00:00Z"}
+
+FAKE_CONFTEST = '''
+import json, os, sys
+sys.path.insert(0, {testing!r})
+from pathlib import Path
+from fake_runner import FakeRunner, script_is, contains, reply
+from scenario import rules_for
+
+def pytest_irp_make_runner(config, host, settings, redactor):
+    scenario = json.loads(Path(os.environ["FAKE_SCENARIO"]).read_text())
+    return FakeRunner(host, redactor, rules_for(host, scenario),
+                      log_path=Path(scenario["calls"]))
+'''
+
+
+def git(repo: Path, *args: str) -> str:
+    import os
+
+    env = {**os.environ, **SHA_ENV}
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
+                          text=True, env=env).stdout.strip()
+
+
+def make_app_repo(dest: Path) -> str:
+    """A git repository of the lab's sample app; returns its HEAD SHA."""
+    shutil.copytree(REPO / "lab" / "app", dest)
+    git(dest, "init", "-q")
+    git(dest, "add", "-A")
+    git(dest, "commit", "-qm", "sample app")
+    return git(dest, "rev-parse", "HEAD")
+
+
+class Project:
+    """A pytester project with the criteria suite, the sample app and a fake scenario."""
+
+    def __init__(self, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.pytester = pytester
+        self.path = pytester.path
+        shutil.copytree(REPO / "tests", self.path / "tests")
+        shutil.copy(REPO / "conftest.py", self.path / "conftest.py")
+        with (self.path / "conftest.py").open("a") as out:
+            out.write(FAKE_CONFTEST.format(testing=str(TESTING)))
+        self.sha = make_app_repo(self.path / "app")
+        self.calls_path = self.path / "calls.jsonl"
+        self.scenario: dict[str, Any] = {"calls": str(self.calls_path), "sha": self.sha}
+        self.scenario_path = self.path / "scenario.json"
+        pytester.syspathinsert(TESTING)
+        monkeypatch.setenv("FAKE_SCENARIO", str(self.scenario_path))
+        for name in list(__import__("os").environ):
+            if name.startswith("IRP_"):
+                monkeypatch.delenv(name)
+        self.base_args = ["-p", "no:cacheprovider"] if False else []
+
+    def run(self, *args: str, **scenario: Any) -> pytest.RunResult:
+        self.scenario.update(scenario)
+        self.scenario_path.write_text(json.dumps(self.scenario))
+        return self.pytester.runpytest_subprocess(
+            "tests", "--irp-host", "haskelseed", "--irp-app-repo", str(self.path / "app"),
+            "--irp-registry", "127.0.0.1:9/coulomb/ihp-railiance-probe",
+            "--irp-registry-user", "tegwick", "--irp-reports-dir",
+            str(self.path / "reports"), "-p", "no:randomly", *args)
+
+    def calls(self) -> list[dict[str, Any]]:
+        if not self.calls_path.exists():
+            return []
+        return [json.loads(line) for line in self.calls_path.read_text().splitlines()]
+
+    def called(self, predicate: Callable[[list[str]], bool]) -> bool:
+        return any(predicate(c["argv"]) for c in self.calls())
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Project:
+    return Project(pytester, monkeypatch)

@@ -1,0 +1,98 @@
+"""Scripted answers of the fake runner, per host, for one scenario (a JSON dict).
+
+Local ``git`` runs for real (the sample app is a real repository); everything else is an
+answer written here, and anything unscripted exits 127.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Sequence
+from typing import Any
+
+from fake_runner import Rule, contains, reply, script_is, starts_with
+
+OUT = "/nix/store/0123456789abcdfghijklmnpqrsvwxyz-docker-image-ihp-railiance-probe.tar"
+
+
+def _real(argv: Sequence[str], stdin: str | None) -> tuple[int, str, str]:
+    done = subprocess.run(list(argv), capture_output=True, text=True, input=stdin,
+                          check=False)
+    return done.returncode, done.stdout, done.stderr
+
+
+def _build_log(sc: dict[str, Any]) -> str:
+    lines = ['@nix {"action":"start","id":1,"level":3,"type":105,'
+             f'"text":"building \'{OUT[:-4]}.drv\'"}}',
+             '@nix {"action":"result","id":1,"type":101,"fields":["writing layer"]}']
+    if sc.get("secret"):
+        lines.append('@nix {"action":"result","id":1,"type":101,"fields":["token '
+                     + sc["secret"] + '"]}')
+    if sc.get("build_rc", 0):
+        lines.append('@nix {"action":"msg","level":0,"msg":"error: builder for '
+                     f"'{OUT[:-4]}.drv' failed with exit code 1\"}}")
+    lines.append(f"@@IRP-EXIT {sc.get('build_rc', 0)}")
+    return "\n".join(lines) + "\n"
+
+
+INSPECT = (f"@@out {OUT}\n@@compressed no\n@@size 4096\n@@manifest\n"
+           '[{"Config":"cfg.json","RepoTags":["ihp-railiance-probe:latest"],'
+           '"Layers":["layer.tar"]}]\n@@config\n'
+           '{"config":{"Cmd":["/bin/busybox","httpd"]},"rootfs":{"type":"layers",'
+           '"diff_ids":["sha256:aa"]}}\n@@list\nmanifest.json\ncfg.json\nlayer.tar\n')
+
+
+def _template(sc: dict[str, Any]) -> str:
+    image = f"127.0.0.1:9/coulomb/ihp-railiance-probe:{sc['sha'][:7]}"
+    path = "/wrong" if sc.get("liveness_wrong") else "/healthz"
+    docs = [
+        {"kind": "Service", "metadata": {"name": "p"},
+         "spec": {"ports": [{"port": 80, "targetPort": 8000}]}},
+        {"kind": "Deployment", "metadata": {"name": "p"}, "spec": {"replicas": 1, "template": {
+            "spec": {"containers": [{
+                "name": "app", "image": image, "imagePullPolicy": "Always",
+                "ports": [{"containerPort": 8000}],
+                "envFrom": [{"secretRef": {"name": "ihp-railiance-probe-env"}}],
+                "resources": {"limits": {"memory": "256Mi", "cpu": "200m"}},
+                "livenessProbe": {"httpGet": {"path": path, "port": 8000},
+                                  "initialDelaySeconds": 30}}]}}}},
+        {"kind": "Ingress", "metadata": {"name": "p"}, "spec": {}},
+    ]
+    return "\n---\n".join(json.dumps(d) for d in docs)
+
+
+REGISTRIES_YAML = ('mirrors:\n  "127.0.0.1:9":\n    endpoint:\n'
+                   '      - "http://127.0.0.1:9"\n')
+HOSTS_TOML = ('server = "http://127.0.0.1:9"\n[host."http://127.0.0.1:9/v2"]\n'
+              '  capabilities = ["pull", "resolve"]\n  override_path = true\n')
+
+
+def rules_for(host: str, sc: dict[str, Any]) -> list[Rule]:
+    secret = sc.get("secret", "")
+    if host == "local":
+        return [(starts_with("git"), _real),
+                (contains("version", "--short"), reply(0, "v3.17.3+gdeadbee\n")),
+                (contains("lint"), reply(0, "==> Linting\n1 chart(s) linted, 0 chart(s) "
+                                            "failed\n")),
+                (contains("template"), lambda argv, stdin: (0, _template(sc), ""))]
+    if host == "haskelseed":
+        return [
+            (script_is("source"), lambda argv, stdin: (0, f"{argv[5]}\n", "")),
+            (script_is("prebuild"), reply(0, "nix=nix (Nix) 2.8.0\ndisk_free_kb=99999999\n"
+                                             f"mem_available_kb=9999999\ncpus=2\n{secret}\n")),
+            (script_is("build", "start"), reply(0, "IRP started 4242\n")),
+            (script_is("build", "follow"), lambda argv, stdin: (0, _build_log(sc), "")),
+            (script_is("build", "inspect"), reply(0, INSPECT)),
+            (contains("--no-build"), reply(sc.get("flake_rc", 0), "all checks passed\n")),
+            (contains("show", "--json"), reply(0, "{}\n")),
+            (contains("eval", "--json"), reply(1, "", "error: flake has no attribute irp")),
+            (contains("flake", "check"), reply(0, "ProbeController\n  GET /probes returns 200"
+                                                  "\n\n1 example, 0 failures\n")),
+        ]
+    if host == "railiance01":
+        return [(contains("cat", "/etc/rancher/k3s/registries.yaml"),
+                 reply(0, REGISTRIES_YAML)),
+                (script_is("never"), reply(1)),
+                (starts_with("cat"), reply(0, HOSTS_TOML))]
+    return []

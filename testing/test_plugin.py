@@ -1,0 +1,184 @@
+"""The plugin's behaviour, through pytester runs of the real criteria suite with a fake
+runner: ordering, BLOCKED propagation and exit codes, -k with upstream stages, plan mode,
+reuse and force, settings errors, reports and redaction, inertness."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from conftest import Project
+
+ALL_BUT_DEPLOY = ("-k", "T01 or T03 or T04 or T05 or T06 or T08")
+
+
+def outcomes_line(result: pytest.RunResult) -> str:
+    return result.stdout.lines[-1]
+
+
+def test_help_lists_irp_options(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--help")
+    for pattern in ("*--irp-host=HOST*SSH destination*", "*--irp-plan*", "*--irp-reuse*",
+                    "*--irp-force=FORCE*", "*--irp-config*"):
+        result.stdout.fnmatch_lines([pattern])
+    assert "--irp-registry-password=" not in result.stdout.str()  # secrets never on argv
+
+
+def test_plan_prints_stages_in_order_and_runs_nothing(project: Project) -> None:
+    result = project.run("--irp-plan")
+    assert result.ret == 0
+    text = result.stdout.str()
+    order = [text.index(f". {stage} [") for stage in
+             ("source", "prebuild", "build", "push", "chart", "mirror", "pull", "release",
+              "live")]
+    assert order == sorted(order)
+    for crit in (f"T{n:02d}" for n in range(1, 13)):
+        assert f"  {crit}  tests/" in text
+    assert "irp-build start" in text
+    assert "--log-format internal-json" in text
+    assert project.calls() == [] or all(c["argv"][0] == "git" for c in project.calls())
+    assert not (project.path / "reports").exists()
+
+
+def test_items_run_in_pipeline_order_whatever_the_file_order(project: Project) -> None:
+    (project.path / "tests" / "test_t06_build.py").rename(
+        project.path / "tests" / "test_a_first_t06.py")
+    result = project.run("--collect-only", "-q")
+    ids = [line for line in result.stdout.lines if "::test_T" in line]
+    crits = [re.search(r"test_(T\d\d)_", line).group(1) for line in ids]  # type: ignore[union-attr]
+    assert crits == sorted(crits)
+
+
+def test_failing_build_fails_t06_and_blocks_what_needs_the_image(project: Project) -> None:
+    result = project.run("-k", "T06 or T07 or T08 or T09 or T10 or T11", build_rc=1)
+    assert result.ret == 1
+    text = result.stdout.str()
+    assert re.search(r"FAILED tests/test_t06_build.py::test_T06_nix_build_succeeds", text)
+    for blocked in ("test_T07_tag_listed_in_registry", "test_T09_node_pulls_pushed_digest",
+                    "test_T10_release_deployed", "test_T11_healthz_answers_ok"):
+        assert re.search(rf"BLOCKED tests/\S+::{blocked} - BLOCKED by stage 'build' \(T06\)",
+                         text), blocked
+    # checks that do not need the image still ran and reported on their own
+    assert "T08  PASS" in text
+    assert re.search(r"T09  FAIL|T09  BLOCKED", text)
+    assert "registries yaml has http mirror PASSED" not in text  # one-line reports only
+    summary = json.loads((project.path / "reports" / "summary.json").read_text())
+    assert summary["criteria"]["T06"]["status"] == "FAIL"
+    assert summary["criteria"]["T07"]["status"] == "BLOCKED"
+    assert summary["criteria"]["T08"]["status"] == "PASS"
+    checks = {c["nodeid"].split("::")[1]: c["status"] for c in summary["checks"]}
+    assert checks["test_T09_registries_yaml_has_http_mirror"] == "PASS"
+    assert checks["test_T09_node_pulls_pushed_digest"] == "BLOCKED"
+    assert "blocked" in outcomes_line(result)
+    # the build's last lines are attached to the failing criterion
+    assert "failed with exit code 1" in (project.path / "reports" / "latest.html").read_text()
+
+
+def test_k_selects_one_criterion_and_still_runs_its_stages(project: Project) -> None:
+    result = project.run("-k", "T06", "-v")
+    assert result.ret == 0, result.stdout.str()
+    reported = [line for line in result.stdout.lines if "::test_T" in line and "PASSED" in line]
+    assert reported
+    assert all("test_T06_" in line for line in reported)
+    assert project.called(lambda argv: "irp-build" in argv and "start" in argv)
+    assert not project.called(lambda argv: "lint" in argv)  # T08's stage not needed
+
+
+def test_k_t07_reports_only_t07_but_runs_the_build(project: Project,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IRP_REGISTRY_PASSWORD", "fake-password")
+    result = project.run("-k", "T07", "-rA")
+    lines = [line for line in result.stdout.lines if "::test_T" in line]
+    assert lines
+    assert all("test_T07_" in line for line in lines)
+    assert project.called(lambda argv: "irp-build" in argv and "start" in argv)
+    assert result.ret == 1  # the fake registry on port 9 is unreachable: T07 fails clearly
+    assert "registry 127.0.0.1:9 is unreachable" in result.stdout.str()
+
+
+def test_reuse_takes_saved_build_and_force_reruns_it(project: Project) -> None:
+    assert project.run("-k", "T06").ret == 0
+    project.calls_path.unlink()
+    result = project.run("-k", "T06", "--irp-reuse")
+    assert result.ret == 0
+    assert "reused from run" in result.stdout.str()
+    assert not project.called(lambda argv: "irp-build" in argv)
+    project.calls_path.unlink()
+    result = project.run("-k", "T06", "--irp-reuse", "--irp-force", "build")
+    assert result.ret == 0
+    assert project.called(lambda argv: "irp-build" in argv and "start" in argv)
+    assert not project.called(lambda argv: "irp-source" in argv)  # source still reused
+
+
+def test_unknown_force_stage_is_a_usage_error(project: Project) -> None:
+    result = project.run("-k", "T06", "--irp-force", "biuld")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*setting 'force': unknown stage(s) biuld*"])
+
+
+def test_bad_setting_value_names_setting_and_source(project: Project,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IRP_TIMEOUT_BUILD", "soon")
+    result = project.run("-k", "T06")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*setting 'timeout_build' (from environment variable "
+                                 "IRP_TIMEOUT_BUILD)*expected a duration*"])
+    assert len(result.stderr.lines) < 5
+
+
+def test_planted_secret_reaches_no_output(project: Project,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "pl4nted-S3cret-value"
+    monkeypatch.setenv("IRP_REGISTRY_PASSWORD", secret)
+    (project.path / "tests" / "test_t06_leak.py").write_text(
+        "import os, pytest\npytestmark = pytest.mark.irp_criterion('T06')\n"
+        "def test_T06_leaks(built_image):\n"
+        "    print('stdout has', os.environ['IRP_REGISTRY_PASSWORD'])\n"
+        "    assert os.environ['IRP_REGISTRY_PASSWORD'] == 'x'\n")
+    junit = project.path / "junit.xml"
+    result = project.run("-k", "T06 or T07", f"--junitxml={junit}", "-rA", secret=secret)
+    assert result.ret == 1
+    outputs = {"terminal": result.stdout.str() + result.stderr.str(),
+               "junit": junit.read_text()}
+    for path in (project.path / "reports").rglob("*"):
+        if path.is_file():
+            outputs[str(path)] = path.read_text(errors="replace")
+    assert any(p.endswith(".log") for p in outputs), "no saved log to check"
+    assert any(p.endswith(".html") for p in outputs)
+    leaks = [name for name, text in outputs.items() if secret in text]
+    assert leaks == []
+    assert "***" in outputs["terminal"]
+
+
+def test_report_has_criteria_table_blocked_filter_and_log_links(project: Project) -> None:
+    project.run("-k", "T06 or T07", build_rc=1)
+    html = (project.path / "reports" / "latest.html").read_text()
+    assert "Exit Criteria Summary" in html
+    assert "BLOCKED" in html
+    assert "Blocked" in html
+    assert "build build log" in html  # link to the full log saved beside the report
+    reports = list((project.path / "reports").glob("irp-*.html"))
+    assert len(reports) == 1
+    assert reports[0].stat().st_size < 2_000_000
+
+
+def test_plugin_is_inert_without_criteria(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_plain():\n    assert True\n")
+    result = pytester.runpytest_subprocess("-p", "no:randomly")
+    assert result.ret == 0
+    out = result.stdout.str()
+    assert "irp target" not in out
+    assert "irp report" not in out
+    assert "exit criteria" not in out
+    assert not (pytester.path / "reports").exists()
+
+
+def test_random_order_plugin_is_refused(project: Project) -> None:
+    (project.path / "randomly.py").write_text("")
+    result = project.pytester.runpytest_subprocess(
+        "tests", "-p", "randomly", "--irp-host", "haskelseed", "--irp-app-repo",
+        str(project.path / "app"))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*random-order plugin 'randomly'*-p no:randomly*"])
