@@ -44,6 +44,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal, TextIO, cast, get_args
+from urllib.parse import urlencode
 
 import yaml
 
@@ -61,6 +62,7 @@ DEFAULT_WRONG_PORT: Final = 80
 NETNS_REGISTRY_PORT: Final = 5000  # inside the netns: its loopback is private
 NETNS_TOKEN_PORT: Final = 5001
 LOOPBACK: Final = "127.0.0.1"
+LAB_IFACE_PREFIX: Final = "irp"  # the lab's bridge irpbr0 (and any lab interface)
 REGISTRY_BIN: Final = "docker-registry"
 NGINX_BIN: Final = "nginx"
 SKOPEO_BIN: Final = "skopeo"
@@ -623,6 +625,26 @@ def tail(path: Path, lines: int = 15) -> str:
         return "(no log)"
 
 
+def route_device(route_get_output: str) -> str | None:
+    """The ``dev`` of an ``ip route get ADDRESS`` answer."""
+    words = route_get_output.split()
+    return words[words.index("dev") + 1] if "dev" in words[:-1] else None
+
+
+def require_lab_route(address: str) -> None:
+    """Refuse to contact a non-loopback ``address`` unless the root netns reaches it through
+    a lab interface (``irp*``): with the lab network down, 10.77.0.x would follow the default
+    route off the machine."""
+    if ipaddress.ip_address(address).is_loopback:
+        return
+    done = subprocess.run(
+        ["ip", "route", "get", address], capture_output=True, text=True, check=False
+    )
+    device = route_device(done.stdout)
+    if device is None or not device.startswith(LAB_IFACE_PREFIX):
+        raise RegistryError(f"{address} is not routed through a lab interface ({device}): refusing")
+
+
 def free_port(host: str = LOOPBACK) -> int:
     """A port free right now on ``host`` (for loopback mode)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -737,7 +759,9 @@ class LabRegistry:
 
     def token(self, scope: str | None = None, *, authenticated: bool = True) -> str:
         """A token from the endpoint that really answers (for the suite's own API calls)."""
-        path = "/v2/token?service=" + SERVICE + (f"&scope={scope}" if scope else "")
+        require_lab_route(self.address)
+        query = {"service": SERVICE, **({"scope": scope} if scope else {})}
+        path = "/v2/token?" + urlencode(query)
         headers = {}
         if authenticated:
             raw = f"{self.user}:{self.layout.password_file.read_text().strip()}".encode()
@@ -756,12 +780,13 @@ class LabRegistry:
     def status(self) -> dict[str, Any]:
         """A JSON-able summary (CLI ``status``)."""
         pids = {n: (i.pid if i and is_alive(i) else None) for n, i in self.pids.items()}
+        mode = check_mode(str(self._saved_state().get("realm_mode", self._mode)))
         return {
             "running": self.is_running(),
             "hostport": self.hostport,
             "netns": self.netns,
-            "realm_mode": self._saved_state().get("realm_mode", self._mode),
-            "realm_url": self.realm_url,
+            "realm_mode": mode,
+            "realm_url": realm_url(mode, self.address, self.port, self.wrong_port),
             "user": self.user,
             "password_file": str(self.layout.password_file),
             "pids": pids,

@@ -311,6 +311,14 @@ def test_authfile_json_and_child_env() -> None:
     assert env["PYTHONPATH"] == "/src"
 
 
+def test_route_device_and_loopback_needs_no_route() -> None:
+    out = "10.77.0.3 dev irpbr0 src 10.77.0.1 uid 0 \n    cache \n"
+    assert reg.route_device(out) == "irpbr0"
+    assert reg.route_device("10.77.0.3 via 192.0.2.1 dev eth0 src 192.0.2.2") == "eth0"
+    assert reg.route_device("RTNETLINK answers: Network is unreachable") is None
+    reg.require_lab_route("127.0.0.1")  # no ip call, no error
+
+
 def test_temporary_authfile_is_private_and_removed(tmp_path: Path) -> None:
     pw = tmp_path / "pw"
     pw.write_text("secret\n")
