@@ -50,7 +50,7 @@
         PATH = "/usr/bin:/bin";
       };
 
-      docker = hostBuild "docker-image-${appName}.tar.gz" ./nix/docker.sh;
+      docker = hostBuild "docker-image-${appName}.tar" ./nix/docker.sh;
       tests = hostBuild "${appName}-tests" ./nix/tests.sh;
     in
     {

@@ -158,6 +158,19 @@ def _copy_template(template: Path, dest: Path) -> None:
             path.chmod(0o755 if path.is_dir() else 0o644)
 
 
+def template_fingerprint(template: Path | None = None) -> str:
+    """A digest of the template's files (names and contents): changes when lab/app does."""
+    import hashlib
+
+    src = template or template_dir()
+    digest = hashlib.sha256()
+    for path in sorted(p for p in src.rglob("*") if p.is_file() and ".git" not in p.parts
+                       and not p.name.startswith("result")):
+        digest.update(path.relative_to(src).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 def prepared_variant(dest: Path) -> str | None:
     """The variant of a repo made by :func:`prepare_app_repo` (None for anything else)."""
     try:

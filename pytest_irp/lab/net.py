@@ -184,6 +184,12 @@ def up(hosts: Sequence[LabHost] = HOSTS) -> list[tuple[str, str]]:
     return created
 
 
+def netns_pids(netns: str) -> list[int]:
+    """Pids of the processes living in ``netns`` (none when it does not exist)."""
+    res = run(["ip", "netns", "pids", netns], check=False)
+    return [int(p) for p in res.stdout.split() if p.isdigit()] if res.ok else []
+
+
 def down(created: Iterable[tuple[str, str]]) -> None:
     for step in plan_down(created, observe()):
         run(step.argv, check=False)

@@ -30,7 +30,9 @@ from pytest_irp.lab.proc import (
     Proc,
     alive,
     locked,
+    proc_of,
     read_json,
+    terminate,
     write_atomic,
     write_json_atomic,
 )
@@ -49,8 +51,11 @@ REGISTRY_PORT: Final = 3000
 REGISTRY_OWNER_NAME: Final = f"coulomb/{APP_NAME}"
 NODE_PORT: Final = 30080
 LIBHSGHC_SIZE: Final = 289_295_782  # the full archive of the workplan's pre-build check
+# Machine-wide: which lab directory holds the lab network (names and addresses are global,
+# so only one lab can be up at a time on a machine).
+OWNER_DIR: Final = Path("/run/irp-lab")
 REQUIRED_PROGRAMS: Final = ("ip", "ssh", "ssh-keygen", "/usr/sbin/sshd", "git", "nix", "tar",
-                            "gzip", "/bin/busybox")
+                            "/bin/busybox")
 
 
 def missing_programs(programs: Sequence[str] = REQUIRED_PROGRAMS) -> list[str]:
@@ -105,6 +110,14 @@ def lab_settings(layout: LabLayout, *, registry_user: str | None,
     return values
 
 
+def owner_active(owner: Mapping[str, Any]) -> bool:
+    """Is the lab named by an owner record still up (its state says so)?"""
+    root = owner.get("lab_dir")
+    if not isinstance(root, str):
+        return False
+    return bool(read_json(LabLayout(Path(root)).state_file).get("up"))
+
+
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -127,6 +140,31 @@ class Lab:
         self.notes: list[str] = []
 
     # ------------------------------------------------------------------ state
+
+    @property
+    def owner_file(self) -> Path:
+        return OWNER_DIR / "owner.json"
+
+    def _claim_network(self) -> None:
+        """Record this lab as the holder of the lab network; refuse while another is up."""
+        owner = read_json(self.owner_file)
+        mine = str(self.layout.root)
+        if owner and owner.get("lab_dir") != mine and owner_active(owner):
+            raise LabError(f"the lab network is held by the lab in {owner.get('lab_dir')} "
+                           f"(since {owner.get('since')}): bring that one down first "
+                           f"(IRP_LAB_DIR={owner.get('lab_dir')} python -m pytest_irp.lab down)")
+        if owner.get("lab_dir") != mine:
+            write_json_atomic(self.owner_file, {"lab_dir": mine, "since": _now(),
+                                                "pid": os.getpid()})
+
+    def _release_network(self) -> None:
+        if read_json(self.owner_file).get("lab_dir") == str(self.layout.root):
+            self.owner_file.unlink(missing_ok=True)
+
+    def holder(self) -> str | None:
+        """The lab directory that holds the lab network now, if any lab is up."""
+        owner = read_json(self.owner_file)
+        return str(owner["lab_dir"]) if owner and owner_active(owner) else None
 
     @property
     def toml_path(self) -> Path:
@@ -191,7 +229,8 @@ class Lab:
                            "(run scripts/install-system-packages.sh)")
         started = time.monotonic()
         self.layout.root.mkdir(parents=True, exist_ok=True)
-        with locked(self.layout.lock_file):
+        with locked(OWNER_DIR / "lock"), locked(self.layout.lock_file):
+            self._claim_network()
             state = self._load()
             state["lab_dir"] = str(self.layout.root)
             timings: dict[str, float] = {}
@@ -259,7 +298,9 @@ class Lab:
     def _up_app(self, state: dict[str, Any], variant: str) -> None:
         lay = self.layout
         recorded = state.get("app", {})
+        fingerprint = app_mod.template_fingerprint()
         if (recorded.get("variant") == variant
+                and recorded.get("template") == fingerprint
                 and app_mod.prepared_variant(lay.app_repo) == variant
                 and app_mod.prepared_variant(lay.remote_dir) == variant
                 and recorded.get("commit") == app_mod.head(lay.app_repo)
@@ -268,6 +309,7 @@ class Lab:
         app_mod.prepare_app_repo(lay.app_repo, variant)
         app_mod.clone_checkout(lay.app_repo, lay.remote_dir)
         state["app"] = {"variant": variant, "commit": app_mod.head(lay.app_repo),
+                        "template": fingerprint,
                         "repo": str(lay.app_repo), "remote_dir": str(lay.remote_dir)}
         state["variant"] = variant
 
@@ -314,7 +356,7 @@ class Lab:
         the lab directory (keys, logs, registry storage)."""
         if not self.layout.root.exists():
             return
-        with locked(self.layout.lock_file):
+        with locked(OWNER_DIR / "lock"), locked(self.layout.lock_file):
             state = self._load()
             errors: list[str] = []
             if state.get("cluster", {}).get("started") or self.with_cluster:
@@ -339,6 +381,11 @@ class Lab:
                 recorded = Proc.from_json(state.get("sshd", {}).get(alias))
                 try:
                     sshd.stop(recorded)
+                    # sessions outlive sshd's listener: end whatever still runs on the host
+                    for pid in net.netns_pids(sshd.host.netns):
+                        proc = proc_of(pid)
+                        if proc is not None:
+                            terminate(proc)
                 except LabError as exc:
                     errors.append(f"sshd {alias}: {exc}")
             state.pop("sshd", None)
@@ -349,6 +396,7 @@ class Lab:
             state["up"] = False
             self.toml_path.unlink(missing_ok=True)
             self._save(state)
+            self._release_network()
             if errors:
                 raise LabError("lab teardown incomplete: " + "; ".join(errors))
         if purge:
@@ -366,6 +414,7 @@ class Lab:
         result: dict[str, Any] = {
             "lab_dir": str(self.layout.root),
             "up": bool(state.get("up")),
+            "network_held_by": self.holder(),
             "variant": state.get("app", {}).get("variant"),
             "app_commit": state.get("app", {}).get("commit"),
             "network": net.status() if shutil.which("ip") else {},

@@ -48,13 +48,19 @@ def lab_up(lab_dir: Path) -> Iterator[Lab]:
     reason = lab_skip_reason()
     if reason:
         pytest.skip(reason)
+    lab = Lab(lab_dir, with_registry=False)
+    holder = lab.holder()
+    if holder is not None and holder != str(lab_dir):
+        pytest.skip(
+            f"another lab is up ({holder}): bring it down first "
+            f"(IRP_LAB_DIR={holder} python -m pytest_irp.lab down)"
+        )
     busy = foreign_processes("irp-haskelseed")
     if busy:
         pytest.skip(
-            f"another lab is up (processes {' '.join(busy)} in irp-haskelseed): "
-            "run `python -m pytest_irp.lab down` first"
+            f"processes {' '.join(busy)} run in irp-haskelseed (another lab?): "
+            "bring it down first (python -m pytest_irp.lab down)"
         )
-    lab = Lab(lab_dir, with_registry=False)
     try:
         lab.up()
         yield lab

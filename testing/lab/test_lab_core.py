@@ -7,9 +7,11 @@ The last test tears the lab down and checks nothing is left.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
+import shutil
 import stat
 import subprocess
 import tarfile
@@ -23,7 +25,7 @@ import pytest
 
 from pytest_irp.lab import app, net
 from pytest_irp.lab.orchestrator import LIBHSGHC_SIZE, Lab
-from pytest_irp.lab.proc import Proc, alive, cmdline, read_json
+from pytest_irp.lab.proc import LabError, Proc, alive, cmdline, proc_of, read_json
 from pytest_irp.settings import load_file, resolve
 
 pytestmark = pytest.mark.lab_core
@@ -204,7 +206,7 @@ def test_sample_builds_on_build_host_into_a_docker_archive(lab_up: Lab, tmp_path
     elapsed = time.monotonic() - started
     assert res.returncode == 0, res.stderr
     out_path = Path(res.stdout.strip().splitlines()[-1])
-    assert out_path.name.endswith("docker-image-ihp-railiance-probe.tar.gz")
+    assert out_path.name.endswith("docker-image-ihp-railiance-probe.tar")
     assert elapsed < 60
     manifest, config, files = read_image(remote / "result")
     assert manifest[0]["RepoTags"] == ["ihp-railiance-probe:latest"]
@@ -276,6 +278,40 @@ def test_image_without_session_secret_prints_one_like_ihp(lab_up: Lab, tmp_path)
     first = res.stdout.splitlines()[0]
     assert first.startswith("IHP_SESSION_SECRET=")
     assert len(first) > len("IHP_SESSION_SECRET=") + 100
+
+
+def test_build_host_pushes_to_the_lab_registry(lab_up: Lab, tmp_path):
+    """The pipeline's first two hops inside the lab: nix build on haskelseed, skopeo push
+    from there to the registry in irp-gitea (authfile 0600, no secret on a command line)."""
+    pytest.importorskip("pytest_irp.lab.registry")
+    if shutil.which("docker-registry") is None or shutil.which("nginx") is None:
+        pytest.skip("docker-registry/nginx missing (run scripts/install-system-packages.sh)")
+    lab_up.with_registry = True
+    lab_up.up()
+    table = load_file(lab_up.toml_path, section_required=True)
+    resolved = resolve({}, {}, [("lab", table)])
+    user, password = resolved["registry_user"], resolved["registry_password"]
+    authfile = lab_up.layout.host_dir("haskelseed") / "test-authfile.json"
+    auth = base64.b64encode(f"{user}:{password}".encode()).decode()
+    fd = os.open(authfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.write(fd, json.dumps({"auths": {"10.77.0.3:3000": {"auth": auth}}}).encode())
+    os.close(fd)
+    ref = f"docker://{resolved['registry']}:lab-test"
+    try:
+        res = ssh(
+            lab_up,
+            "haskelseed",
+            f"cd {lab_up.layout.remote_dir} && nix build .#docker && "
+            f"skopeo copy --authfile {authfile} --dest-tls-verify=false "
+            f"docker-archive:result {ref} && "
+            f"skopeo inspect --authfile {authfile} --tls-verify=false {ref}",
+        )
+    finally:
+        authfile.unlink()
+    assert res.returncode == 0, res.stderr
+    info = json.loads(res.stdout[res.stdout.index("{") :])
+    assert info["RepoTags"] == ["lab-test"]
+    assert info["Digest"].startswith("sha256:")
 
 
 # ------------------------------------------------------------------------ variants with nix
@@ -367,7 +403,23 @@ def test_up_with_another_variant_replaces_only_the_app(lab_up: Lab):
     assert read_json(lab_up.layout.state_file)["app"] == before["app"]
 
 
+def test_a_second_lab_is_refused_while_one_is_up(lab_up: Lab, tmp_path):
+    other = Lab(tmp_path / "other", with_registry=False)
+    assert other.holder() == str(lab_up.layout.root)
+    with pytest.raises(LabError, match="held by the lab in"):
+        other.up()
+    assert not (tmp_path / "other" / "state.json").exists() or not read_json(
+        tmp_path / "other" / "state.json"
+    ).get("up")
+    assert lab_up.healthy()
+
+
 def test_down_leaves_nothing_behind(lab_up: Lab):
+    # a session process that outlives its ssh connection must not survive the lab
+    res = ssh(lab_up, "haskelseed", "setsid sleep 300 </dev/null >/dev/null 2>&1 & echo $!")
+    assert res.returncode == 0, res.stderr
+    in_host = [proc_of(pid) for pid in net.netns_pids("irp-haskelseed")]
+    assert len(in_host) >= 2  # sshd + the sleeper
     state = read_json(lab_up.layout.state_file)
     procs = [Proc.from_json(p) for p in state["sshd"].values()]
     created = [tuple(c) for c in state["net"]["created"]]
@@ -388,6 +440,8 @@ def test_down_leaves_nothing_behind(lab_up: Lab):
         if pid.isdigit() and lab_dir in " ".join(cmdline(int(pid)))
     ]
     assert leftovers == []
+    assert not any(p is not None and alive(p) for p in in_host)
+    assert lab_up.holder() is None
     assert not lab_up.toml_path.exists()
     assert lab_up.status()["up"] is False
     lab_up.down()  # idempotent

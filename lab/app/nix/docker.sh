@@ -1,4 +1,6 @@
-# Builder of packages.x86_64-linux.docker: a docker-archive (gzip) of a tiny static server.
+# Builder of packages.x86_64-linux.docker: a docker-archive of a tiny static server
+# (uncompressed, like dockerTools.buildImage with `compressor = "none"`: Debian's skopeo 1.9
+# cannot read a gzipped docker-archive).
 # Runs under `derivation { builder = "/bin/sh"; }` with host tools only (no network, no
 # nixpkgs). The served endpoints follow the app's sources: a route is served only when
 # Web/Routes.hs declares it, and /healthz answers the string given to renderPlain in
@@ -71,5 +73,4 @@ printf '%s' "[{\"Config\":\"$cfg.json\",\"RepoTags\":[\"$app:latest\"],\
 \"Layers\":[\"$layer/layer.tar\"]}]" > "$img/manifest.json"
 printf '%s' "{\"$app\":{\"latest\":\"$layer\"}}" > "$img/repositories"
 
-tarit "$PWD/image.tar" "$img" manifest.json repositories "$cfg.json" "$layer"
-gzip -9 -n < image.tar > "$out"
+tarit "$out" "$img" manifest.json repositories "$cfg.json" "$layer"
