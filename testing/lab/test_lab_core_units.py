@@ -299,3 +299,54 @@ def test_each_variant_differs_from_ok_in_few_files(variants):
             assert changed == set()
         else:
             assert 1 <= len(changed) <= 3, (name, changed)
+
+
+def _helm() -> str | None:
+    import os
+    import shutil
+
+    return os.environ.get("IRP_HELM") or shutil.which("helm")
+
+
+@pytest.mark.parametrize("variant", ["ok", "wrong-liveness-path"])
+def test_chart_lints_and_renders(variants, tmp_path, variant):
+    helm = _helm()
+    if helm is None:
+        pytest.skip("no helm binary (set IRP_HELM or put helm on PATH)")
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HELM_CACHE_HOME": str(tmp_path / "c"),
+        "HELM_CONFIG_HOME": str(tmp_path / "cf"),
+        "HELM_DATA_HOME": str(tmp_path / "d"),
+    }
+    chart = str(variants[variant] / "chart")
+    lint = subprocess.run(
+        [helm, "lint", "--strict", chart], capture_output=True, text=True, env=env
+    )
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    out = subprocess.run(
+        [helm, "template", "ihp-railiance-probe", chart, "-n", "coulomb"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    ).stdout
+    import yaml
+
+    docs = {d["kind"]: d for d in yaml.safe_load_all(out) if d}
+    assert set(docs) == {"Deployment", "Service", "Ingress"}
+    pod = docs["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    assert docs["Deployment"]["spec"]["replicas"] == 1
+    assert pod["imagePullPolicy"] == "Always"
+    assert pod["ports"][0]["containerPort"] == 8000
+    assert pod["envFrom"] == [{"secretRef": {"name": "ihp-railiance-probe-env"}}]
+    assert pod["resources"]["limits"] == {"memory": "256Mi", "cpu": "200m"}
+    probe = pod["livenessProbe"]
+    assert probe["initialDelaySeconds"] == 30
+    assert probe["httpGet"]["path"] == (
+        "/health" if variant == "wrong-liveness-path" else "/healthz"
+    )
+    svc = docs["Service"]["spec"]
+    assert svc["ports"][0]["port"] == 80
+    assert svc["ports"][0]["targetPort"] == 8000
+    assert svc["ports"][0]["nodePort"] == 30080
