@@ -17,7 +17,7 @@ def lab_layer(config: pytest.Config) -> tuple[Any, dict[str, Any]]:
     variant = config.getoption("irp_lab_variant", None) or "ok"
     lab = Lab()
     try:
-        lab.up(variant=variant)
+        toml_path = lab.up(variant=variant)
     except Exception as exc:
         raise SettingError(f"the embedded lab could not start: {exc}") from None
-    return lab, load_file(lab.config_path, section_required=False)
+    return lab, load_file(toml_path, section_required=False)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import remote
+from .runners import SSH_CONNECTION_ERROR
 from .stage import StageContext, StageError, Step
 
 # nix activity and result types (nix/src/libutil/logging.hh)
@@ -22,6 +23,7 @@ ACT_COPY_PATH = 100
 RES_BUILD_LOG_LINE = 101
 RES_PHASE = 104
 LOG_TAIL_LINES = 40
+MAX_REATTACH = 30
 GHCRTS_FINDING = (
     "GHCRTS does not reach GHC inside `nix build`",
     "nix clears the build environment, so `GHCRTS=-A32m -M2g` set in the calling shell "
@@ -305,6 +307,7 @@ def _follow(ctx: StageContext, host: str, st: str, sha: str) -> tuple[int, str]:
     """Stream the build log; reattach after SSH drops until the deadline."""
     progress = BuildProgress()
     last_report = [0.0]
+    failures = 0
     while True:
         lines: list[str] = []
         exit_code: list[int] = []
@@ -335,8 +338,16 @@ def _follow(ctx: StageContext, host: str, st: str, sha: str) -> tuple[int, str]:
             raise StageError(f"nix build on {host} still running after timeout_build "
                              f"({ctx.settings['timeout_build']:.0f}s); it goes on detached: "
                              f"rerun to attach. Last: {progress.last_line}")
-        ctx.progress("build", f"connection lost ({result.describe_failure()}); reattaching")
-        time.sleep(2)
+        if result.ssh_fatal or result.rc != SSH_CONNECTION_ERROR:
+            raise StageError(f"following the build on {host} failed: "
+                             f"{result.describe_failure()}")
+        failures += 1
+        if failures > MAX_REATTACH:
+            raise StageError(f"lost the connection to {host} {failures} times in a row while "
+                             f"following the build (it goes on detached: rerun to attach): "
+                             f"{result.describe_failure()}")
+        ctx.progress("build", f"connection lost ({result.tail(1)}); reattaching")
+        time.sleep(min(10, 2 * failures))
         ctx.remaining()
 
 

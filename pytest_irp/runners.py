@@ -20,11 +20,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from . import remote
 from .redact import Redactor
 
 LineCallback = Callable[[str], None]
 
 SSH_CONNECTION_ERROR = 255
+FATAL_SSH_ERRORS = ("Host key verification failed", "Permission denied",
+                    "Could not resolve hostname", "No route to host",
+                    "Bad configuration option", "Can't open user config file",
+                    "REMOTE HOST IDENTIFICATION HAS CHANGED")
 
 
 @dataclass(frozen=True)
@@ -54,8 +59,19 @@ class CommandResult:
     def describe_failure(self) -> str:
         """One paragraph: what ran, how it ended, the last lines it printed."""
         how = ("timed out" if self.timed_out else f"exited {self.rc}")
-        last = self.tail(5).strip()
-        return f"`{shlex.join(self.argv)}` on {self.host} {how}" + (f": {last}" if last else "")
+        last = " ".join(self.tail(5).split())
+        shown = shlex.join(remote.display(self.argv))
+        return f"`{shown}` on {self.host} {how}" + (f": {last}" if last else "")
+
+    @property
+    def ssh_fatal(self) -> str:
+        """Why ssh could not even log in (retrying cannot help), or ''."""
+        if self.rc != SSH_CONNECTION_ERROR:
+            return ""
+        for marker in FATAL_SSH_ERRORS:
+            if marker in self.stderr:
+                return marker
+        return ""
 
 
 class Runner(Protocol):

@@ -70,7 +70,6 @@ class Project:
         for name in list(__import__("os").environ):
             if name.startswith("IRP_"):
                 monkeypatch.delenv(name)
-        self.base_args = ["-p", "no:cacheprovider"] if False else []
 
     def run(self, *args: str, **scenario: Any) -> pytest.RunResult:
         self.scenario.update(scenario)

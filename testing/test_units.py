@@ -1,0 +1,215 @@
+"""Unit tests of the pure parts: settings resolution, redaction, nix log and result
+parsing, realm detection, judges of manifests, mirrors, rollouts and app files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pytest_irp import app, judge, nix, registry
+from pytest_irp.redact import Redactor
+from pytest_irp.settings import SETTINGS, SettingError, resolve
+from pytest_irp.stage import StageError
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+# ---- settings -----------------------------------------------------------------------------
+
+def test_precedence_cli_over_env_over_file_over_default() -> None:
+    files = [("cfg", {"host": "from-file", "namespace": "ns-file", "release": "rel-file"})]
+    env = {"IRP_HOST": "from-env", "IRP_NAMESPACE": "ns-env"}
+    r = resolve({"host": "from-cli"}, env, files)
+    assert r["host"] == "from-cli" and r.sources["host"] == "command line --irp-host"
+    assert r["namespace"] == "ns-env" and "IRP_NAMESPACE" in r.sources["namespace"]
+    assert r["release"] == "rel-file" and r.sources["release"] == "cfg key 'release'"
+    assert r["kube_context"] == "railiance01" and r.sources["kube_context"] == "default"
+
+
+def test_first_file_wins_and_unknown_keys_are_errors() -> None:
+    r = resolve({}, {}, [("a", {"host": "a"}), ("b", {"host": "b"})])
+    assert r["host"] == "a"
+    with pytest.raises(SettingError, match="unknown setting 'hots' in b"):
+        resolve({}, {}, [("a", {}), ("b", {"hots": "x"})])
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("registry", "no-slash", "expected HOST:PORT/OWNER/NAME"),
+    ("timeout_build", "soon", "expected a duration"),
+    ("registry_plain_http", "maybe", "expected true/false"),
+    ("libhsghc_size", "-3", "non-negative"),
+    ("base_url", "ftp://x", "http:// or https://"),
+])
+def test_bad_values_name_setting_and_source(key: str, value: str, message: str) -> None:
+    with pytest.raises(SettingError, match=message) as info:
+        resolve({}, {}, [("my.toml", {key: value})])
+    assert f"setting '{key}' (from my.toml key '{key}')" in str(info.value)
+
+
+def test_password_comes_from_file_and_is_a_secret(tmp_path: Path) -> None:
+    pw = tmp_path / "pw"
+    pw.write_text("s3cret-pw\n")
+    r = resolve({}, {"IRP_REGISTRY_PASSWORD_FILE": str(pw)}, [])
+    assert r["registry_password"] == "s3cret-pw"
+    assert "s3cret-pw" in r.secrets
+    assert not any(s.cli for s in SETTINGS if s.secret)
+
+
+def test_missing_required_setting_says_how_to_give_it() -> None:
+    r = resolve({}, {}, [])
+    with pytest.raises(SettingError, match="--irp-host, IRP_HOST"):
+        r.require("host")
+
+
+def test_readme_documents_every_setting() -> None:
+    readme = (REPO / "README.md").read_text()
+    missing = [s.name for s in SETTINGS if f"| `{s.name}` |" not in readme]
+    assert missing == []
+
+
+# ---- redaction ----------------------------------------------------------------------------
+
+def test_redactor_masks_secret_its_base64_basic_auth_and_session_lines() -> None:
+    r = Redactor(["hunter2hunter2"])
+    r.add_basic_auth("tegwick", "pw-1234")
+    text = ("x hunter2hunter2 y aHVudGVyMmh1bnRlcjI= dGVnd2ljazpwdy0xMjM0 "
+            "IHP_SESSION_SECRET=abcdEFGH+/==")
+    out = r.redact(text)
+    assert "hunter2" not in out and "aHVudGVy" not in out and "dGVnd2lj" not in out
+    assert "IHP_SESSION_SECRET=***" in out and "abcdEFGH" not in out
+
+
+def test_redactor_takes_secret_named_environment_variables() -> None:
+    r = Redactor()
+    r.add_from_environ({"GITEA_TOKEN": "tok-value-1", "HOME": "/root-home-x"})
+    assert r.redact("tok-value-1 /root-home-x") == "*** /root-home-x"
+
+
+# ---- nix ----------------------------------------------------------------------------------
+
+def test_internal_json_lines_become_progress_and_readable_log() -> None:
+    lines = ['@nix {"action":"start","id":1,"type":105,"text":"building \'/nix/store/x.drv\'"}',
+             '@nix {"action":"result","id":1,"type":104,"fields":["installPhase"]}',
+             '@nix {"action":"result","id":1,"type":101,"fields":["copying files"]}',
+             '@nix {"action":"msg","level":0,"msg":"error: builder failed"}']
+    progress = nix.BuildProgress()
+    for line in lines:
+        progress.feed(line)
+    assert "building '/nix/store/x.drv' (installPhase)" in progress.summary()
+    assert progress.errors == ["error: builder failed"]
+    assert nix.readable_log("\n".join(lines)).splitlines()[-2:] == ["copying files",
+                                                                    "error: builder failed"]
+
+
+def test_prebuild_judge_flags_truncated_archive_and_other_builds() -> None:
+    facts = nix.parse_facts("nix=nix (Nix) 2.8.0\ndisk_free_kb=99999999\n"
+                            "mem_available_kb=9999999\nlib_size=287000000\nlock_alive=1\n"
+                            "lock_sha=bbb\nlock_pid=7\n")
+    problems = nix.judge_prebuild(facts, sha="aaa", lib_path="/lib.a", lib_size=289295782,
+                                  min_disk_mb=1, min_mem_mb=1)
+    assert any("expected 289295782" in p for p in problems)
+    assert any("another build is running" in p for p in problems)
+    ok = nix.judge_prebuild(nix.parse_facts("nix=x\nlock_alive=1\nlock_sha=aaa\n"), sha="aaa",
+                            lib_path=None, lib_size=0, min_disk_mb=1, min_mem_mb=1)
+    assert ok == []  # our own build of the same SHA is not "another build"
+
+
+def test_parse_inspect_checks_store_path_and_layers() -> None:
+    text = ("@@out /nix/store/abc-img.tar\n@@compressed no\n@@size 10\n@@manifest\n"
+            '[{"Config":"c.json","Layers":["l.tar"]}]\n@@config\n'
+            '{"config":{},"rootfs":{"diff_ids":["sha256:1"]}}\n@@list\nmanifest.json\nc.json\n')
+    with pytest.raises(StageError, match="missing"):
+        nix.parse_inspect(text)
+    info = nix.parse_inspect(text + "l.tar\n")
+    assert info.layers == ["l.tar"] and info.out_path == "/nix/store/abc-img.tar"
+    with pytest.raises(StageError, match="does not point into /nix/store"):
+        nix.parse_inspect(text.replace("/nix/store/abc-img.tar", "/tmp/x"))
+
+
+# ---- registry -----------------------------------------------------------------------------
+
+def test_realm_on_wrong_port_is_detected() -> None:
+    c = registry.parse_challenge('Bearer realm="http://reg.example.invalid/v2/token",'
+                                 'service="container_registry",scope="*"')
+    assert c["scheme"] == "bearer" and c["service"] == "container_registry"
+    problem = registry.realm_problem(c["realm"], "reg.example.invalid:32166", True)
+    assert problem and "reg.example.invalid:80" in problem
+    assert registry.realm_problem("http://reg.example.invalid:32166/v2/token",
+                                  "reg.example.invalid:32166", True) is None
+
+
+def test_authfile_carries_basic_auth_for_the_registry_only() -> None:
+    data = json.loads(registry.authfile("127.0.0.1:5000", "u", "p"))
+    assert data == {"auths": {"127.0.0.1:5000": {"auth": "dTpw"}}}
+
+
+# ---- deploy judges ------------------------------------------------------------------------
+
+def _deployment(**over: object) -> dict:
+    dep = {"metadata": {"name": "d", "generation": 2},
+           "spec": {"replicas": 1},
+           "status": {"observedGeneration": 2, "replicas": 1, "updatedReplicas": 1,
+                      "availableReplicas": 1}}
+    dep["status"].update(over)  # type: ignore[union-attr]
+    return dep
+
+
+def test_rollout_status_follows_kubectl() -> None:
+    assert judge.rollout_status(_deployment())[0]
+    assert not judge.rollout_status(_deployment(observedGeneration=1))[0]
+    assert "old replicas" in judge.rollout_status(_deployment(replicas=2))[1]
+    assert not judge.rollout_status(_deployment(availableReplicas=0))[0]
+    dep = _deployment()
+    del dep["status"]["availableReplicas"]  # absent when zero
+    assert not judge.rollout_status(dep)[0]
+
+
+def test_fatal_pod_states_fail_fast() -> None:
+    pod = {"metadata": {"name": "p"}, "status": {"containerStatuses": [
+        {"name": "app", "state": {"waiting": {"reason": "CrashLoopBackOff",
+                                              "message": "back-off"}}}]}}
+    assert "CrashLoopBackOff" in judge.fatal_pod_state([pod])
+
+
+def test_mirror_judge_finds_missing_port_and_missing_http() -> None:
+    problems, _ = judge.mirror_problems('mirrors:\n  "reg":\n    endpoint: ["http://reg:5000"]',
+                                        "reg:5000", None)
+    assert "without the port" in problems[0]
+    problems, findings = judge.mirror_problems(
+        'mirrors:\n  "reg:5000":\n    endpoint: ["reg:5000"]', "reg:5000",
+        '[host."http://reg:5000/v2"]')
+    assert "lack http://" in problems[0] and findings
+
+
+def test_chart_judge_on_workplan_notes() -> None:
+    docs = [{"kind": "Deployment", "spec": {"replicas": 2, "template": {"spec": {
+        "containers": [{"image": "r/x:1", "livenessProbe": {"httpGet": {"path": "/"}}}]}}}}]
+    problems = judge.chart_problems(docs, "r/x:2")
+    assert any("replicas" in p for p in problems)
+    assert any("/healthz" in p for p in problems)
+
+
+def test_workflow_judge_reads_on_push_and_runner_label() -> None:
+    wf = ("on: [push]\njobs:\n  build:\n    runs-on: haskelseed\n    steps:\n"
+          "      - run: nix build .#docker\n      - run: skopeo copy a b\n"
+          "      - run: helm upgrade --install x ./chart\n")
+    assert judge.workflow_problems({"w.yml": wf}, "haskelseed") == []
+    assert judge.workflow_problems({"w.yml": wf}, "other")
+
+
+# ---- app-side ----------------------------------------------------------------------------
+
+def test_schema_judge_on_wrong_column_type() -> None:
+    sql = ("CREATE TABLE probes (id UUID DEFAULT uuid_generate_v4() PRIMARY KEY NOT NULL, "
+           "name INT NOT NULL, created_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL);")
+    problems = app.schema_problems(app.parse_schema(sql))
+    assert problems == ["probes.name is int4 NOT NULL, expected text NOT NULL"]
+
+
+def test_flake_judge_on_lab_sample() -> None:
+    text = (REPO / "lab" / "app" / "flake.nix").read_text()
+    assert app.flake_problems(text, None, "ihp-railiance-probe") == []
+    assert app.flake_problems(text.replace("postUnpack", "postPatch"), None,
+                              "ihp-railiance-probe")
