@@ -22,10 +22,14 @@ def test_precedence_cli_over_env_over_file_over_default() -> None:
     files = [("cfg", {"host": "from-file", "namespace": "ns-file", "release": "rel-file"})]
     env = {"IRP_HOST": "from-env", "IRP_NAMESPACE": "ns-env"}
     r = resolve({"host": "from-cli"}, env, files)
-    assert r["host"] == "from-cli" and r.sources["host"] == "command line --irp-host"
-    assert r["namespace"] == "ns-env" and "IRP_NAMESPACE" in r.sources["namespace"]
-    assert r["release"] == "rel-file" and r.sources["release"] == "cfg key 'release'"
-    assert r["kube_context"] == "railiance01" and r.sources["kube_context"] == "default"
+    assert r["host"] == "from-cli"
+    assert r.sources["host"] == "command line --irp-host"
+    assert r["namespace"] == "ns-env"
+    assert "IRP_NAMESPACE" in r.sources["namespace"]
+    assert r["release"] == "rel-file"
+    assert r.sources["release"] == "cfg key 'release'"
+    assert r["kube_context"] == "railiance01"
+    assert r.sources["kube_context"] == "default"
 
 
 def test_first_file_wins_and_unknown_keys_are_errors() -> None:
@@ -77,8 +81,11 @@ def test_redactor_masks_secret_its_base64_basic_auth_and_session_lines() -> None
     text = ("x hunter2hunter2 y aHVudGVyMmh1bnRlcjI= dGVnd2ljazpwdy0xMjM0 "
             "IHP_SESSION_SECRET=abcdEFGH+/==")
     out = r.redact(text)
-    assert "hunter2" not in out and "aHVudGVy" not in out and "dGVnd2lj" not in out
-    assert "IHP_SESSION_SECRET=***" in out and "abcdEFGH" not in out
+    assert "hunter2" not in out
+    assert "aHVudGVy" not in out
+    assert "dGVnd2lj" not in out
+    assert "IHP_SESSION_SECRET=***" in out
+    assert "abcdEFGH" not in out
 
 
 def test_redactor_takes_secret_named_environment_variables() -> None:
@@ -123,7 +130,8 @@ def test_parse_inspect_checks_store_path_and_layers() -> None:
     with pytest.raises(StageError, match="missing"):
         nix.parse_inspect(text)
     info = nix.parse_inspect(text + "l.tar\n")
-    assert info.layers == ["l.tar"] and info.out_path == "/nix/store/abc-img.tar"
+    assert info.layers == ["l.tar"]
+    assert info.out_path == "/nix/store/abc-img.tar"
     with pytest.raises(StageError, match="does not point into /nix/store"):
         nix.parse_inspect(text.replace("/nix/store/abc-img.tar", "/tmp/x"))
 
@@ -133,9 +141,11 @@ def test_parse_inspect_checks_store_path_and_layers() -> None:
 def test_realm_on_wrong_port_is_detected() -> None:
     c = registry.parse_challenge('Bearer realm="http://reg.example.invalid/v2/token",'
                                  'service="container_registry",scope="*"')
-    assert c["scheme"] == "bearer" and c["service"] == "container_registry"
+    assert c["scheme"] == "bearer"
+    assert c["service"] == "container_registry"
     problem = registry.realm_problem(c["realm"], "reg.example.invalid:32166", True)
-    assert problem and "reg.example.invalid:80" in problem
+    assert problem
+    assert "reg.example.invalid:80" in problem
     assert registry.realm_problem("http://reg.example.invalid:32166/v2/token",
                                   "reg.example.invalid:32166", True) is None
 
@@ -180,7 +190,8 @@ def test_mirror_judge_finds_missing_port_and_missing_http() -> None:
     problems, findings = judge.mirror_problems(
         'mirrors:\n  "reg:5000":\n    endpoint: ["reg:5000"]', "reg:5000",
         '[host."http://reg:5000/v2"]')
-    assert "lack http://" in problems[0] and findings
+    assert "lack http://" in problems[0]
+    assert findings
 
 
 def test_chart_judge_on_workplan_notes() -> None:

@@ -12,8 +12,8 @@ removes only that (a bridge made by someone else, e.g. the cluster, stays).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Final
 
 from pytest_irp.lab.proc import LabError, run
@@ -62,10 +62,12 @@ class Step:
 
 @dataclass(frozen=True)
 class NetState:
-    """What exists now: link names in the root namespace, and network namespaces."""
+    """What exists now: link names in the root namespace, network namespaces, and the link
+    names inside each lab namespace that exists."""
 
     links: frozenset[str]
     netns: frozenset[str]
+    ns_links: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------------ pure planning
@@ -90,7 +92,11 @@ def host_steps(host: LabHost, state: NetState) -> list[Step]:
     steps: list[Step] = []
     if host.netns not in state.netns:
         steps.append(Step(ip("netns", "add", host.netns), ("netns", host.netns)))
-    if host.veth not in state.links:
+    inner_ok = host.netns in state.netns and NS_IFACE in state.ns_links.get(host.netns, ())
+    if host.veth in state.links and not inner_ok:
+        # the veth's peer is not in the (possibly re-made) namespace: make the pair anew
+        steps.append(Step(ip("link", "del", host.veth)))
+    if host.veth not in state.links or not inner_ok:
         steps.append(Step(ip("link", "add", host.veth, "type", "veth", "peer", "name", NS_IFACE,
                              "netns", host.netns), ("link", host.veth)))
     n = ("-n", host.netns)
@@ -161,10 +167,12 @@ def require_lab_route(address: str) -> None:
         raise LabError(f"{address} is not routed through {BRIDGE}: refusing to contact it")
 
 
-def observe() -> NetState:
+def observe(hosts: Sequence[LabHost] = HOSTS) -> NetState:
     links = parse_links(run(["ip", "-j", "link", "show"]).stdout)
     netns = parse_netns(run(["ip", "netns", "list"]).stdout)
-    return NetState(links, netns)
+    ns_links = {h.netns: parse_links(run(["ip", "-n", h.netns, "-j", "link", "show"]).stdout)
+                for h in hosts if h.netns in netns}
+    return NetState(links, netns, ns_links)
 
 
 def up(hosts: Sequence[LabHost] = HOSTS) -> list[tuple[str, str]]:
@@ -174,7 +182,7 @@ def up(hosts: Sequence[LabHost] = HOSTS) -> list[tuple[str, str]]:
     """
     created: list[tuple[str, str]] = []
     try:
-        for step in plan_up(observe(), hosts):
+        for step in plan_up(observe(hosts), hosts):
             run(step.argv)
             if step.creates is not None:
                 created.append(step.creates)

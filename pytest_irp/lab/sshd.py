@@ -9,6 +9,7 @@ Renderers and argument lists are pure; :class:`Sshd` runs them.
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -154,6 +155,14 @@ def port_open(address: str, port: int, timeout: float = 0.2) -> bool:
         return False
 
 
+def in_netns(pid: int, netns: str) -> bool:
+    """Does process ``pid`` live in the network namespace named ``netns`` (same inode)?"""
+    try:
+        return os.stat(f"/proc/{pid}/ns/net").st_ino == os.stat(f"/run/netns/{netns}").st_ino
+    except OSError:
+        return False
+
+
 class Sshd:
     """One private sshd: files under ``directory``, process inside ``host.netns``."""
 
@@ -209,8 +218,10 @@ class Sshd:
     def start(self) -> Proc:
         """Start sshd unless ours already runs; return the running process."""
         proc = self.running()
-        if proc is not None:
+        if proc is not None and in_netns(proc.pid, self.host.netns):
             return proc
+        if proc is not None:  # ours, but its netns was deleted and made anew: restart
+            terminate(proc)
         Path("/run/sshd").mkdir(mode=0o755, parents=True, exist_ok=True)
         self.pid_file.unlink(missing_ok=True)
         require_lab_route(self.host.address)

@@ -403,6 +403,19 @@ def test_up_with_another_variant_replaces_only_the_app(lab_up: Lab):
     assert read_json(lab_up.layout.state_file)["app"] == before["app"]
 
 
+def test_up_repairs_a_host_namespace_deleted_behind_its_back(lab_up: Lab):
+    old = Proc.from_json(read_json(lab_up.layout.state_file)["sshd"]["haskelseed"])
+    subprocess.run(["ip", "netns", "del", "irp-haskelseed"], check=True)
+    assert not lab_up.healthy()
+    lab_up.up()
+    new = Proc.from_json(read_json(lab_up.layout.state_file)["sshd"]["haskelseed"])
+    assert old is not None
+    assert not alive(old)
+    assert new != old
+    assert lab_up.healthy()
+    assert ssh(lab_up, "haskelseed", "hostname").stdout.strip() == "haskelseed"
+
+
 def test_a_second_lab_is_refused_while_one_is_up(lab_up: Lab, tmp_path):
     other = Lab(tmp_path / "other", with_registry=False)
     assert other.holder() == str(lab_up.layout.root)

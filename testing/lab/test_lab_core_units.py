@@ -20,6 +20,7 @@ EMPTY = net.NetState(frozenset(), frozenset())
 FULL = net.NetState(
     frozenset({"lo", net.BRIDGE, *(h.veth for h in net.HOSTS)}),
     frozenset(h.netns for h in net.HOSTS),
+    {h.netns: frozenset({"lo", "irp0"}) for h in net.HOSTS},
 )
 
 
@@ -66,6 +67,24 @@ def test_plan_up_on_existing_network_creates_nothing():
     assert [s for s in steps if s.creates] == []
     # only idempotent commands remain
     assert all(s.argv[1:3] != ("link", "add") and "add" not in s.argv[:4] for s in steps)
+
+
+def test_plan_up_remakes_a_veth_whose_peer_lost_its_namespace():
+    # irp-gitea was deleted and made anew (or is missing): its veth is left in the root ns
+    state = net.NetState(
+        FULL.links,
+        FULL.netns - {"irp-gitea"},
+        {n: v for n, v in FULL.ns_links.items() if n != "irp-gitea"},
+    )
+    steps = net.plan_up(state)
+    argvs = [s.argv for s in steps]
+    i_del = argvs.index(("ip", "link", "del", "irpv-gitea"))
+    i_add = next(i for i, a in enumerate(argvs) if a[:4] == ("ip", "link", "add", "irpv-gitea"))
+    assert i_del < i_add
+    assert [s.creates for s in steps if s.creates] == [
+        ("netns", "irp-gitea"),
+        ("link", "irpv-gitea"),
+    ]
 
 
 def test_plan_up_with_foreign_bridge_does_not_claim_it():
