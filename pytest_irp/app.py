@@ -73,9 +73,9 @@ def parse_schema(sql: str) -> dict[str, dict[str, Column]]:
             continue
         columns: dict[str, Column] = {}
         for elt in stmt.tableElts or ():
-            if not isinstance(elt, ast.ColumnDef):
+            if not isinstance(elt, ast.ColumnDef) or elt.typeName is None or not elt.colname:
                 continue
-            type_name = ".".join(n.sval for n in elt.typeName.names)
+            type_name = ".".join(n.sval for n in elt.typeName.names or ())
             type_name = type_name.removeprefix("pg_catalog.")
             default, not_null, pk = None, bool(elt.is_not_null), False
             for con in elt.constraints or ():
@@ -86,7 +86,8 @@ def parse_schema(sql: str) -> dict[str, dict[str, Column]]:
                 elif con.contype == ConstrType.CONSTR_PRIMARY:
                     pk = True
             columns[elt.colname] = Column(elt.colname, type_name, default, not_null, pk)
-        tables[stmt.relation.relname] = columns
+        if stmt.relation is not None and stmt.relation.relname:
+            tables[str(stmt.relation.relname)] = columns
     return tables
 
 

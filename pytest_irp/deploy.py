@@ -179,8 +179,8 @@ def kube_api(ctx: StageContext) -> Any:
 
     s = ctx.settings
     try:
-        api_client = config.new_client_from_config(config_file=s.get("kubeconfig"),
-                                                   context=s["kube_context"])
+        api_client = config.new_client_from_config(  # type: ignore[no-untyped-call]
+            config_file=s.get("kubeconfig"), context=s["kube_context"])
     except Exception as exc:
         raise StageError(f"cannot use kube context {s['kube_context']!r}: {exc}") from None
     return client, api_client

@@ -40,7 +40,7 @@ def setup_html(run: IrpRun) -> None:
     run.html_path = run.report_dir / f"irp-{run.run_id}.html"
     config.option.htmlpath = str(run.html_path)
     config.option.self_contained_html = True
-    html_plugin.pytest_configure(config)  # type: ignore[no-untyped-call]
+    html_plugin.pytest_configure(config)
     run.own_html = True
     plugin = _html_plugin(config)
     session = _session(config)

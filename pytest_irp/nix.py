@@ -223,7 +223,7 @@ def state_dir(app_name: str) -> str:
     return f".cache/irp/{app_name}"
 
 
-def build_args(settings: Mapping[str, Any]) -> list[str]:
+def build_args(settings: Any) -> list[str]:
     return [settings["build_attr"], "--log-format", "internal-json", "-L",
             *settings["nix_options"]]
 
@@ -363,7 +363,7 @@ def flake_plan(ctx: StageContext) -> list[Step]:
                  s["timeout_flake"], note) for argv, note in _flake_commands(s)]
 
 
-def _flake_commands(s: Mapping[str, Any]) -> list[tuple[list[str], str]]:
+def _flake_commands(s: Any) -> list[tuple[list[str], str]]:
     return [(["nix", "flake", "check", "--no-build"], "T01 exit criterion"),
             (["nix", "flake", "show", "--json"], "outputs of the flake"),
             (["nix", "eval", "--json", ".#irp"], "flake data: appName, packages, overlays "
