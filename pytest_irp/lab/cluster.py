@@ -597,11 +597,14 @@ def ensure_lab_bridge(name: str = LAB_BRIDGE, cidr: str = f"{NODE_IP}/24") -> bo
     if not link_exists(name):
         run(["ip", "link", "add", name, "type", "bridge"])
         created = True
-    addrs = run(["ip", "-o", "-4", "addr", "show", "dev", name]).stdout
-    if f" {cidr} " not in addrs:
-        run(["ip", "addr", "add", cidr, "dev", name])
+    run(["ip", "addr", "replace", cidr, "dev", name])
     run(["ip", "link", "set", name, "up"])
     return created
+
+
+def bridge_ports(name: str) -> list[str]:
+    brif = Path("/sys/class/net", name, "brif")
+    return sorted(p.name for p in brif.iterdir()) if brif.is_dir() else []
 
 
 def delete_link(name: str) -> None:
@@ -989,7 +992,8 @@ class LabCluster:
         remove_empty_dirs(d for d in HOST_DIRS if d not in before["dirs"])
         self._restore_sysctls()
         created = self.run_dir / "created-bridge"
-        if created.exists():
+        # Others (pytest_irp.lab.net) may have attached their veths meanwhile: keep it then.
+        if created.exists() and not bridge_ports(LAB_BRIDGE):
             delete_link(LAB_BRIDGE)
             created.unlink()
         footprint.unlink(missing_ok=True)
