@@ -218,11 +218,6 @@ def parse_inspect(text: str) -> ImageInfo:
 # --------------------------------------------------------------------------- stages
 
 
-def state_dir(app_name: str) -> str:
-    """Where the build host keeps locks and logs (relative to the SSH user's home)."""
-    return f".cache/irp/{app_name}"
-
-
 def build_args(settings: Any) -> list[str]:
     return [settings["build_attr"], "--log-format", "internal-json", "-L",
             *settings["nix_options"]]
@@ -230,7 +225,7 @@ def build_args(settings: Any) -> list[str]:
 
 def prebuild_plan(ctx: StageContext) -> list[Step]:
     s = ctx.settings
-    argv = remote.argv("prebuild", state_dir(s["app_name"]),
+    argv = remote.argv("prebuild", s["app_name"],
                        *([s["libhsghc_path"]] if s.get("libhsghc_path") else []))
     return [Step(s.get("host", "<host>"), tuple(remote.display(argv)), s["timeout_prebuild"],
                  "nix version, free disk and memory, GHC archive size, running builds")]
@@ -239,7 +234,7 @@ def prebuild_plan(ctx: StageContext) -> list[Step]:
 def prebuild_run(ctx: StageContext) -> dict[str, Any]:
     s = ctx.settings
     host = s.require("host")
-    argv = remote.argv("prebuild", state_dir(s["app_name"]),
+    argv = remote.argv("prebuild", s["app_name"],
                        *([s["libhsghc_path"]] if s.get("libhsghc_path") else []))
     facts = parse_facts(ctx.run(host, argv, what="pre-build checks").stdout)
     problems = judge_prebuild(facts, sha=ctx.facts.sha(), lib_path=s.get("libhsghc_path"),
@@ -258,7 +253,7 @@ def build_plan(ctx: StageContext) -> list[Step]:
     s = ctx.settings
     host = s.get("host", "<host>")
     sha = ctx.facts.sha_or()
-    st = state_dir(s["app_name"])
+    st = s["app_name"]
     steps = [("start", build_args(s), "detached nix build (lock per app; attaches to a "
               "running build of the same SHA)"),
              ("follow", [], "stream the log until the build exits (reattaches after an "
@@ -273,7 +268,7 @@ def build_run(ctx: StageContext) -> dict[str, Any]:
     s = ctx.settings
     host = s.require("host")
     sha = ctx.facts.sha()
-    st = state_dir(s["app_name"])
+    st = s["app_name"]
     ctx.finding("info", *GHCRTS_FINDING)
     start = ctx.run(host, remote.argv("build", "start", s["remote_dir"], st, sha,
                                       *build_args(s)), timeout=60, check=False)

@@ -1,10 +1,12 @@
 # Detached `nix build` with a lock per app, a log and an exit-code file per SHA, so an SSH
 # drop does not kill the build and a rerun attaches to a running build of the same SHA.
-# usage: sh -c "$(cat build.sh)" irp-build start  DIR STATE SHA NIX_ARGS...
-#        sh -c "$(cat build.sh)" irp-build follow DIR STATE SHA
-#        sh -c "$(cat build.sh)" irp-build inspect DIR STATE SHA
+# usage: sh -c "$(cat build.sh)" irp-build start  DIR APP SHA NIX_ARGS...
+#        sh -c "$(cat build.sh)" irp-build follow DIR APP SHA
+#        sh -c "$(cat build.sh)" irp-build inspect DIR APP SHA
+# State (lock, logs, exit codes) lives in ${XDG_CACHE_HOME:-$HOME/.cache}/irp/APP.
 set -u
-cmd=$1; dir=$2; state=$3; sha=$4; shift 4
+cmd=$1; dir=$2; app=$3; sha=$4; shift 4
+state="${XDG_CACHE_HOME:-$HOME/.cache}/irp/$app"
 lock="$state/lock"; log="$state/$sha.log"; rc="$state/$sha.rc"
 mkdir -p "$state"
 case "$cmd" in

@@ -1,6 +1,6 @@
 # Facts for the pre-build checklist, one `key=value` per line.
-# usage: sh -c "$(cat prebuild.sh)" irp-prebuild STATE_DIR [LIBHSGHC_PATH]
-state=$1; lib=${2:-}
+# usage: sh -c "$(cat prebuild.sh)" irp-prebuild APP [LIBHSGHC_PATH]
+state="${XDG_CACHE_HOME:-$HOME/.cache}/irp/$1"; lib=${2:-}
 echo "nix=$(nix --version 2>/dev/null | head -n 1)"
 target=/nix; [ -d /nix ] || target=/
 echo "disk_free_kb=$(df -Pk "$target" | awk 'NR==2 {print $4}')"

