@@ -33,7 +33,7 @@ import sys
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -744,6 +744,15 @@ def remove_cgroup_tree(root: Path) -> None:
             path.rmdir()
 
 
+def node_ready_since(node: Mapping[str, Any], since: float) -> bool:
+    """Ready=True with a heartbeat at or after ``since`` (epoch seconds; 1 s granularity)."""
+    for cond in node.get("status", {}).get("conditions", []):
+        if cond.get("type") == "Ready" and cond.get("status") == "True":
+            beat = dt.datetime.fromisoformat(cond["lastHeartbeatTime"].replace("Z", "+00:00"))
+            return beat.timestamp() >= int(since)
+    return False
+
+
 # --------------------------------------------------------------------------- the cluster
 
 
@@ -931,14 +940,21 @@ class LabCluster:
             return False
 
     def node_ready(self) -> bool:
+        """The node's Ready condition is True and was reported by the running kubelet
+        (a Node object left in etcd by an earlier run keeps a stale Ready for ~40 s)."""
         try:
             code, body = self.api_get(f"/api/v1/nodes/{self.node_name}")
         except (OSError, ssl.SSLError, http.client.HTTPException):
             return False
         if code != 200:
             return False
-        conditions = json.loads(body).get("status", {}).get("conditions", [])
-        return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+        return node_ready_since(json.loads(body), self._kubelet_started())
+
+    def _kubelet_started(self) -> float:
+        try:
+            return self.pid_file("kubelet").path.stat().st_mtime
+        except OSError:
+            return 0.0
 
     def kubectl_args(self, *args: str) -> list[str]:
         return [
