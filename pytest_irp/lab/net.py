@@ -23,6 +23,14 @@ BRIDGE_ADDRESS: Final = "10.77.0.1"
 PREFIX_LEN: Final = 24
 NS_IFACE: Final = "irp0"
 IFNAMSIZ: Final = 15
+MAC_PREFIX: Final = "02:69:72:70:00"  # locally administered, "irp"
+
+
+def mac_for(address: str) -> str:
+    """A fixed MAC per lab address: a re-made interface keeps its MAC, so no neighbour
+    cache on the bridge or in another namespace goes stale (that stalls connections)."""
+    last = int(address.rsplit(".", 1)[1])
+    return f"{MAC_PREFIX}:{last:02x}"
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,7 @@ def bridge_steps(state: NetState) -> list[Step]:
     if BRIDGE not in state.links:
         steps.append(Step(ip("link", "add", BRIDGE, "type", "bridge"), ("bridge", BRIDGE)))
     steps += [
+        Step(ip("link", "set", BRIDGE, "address", mac_for(BRIDGE_ADDRESS))),
         Step(ip("addr", "replace", f"{BRIDGE_ADDRESS}/{PREFIX_LEN}", "dev", BRIDGE)),
         Step(ip("link", "set", BRIDGE, "up")),
     ]
@@ -98,7 +107,8 @@ def host_steps(host: LabHost, state: NetState) -> list[Step]:
         steps.append(Step(ip("link", "del", host.veth)))
     if host.veth not in state.links or not inner_ok:
         steps.append(Step(ip("link", "add", host.veth, "type", "veth", "peer", "name", NS_IFACE,
-                             "netns", host.netns), ("link", host.veth)))
+                             "address", mac_for(host.address), "netns", host.netns),
+                          ("link", host.veth)))
     n = ("-n", host.netns)
     steps += [
         Step(ip("link", "set", host.veth, "master", BRIDGE)),

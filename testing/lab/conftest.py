@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from pytest_irp.lab.orchestrator import Lab, missing_programs
+from pytest_irp.lab.proc import LabError
 
 
 def foreign_processes(netns: str) -> list[str]:
@@ -63,6 +64,11 @@ def lab_up(lab_dir: Path) -> Iterator[Lab]:
         )
     try:
         lab.up()
+    except LabError as exc:
+        if "held by" not in str(exc):
+            raise
+        pytest.skip(str(exc))  # another lab came up meanwhile (the check above raced it)
+    try:
         yield lab
     finally:
         lab.down(purge=False)

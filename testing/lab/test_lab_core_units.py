@@ -55,6 +55,8 @@ def test_plan_up_from_nothing_creates_everything_once():
         "peer",
         "name",
         "irp0",
+        "address",
+        "02:69:72:70:00:02",
         "netns",
         "irp-haskelseed",
     ) in argvs
