@@ -110,6 +110,14 @@ def lab_settings(layout: LabLayout, *, registry_user: str | None,
     return values
 
 
+def cluster_running(cluster: Any) -> bool:
+    """Does any component of ``cluster`` run (by its pid files)?"""
+    try:
+        return any(pid is not None for pid in cluster.status()["components"].values())
+    except Exception:  # an unfinished cluster module must not block the teardown
+        return False
+
+
 def owner_active(owner: Mapping[str, Any]) -> bool:
     """Is the lab named by an owner record still up (its state says so)?"""
     root = owner.get("lab_dir")
@@ -359,23 +367,25 @@ class Lab:
         with locked(OWNER_DIR / "lock"), locked(self.layout.lock_file):
             state = self._load()
             errors: list[str] = []
-            if state.get("cluster", {}).get("started") or self.with_cluster:
-                cluster = self.cluster()
-                if cluster is not None:
-                    try:
-                        cluster.stop()
-                        state.pop("cluster", None)
-                    except Exception as exc:  # keep tearing down the rest
-                        errors.append(f"cluster: {exc}")
+            cluster = self.cluster()
+            # the whole lab directory goes down: also a cluster started in it by hand (it
+            # lives on the bridge that is about to go)
+            if cluster is not None and (state.get("cluster", {}).get("started")
+                                        or self.with_cluster or cluster_running(cluster)):
+                try:
+                    cluster.stop()
+                    state.pop("cluster", None)
+                except Exception as exc:  # keep tearing down the rest
+                    errors.append(f"cluster: {exc}")
                 self._save(state)
-            if state.get("registry", {}).get("started"):
-                registry = self.registry()
-                if registry is not None:
-                    try:
-                        registry.stop()
-                        state.pop("registry", None)
-                    except Exception as exc:
-                        errors.append(f"registry: {exc}")
+            registry = self.registry()
+            if registry is not None and (state.get("registry", {}).get("started")
+                                         or registry.is_running()):
+                try:
+                    registry.stop()
+                    state.pop("registry", None)
+                except Exception as exc:
+                    errors.append(f"registry: {exc}")
                 self._save(state)
             for alias, sshd in self._sshds().items():
                 recorded = Proc.from_json(state.get("sshd", {}).get(alias))
@@ -426,9 +436,10 @@ class Lab:
         if state.get("registry", {}).get("started"):
             registry = self.registry()
             result["registry"] = registry.status() if registry is not None else None
-        if state.get("cluster", {}).get("started"):
-            cluster = self.cluster()
-            result["cluster"] = cluster.status() if cluster is not None else None
+        cluster = self.cluster()
+        if cluster is not None and (state.get("cluster", {}).get("started")
+                                    or cluster_running(cluster)):
+            result["cluster"] = cluster.status()
         return result
 
     def healthy(self) -> bool:
