@@ -61,6 +61,8 @@ CNI_BRIDGE = "irpcni0"
 CNI_NETWORK = "irp-pods"
 CNI_BIN_DIR = "/usr/lib/cni"
 FORWARD_CHAIN = "irp-cluster-fwd"
+OUTPUT_CHAIN = "irp-cluster-out"
+GUARD_PREFIX = "irp-cluster-"
 APISERVER_PORT = 6443
 ETCD_CLIENT_PORT = 2379
 ETCD_PEER_PORT = 2380
@@ -725,6 +727,22 @@ def forward_guard_rules(pod_cidr: str, lab_cidr: str) -> list[list[str]]:
     ]
 
 
+def output_guard_rules(cidrs: Sequence[str]) -> list[list[str]]:
+    """OUTPUT rules: lab/pod/service addresses may only leave through lo or the lab's own
+    interfaces. If the lab bridge disappears, 10.77.0.1 stops being local and the default
+    route would otherwise carry the cluster's traffic to the outside."""
+    rules = [
+        ["-N", OUTPUT_CHAIN],
+        *(
+            ["-A", OUTPUT_CHAIN, "-o", dev, "-j", "RETURN"]
+            for dev in ("lo", LAB_BRIDGE, CNI_BRIDGE)
+        ),
+        ["-A", OUTPUT_CHAIN, "-j", "REJECT", "--reject-with", "icmp-net-unreachable"],
+    ]
+    rules += [["-I", "OUTPUT", "1", "-d", cidr, "-j", OUTPUT_CHAIN] for cidr in cidrs]
+    return rules
+
+
 def cgroup_dirs(name: str) -> list[Path]:
     return sorted(p for p in Path("/sys/fs/cgroup").glob(f"*/{name}") if p.is_dir())
 
@@ -893,14 +911,22 @@ class LabCluster:
         """All components run and the node reports Ready."""
         if any(self.pid_file(c).live_pid() is None for c in COMPONENTS):
             return False
-        return self.node_ready()
+        return self.node_ip_local() and self.node_ready()
+
+    def node_ip_local(self) -> bool:
+        """The node IP is an address of the lab bridge (else nothing may contact it)."""
+        out = run(["ip", "-o", "-4", "addr", "show", "dev", LAB_BRIDGE], check=False).stdout
+        return f" {self.node_ip}/" in out
 
     def status(self) -> dict[str, Any]:
         components = {c: self.pid_file(c).live_pid() for c in COMPONENTS}
         return {
             "components": components,
             "rss_kib": self.rss_kib(),
-            "node_ready": self.node_ready() if components["kube-apiserver"] else False,
+            "node_ip_local": self.node_ip_local(),
+            "node_ready": self.node_ip_local()
+            and bool(components["kube-apiserver"])
+            and self.node_ready(),
             "kubeconfig": str(self.kubeconfig_path),
             "context": self.node_name,
             "containerd_socket": str(self.containerd_socket),
@@ -923,6 +949,8 @@ class LabCluster:
         return ctx
 
     def api_get(self, path: str, timeout: float = 5) -> tuple[int, bytes]:
+        if not self.node_ip_local():
+            raise OSError(f"{self.node_ip} is not on {LAB_BRIDGE}; refusing to contact it")
         conn = http.client.HTTPSConnection(
             self.node_ip, APISERVER_PORT, context=self._ssl_context(), timeout=timeout
         )
@@ -984,6 +1012,9 @@ class LabCluster:
             }
             write_json(footprint, before)
         write_sysctl("net/ipv4/ip_forward", "1")
+        if run(["iptables", "-S", OUTPUT_CHAIN], check=False).returncode != 0:
+            for rule in output_guard_rules((LAB_CIDR, POD_CIDR, SERVICE_CIDR)):
+                run(["iptables", "-w", *rule])
         if run(["iptables", "-S", FORWARD_CHAIN], check=False).returncode != 0:
             for rule in forward_guard_rules(POD_CIDR, LAB_CIDR):
                 run(["iptables", "-w", *rule])
@@ -999,7 +1030,7 @@ class LabCluster:
         if not before["netns_mounted"] and not netns_names():
             unmount_under([NETNS_DIR])
         unmount_under([str(self.state_dir)])
-        cleanup_iptables(("KUBE-", "CNI-", FORWARD_CHAIN))
+        cleanup_iptables(("KUBE-", "CNI-", GUARD_PREFIX))
         delete_link(CNI_BRIDGE)
         for root in cgroup_dirs("kubepods"):
             remove_cgroup_tree(root)
@@ -1442,6 +1473,8 @@ def smoke(cluster: LabCluster, node_port: int = 30080, timeout: float = 120) -> 
     )
 
     def answers() -> bool:
+        if not cluster.node_ip_local():
+            raise ClusterError(f"{cluster.node_ip} is not on {LAB_BRIDGE}")
         try:
             return http_get(cluster.node_ip, node_port, "/healthz") == (200, b"ok\n")
         except OSError:
