@@ -119,11 +119,16 @@ def cluster_running(cluster: Any) -> bool:
 
 
 def owner_active(owner: Mapping[str, Any]) -> bool:
-    """Is the lab named by an owner record still up (its state says so)?"""
+    """Is the lab named by an owner record still up (its state says so and its sshd run)?"""
     root = owner.get("lab_dir")
     if not isinstance(root, str):
         return False
-    return bool(read_json(LabLayout(Path(root)).state_file).get("up"))
+    state = read_json(LabLayout(Path(root)).state_file)
+    if not state.get("up"):
+        return False
+    # a lab whose processes were all ended (machine handed over, CI) holds nothing any more
+    procs = [Proc.from_json(p) for p in state.get("sshd", {}).values()]
+    return any(p is not None and alive(p) for p in procs)
 
 
 def _now() -> str:
@@ -401,7 +406,12 @@ class Lab:
             state.pop("sshd", None)
             self._save(state)
             created = [(str(k), str(n)) for k, n in state.get("net", {}).get("created", [])]
-            net.down(created)
+            holder = self.holder()
+            if holder is not None and holder != str(self.layout.root):
+                # another lab took the network over (ours had died): it is not ours to remove
+                self.notes.append(f"network left in place: held by the lab in {holder}")
+            else:
+                net.down(created)
             state.pop("net", None)
             state["up"] = False
             self.toml_path.unlink(missing_ok=True)

@@ -371,3 +371,24 @@ def test_chart_lints_and_renders(variants, tmp_path, variant):
     assert svc["ports"][0]["port"] == 80
     assert svc["ports"][0]["targetPort"] == 8000
     assert svc["ports"][0]["nodePort"] == 30080
+
+
+def test_owner_is_active_only_while_its_sshd_runs(tmp_path):
+    import json
+    import os
+
+    from pytest_irp.lab.orchestrator import owner_active
+    from pytest_irp.lab.proc import proc_of
+
+    me = proc_of(os.getpid())
+    assert me is not None
+    state = {"version": 1, "up": True, "sshd": {"haskelseed": me.as_json()}}
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    assert owner_active({"lab_dir": str(tmp_path)})
+    state["sshd"]["haskelseed"]["starttime"] += 1  # same pid, another process
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    assert not owner_active({"lab_dir": str(tmp_path)})
+    state.update(up=False, sshd={"haskelseed": me.as_json()})
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    assert not owner_active({"lab_dir": str(tmp_path)})
+    assert not owner_active({})
