@@ -318,7 +318,7 @@ def _follow(ctx: StageContext, host: str, st: str, sha: str) -> tuple[int, str]:
             lines.append(line)
             progress.feed(line)
             now = time.monotonic()
-            if now - last_report[0] >= 5:
+            if now - last_report[0] >= 5 and (progress.current or progress.last_line):
                 last_report[0] = now
                 ctx.progress("build", progress.summary())
 

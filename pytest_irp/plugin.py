@@ -204,7 +204,22 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     _activate(config)
 
 
+def _check_rootdir(config: pytest.Config) -> None:
+    """pytest chooses its rootdir before plugin options are known, so the value of
+    ``--irp-config /abs/path`` is taken for a test path and can move the rootdir away."""
+    args = list(config.invocation_params.args)
+    cwd = config.invocation_params.dir
+    if config.rootpath == cwd or config.rootpath in cwd.parents:
+        return
+    for option, value in zip(args, args[1:], strict=False):
+        if option.startswith("--irp-") and "=" not in option and not value.startswith("-"):
+            raise pytest.UsageError(
+                f"pytest-irp: pytest took the value of {option} ({value}) for a test path and "
+                f"chose rootdir {config.rootpath}. Write {option}={value} (with '=').")
+
+
 def _activate(config: pytest.Config) -> None:
+    _check_rootdir(config)
     extra: list[tuple[str, dict[str, Any]]] = []
     lab = None
     try:

@@ -32,8 +32,10 @@ start)
   echo "IRP started $!"
   ;;
 follow)
-  off=0
+  off=0; parent=$PPID
   while :; do
+    # the SSH session is gone: stop following (the build itself goes on)
+    kill -0 "$parent" 2>/dev/null || exit 0
     finished=0; [ -f "$rc" ] && finished=1
     size=$(wc -c < "$log" 2>/dev/null || echo 0); size=$(echo $size)
     if [ "$size" -gt "$off" ]; then
