@@ -240,7 +240,7 @@ def _activate(config: pytest.Config) -> None:
     try:
         pipeline = Pipeline(STAGES, settings, redactor,
                             make_runner=_make_runner(config, settings, redactor),
-                            log_dir=report_dir / f"irp-{run_id}", cache=config.cache,
+                            log_dir=report_dir / f"irp-{run_id}", cache=getattr(config, "cache", None),
                             run_id=run_id, reuse=bool(settings["reuse"]),
                             force=settings["force"], progress=_progress(config, redactor))
     except SettingError as exc:
