@@ -728,19 +728,22 @@ def forward_guard_rules(pod_cidr: str, lab_cidr: str) -> list[list[str]]:
 
 
 def output_guard_rules(cidrs: Sequence[str]) -> list[list[str]]:
-    """OUTPUT rules: lab/pod/service addresses may only leave through lo or the lab's own
-    interfaces. If the lab bridge disappears, 10.77.0.1 stops being local and the default
-    route would otherwise carry the cluster's traffic to the outside."""
+    """mangle POSTROUTING rules: lab/pod/service addresses may only leave through lo or the
+    lab's own interfaces. If the lab bridge disappears, 10.77.0.1 stops being local and the
+    default route would otherwise carry the cluster's traffic to the outside.
+
+    POSTROUTING, not filter OUTPUT: only there is the out interface final after kube-proxy's
+    DNAT (filter OUTPUT still shows eth0 for a ClusterIP packet DNATed to a pod)."""
     rules = [
         ["-N", OUTPUT_CHAIN],
         *(
             ["-A", OUTPUT_CHAIN, "-o", dev, "-j", "RETURN"]
             for dev in ("lo", LAB_BRIDGE, CNI_BRIDGE)
         ),
-        ["-A", OUTPUT_CHAIN, "-j", "REJECT", "--reject-with", "icmp-net-unreachable"],
+        ["-A", OUTPUT_CHAIN, "-j", "DROP"],
     ]
-    rules += [["-I", "OUTPUT", "1", "-d", cidr, "-j", OUTPUT_CHAIN] for cidr in cidrs]
-    return rules
+    rules += [["-I", "POSTROUTING", "1", "-d", cidr, "-j", OUTPUT_CHAIN] for cidr in cidrs]
+    return [["-t", "mangle", *rule] for rule in rules]
 
 
 def cgroup_dirs(name: str) -> list[Path]:
@@ -1012,7 +1015,7 @@ class LabCluster:
             }
             write_json(footprint, before)
         write_sysctl("net/ipv4/ip_forward", "1")
-        if run(["iptables", "-S", OUTPUT_CHAIN], check=False).returncode != 0:
+        if run(["iptables", "-t", "mangle", "-S", OUTPUT_CHAIN], check=False).returncode != 0:
             for rule in output_guard_rules((LAB_CIDR, POD_CIDR, SERVICE_CIDR)):
                 run(["iptables", "-w", *rule])
         if run(["iptables", "-S", FORWARD_CHAIN], check=False).returncode != 0:
