@@ -517,6 +517,19 @@ def _is_zombie(pid: int) -> bool:
         return True
 
 
+PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "grpc_proxy")
+
+
+def child_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The daemons' environment: no proxy settings (nothing may leave the lab) and no
+    secrets of the caller (``*PASSWORD*``, ``*TOKEN*``)."""
+    return {
+        k: v
+        for k, v in environ.items()
+        if k.lower() not in PROXY_VARS and "PASSWORD" not in k.upper() and "TOKEN" not in k.upper()
+    }
+
+
 def spawn(argv: Sequence[str | os.PathLike[str]], log_path: Path, pid_file: PidFile) -> int:
     """Start a detached process (own session, stdio to ``log_path``) and record its pid."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -528,6 +541,7 @@ def spawn(argv: Sequence[str | os.PathLike[str]], log_path: Path, pid_file: PidF
             stderr=subprocess.STDOUT,
             start_new_session=True,
             close_fds=True,
+            env=child_env(os.environ),
         )
     pid_file.write(proc.pid)
     log.info("started %s (pid %d)", Path(str(argv[0])).name, proc.pid)
