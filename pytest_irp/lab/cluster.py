@@ -1465,8 +1465,11 @@ def http_get(host: str, port: int, path: str, timeout: float = 3) -> tuple[int, 
         conn.close()
 
 
-def smoke(cluster: LabCluster, node_port: int = 30080, timeout: float = 120) -> float:
-    """Deploy the busybox httpd test image and fetch /healthz through the NodePort.
+def smoke(
+    cluster: LabCluster, node_port: int = 30080, timeout: float = 120, keep: bool = False
+) -> float:
+    """Deploy the busybox httpd test image and fetch /healthz through the NodePort; delete
+    the Deployment and Service again unless ``keep``.
 
     Returns the seconds from ``kubectl apply`` to the first ``ok``."""
     image = f"{cluster.registry}/irp/busybox-httpd:1.0"
@@ -1498,7 +1501,10 @@ def smoke(cluster: LabCluster, node_port: int = 30080, timeout: float = 120) -> 
             return False
 
     wait_for(f"NodePort {cluster.node_ip}:{node_port}", answers, 30)
-    return time.monotonic() - start
+    elapsed = time.monotonic() - start
+    if not keep:
+        run(cluster.kubectl_args("delete", "-f", str(manifest), "--wait=false"))
+    return elapsed
 
 
 # --------------------------------------------------------------------------- CLI
@@ -1512,6 +1518,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--registry", default=DEFAULT_REGISTRY)
     p.add_argument("--sandbox-image", default="")
     p.add_argument("--purge", action="store_true", help="stop: also delete the state dir")
+    p.add_argument("--keep", action="store_true", help="smoke: keep the test Deployment")
     p.add_argument("--registry-user", default=os.environ.get("IRP_REGISTRY_USER", ""))
     p.add_argument("-v", "--verbose", action="store_true")
     return p
@@ -1542,7 +1549,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(status, indent=2))
         return 0 if status["node_ready"] else 1
     elif opts.command == "smoke":
-        print(f"smoke ok in {smoke(cluster):.1f} s")
+        print(f"smoke ok in {smoke(cluster, keep=opts.keep):.1f} s")
     elif opts.command == "push-pause":
         archive = cluster.state_dir / "images" / "pause.tar"
         source = cluster.source_dir / "pause" / "pause.c"
