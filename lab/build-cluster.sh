@@ -37,9 +37,9 @@ echo "== build-cluster $(date -u +%FT%TZ) cache=$CACHE"
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-mod=mod -buildvcs=false"
 # sum.golang.org is not reachable from the lab machines (only the module proxy is);
 # go.sum files are committed, so checksums are still verified against them.
-if ! curl -fsS -m 5 -o /dev/null https://sum.golang.org/lookup/golang.org/x/text@v0.3.0 2>/dev/null; then
-    export GOSUMDB=off
-fi
+# Only the module proxy is reachable, not the checksum database: never probe other hosts.
+# The wrapper modules' committed go.sum files still verify every module they use.
+export GOSUMDB=off
 
 move_into() {  # move_into TMPDIR DESTDIR: install built files atomically
     mkdir -p "$2"
