@@ -1,23 +1,46 @@
-"""--irp-lab: bring the embedded lab up and use its settings as a config layer."""
+"""--irp-lab: bring the embedded lab up (build host, registry, Kubernetes node) and use its
+settings as a config layer. The cluster binaries are built once into the cache
+(``lab/build-cluster.sh``: minutes cold, instant when cached); helm comes from PyPI."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from .settings import SettingError, load_file
 
+BUILD_SCRIPT = Path(__file__).resolve().parent.parent / "lab" / "build-cluster.sh"
+
 
 def lab_layer(config: pytest.Config) -> tuple[Any, dict[str, Any]]:
     try:
+        from .lab import helmbin
         from .lab.orchestrator import Lab
     except ImportError as exc:
         raise SettingError(f"the embedded lab is not available: {exc}") from None
-    variant = config.getoption("irp_lab_variant", None) or "ok"
-    lab = Lab()
+    variant = (config.getoption("irp_lab_variant", None) or os.environ.get("IRP_LAB_VARIANT")
+               or "ok")
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if BUILD_SCRIPT.exists():
+        if reporter is not None:
+            reporter.write_line("irp lab: cluster binaries (built once into the cache) ...")
+        done = subprocess.run(["bash", str(BUILD_SCRIPT)], capture_output=True, text=True,
+                              check=False)
+        if done.returncode != 0:
+            raise SettingError(f"building the lab cluster failed: {done.stdout[-400:]}"
+                               f"{done.stderr[-400:]}")
+    lab = Lab(with_cluster=True)
     try:
         toml_path = lab.up(variant=variant)
+        helm = helmbin.ensure(3)
     except Exception as exc:
         raise SettingError(f"the embedded lab could not start: {exc}") from None
-    return lab, load_file(toml_path, section_required=False)
+    table = load_file(toml_path, section_required=False)
+    table.setdefault("helm", [str(helm)])
+    table.setdefault("database_url", "postgresql://probe@127.0.0.1:5432/probe")
+    table.setdefault("log_watch", "10s")
+    return lab, table

@@ -24,6 +24,7 @@ RES_BUILD_LOG_LINE = 101
 RES_PHASE = 104
 LOG_TAIL_LINES = 40
 MAX_REATTACH = 30
+SPEC_NAME = "ProbeController"
 GHCRTS_FINDING = (
     "GHCRTS does not reach GHC inside `nix build`",
     "nix clears the build environment, so `GHCRTS=-A32m -M2g` set in the calling shell "
@@ -391,9 +392,11 @@ def _json_or_none(text: str) -> Any:
 
 def spec_plan(ctx: StageContext) -> list[Step]:
     s = ctx.settings
-    return [Step(s.get("host", "<host>"), tuple(in_checkout(s["remote_dir"],
-                                                            list(s["test_command"]))),
-                 s["timeout_spec"], "T05: the Hspec tests")]
+    host = s.get("host", "<host>")
+    return [Step(host, tuple(in_checkout(s["remote_dir"], list(s["test_command"]))),
+                 s["timeout_spec"], "T05: the Hspec tests"),
+            Step(host, tuple(in_checkout(s["remote_dir"], list(s["test_report_command"]))),
+                 s["timeout_spec"], "the test report, when the test command printed none")]
 
 
 def spec_run(ctx: StageContext) -> dict[str, Any]:
@@ -401,8 +404,14 @@ def spec_run(ctx: StageContext) -> dict[str, Any]:
     host = s.require("host")
     result = ctx.run(host, in_checkout(s["remote_dir"], list(s["test_command"])), check=False)
     output = result.stdout + "\n" + result.stderr
-    ctx.save_log("tests", output)
     if not result.ok:
+        ctx.save_log("tests", output)
         raise StageError(f"test command `{' '.join(s['test_command'])}` on {host} failed: "
                          f"{result.describe_failure()}", details=result.tail(LOG_TAIL_LINES))
-    return {"rc": result.rc, "output": output[-8000:]}
+    report = ""
+    if SPEC_NAME not in output:
+        shown = ctx.run(host, in_checkout(s["remote_dir"], list(s["test_report_command"])),
+                        check=False)
+        report = shown.stdout + "\n" + shown.stderr
+    ctx.save_log("tests", output + report)
+    return {"rc": result.rc, "output": (output + report)[-8000:]}

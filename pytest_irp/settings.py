@@ -244,7 +244,11 @@ SETTINGS: tuple[Setting, ...] = (
        "false", group="live"),
     # app side
     _s("test_command", "Command on the build host that runs the Hspec tests (T05).", "argv",
-       _argv, ("nix", "flake", "check"), "nix flake check --impure", group="app"),
+       _argv, ("nix", "flake", "check", "-L"), "nix flake check -L --impure", group="app"),
+    _s("test_report_command", "Command on the build host that prints the test report when "
+       "the test command did not (nix shows no log for an already built check).", "argv",
+       _argv, ("nix", "log", ".#checks.x86_64-linux.tests"),
+       "nix log .#checks.x86_64-linux.tests", group="app"),
     _s("dev_url", "URL of a running `devenv up` (T02's live part). Unset: skipped.", "url",
        _url, None, "http://127.0.0.1:8000", group="app"),
     _s("generated_types", "Generated types file (T03), relative to app_repo.", "str", _str,
