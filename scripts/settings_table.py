@@ -28,8 +28,8 @@ def table() -> str:
 
 def main() -> None:
     text = README.read_text(encoding="utf-8")
-    new = re.sub(r"(<!-- BEGIN SETTINGS -->\n).*?(\n<!-- END SETTINGS -->)",
-                 lambda m: m.group(1) + table() + m.group(2), text, flags=re.S)
+    new = re.sub(r"(<!-- BEGIN SETTINGS -->\n).*?(<!-- END SETTINGS -->)",
+                 lambda m: m.group(1) + table() + "\n" + m.group(2), text, flags=re.S)
     README.write_text(new, encoding="utf-8")
 
 
