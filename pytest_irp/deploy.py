@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import judge
-from .stage import StageContext, StageError, Step
+from .stage import Facts, StageContext, StageError, Step
 
 # --------------------------------------------------------------------------- helm
 
@@ -380,17 +380,14 @@ def live_run(ctx: StageContext) -> dict[str, Any]:
     ctx.save_log("pods", logs)
     result = {"healthz": healthz, "probes": probes, "log_problems": log_problems,
               "watched_seconds": float(s["log_watch"])}
-    ok = (healthz["status"] == 200 and healthz["body"].strip() == "ok"
-          and probes["status"] == 200 and not log_problems)
-    if ok and s["pipeline_log"]:
-        result["pipeline_log"] = append_pipeline_log(ctx)
     return result
 
 
-def append_pipeline_log(ctx: StageContext) -> str:
-    s = ctx.settings
-    sha = ctx.facts.sha()
-    path = ctx.facts.app_repo / "PIPELINE_LOG.md"
+def append_pipeline_log(s: Any, facts: Facts) -> str:
+    """One row in the app repo's PIPELINE_LOG.md, in the workplan's format: written
+    atomically, once per SHA (called at the end of a fully green run)."""
+    sha = facts.sha()
+    path = facts.app_repo / "PIPELINE_LOG.md"
     text = path.read_text(encoding="utf-8") if path.exists() else judge.PIPELINE_LOG_HEADER
     if sha in text:
         return "already logged"

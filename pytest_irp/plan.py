@@ -24,13 +24,21 @@ def render_plan(pipeline: Pipeline, items: Sequence[pytest.Item]) -> str:
     lines = ["", "pytest-irp plan (nothing is run; secrets masked)",
              f"criteria: {', '.join(criteria)}", ""]
     stages = needed_stages(pipeline, items)
+    steps = {name: pipeline.plan(name) for name in stages}
+    hosts = sorted({step.host for name in stages for step in steps[name]} - {"local"})
+    if hosts:
+        lines.append("remote commands run as:")
+        for host in hosts:
+            wrapper = pipeline.runner(host).display_argv(["COMMAND..."])
+            lines.append(f"  [{host}] $ {shlex.join(wrapper)}")
+        lines.append("")
     for number, name in enumerate(stages, 1):
         stage = pipeline.stages[name]
         timeout = pipeline.settings.get(f"timeout_{name}", 0)
         needs = f" after {', '.join(stage.needs)}" if stage.needs else ""
         lines.append(f"{number:2}. {name} [{stage.criterion}] {stage.title}{needs} "
                      f"(timeout {timeout:.0f}s)")
-        for step in pipeline.plan(name):
+        for step in steps[name]:
             lines.append(f"      [{step.host}] $ {shlex.join(step.argv)}"
                          f"   # timeout {step.timeout:.0f}s")
             if step.note:

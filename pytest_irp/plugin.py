@@ -407,6 +407,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     from .htmlreport import write_summary
 
+    live = run.pipeline.results.get("live")
+    if (run.settings["pipeline_log"] and int(exitstatus) == 0 and live is not None
+            and live.ok):
+        from .deploy import append_pipeline_log
+
+        live.value["pipeline_log"] = append_pipeline_log(run.settings, run.pipeline.facts)
     write_summary(run, int(exitstatus))
     run.pipeline.close()
 
