@@ -6,6 +6,7 @@ The plugin is inert unless the collected items include an exit criterion (a test
 
 from __future__ import annotations
 
+import itertools
 import os
 import shlex
 import time
@@ -211,7 +212,7 @@ def _check_rootdir(config: pytest.Config) -> None:
     cwd = config.invocation_params.dir
     if config.rootpath == cwd or config.rootpath in cwd.parents:
         return
-    for option, value in zip(args, args[1:], strict=False):
+    for option, value in itertools.pairwise(args):
         if option.startswith("--irp-") and "=" not in option and not value.startswith("-"):
             raise pytest.UsageError(
                 f"pytest-irp: pytest took the value of {option} ({value}) for a test path and "
@@ -240,7 +241,8 @@ def _activate(config: pytest.Config) -> None:
     try:
         pipeline = Pipeline(STAGES, settings, redactor,
                             make_runner=_make_runner(config, settings, redactor),
-                            log_dir=report_dir / f"irp-{run_id}", cache=getattr(config, "cache", None),
+                            log_dir=report_dir / f"irp-{run_id}",
+                            cache=getattr(config, "cache", None),
                             run_id=run_id, reuse=bool(settings["reuse"]),
                             force=settings["force"], progress=_progress(config, redactor))
     except SettingError as exc:
