@@ -169,6 +169,12 @@ def _excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     return f"[... {len(text) - limit} chars cut ...]\n" + text[-limit:]
 
 
+def one_paragraph(text: str, limit: int = 1200) -> str:
+    """A cause for the user: one paragraph, lines joined with ' | ', size-capped."""
+    joined = " | ".join(line.strip() for line in text.strip().splitlines() if line.strip())
+    return joined if len(joined) <= limit else joined[:limit] + " [...]"
+
+
 def atomic_write(path: Path, text: str, mode: int = 0o644) -> None:
     """Write ``text`` to ``path`` via a temporary file and rename: never a half file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -363,7 +369,7 @@ class Pipeline:
 
     def _failed(self, stage: Stage, ctx: StageContext, cause: str, started: float,
                 details: str = "") -> StageResult:
-        cause = self.redactor.redact(cause)
+        cause = one_paragraph(self.redactor.redact(cause))
         self.progress(stage.name, f"FAILED: {cause}")
         return StageResult(stage.name, stage.criterion, "failed", cause=cause,
                            details=_excerpt(self.redactor.redact(details)),
