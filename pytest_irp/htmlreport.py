@@ -118,6 +118,13 @@ def rep_stage_fixtures(item: pytest.Item) -> list[tuple[str, str]]:
 # --------------------------------------------------------------------------- pytest-html hooks
 
 
+def pytest_html_report_title(report: Any) -> None:
+    if _RUN:
+        run = _RUN[0]
+        target = run.settings.get("host", "?")
+        report.title = f"Pipeline validation (pytest-irp) - build host {target} - {run.run_id}"
+
+
 def pytest_html_results_table_row(report: pytest.TestReport, cells: list[str]) -> None:
     if getattr(report, "irp_blocked", None) and cells:
         cells[0] = '<td class="col-result">Blocked</td>'
@@ -143,7 +150,7 @@ def pytest_html_results_summary(prefix: list[str], summary: list[str], postfix: 
         if result.reused_from:
             env.append((f"stage {name}", f"reused from run {result.reused_from.get('run_id')}"
                         f" at {result.reused_from.get('time')}"))
-    prefix.append(rep.html_kv_table("Environment", env))
+    prefix.append(rep.html_kv_table("Run", env))
     prefix.append(rep.html_findings(results))
     _fix_outcome_counts(session.config, run)
 
