@@ -79,6 +79,35 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{MARKER}(task_id): the exit criterion (T01..T12) "
                             "this check proves (pytest-irp)")
     config.pluginmanager.register(fixtures_module, "irp-fixtures")
+    if (config.getoption("numprocesses", None) not in (None, 0, "0")
+            and getattr(config, "workerinput", None) is None and _targets_criteria(config)):
+        raise pytest.UsageError(XDIST_REFUSAL)
+
+
+XDIST_REFUSAL = ("pytest-irp: the criteria run one ordered pipeline; pytest-xdist workers (-n) "
+                 "would split it. Run without -n (or with -p no:xdist).")
+
+
+def _targets_criteria(config: pytest.Config) -> bool:
+    """Whether the paths this run collects hold criteria (a cheap text scan, used only to
+    refuse -n before xdist starts workers: collection happens on the workers)."""
+    args = [a.split("::")[0] for a in config.args] or [
+        str(config.rootpath / p) for p in config.getini("testpaths")]
+    scanned = 0
+    for arg in args:
+        path = Path(arg)
+        files = [path] if path.is_file() else sorted(path.rglob("test_*.py")) \
+            if path.is_dir() else []
+        for file in files:
+            scanned += 1
+            if scanned > 500:
+                return False
+            try:
+                if MARKER in file.read_text(encoding="utf-8", errors="replace"):
+                    return True
+            except OSError:
+                continue
+    return False
 
 
 def _explicitly_configured(config: pytest.Config) -> bool:
@@ -142,9 +171,7 @@ class IrpRun:
 def _refuse_parallel_and_random(config: pytest.Config) -> None:
     if getattr(config, "workerinput", None) is not None or (
             config.getoption("numprocesses", None) not in (None, 0, "0")):
-        raise pytest.UsageError(
-            "pytest-irp: the criteria run one ordered pipeline; pytest-xdist workers (-n) "
-            "would split it. Run without -n (or with -p no:xdist).")
+        raise pytest.UsageError(XDIST_REFUSAL)
     pm = config.pluginmanager
     for name, hint in (("randomly", "-p no:randomly"), ("random_order", "-p no:random_order")):
         plugin = pm.get_plugin(name)

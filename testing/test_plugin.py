@@ -182,3 +182,11 @@ def test_random_order_plugin_is_refused(project: Project) -> None:
         str(project.path / "app"))
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*random-order plugin 'randomly'*-p no:randomly*"])
+
+
+def test_xdist_workers_are_refused_before_they_start(project: Project) -> None:
+    pytest.importorskip("xdist")
+    result = project.run("-n", "2")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*one ordered pipeline; pytest-xdist workers (-n)*"])
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
