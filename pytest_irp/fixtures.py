@@ -36,6 +36,28 @@ def irp_settings(irp_pipeline: Pipeline) -> Resolved:
     return irp_pipeline.settings
 
 
+def _testinfra_host(settings: Resolved, host: str) -> Any:
+    import testinfra
+
+    kwargs: dict[str, Any] = {"timeout": int(settings["connect_timeout"])}
+    if settings.get("ssh_config"):
+        kwargs["ssh_config"] = settings["ssh_config"]
+    return testinfra.get_host(f"ssh://{host}", **kwargs)
+
+
+@pytest.fixture(scope="session")
+def build_host(irp_settings: Resolved) -> Any:
+    """The build host as a testinfra Host (same ssh config as the stages), for checks of
+    files, packages and processes: ``build_host.file(path).is_symlink``."""
+    return _testinfra_host(irp_settings, irp_settings.require("host"))
+
+
+@pytest.fixture(scope="session")
+def cluster_node(irp_settings: Resolved) -> Any:
+    """The cluster node (``node_host``) as a testinfra Host."""
+    return _testinfra_host(irp_settings, irp_settings["node_host"])
+
+
 # ---- stage results (session) ------------------------------------------------------------
 
 @pytest.fixture(scope="session")

@@ -27,6 +27,16 @@ from pathlib import Path
 from fake_runner import FakeRunner, script_is, contains, reply
 from scenario import rules_for
 
+import pytest as _pytest
+from scenario import FakeHost
+
+
+@_pytest.fixture(scope="session")
+def build_host():
+    """Stand-in for the testinfra host: the fake run has no real build host."""
+    return FakeHost()
+
+
 def pytest_irp_make_runner(config, host, settings, redactor):
     scenario = json.loads(Path(os.environ["FAKE_SCENARIO"]).read_text())
     return FakeRunner(host, redactor, rules_for(host, scenario),

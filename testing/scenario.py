@@ -16,6 +16,20 @@ from fake_runner import Rule, contains, reply, script_is, starts_with
 OUT = "/nix/store/0123456789abcdfghijklmnpqrsvwxyz-docker-image-ihp-railiance-probe.tar"
 
 
+class FakeHost:
+    """Stand-in for a testinfra Host in fake runs (no real host exists there): its
+    ``result`` is the symlink the scripted build produced."""
+
+    class _File:
+        def __init__(self, path: str) -> None:
+            self.path = path
+            self.is_symlink = path.endswith("/result")
+            self.linked_to = OUT if self.is_symlink else path
+
+    def file(self, path: str) -> _File:
+        return FakeHost._File(path)
+
+
 def _real(argv: Sequence[str], stdin: str | None) -> tuple[int, str, str]:
     done = subprocess.run(list(argv), capture_output=True, text=True, input=stdin,
                           check=False)

@@ -22,3 +22,10 @@ def test_T06_result_is_a_docker_archive(built_image):
     assert len(built_image["diff_ids"]) == len(built_image["layers"])
     assert built_image["config"].get("Cmd") or built_image["config"].get("Entrypoint"), \
         "the image config has neither Cmd nor Entrypoint"
+
+
+def test_T06_result_symlink_present_on_build_host(build_host, built_image, irp_settings):
+    """The workplan's exit criterion, checked on the host itself (testinfra)."""
+    result = build_host.file(f"{irp_settings['remote_dir']}/result")
+    assert result.is_symlink, f"no `result` symlink in {irp_settings['remote_dir']}"
+    assert build_host.file(result.linked_to).path == built_image["out_path"]
