@@ -158,6 +158,14 @@ def release_plan(ctx: StageContext) -> list[Step]:
                  "rollout (kubectl's algorithm), Ready, restarts, imageID digest")]
 
 
+def wait_args(helm_major: int) -> list[str]:
+    """One wait strategy on helm 3 and 4: helm waits for hooks only, and the suite judges
+    the rollout itself (so it can fail fast on CrashLoopBackOff and friends). helm 3 does
+    that without --wait; helm 4 needs --wait=hookOnly (its bare --wait is the kstatus
+    watcher, and no flag at all is its default hookOnly, spelled out for clarity)."""
+    return ["--wait=hookOnly"] if helm_major >= 4 else []
+
+
 def _kube_args(s: Any) -> list[str]:
     args = ["--kube-context", s["kube_context"]]
     if s.get("kubeconfig"):
@@ -231,7 +239,7 @@ def release_run(ctx: StageContext) -> dict[str, Any]:
     apps = client.AppsV1Api(api_client)
     secret_state = ensure_namespace_and_secret(ctx, core, client)
     major = helm_major(ctx)
-    wait = ["--wait=hookOnly"] if major >= 4 else []
+    wait = wait_args(major)
     ns, rel = s["namespace"], s["release"]
     kube = _kube_args(s)
     install = ctx.run("local", [*s["helm"], "upgrade", "--install", rel, _chart_path(ctx),
