@@ -224,3 +224,34 @@ def test_flake_judge_on_lab_sample() -> None:
     assert app.flake_problems(text, None, "ihp-railiance-probe") == []
     assert app.flake_problems(text.replace("postUnpack", "postPatch"), None,
                               "ihp-railiance-probe")
+
+
+# ---- recorded Kubernetes objects (testing/data/record_k8s_objects.py) ---------------------
+
+K8S = REPO / "testing" / "data" / "k8s"
+
+
+def _recorded(name: str) -> dict:
+    return json.loads((K8S / f"{name}.json").read_text())
+
+
+def test_rollout_judge_on_recorded_deployments() -> None:
+    assert judge.rollout_status(_recorded("deployment-new")) == (
+        False, "waiting for the deployment spec update to be observed")
+    done, message = judge.rollout_status(_recorded("deployment-done"))
+    assert done, message
+    done, message = judge.rollout_status(_recorded("deployment-crash"))
+    assert not done
+    assert message == "0 of 1 updated replicas available"
+
+
+def test_pod_judges_on_recorded_pods() -> None:
+    ready, crash, pull = (_recorded(n) for n in ("pod-ready", "pod-crashloop",
+                                                 "pod-imagepull"))
+    assert judge.pod_ready(ready)
+    assert judge.fatal_pod_state([ready]) == ""
+    assert "CrashLoopBackOff" in judge.fatal_pod_state([crash])
+    assert any(r in judge.fatal_pod_state([pull]) for r in ("ImagePullBackOff", "ErrImagePull"))
+    assert judge.pod_problems([ready]) == []
+    assert any("restarted 1 times" in p for p in judge.pod_problems([crash]))
+    assert judge.running_digests([ready])[0].startswith("sha256:")
