@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import judge
+from .registry import REALM_FIX
 from .stage import Facts, StageContext, StageError, Step
 
 # --------------------------------------------------------------------------- helm
@@ -123,9 +124,14 @@ def pull_run(ctx: StageContext) -> dict[str, Any]:
     s = ctx.settings
     node = s["node_host"]
     image = ctx.upstream("push")["image"]
+    realm = ctx.upstream("push").get("realm_problem")
+    if realm:
+        ctx.finding("warning", "Pulls follow the registry's token realm",
+                    f"containerd asks the advertised realm for a pull token even with an "
+                    f"http:// mirror: {realm}. A pull works only while something answers "
+                    f"there.", REALM_FIX)
     pull = ctx.run(node, [*s["crictl"], "pull", image], check=False)
     if not pull.ok:
-        realm = ctx.upstream("push").get("realm_problem")
         hint = f" Likely cause: {realm}" if realm and "token" in pull.stderr.lower() else ""
         raise StageError(f"`crictl pull {image}` on {node} failed: {pull.describe_failure()}"
                          + hint, details=pull.tail(40))
@@ -292,8 +298,8 @@ def _wait_rollout(ctx: StageContext, core: Any, apps: Any, ns: str, rel: str
         pods = [api.sanitize_for_serialization(p) for p in pods_raw.items]
         fatal = judge.fatal_pod_state(pods)
         if fatal:
-            raise StageError(f"release {rel}: {fatal}",
-                             details=_diagnostics(ctx, core, ns, rel, pods))
+            bundle = _diagnostics(ctx, core, ns, rel, pods)
+            raise StageError(f"release {rel}: {fatal}", details=bundle, log=bundle)
         if deps_d:
             done, last = judge.rollout_status(deps_d[0])
             if done:
@@ -303,8 +309,9 @@ def _wait_rollout(ctx: StageContext, core: Any, apps: Any, ns: str, rel: str
                     return ready, deps_d[0]
                 last = "deployment available but no Ready pod"
         if ctx.deadline - time.monotonic() < 3:
+            bundle = _diagnostics(ctx, core, ns, rel, pods)
             raise StageError(f"release {rel} not rolled out within timeout_release: {last}",
-                             details=_diagnostics(ctx, core, ns, rel, pods))
+                             details=bundle, log=bundle)
         ctx.progress("release", last)
         time.sleep(2)
 
@@ -418,9 +425,47 @@ def ci_plan(ctx: StageContext) -> list[Step]:
 
 
 def ci_run(ctx: StageContext) -> dict[str, Any]:
+    s = ctx.settings
     workflows = sorted((ctx.facts.app_repo / ".gitea" / "workflows").glob("*.y*ml"))
     if not workflows:
         raise StageError("no workflow in .gitea/workflows/")
     texts = {w.name: w.read_text(encoding="utf-8") for w in workflows}
-    problems = judge.workflow_problems(texts, ctx.settings["runner_label"])
-    return {"workflows": sorted(texts), "problems": problems}
+    problems = judge.workflow_problems(texts, s["runner_label"])
+    latest: dict[str, Any] | None = None
+    if s.get("gitea_api_url") and s.get("gitea_token"):
+        ctx.redactor.add(s["gitea_token"])
+        latest = _latest_run(s)
+        problem = judge.latest_run_problem(latest, s["ci_branch"])
+        if problem:
+            problems.append(problem)
+    else:
+        ctx.finding("info", "Latest CI run not checked",
+                    "gitea_api_url and gitea_token are not both set, so only the workflow "
+                    "file was checked.", "Set both to check that the latest run on main "
+                    "succeeded.")
+    return {"workflows": sorted(texts), "problems": problems, "latest_runs": latest}
+
+
+def _latest_run(s: Any) -> dict[str, Any]:
+    """GET the repository's Actions runs (newer Gitea: /actions/runs; older: /tasks)."""
+    import requests
+
+    repo = s.get("gitea_repo") or str(s.require("registry")).split("/", 1)[1]
+    session = requests.Session()
+    session.trust_env = False
+    headers = {"Authorization": f"token {s['gitea_token']}"}
+    for path in ("actions/runs", "actions/tasks"):
+        url = f"{s['gitea_api_url']}/repos/{repo}/{path}?limit=20"
+        try:
+            response = session.get(url, headers=headers, timeout=10)
+        except requests.RequestException as exc:
+            raise StageError(f"Gitea API {s['gitea_api_url']} unreachable: {exc}") from None
+        if response.status_code == 404:
+            continue
+        if response.status_code in (401, 403):
+            raise StageError(f"Gitea API rejected gitea_token (HTTP {response.status_code})")
+        if response.status_code != 200:
+            raise StageError(f"Gitea API {url}: HTTP {response.status_code}")
+        return dict(response.json())
+    raise StageError(f"Gitea API at {s['gitea_api_url']} has no Actions runs endpoint for "
+                     f"{repo}")

@@ -265,3 +265,20 @@ def workflow_problems(texts: dict[str, str], runner_label: str) -> list[str]:
         problems.append(f"no workflow triggered on push runs on the runner label "
                         f"{runner_label!r}")
     return problems
+
+
+def latest_run_problem(listing: dict[str, Any], branch: str) -> str:
+    """Why the latest Actions run on ``branch`` is not a success ('' when it is).
+    Accepts Gitea's /actions/runs (``workflow_runs``) and /actions/tasks (``workflow_runs``
+    too, with ``head_branch``) listings."""
+    runs = listing.get("workflow_runs") or listing.get("tasks") or []
+    on_branch = [r for r in runs if r.get("head_branch") in (branch, f"refs/heads/{branch}")]
+    if not on_branch:
+        return f"no CI run on {branch} yet"
+    latest = max(on_branch, key=lambda r: (str(r.get("created_at") or r.get("run_started_at")
+                                                  or ""), int(r.get("id") or 0)))
+    status = str(latest.get("conclusion") or latest.get("status") or "?")
+    if status != "success":
+        return (f"the latest CI run on {branch} (#{latest.get('run_number', latest.get('id'))})"
+                f" ended {status}")
+    return ""

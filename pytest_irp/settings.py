@@ -262,6 +262,10 @@ SETTINGS: tuple[Setting, ...] = (
        "http://git.example.invalid:32166/api/v1", group="ci"),
     _s("gitea_token", "Gitea API token. Environment or file only.", "str", _str, None,
        "(from the environment)", secret=True, cli=False, group="ci"),
+    _s("gitea_repo", "OWNER/NAME of the app repository in Gitea. Default: the registry "
+       "path.", "str", _str, None, "coulomb/ihp-railiance-probe", group="ci"),
+    _s("ci_branch", "Branch whose latest CI run must have succeeded.", "str", _str, "main",
+       "main", group="ci"),
     # run control
     _s("reports_dir", "Where reports, logs and summary.json go.", "path", _path, "reports",
        "reports", group="run"),

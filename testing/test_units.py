@@ -255,3 +255,18 @@ def test_pod_judges_on_recorded_pods() -> None:
     assert judge.pod_problems([ready]) == []
     assert any("restarted 1 times" in p for p in judge.pod_problems([crash]))
     assert judge.running_digests([ready])[0].startswith("sha256:")
+
+
+def test_latest_run_judge_on_gitea_listings() -> None:
+    """Canned listings in the shape of Gitea's /actions/runs (no Gitea runs here)."""
+    runs = {"workflow_runs": [
+        {"id": 7, "run_number": 7, "head_branch": "main", "status": "completed",
+         "conclusion": "failure", "created_at": "2026-05-07T10:00:00Z"},
+        {"id": 8, "run_number": 8, "head_branch": "main", "status": "completed",
+         "conclusion": "success", "created_at": "2026-05-07T11:00:00Z"},
+        {"id": 9, "run_number": 9, "head_branch": "dev", "status": "completed",
+         "conclusion": "failure", "created_at": "2026-05-07T12:00:00Z"}]}
+    assert judge.latest_run_problem(runs, "main") == ""
+    runs["workflow_runs"][1]["conclusion"] = "failure"
+    assert "ended failure" in judge.latest_run_problem(runs, "main")
+    assert judge.latest_run_problem({"workflow_runs": []}, "main") == "no CI run on main yet"
