@@ -7,8 +7,8 @@ are saved beside it in ``reports/irp-<run id>/``.
 
 from __future__ import annotations
 
+import json
 import shutil
-import sys
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -16,20 +16,16 @@ import pytest
 from . import report as rep
 from .outcomes import STATUS_BLOCKED
 from .pipeline import CRITERIA
-from .settings import describe
+from .settings import TARGET_SETTINGS, describe
 from .stage import atomic_write
 
 if TYPE_CHECKING:
     from .plugin import IrpRun
 
-_RUN: list[IrpRun] = []
-
-
 def setup_html(run: IrpRun) -> None:
     """Make pytest-html write a self-contained report unless the user chose --html."""
     config = run.config
-    _RUN[:] = [run]
-    config.pluginmanager.register(sys.modules[__name__], "irp-html")
+    config.pluginmanager.register(HtmlHooks(run), "irp-html")
     _add_metadata(run)
     if config.getoption("htmlpath", None):
         run.html_path = None
@@ -72,8 +68,7 @@ def _add_metadata(run: IrpRun) -> None:
     meta = run.config.stash.get(metadata_key, None)
     if meta is None:
         return
-    meta["IRP target"] = describe(run.settings, ("host", "registry", "kube_context",
-                                                 "namespace", "release", "base_url"))
+    meta["IRP target"] = describe(run.settings, TARGET_SETTINGS)
     meta["IRP run"] = run.run_id
     for key in list(meta):
         if isinstance(meta[key], str):
@@ -118,41 +113,45 @@ def rep_stage_fixtures(item: pytest.Item) -> list[tuple[str, str]]:
 # --------------------------------------------------------------------------- pytest-html hooks
 
 
-def pytest_html_report_title(report: Any) -> None:
-    if _RUN:
-        run = _RUN[0]
-        target = run.settings.get("host", "?")
-        report.title = f"Pipeline validation (pytest-irp) - build host {target} - {run.run_id}"
+class HtmlHooks:
+    """pytest-html hooks for one run: title, BLOCKED rows, the summary sections."""
+
+    def __init__(self, run: IrpRun) -> None:
+        self.run = run
+
+    def pytest_html_report_title(self, report: Any) -> None:
+        host = self.run.settings.get("host", "?")
+        report.title = (f"Pipeline validation (pytest-irp) - build host {host} - "
+                        f"{self.run.run_id}")
+
+    def pytest_html_results_table_row(self, report: pytest.TestReport,
+                                      cells: list[str]) -> None:
+        if getattr(report, "irp_blocked", None) and cells:
+            cells[0] = '<td class="col-result">Blocked</td>'
+
+    def pytest_html_results_summary(self, prefix: list[str], summary: list[str],
+                                    postfix: list[str], session: pytest.Session) -> None:
+        run = self.run
+        results = run.pipeline.results
+        prefix.append(rep.html_criteria_table(criteria_rows(run)))
+        prefix.append(rep.html_kv_table("Digest chain", rep.digest_chain(results)))
+        env = [("target", describe(run.settings, TARGET_SETTINGS)),
+               ("SHA under test", _value(results, "source", "sha")),
+               ("nix", _value(results, "prebuild", "nix")),
+               ("run id", run.run_id)]
+        for name, result in results.items():
+            if result.reused_from:
+                env.append((f"stage {name}", f"reused from run "
+                            f"{result.reused_from.get('run_id')} at "
+                            f"{result.reused_from.get('time')}"))
+        prefix.append(rep.html_kv_table("Run", env))
+        prefix.append(rep.html_findings(results))
+        _fix_outcome_counts(session.config, run)
 
 
-def pytest_html_results_table_row(report: pytest.TestReport, cells: list[str]) -> None:
-    if getattr(report, "irp_blocked", None) and cells:
-        cells[0] = '<td class="col-result">Blocked</td>'
-
-
-def pytest_html_results_summary(prefix: list[str], summary: list[str], postfix: list[str],
-                                session: pytest.Session) -> None:
-    if not _RUN:
-        return
-    run = _RUN[0]
-    rows = criteria_rows(run)
-    results = run.pipeline.results
-    prefix.append(rep.html_criteria_table(rows))
-    prefix.append(rep.html_kv_table("Digest chain", rep.digest_chain(results)))
-    env = [("target", describe(run.settings, ("host", "registry", "kube_context",
-                                              "namespace", "release", "base_url"))),
-           ("SHA under test", str(results["source"].value.get("sha", ""))
-            if "source" in results else ""),
-           ("nix", str(results["prebuild"].value.get("nix", "")) if "prebuild" in results
-            else ""),
-           ("run id", run.run_id)]
-    for name, result in results.items():
-        if result.reused_from:
-            env.append((f"stage {name}", f"reused from run {result.reused_from.get('run_id')}"
-                        f" at {result.reused_from.get('time')}"))
-    prefix.append(rep.html_kv_table("Run", env))
-    prefix.append(rep.html_findings(results))
-    _fix_outcome_counts(session.config, run)
+def _value(results: Any, stage: str, key: str) -> str:
+    result = results.get(stage)
+    return str(result.value.get(key, "")) if result is not None else ""
 
 
 def _fix_outcome_counts(config: pytest.Config, run: IrpRun) -> None:
@@ -172,14 +171,9 @@ def _fix_outcome_counts(config: pytest.Config, run: IrpRun) -> None:
 
 def write_summary(run: IrpRun, exit_code: int) -> None:
     rows = criteria_rows(run)
-    data = rep.summary_json(run.run_id, describe(run.settings, ("host", "registry",
-                                                                "kube_context", "namespace",
-                                                                "release", "base_url")),
+    data = rep.summary_json(run.run_id, describe(run.settings, TARGET_SETTINGS),
                             rows, list(run.records.values()), run.pipeline.results, exit_code)
-    text_safe = run.redactor.redact
-    import json
-
-    data = json.loads(text_safe(json.dumps(data, default=str)))
+    data = json.loads(run.redactor.redact(json.dumps(data, default=str)))
     log_dir = run.report_dir / f"irp-{run.run_id}"
     rep.write_json(log_dir / "summary.json", data)
     rep.write_json(run.report_dir / "summary.json", data)

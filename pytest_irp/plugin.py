@@ -33,11 +33,19 @@ from .pipeline import CRITERIA, CRITERION_ORDER, STAGES
 from .redact import Redactor
 from .report import CheckRecord, check_name
 from .runners import LocalRunner, Runner, SshRunner
-from .settings import BOOL_FLAGS, SETTINGS, Resolved, SettingError, describe, load_file, resolve
+from .settings import (
+    BOOL_FLAGS,
+    SETTINGS,
+    TARGET_SETTINGS,
+    Resolved,
+    SettingError,
+    describe,
+    load_file,
+    resolve,
+)
 from .stage import Pipeline
 
 RUN_KEY = pytest.StashKey["IrpRun"]()
-HEADER_SETTINGS = ("host", "registry", "kube_context", "namespace", "release", "base_url")
 
 
 # --------------------------------------------------------------------------- options
@@ -143,7 +151,7 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
         settings = resolve_settings(config, [])
     except SettingError:
         return ["irp: settings incomplete (details after collection)"]
-    return [f"irp target: {describe(settings, HEADER_SETTINGS) or '(none set)'}"]
+    return [f"irp target: {describe(settings, TARGET_SETTINGS) or '(none set)'}"]
 
 
 # --------------------------------------------------------------------------- activation
@@ -166,6 +174,33 @@ class IrpRun:
         self.html_path: Path | None = None
         self.own_html = False
         self.lab: Any = None
+
+    # registered as a plugin for the run: these are hooks
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        for item in session.items:
+            crit = criterion_of(item)
+            if crit:
+                self.records[item.nodeid] = CheckRecord(item.nodeid, crit,
+                                                        check_name(item.name, crit),
+                                                        STATUS_PASS, 0.0)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """One record per check: the first phase that did not pass decides."""
+        rec = self.records.get(report.nodeid)
+        if rec is None:
+            return
+        rec.duration += report.duration
+        if rec.status != STATUS_PASS:
+            return
+        blocked = getattr(report, "irp_blocked", None)
+        if blocked:
+            rec.status, rec.cause = STATUS_BLOCKED, str(blocked)
+            self.blocked_lines.append(f"BLOCKED {report.nodeid} - {blocked}")
+        elif report.failed:
+            rec.status, rec.cause = STATUS_FAIL, _first_line(report)
+        elif report.skipped:
+            rec.status, rec.cause = STATUS_SKIPPED, _skip_reason(report)
 
 
 def _refuse_parallel_and_random(config: pytest.Config) -> None:
@@ -276,6 +311,7 @@ def _activate(config: pytest.Config) -> None:
         raise pytest.UsageError(f"pytest-irp: {exc}") from None
     run = IrpRun(config, settings, redactor, pipeline, run_id, report_dir)
     run.lab = lab
+    config.pluginmanager.register(run, "irp-run")
     config.stash[RUN_KEY] = run
     config.stash[PIPELINE_KEY] = pipeline
     if not settings["plan"] and not config.option.collectonly:
@@ -349,42 +385,6 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config
     return None
 
 
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    # records per check (first non-passing phase wins)
-    run = _CURRENT_RUN[0]
-    if run is None or report.nodeid not in run.records:
-        return
-    rec = run.records[report.nodeid]
-    rec.duration += report.duration
-    if rec.status != STATUS_PASS:
-        return
-    if getattr(report, "irp_blocked", None):
-        rec.status, rec.cause = STATUS_BLOCKED, str(report.irp_blocked)
-        run.blocked_lines.append(f"BLOCKED {report.nodeid} - {report.irp_blocked}")
-    elif report.failed:
-        rec.status = STATUS_FAIL
-        rec.cause = _first_line(report)
-    elif report.skipped:
-        rec.status = STATUS_SKIPPED
-        rec.cause = _skip_reason(report)
-
-
-_CURRENT_RUN: list[IrpRun | None] = [None]
-
-
-def pytest_collection_finish(session: pytest.Session) -> None:
-    run = _run(session.config)
-    _CURRENT_RUN[0] = run
-    if run is None:
-        return
-    for item in session.items:
-        crit = criterion_of(item)
-        if crit:
-            run.records[item.nodeid] = CheckRecord(item.nodeid, crit,
-                                                   check_name(item.name, crit),
-                                                   STATUS_PASS, 0.0)
-
-
 def _first_line(report: pytest.TestReport) -> str:
     crash = getattr(report.longrepr, "reprcrash", None)
     text = crash.message if crash is not None else report.longreprtext
@@ -448,7 +448,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     run = _run(config)
-    _CURRENT_RUN[0] = None
     if run is None or run.settings["plan"] or config.option.collectonly:
         return
     from .htmlreport import finish_html

@@ -286,6 +286,8 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+# what a header, a report or summary.json shows as "the target"
+TARGET_SETTINGS = ("host", "registry", "kube_context", "namespace", "release", "base_url")
 BOOL_FLAGS = frozenset(s.name for s in SETTINGS if s.type_name == "bool")
 
 
