@@ -227,6 +227,10 @@ def ensure_namespace_and_secret(ctx: StageContext, core: Any, client: Any) -> st
                              ) from None
     session = s.get("session_secret") or generate_session_secret()
     ctx.redactor.add(session)
+    problem = judge.session_secret_problem(session)
+    if problem:
+        raise StageError(f"cannot create secret {ns}/{name}: {problem} (setting "
+                         f"'session_secret'; unset it to have one generated)")
     database_url = s.require("database_url")
     ctx.redactor.add(database_url)
     body = client.V1Secret(metadata=client.V1ObjectMeta(name=name), type="Opaque",

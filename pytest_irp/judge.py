@@ -206,6 +206,24 @@ def helm_status(status: dict[str, Any]) -> dict[str, Any]:
     return {"status": status.get("info", {}).get("status"), "revision": status.get("version")}
 
 
+# --------------------------------------------------------------------------- secrets
+
+
+def session_secret_problem(value: str) -> str:
+    """IHP wants IHP_SESSION_SECRET as base64 of exactly 96 bytes; otherwise it generates
+    one at start and prints it to the log ('' when the value is valid)."""
+    import base64
+    import binascii
+
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return "IHP_SESSION_SECRET is not valid base64"
+    if len(raw) != 96:
+        return f"IHP_SESSION_SECRET decodes to {len(raw)} bytes, IHP needs 96"
+    return ""
+
+
 # --------------------------------------------------------------------------- logs
 
 

@@ -425,6 +425,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             if f.severity != "info":
                 tr.write_line(f"finding [{f.severity}] {f.title}: {f.fix or f.detail}",
                               yellow=True)
+    live = run.pipeline.results.get("live")
+    if live is not None and live.value.get("pipeline_log"):
+        tr.write_line(f"PIPELINE_LOG.md: {live.value['pipeline_log']} (commit it with the "
+                      f"app)")
     tr.write_line(f"irp report: {run.html_path or '(--html given: see pytest-html)'}; "
                   f"summary: {run.report_dir / 'summary.json'}")
 

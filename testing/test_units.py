@@ -270,3 +270,15 @@ def test_latest_run_judge_on_gitea_listings() -> None:
     runs["workflow_runs"][1]["conclusion"] = "failure"
     assert "ended failure" in judge.latest_run_problem(runs, "main")
     assert judge.latest_run_problem({"workflow_runs": []}, "main") == "no CI run on main yet"
+
+
+def test_session_secret_must_be_base64_of_96_bytes() -> None:
+    from pytest_irp.deploy import generate_session_secret
+
+    assert judge.session_secret_problem(generate_session_secret()) == ""
+    import base64
+
+    short = base64.b64encode(b"x" * 32).decode()  # the workplan's `openssl rand -base64 32`
+    assert judge.session_secret_problem(short) == (
+        "IHP_SESSION_SECRET decodes to 32 bytes, IHP needs 96")
+    assert "not valid base64" in judge.session_secret_problem("not base64!")
