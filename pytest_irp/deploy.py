@@ -220,6 +220,7 @@ def ensure_namespace_and_secret(ctx: StageContext, core: Any, client: Any) -> st
         if missing:
             raise StageError(f"secret {ns}/{name} exists but lacks {', '.join(sorted(missing))}"
                              f" (it is never overwritten: add the keys)")
+        _check_existing_session_secret(ctx, secret.data["IHP_SESSION_SECRET"], ns, name)
         return "existing"
     except ApiException as exc:
         if exc.status != 404:
@@ -239,6 +240,23 @@ def ensure_namespace_and_secret(ctx: StageContext, core: Any, client: Any) -> st
                                         "IHP_BASEURL": s.get("base_url") or ""})
     core.create_namespaced_secret(ns, body, _request_timeout=15)
     return "created"
+
+
+def _check_existing_session_secret(ctx: StageContext, encoded: str, ns: str,
+                                   name: str) -> None:
+    """A finding (never a value) when the existing secret's session key is one IHP rejects."""
+    try:
+        value = base64.b64decode(encoded).decode()
+    except (ValueError, UnicodeDecodeError):
+        value = ""
+    ctx.redactor.add(value)
+    problem = judge.session_secret_problem(value)
+    if problem:
+        ctx.finding("warning", f"Secret {ns}/{name}: IHP will not accept its session key",
+                    f"{problem}: the app then generates a key and prints it to its log "
+                    f"(T11 fails on that line).",
+                    "Store base64 of 96 random bytes (e.g. `head -c 96 /dev/urandom | "
+                    "base64 -w0`); the workplan's `openssl rand -base64 32` is too short.")
 
 
 def release_run(ctx: StageContext) -> dict[str, Any]:
