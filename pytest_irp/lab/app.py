@@ -17,6 +17,7 @@ from pytest_irp.lab.proc import LabError, run
 
 MARKER: Final = "irp-lab-variant"  # file in .git/ naming the variant of a prepared repo
 BRANCH: Final = "main"
+SLOW_BUILD_SECONDS: Final = 8  # the slow-build variant's image build sleeps this long
 COMMIT_DATE: Final = "2026-05-02T12:00:00+02:00"
 GIT_ENV: Final[Mapping[str, str]] = {
     "GIT_AUTHOR_NAME": "IRP Lab",
@@ -91,23 +92,35 @@ def _wrong_column_type(root: Path) -> None:
 
 
 def _route_missing(root: Path) -> None:
+    # The /healthz route is gone (Routes.hs and the front controller), as if the workplan's
+    # step 4 was never done: T04 fails; the image still builds (it serves no /healthz) and
+    # the spec (GET /probes) still passes.
     routes = root / "Web/Routes.hs"
-    replace_once(routes, '''
-instance CanRoute ProbesController where
+    replace_once(routes, '''instance CanRoute HealthController where
     parseRoute' = do
-        pathPrefix "/probes"
-        pure ProbesAction
+        pathPrefix "/healthz"
+        pure HealthAction
 
-instance HasPath ProbesController where
-    pathTo ProbesAction = "/probes"
+instance HasPath HealthController where
+    pathTo HealthAction = "/healthz"
+
 ''', "")
-    replace_once(root / "Web/FrontController.hs", "        , parseRoute @ProbesController\n", "")
+    replace_once(root / "Web/FrontController.hs",
+                 "        [ parseRoute @HealthController\n        , parseRoute @ProbesController\n",
+                 "        [ parseRoute @ProbesController\n")
 
 
 def _failing_spec(root: Path) -> None:
     spec = root / "Test/ProbeControllerSpec.hs"
     replace_once(spec, 'it "GET /probes returns 200"', 'it "GET /probes returns 201"')
     replace_once(spec, "shouldRespondWith` 200", "shouldRespondWith` 201")
+
+
+def _slow_build(root: Path) -> None:
+    # The image build sleeps first: long enough to cut its SSH connection or start a second
+    # suite run while it is still running.
+    replace_once(root / "nix/docker.sh", "set -eu\n",
+                 f"set -eu\nsleep {SLOW_BUILD_SECONDS}  # slow-build variant\n")
 
 
 def _wrong_liveness_path(root: Path) -> None:
@@ -124,6 +137,7 @@ VARIANTS: Final[Mapping[str, Callable[[Path], None] | None]] = {
     "route-missing": _route_missing,
     "failing-spec": _failing_spec,
     "wrong-liveness-path": _wrong_liveness_path,
+    "slow-build": _slow_build,
 }
 
 VARIANT_DOCS: Final[Mapping[str, str]] = {
@@ -135,11 +149,13 @@ VARIANT_DOCS: Final[Mapping[str, str]] = {
     "overlay-missing": "flake.nix without the models overlay (no configureFlags/postUnpack; "
                        "no overlays.models, no irp.overlays.models)",
     "wrong-column-type": "probes.name is INT (Schema.sql, migration, Generated/Types.hs)",
-    "route-missing": "no /probes route (Web/Routes.hs, FrontController): /probes answers 404 "
-                     "and the spec fails",
+    "route-missing": "no /healthz route (Web/Routes.hs, FrontController): T04 fails; the image "
+                     "builds but answers 404 on /healthz; the spec still passes",
     "failing-spec": "the spec expects 201 from GET /probes: `nix flake check` fails "
                     "(1 example, 1 failure)",
     "wrong-liveness-path": "the chart's livenessProbe asks /health instead of /healthz",
+    "slow-build": f"nix/docker.sh sleeps {SLOW_BUILD_SECONDS} s before building: a build long "
+                  "enough to cut its SSH connection or attach a second run to it",
 }
 
 

@@ -294,7 +294,10 @@ def test_variants_change_what_they_say(variants):
     assert "postUnpack" not in flake
     assert "name INT NOT NULL" in _text(variants["wrong-column-type"], "Application/Schema.sql")
     assert "name :: Int" in _text(variants["wrong-column-type"], "build/Generated/Types.hs")
-    assert '"/probes"' not in _text(variants["route-missing"], "Web/Routes.hs")
+    assert '"/healthz"' not in _text(variants["route-missing"], "Web/Routes.hs")
+    assert '"/probes"' in _text(variants["route-missing"], "Web/Routes.hs")
+    assert "HealthController" not in _text(variants["route-missing"], "Web/FrontController.hs")
+    assert "\nsleep 8  # slow-build variant\n" in _text(variants["slow-build"], "nix/docker.sh")
     assert "shouldRespondWith` 201" in _text(
         variants["failing-spec"], "Test/ProbeControllerSpec.hs"
     )
