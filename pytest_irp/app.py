@@ -48,6 +48,24 @@ def flake_problems(flake_text: str, evaluated: Any, app_name: str) -> list[str]:
     return problems
 
 
+def flake_output_problems(show: Any, build_attr: str) -> list[str]:
+    """From ``nix flake show --json``: the image package T06 builds exists, and a Hspec
+    ``tests`` check exists for T05 (IHP adds it when Test/Main.hs exists)."""
+    if not isinstance(show, dict):
+        return ["`nix flake show --json` gave no usable answer"]
+    attr = build_attr.split("#", 1)[-1]
+    problems = []
+    packages = show.get("packages") or {}
+    if not any(attr in (outputs or {}) for outputs in packages.values()):
+        problems.append(f"the flake has no package {attr!r} (needed by `nix build "
+                        f"{build_attr}`); packages: "
+                        f"{sorted({n for o in packages.values() for n in (o or {})})}")
+    checks = show.get("checks") or {}
+    if not any("tests" in (outputs or {}) for outputs in checks.values()):
+        problems.append("the flake has no checks.<system>.tests (the Hspec suite)")
+    return problems
+
+
 # --------------------------------------------------------------------------- T03 schema
 
 

@@ -282,3 +282,11 @@ def test_session_secret_must_be_base64_of_96_bytes() -> None:
     assert judge.session_secret_problem(short) == (
         "IHP_SESSION_SECRET decodes to 32 bytes, IHP needs 96")
     assert "not valid base64" in judge.session_secret_problem("not base64!")
+
+
+def test_flake_outputs_judge() -> None:
+    show = {"checks": {"x86_64-linux": {"tests": {"type": "derivation"}}},
+            "packages": {"x86_64-linux": {"docker": {"type": "derivation"}}}}
+    assert app.flake_output_problems(show, ".#docker") == []
+    assert "no package 'image'" in app.flake_output_problems(show, ".#image")[0]
+    assert app.flake_output_problems(None, ".#docker")
