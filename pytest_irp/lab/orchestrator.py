@@ -316,8 +316,9 @@ class Lab:
                 and recorded.get("template") == fingerprint
                 and app_mod.prepared_variant(lay.app_repo) == variant
                 and app_mod.prepared_variant(lay.remote_dir) == variant
-                and recorded.get("commit") == app_mod.head(lay.app_repo)
-                and app_mod.head(lay.remote_dir) == recorded.get("commit")):
+                and recorded.get("commit") == app_mod.head(lay.app_repo)):
+            # the build host's checkout may sit on another commit: the suite's source stage
+            # moves it to the SHA under test (--irp-ref), and a run may be building there
             return
         app_mod.prepare_app_repo(lay.app_repo, variant)
         app_mod.clone_checkout(lay.app_repo, lay.remote_dir)

@@ -393,6 +393,32 @@ def test_up_twice_is_idempotent(lab_up: Lab):
     assert ssh(lab_up, "haskelseed", "true").returncode == 0
 
 
+def test_up_keeps_the_app_repo_when_the_suite_moved_the_checkout(lab_up: Lab):
+    """The suite checks the SHA under test out on the build host (--irp-ref may name a
+    commit beside HEAD): the next up must not re-make the app repo and lose that commit."""
+    repo, remote = lab_up.layout.app_repo, lab_up.layout.remote_dir
+    before = read_json(lab_up.layout.state_file)["app"]
+
+    def git(where: Path, *args: str) -> str:
+        return subprocess.run(["git", "-C", str(where), *args], check=True, text=True,
+                              capture_output=True, env={**os.environ, **app.GIT_ENV}
+                              ).stdout.strip()
+
+    side = git(repo, "commit-tree", git(repo, "rev-parse", "HEAD^{tree}"), "-p", "HEAD",
+               "-m", "side commit under test")
+    git(repo, "update-ref", "refs/irp-test/side", side)
+    git(remote, "fetch", "-q", str(repo), "refs/irp-test/side")
+    git(remote, "checkout", "-q", "-f", "--detach", side)
+    try:
+        lab_up.up()
+        assert read_json(lab_up.layout.state_file)["app"] == before
+        assert git(repo, "rev-parse", "refs/irp-test/side") == side
+        assert app.head(remote) == side
+    finally:
+        git(remote, "checkout", "-q", "-f", "--detach", before["commit"])
+        git(repo, "update-ref", "-d", "refs/irp-test/side")
+
+
 def test_up_with_another_variant_replaces_only_the_app(lab_up: Lab):
     before = read_json(lab_up.layout.state_file)
     lab_up.up("healthz-wrong")
