@@ -86,6 +86,28 @@ def readable_log(raw: str) -> str:
     return "\n".join(lines)
 
 
+_COMPILER_ERROR = re.compile(r"^\S+:\d+:\d+(?:-\d+)?: error\b")
+
+
+def first_build_error(raw: str) -> str:
+    """The builder's first compiler-style error (``File.hs:9:1: error: [GHC-87110]`` with
+    its indented message line), or ''. nix's own message only says the builder failed."""
+    lines: list[str] = []
+    for event in map(parse_log_line, raw.splitlines()):
+        if event.kind == "log":
+            lines.append(event.text)
+        elif event.kind == "text":
+            head, sep, rest = event.text.partition("> ")
+            if sep and head and " " not in head:  # plain `nix build -L`: "drv-name> line"
+                lines.append(rest)
+    for i, line in enumerate(lines):
+        if _COMPILER_ERROR.search(line.strip()):
+            follow = lines[i + 1] if i + 1 < len(lines) else ""
+            message = follow.strip() if follow[:1].isspace() else ""
+            return f"{line.strip()} {message}".strip()[:300]
+    return ""
+
+
 class BuildProgress:
     """Follows the log lines of a build and says what is happening now."""
 
@@ -220,7 +242,9 @@ def parse_inspect(text: str) -> ImageInfo:
 
 
 def build_args(settings: Any) -> list[str]:
-    return [settings["build_attr"], "--log-format", "internal-json", "-L",
+    # -L before --log-format: older nix (2.8) takes -L for "--log-format bar-with-logs", so
+    # a later -L would switch the internal-json log back to plain text
+    return [settings["build_attr"], "-L", "--log-format", "internal-json",
             *settings["nix_options"]]
 
 
@@ -289,6 +313,9 @@ def build_run(ctx: StageContext) -> dict[str, Any]:
         errors = [e for e in (parse_log_line(line) for line in raw.splitlines())
                   if e.kind == "error"]
         why = errors[-1].text.splitlines()[0] if errors else (tail.splitlines() or ["?"])[-1]
+        first = first_build_error(raw)
+        if first:
+            why = f"{first} ({why})"
         raise StageError(f"`nix build {s['build_attr']}` on {host} failed (exit {rc}): {why}",
                          details=tail)
     inspect = ctx.run(host, remote.argv("build", "inspect", s["remote_dir"], st, sha),
@@ -342,7 +369,8 @@ def _follow(ctx: StageContext, host: str, st: str, sha: str) -> tuple[int, str]:
             raise StageError(f"lost the connection to {host} {failures} times in a row while "
                              f"following the build (it goes on detached: rerun to attach): "
                              f"{result.describe_failure()}")
-        ctx.progress("build", f"connection lost ({result.tail(1)}); reattaching")
+        lost = (result.stderr.strip().splitlines() or [f"ssh exited {result.rc}"])[-1]
+        ctx.progress("build", f"connection lost ({lost}); reattaching")
         time.sleep(min(10, 2 * failures))
         ctx.remaining()
 

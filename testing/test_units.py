@@ -110,6 +110,28 @@ def test_internal_json_lines_become_progress_and_readable_log() -> None:
                                                                     "error: builder failed"]
 
 
+def test_first_build_error_is_the_compilers_not_nixs() -> None:
+    ghc = ["Web/FrontController.hs:9:1: error: [GHC-87110]",
+           "    Could not find module 'Web.Controller.Missing'."]
+    as_json = [f'@nix {json.dumps({"action": "result", "id": 1, "type": 101, "fields": [g]})}'
+               for g in ["compiling", *ghc]]
+    nix_msg = '@nix {"action":"msg","level":0,"msg":"error: builder for x.drv failed"}'
+    want = "Web/FrontController.hs:9:1: error: [GHC-87110] Could not find module " \
+           "'Web.Controller.Missing'."
+    assert nix.first_build_error("\n".join([*as_json, nix_msg])) == want
+    plain = ["building '/nix/store/x.drv'...", *(f"docker-image.tar> {g}" for g in ghc),
+             "error: builder for '/nix/store/x.drv' failed with exit code 1"]
+    assert nix.first_build_error("\n".join(plain)) == want
+    assert nix.first_build_error(nix_msg) == ""
+
+
+def test_build_log_format_survives_older_nix() -> None:
+    """nix 2.8 reads a later -L as --log-format bar-with-logs: -L must come first."""
+    args = nix.build_args({"build_attr": ".#docker", "nix_options": ("-j1",)})
+    assert args.index("-L") < args.index("--log-format")
+    assert args[args.index("--log-format") + 1] == "internal-json"
+
+
 def test_prebuild_judge_flags_truncated_archive_and_other_builds() -> None:
     facts = nix.parse_facts("nix=nix (Nix) 2.8.0\ndisk_free_kb=99999999\n"
                             "mem_available_kb=9999999\nlib_size=287000000\nlock_alive=1\n"
