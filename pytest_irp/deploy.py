@@ -426,7 +426,7 @@ def append_pipeline_log(s: Any, facts: Facts) -> str:
     sha = facts.sha()
     path = facts.app_repo / "PIPELINE_LOG.md"
     text = path.read_text(encoding="utf-8") if path.exists() else judge.PIPELINE_LOG_HEADER
-    if sha in text:
+    if judge.pipeline_log_has(text, sha):
         return "already logged"
     registry = str(s.get("registry", "")).split("/")[0]
     row = judge.pipeline_log_row(time.strftime("%Y-%m-%d"), sha[:7], s["host"], registry,

@@ -247,6 +247,15 @@ def log_problems(logs: str) -> list[str]:
     return problems
 
 
+def pipeline_log_has(text: str, sha: str) -> bool:
+    """Does PIPELINE_LOG.md already hold a row for ``sha``? Rows carry the short SHA."""
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) > 1 and len(cells[1]) >= 7 and sha.startswith(cells[1]):
+            return True
+    return False
+
+
 def pipeline_log_row(date: str, sha: str, build_host: str, registry: str, cluster: str) -> str:
     return (f"| {date} | {sha} | Build: {build_host} | Push: {registry} | "
             f"Deploy: {cluster} | Smoke: PASS |")

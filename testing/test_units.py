@@ -312,3 +312,12 @@ def test_flake_outputs_judge() -> None:
     assert app.flake_output_problems(show, ".#docker") == []
     assert "no package 'image'" in app.flake_output_problems(show, ".#image")[0]
     assert app.flake_output_problems(None, ".#docker")
+
+
+def test_pipeline_log_row_is_found_by_its_short_sha() -> None:
+    sha = "ef86f9d9f1d79b310f5e339e116d02d38b1f4c5d"
+    row = judge.pipeline_log_row("2026-11-27", sha[:7], "haskelseed", "10.77.0.3:3000",
+                                 "railiance01")
+    assert not judge.pipeline_log_has(judge.PIPELINE_LOG_HEADER, sha)
+    assert judge.pipeline_log_has(judge.PIPELINE_LOG_HEADER + row + "\n", sha)
+    assert not judge.pipeline_log_has(judge.PIPELINE_LOG_HEADER + row + "\n", "ef86f9e" + sha[7:])
