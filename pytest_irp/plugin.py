@@ -264,7 +264,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     position = {id(item): i for i, item in enumerate(items)}
     items.sort(key=lambda it: (CRITERION_ORDER.get(criterion_of(it) or "", 99),
                                position[id(it)]))
-    _activate(config)
+    _activate(config, frozenset(str(criterion_of(item)) for item in criteria))
 
 
 def _check_rootdir(config: pytest.Config) -> None:
@@ -281,7 +281,58 @@ def _check_rootdir(config: pytest.Config) -> None:
                 f"chose rootdir {config.rootpath}. Write {option}={value} (with '=').")
 
 
-def _activate(config: pytest.Config) -> None:
+CLUSTER_CRITERIA = frozenset({"T10", "T11"})  # the criteria that talk to the cluster
+
+
+def kube_context_problem(context: str, kubeconfigs: list[tuple[str, str]]) -> str | None:
+    """Why ``context`` is not in the kubeconfig files ((path, text) of those that exist), or
+    None (also when there is nothing to judge: no file, unreadable YAML)."""
+    import yaml
+
+    if not kubeconfigs:
+        return None
+    known: list[str] = []
+    for _, text in kubeconfigs:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError:
+            return None  # the Kubernetes client reports a broken file with its own words
+        for entry in (data.get("contexts") or []) if isinstance(data, dict) else []:
+            if isinstance(entry, dict) and entry.get("name") not in (None, *known):
+                known.append(str(entry["name"]))
+    if context in known:
+        return None
+    paths = ", ".join(path for path, _ in kubeconfigs)
+    return (f"no context {context!r} in the kubeconfig {paths} (its contexts: "
+            f"{', '.join(known) or 'none'})")
+
+
+def _kubeconfig_files(settings: Resolved) -> list[tuple[str, str]]:
+    if settings.get("kubeconfig"):
+        paths = [str(settings["kubeconfig"])]
+    elif os.environ.get("KUBECONFIG"):
+        paths = [p for p in os.environ["KUBECONFIG"].split(os.pathsep) if p]
+    else:
+        paths = [str(Path.home() / ".kube" / "config")]
+    found = []
+    for path in paths:
+        file = Path(path).expanduser()
+        if file.is_file():
+            found.append((str(file), file.read_text(encoding="utf-8", errors="replace")))
+    return found
+
+
+def _check_kube_context(settings: Resolved, selected: frozenset[str]) -> None:
+    if not selected & CLUSTER_CRITERIA:
+        return
+    problem = kube_context_problem(str(settings["kube_context"]), _kubeconfig_files(settings))
+    if problem:
+        raise pytest.UsageError(f"pytest-irp: setting 'kube_context' "
+                                f"({settings['kube_context']!r}, from "
+                                f"{settings.sources['kube_context']}): {problem}.")
+
+
+def _activate(config: pytest.Config, selected: frozenset[str] = frozenset()) -> None:
     _check_rootdir(config)
     extra: list[tuple[str, dict[str, Any]]] = []
     lab = None
@@ -294,6 +345,7 @@ def _activate(config: pytest.Config) -> None:
         settings = resolve_settings(config, extra)
     except SettingError as exc:
         raise pytest.UsageError(f"pytest-irp: {exc}") from None
+    _check_kube_context(settings, selected)
     redactor = Redactor(settings.secrets)
     redactor.add_from_environ(os.environ)
     if settings.get("registry_user") and settings.get("registry_password"):

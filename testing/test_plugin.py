@@ -190,3 +190,20 @@ def test_xdist_workers_are_refused_before_they_start(project: Project) -> None:
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*one ordered pipeline; pytest-xdist workers (-n)*"])
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
+def test_unknown_kube_context_is_a_usage_error_only_when_the_cluster_is_needed(
+        project: Project) -> None:
+    kubeconfig = project.path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\ncontexts:\n- name: railiance01\n"
+                          "  context: {cluster: railiance01, user: admin}\n")
+    result = project.run("-k", "T10", f"--irp-kubeconfig={kubeconfig}",
+                         "--irp-kube-context=railiance02")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*setting 'kube_context' ('railiance02', from command line "
+                                 "--irp-kube-context): no context 'railiance02' in the "
+                                 "kubeconfig*(its contexts: railiance01)*"])
+    assert project.calls() == [] or all(c["argv"][0] == "git" for c in project.calls())
+    result = project.run("-k", "T06", f"--irp-kubeconfig={kubeconfig}",
+                         "--irp-kube-context=railiance02")
+    assert result.ret == 0  # T06 does not need the cluster

@@ -321,3 +321,18 @@ def test_pipeline_log_row_is_found_by_its_short_sha() -> None:
     assert not judge.pipeline_log_has(judge.PIPELINE_LOG_HEADER, sha)
     assert judge.pipeline_log_has(judge.PIPELINE_LOG_HEADER + row + "\n", sha)
     assert not judge.pipeline_log_has(judge.PIPELINE_LOG_HEADER + row + "\n", "ef86f9e" + sha[7:])
+
+
+def test_unknown_kube_context_is_named_with_the_known_ones() -> None:
+    from pytest_irp.plugin import kube_context_problem
+
+    config = ("apiVersion: v1\nkind: Config\ncontexts:\n- name: railiance01\n  context:\n"
+              "    cluster: railiance01\n    user: admin\n- name: other\n  context: {}\n")
+    assert kube_context_problem("railiance01", [("/k/config", config)]) is None
+    problem = kube_context_problem("railiance02", [("/k/config", config)])
+    assert problem == ("no context 'railiance02' in the kubeconfig /k/config (its contexts: "
+                       "railiance01, other)")
+    # KUBECONFIG lists several files: a context in any of them counts
+    assert kube_context_problem("other", [("/a", "contexts: []\n"), ("/b", config)]) is None
+    assert kube_context_problem("x", []) is None  # no kubeconfig: nothing to judge here
+    assert kube_context_problem("x", [("/a", "contexts: [\n")]) is None  # broken: client says
