@@ -6,6 +6,7 @@ The plugin is inert unless the collected items include an exit criterion (a test
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import shlex
@@ -418,6 +419,32 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
         attach_extras(run, item, report)
 
 
+@dataclasses.dataclass(frozen=True)
+class _Crash:
+    path: str
+    lineno: int
+    message: str
+
+
+class RedactedLongrepr:
+    """A failure's text after redaction, keeping its crash line (``reprcrash``): the one-line
+    cause in the exit-criteria table, pytest's short summary and JUnit's message read it.
+    A plain string would lose it and show the traceback's first line (a fixture's repr)."""
+
+    def __init__(self, text: str, crash: Any, redactor: Redactor) -> None:
+        self.text = text
+        self.reprcrash = None if crash is None else _Crash(
+            str(getattr(crash, "path", "")), int(getattr(crash, "lineno", 0) or 0),
+            redactor.redact(str(getattr(crash, "message", ""))))
+
+    def toterminal(self, tw: Any) -> None:
+        for line in self.text.splitlines():
+            tw.line(line)
+
+    def __str__(self) -> str:
+        return self.text
+
+
 def _redact_report(report: pytest.TestReport, redactor: Redactor) -> None:
     if redactor.count == 0 and "IHP_SESSION_SECRET" not in (report.longreprtext or "") and \
             not any("IHP_SESSION_SECRET" in c for _, c in report.sections):
@@ -426,7 +453,8 @@ def _redact_report(report: pytest.TestReport, redactor: Redactor) -> None:
     if text:
         cleaned = redactor.redact(text)
         if cleaned != text:
-            report.longrepr = cleaned
+            crash = getattr(report.longrepr, "reprcrash", None)
+            report.longrepr = RedactedLongrepr(cleaned, crash, redactor)  # type: ignore[assignment]
     report.sections = [(k, redactor.redact(v)) for k, v in report.sections]
 
 

@@ -207,3 +207,23 @@ def test_unknown_kube_context_is_a_usage_error_only_when_the_cluster_is_needed(
     result = project.run("-k", "T06", f"--irp-kubeconfig={kubeconfig}",
                          "--irp-kube-context=railiance02")
     assert result.ret == 0  # T06 does not need the cluster
+
+
+def test_redacted_failure_keeps_its_one_line_cause(project: Project,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The settings' repr in a failing check's arguments holds a secret: the report is
+    redacted, and the cause is still the assertion, not the arguments' first line."""
+    monkeypatch.setenv("IRP_REGISTRY_PASSWORD", "pl4nted-S3cret-value")
+    (project.path / "tests" / "test_t06_args.py").write_text(
+        "import pytest\npytestmark = pytest.mark.irp_criterion('T06')\n"
+        "def test_T06_host_elsewhere(irp_settings, built_image):\n"
+        "    assert irp_settings['host'] == 'elsewhere', 'the host is not elsewhere'\n")
+    junit = project.path / "junit.xml"
+    result = project.run("-k", "T06", f"--junitxml={junit}")
+    assert result.ret == 1
+    summary = json.loads((project.path / "reports" / "summary.json").read_text())
+    assert summary["criteria"]["T06"]["cause"] == "AssertionError: the host is not elsewhere"
+    result.stdout.fnmatch_lines(["FAILED tests/test_t06_args.py::test_T06_host_elsewhere - "
+                                 "AssertionError*"])  # cut to the terminal's width
+    assert "pl4nted-S3cret-value" not in result.stdout.str() + junit.read_text()
+    assert 'message="AssertionError: the host is not elsewhere' in junit.read_text()
