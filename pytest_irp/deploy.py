@@ -133,8 +133,9 @@ def pull_run(ctx: StageContext) -> dict[str, Any]:
     pull = ctx.run(node, [*s["crictl"], "pull", image], check=False)
     if not pull.ok:
         hint = f" Likely cause: {realm}" if realm and "token" in pull.stderr.lower() else ""
-        raise StageError(f"`crictl pull {image}` on {node} failed: {pull.describe_failure()}"
-                         + hint, details=pull.tail(40))
+        why = judge.crictl_error(pull.stderr) or pull.describe_failure()
+        raise StageError(f"`crictl pull {image}` on {node} failed: {why}" + hint,
+                         details=pull.tail(40))
     inspect = ctx.run(node, [*s["crictl"], "inspecti", "-o", "json", image],
                       what=f"crictl inspecti {image}")
     digest = judge.pulled_digest(inspect.stdout, image.rsplit(":", 1)[0])

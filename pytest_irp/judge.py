@@ -109,6 +109,19 @@ def mirror_problems(registries_yaml: str, hostport: str, hosts_toml: str | None
     return problems, findings
 
 
+_CRICTL_FATAL = re.compile(r'level=fatal msg="((?:[^"\\]|\\.)*)"')
+
+
+def crictl_error(stderr: str) -> str:
+    """crictl's own reason from its ``level=fatal msg="..."`` line, without the gRPC
+    wrapping (``rpc error: code = NotFound desc = ...``), or ''."""
+    found = _CRICTL_FATAL.findall(stderr)
+    if not found:
+        return ""
+    message = found[-1].replace('\\"', '"')
+    return message.rsplit(" desc = ", 1)[-1].strip()
+
+
 def pulled_digest(inspect_json: str, repository: str) -> str:
     """The repo digest of ``repository`` from ``crictl inspecti -o json``."""
     try:

@@ -336,3 +336,15 @@ def test_unknown_kube_context_is_named_with_the_known_ones() -> None:
     assert kube_context_problem("other", [("/a", "contexts: []\n"), ("/b", config)]) is None
     assert kube_context_problem("x", []) is None  # no kubeconfig: nothing to judge here
     assert kube_context_problem("x", [("/a", "contexts: [\n")]) is None  # broken: client says
+
+
+def test_crictl_error_is_the_reason_without_grpc_wrapping() -> None:
+    ref = "10.77.0.3:3000/coulomb/ihp-railiance-probe:gone"
+    stderr = (f'E1127 06:04:18.313793 5978 log.go:32] "PullImage from image service failed" '
+              f'err="rpc error: code = NotFound desc = x" image="{ref}"\n'
+              f'time="2026-11-27T06:04:18Z" level=fatal msg="pulling image: rpc error: code = '
+              f'NotFound desc = failed to pull and unpack image \\"{ref}\\": failed to resolve '
+              f'reference \\"{ref}\\": {ref}: not found"\n')
+    assert judge.crictl_error(stderr) == (f'failed to pull and unpack image "{ref}": failed to '
+                                          f'resolve reference "{ref}": {ref}: not found')
+    assert judge.crictl_error("ssh: connect to host 10.77.0.4 port 22: refused") == ""
