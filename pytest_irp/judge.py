@@ -118,7 +118,7 @@ def crictl_error(stderr: str) -> str:
     found = _CRICTL_FATAL.findall(stderr)
     if not found:
         return ""
-    message = found[-1].replace('\\"', '"')
+    message = str(found[-1]).replace('\\"', '"')
     return message.rsplit(" desc = ", 1)[-1].strip()
 
 
