@@ -371,7 +371,7 @@ def live_plan(ctx: StageContext) -> list[Step]:
                            "retries)"),
             Step("local", ("GET", f"{base}/probes"), 60, "200"),
             Step("local", ("kubernetes-api", "pod logs", f"{s['log_watch']:.0f}s"),
-                 s["log_watch"], "no panic/exception, no IHP_SESSION_SECRET= line"),
+                 s["log_watch"], "no panic/exception, no printed session key"),
             Step("local", ("append", "PIPELINE_LOG.md"), 5, "once per SHA, on full success")]
 
 

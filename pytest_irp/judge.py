@@ -251,8 +251,9 @@ def leaked_secrets(logs: str) -> list[str]:
 def log_problems(logs: str) -> list[str]:
     problems = []
     if _SESSION.search(logs):
-        problems.append("the pod log contains an IHP_SESSION_SECRET= line: the app generated "
-                        "a session key (secret missing or invalid) and printed it (masked)")
+        # worded without "IHP_SESSION_SECRET=": the redactor masks whatever follows that
+        problems.append("the app printed a generated session key to the pod log (its "
+                        "IHP_SESSION_SECRET is missing or invalid; the key is masked)")
     for line in logs.splitlines():
         if _PANIC.search(line):
             problems.append(f"panic/exception in the pod log: {line.strip()[:200]}")

@@ -26,6 +26,7 @@ from .settings import Resolved, SettingError
 
 Status = Literal["ok", "failed", "blocked"]
 EXCERPT_CHARS = 4000
+DETAILS_CHARS = 12000  # a failure's details: a build's last 40 lines, a rollout's diagnostics
 
 
 class StageError(Exception):
@@ -372,7 +373,7 @@ class Pipeline:
         cause = one_paragraph(self.redactor.redact(cause))
         self.progress(stage.name, f"FAILED: {cause}")
         return StageResult(stage.name, stage.criterion, "failed", cause=cause,
-                           details=_excerpt(self.redactor.redact(details)),
+                           details=_excerpt(self.redactor.redact(details), DETAILS_CHARS),
                            root_stage=stage.name, root_criterion=stage.criterion,
                            commands=ctx.commands, findings=ctx.findings, logs=ctx.logs,
                            started=started, duration=time.time() - started)
