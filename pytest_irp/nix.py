@@ -24,6 +24,8 @@ RES_BUILD_LOG_LINE = 101
 RES_PHASE = 104
 LOG_TAIL_LINES = 40
 MAX_REATTACH = 30
+NOTHING_BUILT = ("(nix printed no build output: the image of this SHA was already in the build "
+                 "host's store, so nothing was built)\n")
 SPEC_NAME = "ProbeController"
 GHCRTS_FINDING = (
     "GHCRTS does not reach GHC inside `nix build`",
@@ -305,7 +307,7 @@ def build_run(ctx: StageContext) -> dict[str, Any]:
     ctx.progress("build", ("attached to the running build" if attached else
                            "nix build started") + f" of {sha[:12]} on {host}")
     rc, raw = _follow(ctx, host, st, sha)
-    ctx.save_log("build", readable_log(raw))
+    ctx.save_log("build", readable_log(raw) or NOTHING_BUILT)
     ctx.save_log("build-raw", raw)
     if rc != 0:
         text = readable_log(raw)
