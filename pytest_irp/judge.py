@@ -170,8 +170,11 @@ def pod_ready(pod: dict[str, Any]) -> bool:
 
 
 def fatal_pod_state(pods: list[dict[str, Any]]) -> str:
-    """A waiting reason that will not fix itself (fail fast), or ''."""
+    """A waiting reason that will not fix itself (fail fast), or ''. Pods being deleted
+    (an older ReplicaSet's crash-looping pod after a fixed release) do not count."""
     for pod in pods:
+        if pod.get("metadata", {}).get("deletionTimestamp"):
+            continue
         for cs in pod.get("status", {}).get("containerStatuses") or []:
             waiting = (cs.get("state") or {}).get("waiting") or {}
             if waiting.get("reason") in FATAL_WAITING:

@@ -203,6 +203,8 @@ def test_fatal_pod_states_fail_fast() -> None:
         {"name": "app", "state": {"waiting": {"reason": "CrashLoopBackOff",
                                               "message": "back-off"}}}]}}
     assert "CrashLoopBackOff" in judge.fatal_pod_state([pod])
+    leaving = {**pod, "metadata": {"name": "p", "deletionTimestamp": "2026-11-27T06:00:00Z"}}
+    assert judge.fatal_pod_state([leaving]) == ""  # the old ReplicaSet's, on its way out
 
 
 def test_mirror_judge_finds_missing_port_and_missing_http() -> None:
