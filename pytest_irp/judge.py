@@ -170,16 +170,26 @@ def pod_ready(pod: dict[str, Any]) -> bool:
 
 
 def fatal_pod_state(pods: list[dict[str, Any]]) -> str:
-    """A waiting reason that will not fix itself (fail fast), or ''. Pods being deleted
-    (an older ReplicaSet's crash-looping pod after a fixed release) do not count."""
+    """A state that will not fix itself (fail fast), or ''. Pods being deleted (an older
+    ReplicaSet's crash-looping pod after a fixed release) do not count.
+
+    A container that failed again after a restart is crash-looping: the kubelet shows it
+    as ``terminated`` for the whole first back-off (~10 s) before it says
+    ``CrashLoopBackOff``, so waiting for that reason alone costs those seconds."""
     for pod in pods:
         if pod.get("metadata", {}).get("deletionTimestamp"):
             continue
         for cs in pod.get("status", {}).get("containerStatuses") or []:
+            where = f"pod {pod['metadata']['name']} container {cs.get('name')}"
             waiting = (cs.get("state") or {}).get("waiting") or {}
             if waiting.get("reason") in FATAL_WAITING:
-                return (f"pod {pod['metadata']['name']} container {cs.get('name')}: "
-                        f"{waiting['reason']}: {waiting.get('message', '')[:300]}")
+                return f"{where}: {waiting['reason']}: {waiting.get('message', '')[:300]}"
+            ended = (cs.get("state") or {}).get("terminated") or {}
+            restarts = cs.get("restartCount", 0)
+            if restarts and ended and ended.get("exitCode", 0) != 0:
+                return (f"{where}: crash loop: exited {ended.get('exitCode')} "
+                        f"({ended.get('reason') or 'Error'}) again after {restarts} "
+                        f"restart{'s' if restarts > 1 else ''}")
     return ""
 
 

@@ -207,6 +207,19 @@ def test_fatal_pod_states_fail_fast() -> None:
     assert judge.fatal_pod_state([leaving]) == ""  # the old ReplicaSet's, on its way out
 
 
+def test_a_container_failing_again_after_a_restart_is_a_crash_loop() -> None:
+    def pod(restarts: int, state: dict[str, object]) -> dict[str, object]:
+        return {"metadata": {"name": "p"}, "status": {"containerStatuses": [
+            {"name": "app", "restartCount": restarts, "state": state}]}}
+
+    error = {"terminated": {"exitCode": 1, "reason": "Error"}}
+    assert judge.fatal_pod_state([pod(1, error)]) == \
+        "pod p container app: crash loop: exited 1 (Error) again after 1 restart"
+    assert judge.fatal_pod_state([pod(0, error)]) == ""  # a first exit may be transient
+    assert judge.fatal_pod_state([pod(1, {"running": {}})]) == ""
+    assert judge.fatal_pod_state([pod(2, {"terminated": {"exitCode": 0}})]) == ""
+
+
 def test_mirror_judge_finds_missing_port_and_missing_http() -> None:
     problems, _ = judge.mirror_problems('mirrors:\n  "reg":\n    endpoint: ["http://reg:5000"]',
                                         "reg:5000", None)
