@@ -36,26 +36,32 @@ def irp_settings(irp_pipeline: Pipeline) -> Resolved:
     return irp_pipeline.settings
 
 
-def _testinfra_host(settings: Resolved, host: str) -> Any:
+def _testinfra_host(pipeline: Pipeline, host: str) -> Any:
     import testinfra
 
+    settings = pipeline.settings
     kwargs: dict[str, Any] = {"timeout": int(settings["connect_timeout"])}
     if settings.get("ssh_config"):
         kwargs["ssh_config"] = settings["ssh_config"]
+    control_path = getattr(pipeline.runner(host), "control_path", None)
+    if callable(control_path):
+        # the stages' connection to the host (one handshake per run, not one per command);
+        # testinfra %-formats its command line
+        kwargs["controlpath"] = str(control_path()).replace("%", "%%")
     return testinfra.get_host(f"ssh://{host}", **kwargs)
 
 
 @pytest.fixture(scope="session")
-def build_host(irp_settings: Resolved) -> Any:
-    """The build host as a testinfra Host (same ssh config as the stages), for checks of
-    files, packages and processes: ``build_host.file(path).is_symlink``."""
-    return _testinfra_host(irp_settings, irp_settings.require("host"))
+def build_host(irp_pipeline: Pipeline, irp_settings: Resolved) -> Any:
+    """The build host as a testinfra Host (same ssh config and connection as the stages),
+    for checks of files, packages and processes: ``build_host.file(path).is_symlink``."""
+    return _testinfra_host(irp_pipeline, irp_settings.require("host"))
 
 
 @pytest.fixture(scope="session")
-def cluster_node(irp_settings: Resolved) -> Any:
+def cluster_node(irp_pipeline: Pipeline, irp_settings: Resolved) -> Any:
     """The cluster node (``node_host``) as a testinfra Host."""
-    return _testinfra_host(irp_settings, irp_settings["node_host"])
+    return _testinfra_host(irp_pipeline, irp_settings["node_host"])
 
 
 # ---- stage results (session) ------------------------------------------------------------

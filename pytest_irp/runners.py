@@ -143,6 +143,11 @@ class SshRunner:
             self._control_dir = tempfile.mkdtemp(prefix="irp-ssh-")
         return os.path.join(self._control_dir, "%C")
 
+    def control_path(self) -> str:
+        """ControlPath of this host's shared connection (``%C`` is expanded by ssh): other
+        ssh clients of the run (testinfra) pass it to reuse the connection."""
+        return self._control_path()
+
     def display_argv(self, argv: Sequence[str]) -> list[str]:
         return ssh_argv(self.host, argv, ssh_config=self.ssh_config,
                         connect_timeout=self.connect_timeout, control_path=None)
