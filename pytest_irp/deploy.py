@@ -319,14 +319,15 @@ def _wait_rollout(ctx: StageContext, core: Any, apps: Any, ns: str, rel: str
         pods_raw = core.list_namespaced_pod(ns, label_selector=selector, _request_timeout=15)
         deps_d = [api.sanitize_for_serialization(d) for d in deps.items]
         pods = [api.sanitize_for_serialization(p) for p in pods_raw.items]
-        fatal = judge.fatal_pod_state(pods)
+        current = _current_pods(apps, api, ns, selector, deps_d[0], pods) if deps_d else pods
+        fatal = judge.fatal_pod_state(current)
         if fatal:
             bundle = _diagnostics(ctx, core, ns, rel, pods)
             raise StageError(f"release {rel}: {fatal}", details=bundle, log=bundle)
         if deps_d:
             done, last = judge.rollout_status(deps_d[0])
             if done:
-                ready = [p for p in pods if judge.pod_ready(p)
+                ready = [p for p in current if judge.pod_ready(p)
                          and not p["metadata"].get("deletionTimestamp")]
                 if ready:
                     return ready, deps_d[0]
@@ -337,6 +338,19 @@ def _wait_rollout(ctx: StageContext, core: Any, apps: Any, ns: str, rel: str
                              details=bundle, log=bundle)
         ctx.progress("release", last)
         time.sleep(2)
+
+
+def _current_pods(apps: Any, api: Any, ns: str, selector: str, dep: dict[str, Any],
+                  pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The pods of the Deployment's current ReplicaSet (all pods if ReplicaSets cannot be
+    listed, e.g. without RBAC for them)."""
+    try:
+        listed = apps.list_namespaced_replica_set(ns, label_selector=selector,
+                                                  _request_timeout=15)
+    except Exception:
+        return pods
+    replica_sets = [api.sanitize_for_serialization(r) for r in listed.items]
+    return judge.current_pods(dep, replica_sets, pods)
 
 
 def _diagnostics(ctx: StageContext, core: Any, ns: str, rel: str,

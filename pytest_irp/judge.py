@@ -193,6 +193,28 @@ def fatal_pod_state(pods: list[dict[str, Any]]) -> str:
     return ""
 
 
+REVISION = "deployment.kubernetes.io/revision"
+
+
+def current_pods(dep: dict[str, Any], replica_sets: list[dict[str, Any]],
+                 pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The pods of the Deployment's current ReplicaSet (the one of its revision): an older
+    ReplicaSet's pod still listed (crash-looping, or being replaced) is not the release's.
+    [] while the controller has not seen the new spec yet; all pods when unknown."""
+    meta = dep.get("metadata", {})
+    if meta.get("generation", 0) > dep.get("status", {}).get("observedGeneration", 0):
+        return []
+    revision = (meta.get("annotations") or {}).get(REVISION)
+    hashes = {(rs.get("metadata", {}).get("labels") or {}).get("pod-template-hash")
+              for rs in replica_sets
+              if (rs.get("metadata", {}).get("annotations") or {}).get(REVISION) == revision}
+    hashes.discard(None)
+    if revision is None or not hashes:
+        return pods
+    return [p for p in pods
+            if (p.get("metadata", {}).get("labels") or {}).get("pod-template-hash") in hashes]
+
+
 def pod_problems(pods: list[dict[str, Any]]) -> list[str]:
     if not pods:
         return ["no pod of the release is Running and Ready"]

@@ -363,3 +363,20 @@ def test_crictl_error_is_the_reason_without_grpc_wrapping() -> None:
     assert judge.crictl_error(stderr) == (f'failed to pull and unpack image "{ref}": failed to '
                                           f'resolve reference "{ref}": {ref}: not found')
     assert judge.crictl_error("ssh: connect to host 10.77.0.4 port 22: refused") == ""
+
+
+def test_only_the_current_replica_sets_pods_decide_the_rollout() -> None:
+    def obj(name: str, revision: str | None = None, template: str | None = None,
+            **meta: object) -> dict[str, object]:
+        labels = {"pod-template-hash": template} if template else {}
+        notes = {judge.REVISION: revision} if revision else {}
+        return {"metadata": {"name": name, "labels": labels, "annotations": notes, **meta}}
+
+    dep = {**obj("d", "7", generation=3), "status": {"observedGeneration": 3}}
+    sets = [obj("d-old", "6", "aaa"), obj("d-new", "7", "bbb")]
+    pods = [obj("d-old-1", template="aaa"), obj("d-new-1", template="bbb")]
+    assert [p["metadata"]["name"] for p in judge.current_pods(dep, sets, pods)] == ["d-new-1"]
+    unseen = {**dep, "status": {"observedGeneration": 2}}
+    assert judge.current_pods(unseen, sets, pods) == []  # the new spec is not seen yet
+    assert judge.current_pods(obj("d"), sets, pods) == pods  # no revision: cannot tell
+
