@@ -300,10 +300,11 @@ def release_run(ctx: StageContext) -> dict[str, Any]:
             "startup_line_seen": startup_ok, "log_excerpt": ctx.redactor.redact(logs[-2000:])}
 
 
-def _pod_log(core: Any, pod: dict[str, Any], ns: str, tail: int) -> str:
+def _pod_log(core: Any, pod: dict[str, Any], ns: str, tail: int, previous: bool = False
+             ) -> str:
     try:
         return str(core.read_namespaced_pod_log(pod["metadata"]["name"], ns, tail_lines=tail,
-                                                _request_timeout=15))
+                                                previous=previous, _request_timeout=15))
     except Exception as exc:
         return f"(log unavailable: {exc})"
 
@@ -322,7 +323,8 @@ def _wait_rollout(ctx: StageContext, core: Any, apps: Any, ns: str, rel: str
         current = _current_pods(apps, api, ns, selector, deps_d[0], pods) if deps_d else pods
         fatal = judge.fatal_pod_state(current)
         if fatal:
-            bundle = _diagnostics(ctx, core, ns, rel, pods)
+            bundle = _diagnostics(ctx, core, ns, rel,
+                                  current + [p for p in pods if p not in current])
             raise StageError(f"release {rel}: {fatal}", details=bundle, log=bundle)
         if deps_d:
             done, last = judge.rollout_status(deps_d[0])
@@ -353,12 +355,22 @@ def _current_pods(apps: Any, api: Any, ns: str, selector: str, dep: dict[str, An
     return judge.current_pods(dep, replica_sets, pods)
 
 
+def _event_time(event: Any) -> float:
+    for stamp in (event.last_timestamp, event.event_time, event.first_timestamp,
+                  event.metadata.creation_timestamp):
+        if stamp is not None:
+            return float(stamp.timestamp())
+    return 0.0
+
+
 def _diagnostics(ctx: StageContext, core: Any, ns: str, rel: str,
                  pods: list[dict[str, Any]]) -> str:
     """Events, pod status, last log lines, helm status and history (size-capped)."""
     parts = ["== pods =="] + [json.dumps(judge.pod_summary(p)) for p in pods]
     try:
-        events = core.list_namespaced_event(ns, _request_timeout=15).items
+        # the API lists events by name, not by time: the last 25 must be the latest
+        events = sorted(core.list_namespaced_event(ns, _request_timeout=15).items,
+                        key=_event_time)
         parts.append("== events ==")
         parts += [f"{e.type} {e.reason} {e.involved_object.kind}/{e.involved_object.name}: "
                   f"{e.message}" for e in events[-25:]]
@@ -367,6 +379,10 @@ def _diagnostics(ctx: StageContext, core: Any, ns: str, rel: str,
     for pod in pods[:2]:
         parts.append(f"== log {pod['metadata']['name']} ==")
         parts.append(_pod_log(core, pod, ns, tail=30))
+        if any(cs.get("restartCount") for cs in
+               pod.get("status", {}).get("containerStatuses") or []):
+            parts.append(f"== previous log {pod['metadata']['name']} (before its restart) ==")
+            parts.append(_pod_log(core, pod, ns, tail=30, previous=True))
     s = ctx.settings
     for args in (["status", rel], ["history", rel]):
         result = ctx.runners("local").run([*s["helm"], *args, "--namespace", ns,
