@@ -548,18 +548,24 @@ def test_two_runs_at_once_share_one_nix_build(suite: LabSuite, lab: Lab) -> None
 
 
 def test_crash_at_start_fails_t10_fast_with_diagnostics(suite: LabSuite) -> None:
-    run = suite.run("-k", "T10 or T11", variant="crash-at-start")
+    """A fresh tag: a new pod (not one left crash-looping by an earlier run)."""
+    run = suite.run("-k", "T10 or T11", f"--irp-tag=irp-crash-{uuid.uuid4().hex[:8]}",
+                    variant="crash-at-start")
 
     assert run.ret == 1, run.explain()
     assert run.statuses == {"T10": "FAIL", "T11": "BLOCKED"}
     cause = run.cause("T10")
-    assert "CrashLoopBackOff" in cause, cause
+    assert re.search(r"crash loop: exited 1 \(Error\) again after \d restart|CrashLoopBackOff",
+                     cause), cause
     assert run.cause("T11").startswith("BLOCKED by stage 'release' (T10) failed: ")
     assert run.stage("release")["duration"] < 60  # timeout_release is 600 s
     release = run.extra("release stage")
     for part in CLUSTER_DIAGNOSTICS:
         assert part in release, part
     assert "RunProdServer: Prelude.head: empty list" in release
+    pod = re.search(r"pod (\S+) container", cause).group(1)  # type: ignore[union-attr]
+    events = release.split("== events ==", 1)[1].split("\n== ", 1)[0]
+    assert f"Pod/{pod}: " in events  # the latest events, the crashing pod's among them
     bundle = run.extra("release failure log")
     assert Path(run.reports, bundle).is_file()
 
