@@ -7,7 +7,6 @@ import json
 import re
 from typing import Any
 
-import yaml
 
 SECRET_KEYS = frozenset({"IHP_SESSION_SECRET", "DATABASE_URL", "IHP_BASEURL"})
 FATAL_WAITING = ("ImagePullBackOff", "ErrImagePull", "CrashLoopBackOff",
@@ -20,6 +19,8 @@ PIPELINE_LOG_HEADER = ("# Pipeline log\n\n| Date | SHA | Build | Push | Deploy |
 
 
 def load_manifests(text: str) -> list[dict[str, Any]]:
+    import yaml  # lazily: not needed to collect the suite
+
     return [d for d in yaml.safe_load_all(text) if isinstance(d, dict)]
 
 
@@ -78,6 +79,8 @@ def mirror_problems(registries_yaml: str, hostport: str, hosts_toml: str | None
     """Problems (fail T09) and findings (title, detail, fix) for the node's mirror config."""
     problems: list[str] = []
     findings: list[tuple[str, str, str]] = []
+    import yaml
+
     try:
         data = yaml.safe_load(registries_yaml) or {}
     except yaml.YAMLError as exc:
@@ -317,6 +320,8 @@ def workflow_problems(texts: dict[str, str], runner_label: str) -> list[str]:
     problems = []
     found = False
     for name, text in texts.items():
+        import yaml
+
         try:
             data = yaml.safe_load(text) or {}
         except yaml.YAMLError as exc:
