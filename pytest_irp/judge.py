@@ -7,7 +7,6 @@ import json
 import re
 from typing import Any
 
-
 SECRET_KEYS = frozenset({"IHP_SESSION_SECRET", "DATABASE_URL", "IHP_BASEURL"})
 FATAL_WAITING = ("ImagePullBackOff", "ErrImagePull", "CrashLoopBackOff",
                  "CreateContainerConfigError", "InvalidImageName")
