@@ -15,7 +15,9 @@ if [ -d "$state/lock" ]; then
   pid=$(cat "$state/lock/pid" 2>/dev/null)
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then echo "lock_alive=1"; else echo "lock_alive=0"; fi
 fi
-# other builds (our own scripts and our detached build are recognised by their irp- names)
-ps -eo pid=,args= 2>/dev/null | grep -E '[n]ix(-build| build)' | grep -v 'irp-' \
-  | cut -c1-160 | sed 's/^ */build_process=/'
+# other builds: running nix or nix-build programs (not a grep or an editor whose arguments
+# say "nix build"); our own scripts and our detached build are recognised by their irp- names
+ps -eo pid=,comm=,args= 2>/dev/null \
+  | awk '($2 == "nix" && $0 ~ / build( |$)/) || $2 == "nix-build" { $2 = ""; print }' \
+  | grep -v 'irp-' | cut -c1-160 | sed 's/^ */build_process=/'
 exit 0
