@@ -24,6 +24,7 @@ MANIFEST_TYPES = ", ".join([
     "application/vnd.oci.image.index.v1+json",
     "application/vnd.docker.distribution.manifest.list.v2+json"])
 HTTP_TIMEOUT = 10
+MAX_TAG_PAGES = 50
 
 
 @dataclass(frozen=True)
@@ -157,14 +158,21 @@ class RegistryClient:
         return str(token)
 
     def tags(self, token: str) -> list[str]:
-        response = self.get(f"{self.base}/v2/{self.ref.path}/tags/list",
-                            headers={"Authorization": f"Bearer {token}"})
-        if response.status_code == 404:
-            return []
-        if response.status_code != 200:
-            raise StageError(f"tags/list of {self.ref.path} answered HTTP "
-                             f"{response.status_code}")
-        return list(response.json().get("tags") or [])
+        """Every tag: registries may answer in pages (``Link: <...>; rel="next"``)."""
+        url: str | None = f"{self.base}/v2/{self.ref.path}/tags/list"
+        tags: list[str] = []
+        for _ in range(MAX_TAG_PAGES):
+            if url is None:
+                break
+            response = self.get(url, headers={"Authorization": f"Bearer {token}"})
+            if response.status_code == 404:
+                return tags
+            if response.status_code != 200:
+                raise StageError(f"tags/list of {self.ref.path} answered HTTP "
+                                 f"{response.status_code}")
+            tags += list(response.json().get("tags") or [])
+            url = next_page(self.base, response.headers.get("Link", ""))
+        return tags
 
     def digest(self, tag: str, token: str) -> str | None:
         import requests
@@ -179,6 +187,15 @@ class RegistryClient:
         if response.status_code == 404:
             return None
         return response.headers.get("Docker-Content-Digest")
+
+
+def next_page(base: str, link: str) -> str | None:
+    """The URL of the next page from a ``Link`` header (relative to the registry), or None."""
+    match = re.search(r'<([^>]+)>\s*;\s*rel="?next"?', link)
+    if not match:
+        return None
+    target = match.group(1)
+    return target if target.startswith(("http://", "https://")) else base + target
 
 
 def _short(exc: Exception) -> str:
@@ -237,7 +254,7 @@ def run(ctx: StageContext) -> dict[str, Any]:
         raise StageError(f"the registry serves {served} for {tag}, but skopeo pushed {pushed}")
     return {"image": dest, "tag": tag, "digest": pushed, "registry": ref.hostport,
             "repository": ref.path, "realm": realm, "realm_problem": problem or "",
-            "tags": tags[:50]}
+            "tags": [tag, *(t for t in tags if t != tag)][:50], "tags_total": len(tags)}
 
 
 def _marker(text: str, marker: str) -> str:

@@ -380,3 +380,11 @@ def test_only_the_current_replica_sets_pods_decide_the_rollout() -> None:
     assert judge.current_pods(unseen, sets, pods) == []  # the new spec is not seen yet
     assert judge.current_pods(obj("d"), sets, pods) == pods  # no revision: cannot tell
 
+
+def test_tag_list_pages_follow_the_link_header() -> None:
+    base = "http://10.77.0.3:3000"
+    link = '</v2/coulomb/app/tags/list?last=b&n=2>; rel="next"'
+    assert registry.next_page(base, link) == base + "/v2/coulomb/app/tags/list?last=b&n=2"
+    assert registry.next_page(base, "") is None
+    assert registry.next_page(base, '<https://other/x>; rel="next"') == "https://other/x"
+
