@@ -121,6 +121,10 @@ class Run:
     def extra(self, name: str) -> str:
         return report_extras(self.reports / "latest.html")[name]
 
+    def cause_in_report(self, stage: str) -> bool:
+        """The stage's cause is in its record in the HTML report (beside its first check)."""
+        return f"cause: {self.stage(stage)['cause']}" in self.extra(f"{stage} stage")
+
     def explain(self) -> str:
         return self.out[-6000:]
 
@@ -403,6 +407,7 @@ def test_unknown_build_host_alias_fails_t06_naming_it(suite: LabSuite) -> None:
     cause = run.cause("T06")
     assert "nosuchhost" in cause, cause
     assert "Could not resolve hostname" in cause, cause
+    assert run.cause_in_report("source")
     assert run.seconds < 15
 
 
@@ -427,6 +432,7 @@ def test_build_host_down_fails_t06_within_seconds(suite: LabSuite, lab: Lab) -> 
         cause = run.cause("T06")
         assert "haskelseed" in cause, cause
         assert "Connection refused" in cause, cause
+        assert run.cause_in_report("source")
         assert run.stage("source")["duration"] < 15
         assert run.seconds < 15
     finally:
@@ -451,6 +457,7 @@ def test_registry_down_fails_t07_with_one_line_cause(suite: LabSuite, lab: Lab) 
     assert "\n" not in cause
     assert "registry 10.77.0.3:3000 is unreachable" in cause, cause
     assert "refused" in cause, cause
+    assert run.cause_in_report("push")
 
 
 def test_wrong_registry_password_fails_t07_naming_the_user(suite: LabSuite,
@@ -468,6 +475,7 @@ def test_wrong_registry_password_fails_t07_naming_the_user(suite: LabSuite,
     assert cause.endswith("registry 10.77.0.3:3000 rejected the credentials of user "
                           "'tegwick' (HTTP 401 from /v2/token): check registry_user and the "
                           "password (IRP_REGISTRY_PASSWORD or registry_password_file)"), cause
+    assert run.cause_in_report("push")
     assert not [name for name, text in all_output(suite, run).items() if wrong in text]
 
 
@@ -559,6 +567,7 @@ def test_crash_at_start_fails_t10_fast_with_diagnostics(suite: LabSuite) -> None
                      cause), cause
     assert run.cause("T11").startswith("BLOCKED by stage 'release' (T10) failed: ")
     assert run.stage("release")["duration"] < 60  # timeout_release is 600 s
+    assert run.cause_in_report("release")
     release = run.extra("release stage")
     for part in CLUSTER_DIAGNOSTICS:
         assert part in release, part
@@ -610,6 +619,8 @@ def test_tag_deleted_from_the_registry_fails_the_pull_and_the_rollout(suite: Lab
     assert f"crictl pull 10.77.0.3:3000/coulomb/{APP_NAME}:{tag}" in run.cause("T09")
     assert "not found" in run.cause("T09")
     assert re.search(r"ErrImagePull|ImagePullBackOff", run.cause("T10")), run.cause("T10")
+    assert run.cause_in_report("pull")
+    assert run.cause_in_report("release")
     assert run.stage("release")["duration"] < 60
 
 
