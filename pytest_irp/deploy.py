@@ -51,28 +51,42 @@ def helm_major(ctx: StageContext) -> int:
 
 def chart_plan(ctx: StageContext) -> list[Step]:
     helm = list(ctx.settings["helm"])
-    chart = _chart_path(ctx)
-    tag = ctx.facts.tag_or()
-    return [Step("local", (*helm, "lint", "--strict", chart, *_image_sets(ctx, tag)),
-                 ctx.settings["timeout_chart"], "T08 exit criterion"),
-            Step("local", (*helm, "template", ctx.settings["release"], chart,
-                           "--namespace", ctx.settings["namespace"], *_image_sets(ctx, tag)),
-                 ctx.settings["timeout_chart"], "render and check the workplan's key notes")]
+    return [Step("local", (*helm, "lint", "--strict", _chart_path(ctx),
+                           *_image_sets(ctx, ctx.facts.tag_or())),
+                 ctx.settings["timeout_chart"], "T08 exit criterion")]
+
+
+def render_plan(ctx: StageContext) -> list[Step]:
+    helm = list(ctx.settings["helm"])
+    return [Step("local", (*helm, "template", ctx.settings["release"], _chart_path(ctx),
+                           "--namespace", ctx.settings["namespace"],
+                           *_image_sets(ctx, ctx.facts.tag_or())),
+                 ctx.settings["timeout_chart"], "render and check the workplan's key notes "
+                 "(a chart that breaks them is not deployed)")]
 
 
 def chart_run(ctx: StageContext) -> dict[str, Any]:
+    """T08's exit criterion: `helm lint --strict`."""
     s = ctx.settings
     chart = _chart_path(ctx)
     if not Path(chart, "Chart.yaml").is_file():
         raise StageError(f"no chart at {chart} (Chart.yaml missing; setting 'chart')")
-    tag = ctx.facts.tag()
-    lint = ctx.run("local", [*s["helm"], "lint", "--strict", chart, *_image_sets(ctx, tag)],
-                   check=False)
+    lint = ctx.run("local", [*s["helm"], "lint", "--strict", chart,
+                             *_image_sets(ctx, ctx.facts.tag())], check=False)
     if not lint.ok:
         raise StageError(f"`helm lint --strict` failed: {lint.tail(8)}",
                          details=lint.tail(40))
-    rendered = ctx.run("local", [*s["helm"], "template", s["release"], chart, "--namespace",
-                                 s["namespace"], *_image_sets(ctx, tag)], what="helm template")
+    return {"lint_ok": True, "lint_output": lint.tail(10)}
+
+
+def render_run(ctx: StageContext) -> dict[str, Any]:
+    """The rendered manifests against the workplan's key notes; a chart that breaks them
+    fails here, so the release (which needs it) is BLOCKED rather than deployed."""
+    s = ctx.settings
+    tag = ctx.facts.tag()
+    rendered = ctx.run("local", [*s["helm"], "template", s["release"], _chart_path(ctx),
+                                 "--namespace", s["namespace"], *_image_sets(ctx, tag)],
+                       what="helm template")
     manifests = judge.load_manifests(rendered.stdout)
     expected_image = f"{s['registry']}:{tag}" if s.get("registry") else None
     problems = judge.chart_problems(manifests, expected_image)
@@ -80,8 +94,10 @@ def chart_run(ctx: StageContext) -> dict[str, Any]:
         ctx.finding("info", "The chart renders no Secret",
                     "The env Secret is created by the release stage (T10) when missing, "
                     "never overwritten.")
-    return {"lint_ok": True, "lint_output": lint.tail(10), "problems": problems,
-            "kinds": [m.get("kind") for m in manifests]}
+    if problems:
+        raise StageError("the chart breaks the workplan's key notes: " + "; ".join(problems),
+                         details=rendered.tail(60))
+    return {"kinds": [m.get("kind") for m in manifests], "problems": problems}
 
 
 # --------------------------------------------------------------------------- node (T09)

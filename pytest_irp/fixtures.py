@@ -2,7 +2,7 @@
 
 ``stage_*`` fixtures (session scope) return a :class:`~pytest_irp.stage.StageResult` and
 never raise; each asks for the stages it needs, so pytest's fixture graph is the
-pipeline: source -> prebuild -> build -> push -> (chart) -> release -> live.
+pipeline: source -> prebuild -> build -> push -> (chart -> render) -> release -> live.
 The value fixtures (``built_image``, ``pushed_image``, ``deployed_release`` ...) return
 the stage's value or make the test FAIL or BLOCKED (see :mod:`pytest_irp.outcomes`).
 """
@@ -102,6 +102,11 @@ def stage_chart(irp_pipeline: Pipeline) -> StageResult:
 
 
 @pytest.fixture(scope="session")
+def stage_render(irp_pipeline: Pipeline, stage_chart: StageResult) -> StageResult:
+    return irp_pipeline.result("render")
+
+
+@pytest.fixture(scope="session")
 def stage_mirror(irp_pipeline: Pipeline) -> StageResult:
     return irp_pipeline.result("mirror")
 
@@ -114,7 +119,7 @@ def stage_pull(irp_pipeline: Pipeline, stage_push: StageResult,
 
 @pytest.fixture(scope="session")
 def stage_release(irp_pipeline: Pipeline, stage_push: StageResult,
-                  stage_chart: StageResult) -> StageResult:
+                  stage_render: StageResult) -> StageResult:
     return irp_pipeline.result("release")
 
 
@@ -167,9 +172,15 @@ def pushed_image(request: pytest.FixtureRequest, stage_push: StageResult) -> Any
 
 
 @pytest.fixture
-def rendered_chart(request: pytest.FixtureRequest, stage_chart: StageResult) -> Any:
-    """{lint_output, manifests, helm_version}"""
+def chart_lint(request: pytest.FixtureRequest, stage_chart: StageResult) -> Any:
+    """{lint_ok, lint_output}"""
     return require(request.node, stage_chart)
+
+
+@pytest.fixture
+def rendered_chart(request: pytest.FixtureRequest, stage_render: StageResult) -> Any:
+    """{kinds, problems} (the stage fails when the key notes are broken)"""
+    return require(request.node, stage_render)
 
 
 @pytest.fixture
@@ -202,5 +213,5 @@ def ci_workflow(request: pytest.FixtureRequest, stage_ci: StageResult) -> Any:
 
 
 STAGE_FIXTURES = {f"stage_{name}": name for name in
-                  ("source", "flake", "spec", "prebuild", "build", "push", "chart", "mirror",
-                   "pull", "release", "live", "ci")}
+                  ("source", "flake", "spec", "prebuild", "build", "push", "chart", "render",
+                   "mirror", "pull", "release", "live", "ci")}

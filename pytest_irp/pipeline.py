@@ -1,6 +1,6 @@
 """The pipeline of IRP-WP-0001 as stages, in order.
 
-source -> prebuild -> build (T06) -> push (T07) -> chart (T08) -> mirror, pull (T09) ->
+source -> prebuild -> build (T06) -> push (T07) -> chart, render (T08) -> mirror, pull (T09) ->
 release (T10) -> live (T11); flake (T01) and spec (T05) beside them on the build host;
 ci (T12) on its own. App-side checks T02-T04 read the repository directly (no stage).
 """
@@ -49,13 +49,15 @@ STAGES: tuple[Stage, ...] = (
           nix.build_run, nix.build_plan, _key_build),
     Stage("push", "T07", "skopeo push to the registry", ("build",),
           registry.run, registry.plan, _key_push),
-    Stage("chart", "T08", "helm lint and render of the chart", (),
+    Stage("chart", "T08", "helm lint of the chart", (),
           deploy.chart_run, deploy.chart_plan, _key_chart),
+    Stage("render", "T08", "chart rendered and checked against the key notes", ("chart",),
+          deploy.render_run, deploy.render_plan, _key_chart),
     Stage("mirror", "T09", "node registry mirror configuration", (),
           deploy.mirror_run, deploy.mirror_plan, None),
     Stage("pull", "T09", "image pull on the node", ("push", "mirror"),
           deploy.pull_run, deploy.pull_plan, None),
-    Stage("release", "T10", "helm release on the cluster", ("push", "chart"),
+    Stage("release", "T10", "helm release on the cluster", ("push", "render"),
           deploy.release_run, deploy.release_plan, None),
     Stage("live", "T11", "live HTTP checks and log watch", ("release",),
           deploy.live_run, deploy.live_plan, None),

@@ -150,7 +150,7 @@ def _s(name: str, help: str, type_name: str, parse: Callable[[Any], Any], defaul
 
 STAGE_TIMEOUTS: dict[str, float] = {
     "source": 120, "prebuild": 60, "flake": 600, "build": 5400, "push": 900, "spec": 3600,
-    "chart": 120, "mirror": 60, "pull": 300, "release": 600, "live": 300, "ci": 60,
+    "chart": 120, "render": 120, "mirror": 60, "pull": 300, "release": 600, "live": 300, "ci": 60,
 }
 
 SETTINGS: tuple[Setting, ...] = (

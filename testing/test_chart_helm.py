@@ -26,7 +26,8 @@ def helm(request: pytest.FixtureRequest) -> Path:
         pytest.skip(f"helm {request.param} not available: {exc}")
 
 
-def chart_result(repo: Path, helm: Path, tmp_path: Path) -> dict:  # type: ignore[type-arg]
+def chart_result(repo: Path, helm: Path, tmp_path: Path, stage: str = "render"
+                 ) -> dict:  # type: ignore[type-arg]
     settings = resolve({}, {}, [("test", {
         "app_repo": str(repo), "registry": REGISTRY, "helm": [str(helm)],
         "reports_dir": str(tmp_path / "reports")})])
@@ -36,9 +37,9 @@ def chart_result(repo: Path, helm: Path, tmp_path: Path) -> dict:  # type: ignor
     pipeline = Pipeline(STAGES, settings, redactor,
                         make_runner=lambda host: LocalRunner(redactor, base_env=env),
                         log_dir=tmp_path / "logs")
-    result = pipeline.result("chart")
-    assert result.ok, result.cause
-    return {"value": result.value, "tag": pipeline.facts.tag(), "commands": result.commands}
+    result = pipeline.result(stage)
+    return {"value": result.value, "tag": pipeline.facts.tag(), "result": result,
+            "commands": pipeline.results["chart"].commands + result.commands}
 
 
 def test_sample_chart_lints_strict_and_renders_as_planned(helm: Path, tmp_path: Path) -> None:
@@ -46,19 +47,22 @@ def test_sample_chart_lints_strict_and_renders_as_planned(helm: Path, tmp_path: 
 
     repo = prepare_app_repo(tmp_path / "app", "ok")
     out = chart_result(repo, helm, tmp_path)
-    assert out["value"]["lint_ok"]
+    assert out["result"].ok, out["result"].cause
     assert out["value"]["problems"] == []
     assert {"Deployment", "Service", "Ingress"} <= set(out["value"]["kinds"])
     template = next(c for c in out["commands"] if "template" in c["argv"])
     assert f"image.tag={out['tag']}" in template["argv"]
 
 
-def test_wrong_liveness_path_is_found(helm: Path, tmp_path: Path) -> None:
+def test_wrong_liveness_path_fails_render_but_not_lint(helm: Path, tmp_path: Path) -> None:
     from pytest_irp.lab.app import prepare_app_repo
 
     repo = prepare_app_repo(tmp_path / "app", "wrong-liveness-path")
-    problems = chart_result(repo, helm, tmp_path)["value"]["problems"]
-    assert problems == ["liveness probe path is '/health', expected /healthz"]
+    out = chart_result(repo, helm, tmp_path)
+    assert out["result"].status == "failed"
+    assert out["result"].cause == ("the chart breaks the workplan's key notes: liveness probe "
+                                   "path is '/health', expected /healthz")
+    assert chart_result(repo, helm, tmp_path, stage="chart")["result"].ok
 
 
 def test_malformed_chart_fails_with_helm_lint_cause(helm: Path, tmp_path: Path) -> None:

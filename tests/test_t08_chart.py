@@ -5,10 +5,12 @@ import pytest
 pytestmark = pytest.mark.irp_criterion("T08")
 
 
-def test_T08_helm_lint_strict_passes(rendered_chart):
-    assert rendered_chart["lint_ok"]
+def test_T08_helm_lint_strict_passes(chart_lint):
+    assert chart_lint["lint_ok"]
 
 
 def test_T08_deployment_matches_key_notes(rendered_chart):
-    problems = rendered_chart["problems"]
-    assert not problems, "; ".join(problems)
+    """Image from values, pull policy, limits, liveness /healthz after 30 s, envFrom secret,
+    one replica, port 8000, Service 80 -> 8000, an Ingress (details: pytest_irp.judge)."""
+    assert {"Deployment", "Service"} <= set(rendered_chart["kinds"])
+    assert rendered_chart["problems"] == []

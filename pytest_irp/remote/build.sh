@@ -32,7 +32,9 @@ start)
   echo "IRP started $!"
   ;;
 follow)
-  off=0; parent=$PPID
+  # poll fast for the first ~10 s (small builds end quickly), then once a second
+  off=0; parent=$PPID; polls=0
+  nap() { polls=$((polls + 1)); if [ $polls -lt 50 ]; then sleep 0.2 2>/dev/null || sleep 1; else sleep 1; fi; }
   while :; do
     # the SSH session is gone: stop following (the build itself goes on)
     kill -0 "$parent" 2>/dev/null || exit 0
@@ -46,7 +48,7 @@ follow)
       sleep 1; [ -f "$rc" ] && continue
       echo; echo "@@IRP-LOST"; exit 0
     fi
-    sleep 1
+    nap
   done
   ;;
 inspect)

@@ -579,18 +579,17 @@ def test_crash_at_start_fails_t10_fast_with_diagnostics(suite: LabSuite) -> None
     assert Path(run.reports, bundle).is_file()
 
 
-def test_wrong_liveness_path_fails_t08_only(suite: LabSuite) -> None:
-    """Decided from the code: the chart stage fails only when `helm lint --strict` does; the
-    key notes (here the liveness path) are T08's own checks on a rendered chart, so the
-    release is not blocked. The pod is Ready before the liveness probe's first try (30 s),
-    so T10 and T11 pass at the time they are checked."""
+def test_wrong_liveness_path_fails_t08_and_blocks_the_release(suite: LabSuite) -> None:
+    """`helm lint --strict` passes (the chart is valid helm), but the rendered chart breaks a
+    key note (liveness /health): T08 FAILs on its render check and the release, which needs
+    the checked chart, is never installed: T10 and T11 are BLOCKED naming T08."""
     run = suite.run("-k", "T08 or T10 or T11", variant="wrong-liveness-path")
 
     assert run.ret == 1, run.explain()
-    assert run.statuses == {"T08": "FAIL", "T10": "PASS", "T11": "PASS"}, run.explain()
-    assert run.cause("T08") == "AssertionError: liveness probe path is '/health', expected " \
-                               "/healthz"
+    assert run.statuses == {"T08": "FAIL", "T10": "BLOCKED", "T11": "BLOCKED"}, run.explain()
+    assert "liveness probe path is '/health', expected /healthz" in run.cause("T08")
     assert run.checks()["test_T08_helm_lint_strict_passes"] == "PASS"
+    assert "BLOCKED by stage 'render' (T08)" in run.cause("T10")
 
 
 def test_tag_deleted_from_the_registry_fails_the_pull_and_the_rollout(suite: LabSuite,
