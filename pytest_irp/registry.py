@@ -200,7 +200,7 @@ def next_page(base: str, link: str) -> str | None:
 
 def _short(exc: Exception) -> str:
     text = str(exc)
-    match = re.search(r"\[Errno -?\d+\] ([^')\]]+)", text)
+    match = re.search(r"\[Errno -?\d+\] ([^')\]\"]+)", text)
     if match:
         return match.group(1)
     return text[:200]

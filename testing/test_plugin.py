@@ -227,3 +227,20 @@ def test_redacted_failure_keeps_its_one_line_cause(project: Project,
                                  "AssertionError*"])  # cut to the terminal's width
     assert "pl4nted-S3cret-value" not in result.stdout.str() + junit.read_text()
     assert 'message="AssertionError: the host is not elsewhere' in junit.read_text()
+
+
+def test_k_t11_reports_only_t11_and_runs_the_stages_it_needs(
+        project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fake registry (port 9) refuses connections, so the push fails: T11's checks are
+    BLOCKED naming T07, after source, prebuild and build really ran for them."""
+    monkeypatch.setenv("IRP_REGISTRY_PASSWORD", "fake-password")
+    result = project.run("-k", "T11", "-rA")
+    assert result.ret == 1
+    lines = [line for line in result.stdout.lines if "::test_T" in line]
+    assert lines
+    assert all("test_T11_" in line for line in lines)
+    assert re.search(r"BLOCKED tests/test_t11_smoke.py::test_T11_healthz_answers_ok - "
+                     r"BLOCKED by stage 'push' \(T07\)", result.stdout.str())
+    assert project.called(lambda argv: "irp-build" in argv and "start" in argv)
+    assert project.called(lambda argv: "lint" in argv)  # the release needs a checked chart
+    assert not project.called(lambda argv: "irp-in-checkout" in argv)  # T01/T05: not needed
