@@ -326,10 +326,15 @@ def test_each_variant_differs_from_ok_in_few_files(variants):
 
 
 def _helm() -> str | None:
+    """IRP_HELM, helm on PATH, or the helm 3 the lab keeps in its cache."""
     import os
     import shutil
 
-    return os.environ.get("IRP_HELM") or shutil.which("helm")
+    from pytest_irp.lab import helmbin
+
+    cached = helmbin.binary_path(3)
+    return (os.environ.get("IRP_HELM") or shutil.which("helm")
+            or (str(cached) if cached.exists() else None))
 
 
 @pytest.mark.parametrize("variant", ["ok", "wrong-liveness-path"])
