@@ -27,6 +27,9 @@ case "$cmd" in
     ;;
   test)
     setup
+    # the lab tests need the machine's lab network free: take down a lab left up (or left
+    # behind by a killed session); they bring up what they need themselves
+    python3 -m pytest_irp.lab down >/dev/null
     exec python3 -m pytest testing -p no:randomly "$@"
     ;;
   *)
