@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from . import report as rep
+from .fileio import write_atomic
 from .outcomes import STATUS_BLOCKED
 from .pipeline import CRITERIA
 from .settings import TARGET_SETTINGS, describe
-from .stage import atomic_write
 
 if TYPE_CHECKING:
     from .plugin import IrpRun
@@ -186,7 +186,7 @@ def finish_html(run: IrpRun) -> None:
     text = run.html_path.read_text(encoding="utf-8")
     cleaned = run.redactor.redact(text)
     if cleaned != text:
-        atomic_write(run.html_path, cleaned)
+        write_atomic(run.html_path, cleaned)
     latest = run.report_dir / "latest.html"
     tmp = latest.with_name(".latest.html.tmp")
     shutil.copyfile(run.html_path, tmp)

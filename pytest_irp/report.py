@@ -12,8 +12,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from .fileio import write_atomic
 from .outcomes import STATUS_BLOCKED, STATUS_FAIL, STATUS_PASS, STATUS_SKIPPED, worst
-from .stage import StageResult, atomic_write
+from .stage import StageResult
 
 EXCERPT_LINES = 40
 
@@ -88,7 +89,7 @@ def summary_json(run_id: str, settings_line: str, rows: list[dict[str, Any]],
 
 
 def write_json(path: Path, data: Any) -> None:
-    atomic_write(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+    write_atomic(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
 # --------------------------------------------------------------------------- HTML pieces

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from . import remote
+from .fileio import write_atomic
 from .redact import Redactor
 from .runners import CommandResult, LineCallback, Runner
 from .settings import Resolved, SettingError
@@ -159,7 +160,7 @@ class StageContext:
         """Save a full log beside the report (redacted, atomically)."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         path = self.log_dir / f"{self.stage.name}-{name}.log"
-        atomic_write(path, self.redactor.redact(text))
+        write_atomic(path, self.redactor.redact(text))
         self.logs[name] = str(path)
         return path
 
@@ -174,15 +175,6 @@ def one_paragraph(text: str, limit: int = 1200) -> str:
     """A cause for the user: one paragraph, lines joined with ' | ', size-capped."""
     joined = " | ".join(line.strip() for line in text.strip().splitlines() if line.strip())
     return joined if len(joined) <= limit else joined[:limit] + " [...]"
-
-
-def atomic_write(path: Path, text: str, mode: int = 0o644) -> None:
-    """Write ``text`` to ``path`` via a temporary file and rename: never a half file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{time.monotonic_ns()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.chmod(mode)
-    tmp.replace(path)
 
 
 class Facts:

@@ -10,7 +10,6 @@ import contextlib
 import json
 import os
 import signal
-import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from plumbum import local
+
+from pytest_irp.fileio import write_atomic as write_atomic  # re-exported for lab modules
 
 
 class LabError(RuntimeError):
@@ -53,23 +54,6 @@ def run(argv: Sequence[str], *, check: bool = True, env: Mapping[str, str] | Non
         raise LabError(f"command failed (exit {result.returncode}): {' '.join(argv)}\n"
                        f"{(result.stderr or result.stdout).strip()}")
     return result
-
-
-def write_atomic(path: Path, data: str | bytes, mode: int = 0o644) -> None:
-    """Write ``path`` through a temporary file in the same directory and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data.encode() if isinstance(data, str) else data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def write_json_atomic(path: Path, data: Any, mode: int = 0o644) -> None:

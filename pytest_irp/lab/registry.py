@@ -48,6 +48,8 @@ from urllib.parse import urlencode
 
 import yaml
 
+from pytest_irp.fileio import write_atomic
+
 RealmMode = Literal["wrong-port-forwarded", "wrong-port-dead", "correct"]
 REALM_MODES: Final[tuple[str, ...]] = get_args(RealmMode)
 DEFAULT_REALM_MODE: Final[RealmMode] = "wrong-port-forwarded"
@@ -396,24 +398,6 @@ def wait_checks(
 
 
 # =========================================================================== files
-
-
-def write_atomic(path: Path, data: str | bytes, mode: int = 0o644) -> None:
-    """Write via a temp file in the same directory, then rename (readers never see half)."""
-    raw = data.encode() if isinstance(data, str) else data
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(raw)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 @dataclass(frozen=True)
