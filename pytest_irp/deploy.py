@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import secrets
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from . import judge
+from .fileio import write_atomic
 from .registry import REALM_FIX
 from .stage import Facts, StageContext, StageError, Step
 
@@ -479,10 +478,7 @@ def append_pipeline_log(s: Any, facts: Facts) -> str:
     row = judge.pipeline_log_row(time.strftime("%Y-%m-%d"), sha[:7], s["host"], registry,
                                  s["kube_context"])
     new = text.rstrip("\n") + "\n" + row + "\n"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".PIPELINE_LOG.")
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(new)
-    os.replace(tmp, path)
+    write_atomic(path, new)
     return row
 
 
