@@ -43,6 +43,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from pytest_irp.lab import tokenserver
 from pytest_irp.lab.node_registry import dump_registries_yaml, lab_registries, write_certs_d
 
 log = logging.getLogger(__name__)
@@ -155,16 +156,9 @@ class CertSpec:
     ips: tuple[str, ...] = ()
 
 
-def _new_key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
+# the same P-256 keys and PKCS#8 PEM as the registry's token signer
+_new_key = tokenserver.new_signing_key
+_key_pem = tokenserver.key_pem
 
 
 def _name(cn: str, orgs: Iterable[str] = ()) -> x509.Name:
