@@ -12,7 +12,6 @@ so ``down()`` removes exactly that, even after a crash half-way. Both are idempo
 
 from __future__ import annotations
 
-import importlib
 import os
 import shutil
 import time
@@ -23,6 +22,7 @@ from typing import Any, Final
 
 from pytest_irp.lab import app as app_mod
 from pytest_irp.lab import net
+from pytest_irp.lab.cluster import LabCluster
 from pytest_irp.lab.layout import APP_NAME, LabLayout, lab_dir_from_env
 from pytest_irp.lab.nixconf import write_nix_conf
 from pytest_irp.lab.proc import (
@@ -36,6 +36,7 @@ from pytest_irp.lab.proc import (
     write_atomic,
     write_json_atomic,
 )
+from pytest_irp.lab.registry import LabRegistry
 from pytest_irp.lab.sshd import (
     Sshd,
     SshHost,
@@ -200,33 +201,23 @@ class Lab:
         return {h.alias: Sshd(h, self.layout.sshd_dir(h.alias), authorized_key=client_public,
                               env=env) for h in ssh_hosts()}
 
-    def registry(self) -> Any | None:
-        """A LabRegistry for this lab, or None while ``registry.py`` is not available."""
-        try:
-            module = importlib.import_module("pytest_irp.lab.registry")
-        except ImportError as exc:
-            self.notes.append(f"registry skipped: pytest_irp.lab.registry not importable ({exc})")
-            return None
+    def registry(self) -> LabRegistry:
+        """The LabRegistry of this lab (nothing is started)."""
         gitea = net.HOSTS_BY_NAME["gitea"]
         kwargs: dict[str, Any] = {"netns": gitea.netns, "address": gitea.address,
                                   "port": REGISTRY_PORT}
         if self.realm_mode is not None:
             kwargs["realm_mode"] = self.realm_mode
-        return module.LabRegistry(self.layout.registry_state_dir, **kwargs)
+        return LabRegistry(self.layout.registry_state_dir, **kwargs)
 
-    def cluster(self) -> Any | None:
-        """A LabCluster for this lab, or None while ``cluster.py`` is not available."""
-        try:
-            module = importlib.import_module("pytest_irp.lab.cluster")
-        except ImportError as exc:
-            self.notes.append(f"cluster skipped: pytest_irp.lab.cluster not importable ({exc})")
-            return None
+    def cluster(self) -> LabCluster:
+        """The LabCluster of this lab (nothing is started)."""
         gitea = net.HOSTS_BY_NAME["gitea"]
         kwargs: dict[str, Any] = {"state_dir": self.layout.cluster_dir,
                                   "registry": f"{gitea.address}:{REGISTRY_PORT}"}
         if self.cache_dir is not None:
             kwargs["cache_dir"] = self.cache_dir
-        return module.LabCluster(**kwargs)
+        return LabCluster(**kwargs)
 
     # ------------------------------------------------------------------ up
 
@@ -344,19 +335,11 @@ class Lab:
         if registry is not None:
             user, password_file = registry.credentials
         cluster = self.cluster()
-        if cluster is not None:
-            kubeconfig = Path(cluster.kubeconfig_path)
-            registries_yaml = Path(cluster.registries_yaml)
-            certs_dir = Path(cluster.certs_d)
-            crictl = [str(a) for a in cluster.crictl_args()]
-        else:
-            kubeconfig = lay.cluster_dir / "kubeconfig"
-            registries_yaml = lay.cluster_dir / "registries.yaml"
-            certs_dir = lay.cluster_dir / "containerd" / "certs.d"
-            crictl = ["crictl", "--config", str(lay.cluster_dir / "crictl.yaml")]
         return lab_settings(lay, registry_user=user, registry_password_file=password_file,
-                            kubeconfig=kubeconfig, registries_yaml=registries_yaml,
-                            certs_dir=certs_dir, crictl=crictl)
+                            kubeconfig=Path(cluster.kubeconfig_path),
+                            registries_yaml=Path(cluster.registries_yaml),
+                            certs_dir=Path(cluster.certs_d),
+                            crictl=[str(a) for a in cluster.crictl_args()])
 
     def _write_toml(self, registry: Any | None) -> None:
         header = ("Written by the pytest-irp lab (python -m pytest_irp.lab up) at "
@@ -376,8 +359,8 @@ class Lab:
             cluster = self.cluster()
             # the whole lab directory goes down: also a cluster started in it by hand (it
             # lives on the bridge that is about to go)
-            if cluster is not None and (state.get("cluster", {}).get("started")
-                                        or self.with_cluster or cluster_running(cluster)):
+            if (state.get("cluster", {}).get("started") or self.with_cluster
+                    or cluster_running(cluster)):
                 try:
                     cluster.stop()
                     state.pop("cluster", None)
@@ -385,8 +368,7 @@ class Lab:
                     errors.append(f"cluster: {exc}")
                 self._save(state)
             registry = self.registry()
-            if registry is not None and (state.get("registry", {}).get("started")
-                                         or registry.is_running()):
+            if state.get("registry", {}).get("started") or registry.is_running():
                 try:
                     registry.stop()
                     state.pop("registry", None)
@@ -445,11 +427,9 @@ class Lab:
             "notes": state.get("notes", []),
         }
         if state.get("registry", {}).get("started"):
-            registry = self.registry()
-            result["registry"] = registry.status() if registry is not None else None
+            result["registry"] = self.registry().status()
         cluster = self.cluster()
-        if cluster is not None and (state.get("cluster", {}).get("started")
-                                    or cluster_running(cluster)):
+        if state.get("cluster", {}).get("started") or cluster_running(cluster):
             result["cluster"] = cluster.status()
         return result
 
