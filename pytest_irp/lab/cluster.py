@@ -962,15 +962,9 @@ class LabCluster:
     def api_get(self, path: str, timeout: float = 5) -> tuple[int, bytes]:
         if not self.node_ip_local():
             raise OSError(f"{self.node_ip} is not on {LAB_BRIDGE}; refusing to contact it")
-        conn = http.client.HTTPSConnection(
+        return _get(http.client.HTTPSConnection(
             self.node_ip, APISERVER_PORT, context=self._ssl_context(), timeout=timeout
-        )
-        try:
-            conn.request("GET", path)
-            resp = conn.getresponse()
-            return resp.status, resp.read()
-        finally:
-            conn.close()
+        ), path)
 
     def _api_ok(self, path: str) -> bool:
         try:
@@ -1449,14 +1443,18 @@ def smoke_manifests(image: str, node_port: int) -> list[dict[str, Any]]:
     return [deployment, service]
 
 
-def http_get(host: str, port: int, path: str, timeout: float = 3) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+def _get(conn: http.client.HTTPConnection, path: str) -> tuple[int, bytes]:
+    """One GET on a fresh connection: (status, body); the connection is closed after."""
     try:
         conn.request("GET", path)
         resp = conn.getresponse()
         return resp.status, resp.read()
     finally:
         conn.close()
+
+
+def http_get(host: str, port: int, path: str, timeout: float = 3) -> tuple[int, bytes]:
+    return _get(http.client.HTTPConnection(host, port, timeout=timeout), path)
 
 
 def smoke(
