@@ -68,9 +68,15 @@ def ssh_hosts() -> list[SshHost]:
 
 
 def session_env(layout: LabLayout) -> dict[str, str]:
-    """Environment of every ssh session on the lab hosts (sshd ``SetEnv``)."""
+    """Environment of every ssh session on the lab hosts (sshd ``SetEnv``).
+
+    ``SHLVL=1``: Debian's bash sources ``~/.bashrc`` for a command run by sshd when its
+    shell level is below 2. The lab hosts share this machine's home directory, whose
+    ``.bashrc`` (a developer's, with e.g. ``pyenv init``) would then run before every
+    remote command (0.14 s each here) and leak its PATH into the build host.
+    """
     return {"NIX_CONF_DIR": str(layout.nix_conf_dir),
-            "XDG_CACHE_HOME": str(layout.nix_cache_dir)}
+            "XDG_CACHE_HOME": str(layout.nix_cache_dir), "SHLVL": "1"}
 
 
 def lab_settings(layout: LabLayout, *, registry_user: str | None,
