@@ -12,6 +12,7 @@
 Needs root and the lab's cached binaries; brings the lab (with the cluster) up if it is
 not, and down again at the end in that case. Contacts only lab addresses, after checking
 the lab network is up. Run: python bench/lab_overhead.py [RUNS_A [RUNS_BC]]
+(RUNS_BC 0: only (a)).
 """
 
 from __future__ import annotations
@@ -246,8 +247,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="irp-bench-") as tmp:
             work = Path(tmp)
             a = bench_a(lab, runs_a, work)
-            c = bench_c(lab, runs_bc, work)
-            b = bench_b(lab, runs_bc, work)  # last: leaves a healthy release behind
+            if runs_bc:
+                c = bench_c(lab, runs_bc, work)
+                b = bench_b(lab, runs_bc, work)  # last: leaves a healthy release behind
     finally:
         lab.up(variant="ok")
         if not was_up:
@@ -266,6 +268,8 @@ def main() -> None:
     print(f"    plain command: ssh -F {lab.layout.ssh_config} haskelseed -- sh -c \"$PLAIN\" "
           f"plain {lab.layout.remote_dir} <registry>:<tag> < authfile.json, PLAIN being:")
     print("      " + PLAIN.strip().replace("\n", "\n      "))
+    if not runs_bc:
+        return
     print(f"(b) pod Ready -> T11 decided (minus the {LOG_WATCH:.1f} s log watch), {runs_bc} "
           f"runs: {fmt(f'{v:.2f}' for v in b['values'])} s -> median {b['median']:.2f} s")
     print(f"    command: {shlex.join(b['argv'])}")

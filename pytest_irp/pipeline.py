@@ -7,11 +7,23 @@ ci (T12) on its own. App-side checks T02-T04 read the repository directly (no st
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import importlib
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from . import deploy, nix, registry, source
 from .stage import Facts, Stage
+
+
+def _lazy(module: str, name: str) -> Callable[..., Any]:
+    """``pytest_irp.<module>.<name>``, imported at its first call: a run imports the code
+    of the stages it runs only (``-k T06`` never loads the helm and Kubernetes stages)."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(f"{__package__}.{module}"), name)(*args,
+                                                                                 **kwargs)
+
+    call.__name__ = call.__qualname__ = f"{module}.{name}"
+    return call
 
 
 def _target(f: Facts, *names: str) -> dict[str, Any]:
@@ -38,31 +50,31 @@ def _key_chart(f: Facts) -> Mapping[str, Any]:
 
 STAGES: tuple[Stage, ...] = (
     Stage("source", "T06", "checkout of the SHA under test on the build host", (),
-          source.run, source.plan, _key_source),
+          _lazy("source", "run"), _lazy("source", "plan"), _key_source),
     Stage("flake", "T01", "nix flake check on the build host", ("source",),
-          nix.flake_run, nix.flake_plan, _key_build),
+          _lazy("nix", "flake_run"), _lazy("nix", "flake_plan"), _key_build),
     Stage("spec", "T05", "Hspec tests on the build host", ("source",),
-          nix.spec_run, nix.spec_plan, _key_build),
+          _lazy("nix", "spec_run"), _lazy("nix", "spec_plan"), _key_build),
     Stage("prebuild", "T06", "pre-build checklist on the build host", ("source",),
-          nix.prebuild_run, nix.prebuild_plan, None),
+          _lazy("nix", "prebuild_run"), _lazy("nix", "prebuild_plan"), None),
     Stage("build", "T06", "nix build of the image on the build host", ("prebuild",),
-          nix.build_run, nix.build_plan, _key_build),
+          _lazy("nix", "build_run"), _lazy("nix", "build_plan"), _key_build),
     Stage("push", "T07", "skopeo push to the registry", ("build",),
-          registry.run, registry.plan, _key_push),
+          _lazy("registry", "run"), _lazy("registry", "plan"), _key_push),
     Stage("chart", "T08", "helm lint of the chart", (),
-          deploy.chart_run, deploy.chart_plan, _key_chart),
+          _lazy("deploy", "chart_run"), _lazy("deploy", "chart_plan"), _key_chart),
     Stage("render", "T08", "chart rendered and checked against the key notes", ("chart",),
-          deploy.render_run, deploy.render_plan, _key_chart),
+          _lazy("deploy", "render_run"), _lazy("deploy", "render_plan"), _key_chart),
     Stage("mirror", "T09", "node registry mirror configuration", (),
-          deploy.mirror_run, deploy.mirror_plan, None),
+          _lazy("deploy", "mirror_run"), _lazy("deploy", "mirror_plan"), None),
     Stage("pull", "T09", "image pull on the node", ("push", "mirror"),
-          deploy.pull_run, deploy.pull_plan, None),
+          _lazy("deploy", "pull_run"), _lazy("deploy", "pull_plan"), None),
     Stage("release", "T10", "helm release on the cluster", ("push", "render"),
-          deploy.release_run, deploy.release_plan, None),
+          _lazy("deploy", "release_run"), _lazy("deploy", "release_plan"), None),
     Stage("live", "T11", "live HTTP checks and log watch", ("release",),
-          deploy.live_run, deploy.live_plan, None),
+          _lazy("deploy", "live_run"), _lazy("deploy", "live_plan"), None),
     Stage("ci", "T12", "Gitea Actions workflow", (),
-          deploy.ci_run, deploy.ci_plan, None),
+          _lazy("deploy", "ci_run"), _lazy("deploy", "ci_plan"), None),
 )
 
 CRITERIA: dict[str, str] = {

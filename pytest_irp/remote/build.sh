@@ -32,9 +32,14 @@ start)
   echo "IRP started $!"
   ;;
 follow)
-  # poll fast for the first ~10 s (small builds end quickly), then once a second
+  # poll every 0.05 s for 2 s and every 0.2 s up to 10 s (small builds end quickly; a
+  # fractional sleep falls back to 1 s where sleep takes whole seconds only), then each second
   off=0; parent=$PPID; polls=0
-  nap() { polls=$((polls + 1)); if [ $polls -lt 50 ]; then sleep 0.2 2>/dev/null || sleep 1; else sleep 1; fi; }
+  nap() {
+    polls=$((polls + 1))
+    if [ $polls -le 40 ]; then t=0.05; elif [ $polls -le 80 ]; then t=0.2; else t=1; fi
+    sleep $t 2>/dev/null || sleep 1
+  }
   while :; do
     # the SSH session is gone: stop following (the build itself goes on)
     kill -0 "$parent" 2>/dev/null || exit 0
