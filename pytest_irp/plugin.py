@@ -266,33 +266,6 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     items.sort(key=lambda it: (CRITERION_ORDER.get(criterion_of(it) or "", 99),
                                position[id(it)]))
     _activate(config, frozenset(str(criterion_of(item)) for item in criteria))
-    _warm_up(config, criteria)
-
-
-# fixtures whose stages or checks talk to a host over ssh -> the setting naming that host
-HOST_FIXTURES = {"stage_source": "host", "build_host": "host", "stage_mirror": "node_host",
-                 "cluster_node": "node_host"}
-
-
-def hosts_to_warm(fixturenames: list[list[str]], settings: Resolved) -> list[str]:
-    """The hosts the selected checks will reach over ssh, in first-use order (pure)."""
-    hosts: list[str] = []
-    for names in fixturenames:
-        for fixture, setting in HOST_FIXTURES.items():
-            host = settings.get(setting) if fixture in names else None
-            if host and host != "local" and host not in hosts:
-                hosts.append(str(host))
-    return hosts
-
-
-def _warm_up(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Start the ssh handshakes while pytest finishes collecting (see SshRunner.warm_up)."""
-    run = _run(config)
-    if run is None or run.settings["plan"] or config.option.collectonly:
-        return
-    names = [list(getattr(item, "fixturenames", ())) for item in items]
-    for host in hosts_to_warm(names, run.settings):
-        run.pipeline.warm_up(host)
 
 
 def _check_rootdir(config: pytest.Config) -> None:

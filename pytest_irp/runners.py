@@ -3,13 +3,11 @@
 A runner takes an argument list (never a shell string), a timeout and optional stdin,
 and returns a :class:`CommandResult` whose output has already been redacted. The SSH
 runner quotes the argument list for the remote shell and shares one connection per host
-(ControlMaster), so a stage of many small commands costs one handshake; that handshake can
-be started in the background (:meth:`SshRunner.warm_up`) while pytest is still collecting.
+(ControlMaster), so a stage of many small commands costs one handshake.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shlex
 import shutil
@@ -139,37 +137,6 @@ class SshRunner:
     ssh_config: str | None = None
     connect_timeout: float = 10.0
     _control_dir: str | None = field(default=None, init=False, repr=False)
-    _warming: threading.Thread | None = field(default=None, init=False, repr=False)
-    _warm_result: CommandResult | None = field(default=None, init=False, repr=False)
-
-    def warm_up(self) -> None:
-        """Open the shared connection in the background (``ssh HOST true``).
-
-        The first :meth:`run` waits for it; if the connection could not be opened at all
-        (ssh exit 255), that first command gets this failure instead of waiting a second
-        time for the same dead host.
-        """
-        if self._warming is not None or self._warm_result is not None:
-            return
-        self._control_path()  # made here, not raced for by the thread and the first run
-
-        def connect() -> None:
-            self._warm_result = self._ssh(["true"], timeout=self.connect_timeout + 5,
-                                          input=None, on_line=None)
-
-        self._warming = threading.Thread(target=connect, name=f"irp-ssh-{self.host}",
-                                         daemon=True)
-        self._warming.start()
-
-    def _take_warm_failure(self, argv: Sequence[str]) -> CommandResult | None:
-        if self._warming is None:
-            return None
-        self._warming.join()
-        self._warming = None
-        warm, self._warm_result = self._warm_result, None
-        if warm is None or warm.rc != SSH_CONNECTION_ERROR:
-            return None
-        return dataclasses.replace(warm, argv=tuple(self.redactor.redact_argv(list(argv))))
 
     def _control_path(self) -> str:
         if self._control_dir is None:
@@ -191,22 +158,12 @@ class SshRunner:
         if env:
             raise ValueError("SshRunner does not pass environment variables; "
                              "give values on stdin or in files")
-        failed = self._take_warm_failure(argv)
-        if failed is not None:
-            return failed
-        return self._ssh(argv, timeout=timeout, input=input, on_line=on_line)
-
-    def _ssh(self, argv: Sequence[str], *, timeout: float, input: str | None,
-             on_line: LineCallback | None) -> CommandResult:
         full = ssh_argv(self.host, argv, ssh_config=self.ssh_config,
                         connect_timeout=self.connect_timeout, control_path=self._control_path())
         return _run_process(self.host, full, list(argv), timeout=timeout, input=input,
                             env=dict(os.environ), on_line=on_line, redactor=self.redactor)
 
     def close(self) -> None:
-        if self._warming is not None:
-            self._warming.join()
-            self._warming = None
         if self._control_dir is None:
             return
         control = os.path.join(self._control_dir, "%C")

@@ -282,12 +282,6 @@ class Pipeline:
             self._runners[host] = self._make_runner(host)
         return self._runners[host]
 
-    def warm_up(self, host: str) -> None:
-        """Let ``host``'s runner connect in the background, if it can."""
-        warm = getattr(self.runner(host), "warm_up", None)
-        if callable(warm):
-            warm()
-
     def close(self) -> None:
         for runner in self._runners.values():
             runner.close()

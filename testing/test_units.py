@@ -388,3 +388,19 @@ def test_tag_list_pages_follow_the_link_header() -> None:
     assert registry.next_page(base, "") is None
     assert registry.next_page(base, '<https://other/x>; rel="next"') == "https://other/x"
 
+
+
+# ---- the stage table ------------------------------------------------------------------------
+
+def test_every_stage_names_functions_that_exist() -> None:
+    """The stage table imports its modules lazily: a misspelt name would only show when the
+    stage runs, so resolve them all here."""
+    import importlib
+
+    from pytest_irp.pipeline import STAGES
+
+    for stage in STAGES:
+        for fn in (stage.run, stage.plan):
+            module, name = fn.__name__.split(".")
+            target = getattr(importlib.import_module(f"pytest_irp.{module}"), name)
+            assert callable(target), f"{stage.name}: {fn.__name__}"
