@@ -126,6 +126,10 @@ def bench_a(lab: Lab, runs: int, work: Path) -> dict[str, Any]:
                        check=True)
         plain.append(timed(plain_argv(lab, f"{settings['registry']}:plain-{sha[:7]}"),
                            input=auth))
+    floors: dict[str, list[float]] = {}
+    for _ in range(runs):
+        for name, argv in floor_argvs(lab.toml_path).items():
+            floors.setdefault(name, []).append(timed(argv, cwd=REPO))
     s, p = statistics.median(suite), statistics.median(plain)
     parts: dict[str, list[float]] = {}
     for i in range(runs):
@@ -137,7 +141,17 @@ def bench_a(lab: Lab, runs: int, work: Path) -> dict[str, Any]:
                 parts.setdefault("testinfra symlink check", []).append(check["duration"])
     return {"suite": suite, "plain": plain, "suite_median": s, "plain_median": p,
             "overhead_s": s - p, "overhead_ratio": (s - p) / p,
-            "parts": {k: statistics.median(v) for k, v in parts.items()}}
+            "parts": {k: statistics.median(v) for k, v in parts.items()},
+            "floors": {k: statistics.median(v) for k, v in floors.items()}}
+
+
+def floor_argvs(toml: Path) -> dict[str, list[str]]:
+    """Fixed costs no pytest suite escapes: the interpreter, pytest with its plugins, and
+    collecting the criteria (plugin active, no stage run)."""
+    return {"python -c pass": [sys.executable, "-c", "pass"],
+            "pytest --version": [sys.executable, "-m", "pytest", "--version"],
+            "collect only": [sys.executable, "-m", "pytest", "tests", f"--irp-config={toml}",
+                             "-k", "T06 or T07", "--co", "-q", "-p", "no:randomly"]}
 
 
 # --------------------------------------------------------------------------- (b), (c)
@@ -262,6 +276,9 @@ def main() -> None:
           f"{a['plain_median']:.2f} s")
     print(f"    overhead: {a['overhead_s']:.2f} s, {100 * a['overhead_ratio']:.0f} % "
           f"(targets: < 2 s, < 20 %)")
+    print("    fixed costs (medians): " + ", ".join(f"{k} {v:.2f} s"
+                                                for k, v in a["floors"].items())
+          + f"; Python bytecode cache {'OFF' if sys.flags.dont_write_bytecode else 'on'}")
     print("    suite, median parts: " + ", ".join(f"{k} {v:.2f} s"
                                                for k, v in a["parts"].items()))
     print(f"    suite command: {shlex.join(suite_argv(lab.toml_path, '<sha>', Path('<dir>')))}")

@@ -60,7 +60,8 @@ STAGES: tuple[Stage, ...] = (
     Stage("build", "T06", "nix build of the image on the build host", ("prebuild",),
           _lazy("nix", "build_run"), _lazy("nix", "build_plan"), _key_build),
     Stage("push", "T07", "skopeo push to the registry", ("build",),
-          _lazy("registry", "run"), _lazy("registry", "plan"), _key_push),
+          _lazy("registry", "run"), _lazy("registry", "plan"), _key_push,
+          imports=("requests",)),
     Stage("chart", "T08", "helm lint of the chart", (),
           _lazy("deploy", "chart_run"), _lazy("deploy", "chart_plan"), _key_chart),
     Stage("render", "T08", "chart rendered and checked against the key notes", ("chart",),
@@ -70,11 +71,14 @@ STAGES: tuple[Stage, ...] = (
     Stage("pull", "T09", "image pull on the node", ("push", "mirror"),
           _lazy("deploy", "pull_run"), _lazy("deploy", "pull_plan"), None),
     Stage("release", "T10", "helm release on the cluster", ("push", "render"),
-          _lazy("deploy", "release_run"), _lazy("deploy", "release_plan"), None),
+          _lazy("deploy", "release_run"), _lazy("deploy", "release_plan"), None,
+          imports=("kubernetes.client", "kubernetes.config")),
     Stage("live", "T11", "live HTTP checks and log watch", ("release",),
-          _lazy("deploy", "live_run"), _lazy("deploy", "live_plan"), None),
+          _lazy("deploy", "live_run"), _lazy("deploy", "live_plan"), None,
+          imports=("requests", "kubernetes.client", "kubernetes.config")),
     Stage("ci", "T12", "Gitea Actions workflow", (),
-          _lazy("deploy", "ci_run"), _lazy("deploy", "ci_plan"), None),
+          _lazy("deploy", "ci_run"), _lazy("deploy", "ci_plan"), None,
+          imports=("requests",)),
 )
 
 CRITERIA: dict[str, str] = {

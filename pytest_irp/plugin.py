@@ -266,6 +266,15 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     items.sort(key=lambda it: (CRITERION_ORDER.get(criterion_of(it) or "", 99),
                                position[id(it)]))
     _activate(config, frozenset(str(criterion_of(item)) for item in criteria))
+    run = _run(config)
+    if run is not None and not run.settings["plan"] and not config.option.collectonly:
+        run.pipeline.prefetch(stages_requested(criteria))
+
+
+def stages_requested(items: list[pytest.Item]) -> list[str]:
+    """The stages the selected checks ask for (their ``stage_*`` fixtures), in order."""
+    names = (n for item in items for n in getattr(item, "fixturenames", ()))
+    return list(dict.fromkeys(n[len("stage_"):] for n in names if n.startswith("stage_")))
 
 
 def _check_rootdir(config: pytest.Config) -> None:

@@ -404,3 +404,48 @@ def test_every_stage_names_functions_that_exist() -> None:
             module, name = fn.__name__.split(".")
             target = getattr(importlib.import_module(f"pytest_irp.{module}"), name)
             assert callable(target), f"{stage.name}: {fn.__name__}"
+
+
+def test_prefetch_imports_the_slow_modules_of_the_stages_and_their_needs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from pytest_irp.runners import LocalRunner
+    from pytest_irp.stage import Pipeline, Stage
+
+    for name in ("irp_probe_early", "irp_probe_late"):
+        (tmp_path / f"{name}.py").write_text("VALUE = 1\n")
+    (tmp_path / "irp_probe_broken.py").write_text("raise RuntimeError('broken on import')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def nothing(ctx: object) -> dict[str, object]:
+        return {}
+
+    def stage(name: str, needs: tuple[str, ...], imports: tuple[str, ...]) -> Stage:
+        return Stage(name, "T06", name, needs, nothing, lambda ctx: [], imports=imports)
+
+    stages = [stage("a", (), ("irp_probe_early",)), stage("b", ("a",), ("irp_probe_broken",
+                                                                         "irp_probe_late")),
+              stage("c", (), ("irp_probe_late",))]
+    redactor = Redactor()
+    pipeline = Pipeline(stages, resolve({}, {}, []), redactor,
+                        make_runner=lambda host: LocalRunner(redactor), log_dir=tmp_path)
+    for name in ("irp_probe_early", "irp_probe_late", "irp_probe_broken"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    thread = pipeline.prefetch(["b", "not-a-stage"])
+    assert thread is not None
+    thread.join(10)
+    assert "irp_probe_early" in sys.modules  # needed by b through a
+    assert "irp_probe_late" not in sys.modules  # after the broken one: left to the stage
+    assert pipeline.prefetch(["a"]) is None  # already imported: no thread
+
+
+def test_stages_requested_reads_the_stage_fixtures_of_the_selected_checks() -> None:
+    from types import SimpleNamespace
+
+    from pytest_irp.plugin import stages_requested
+
+    items = [SimpleNamespace(fixturenames=["irp_pipeline", "stage_source", "stage_build"]),
+             SimpleNamespace(fixturenames=["stage_source", "stage_push", "build_host"]),
+             SimpleNamespace()]
+    assert stages_requested(items) == ["source", "build", "push"]  # type: ignore[arg-type]
