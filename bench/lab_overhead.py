@@ -277,8 +277,7 @@ def main() -> None:
     print(f"    overhead: {a['overhead_s']:.2f} s, {100 * a['overhead_ratio']:.0f} % "
           f"(targets: < 2 s, < 20 %)")
     print("    fixed costs (medians): " + ", ".join(f"{k} {v:.2f} s"
-                                                for k, v in a["floors"].items())
-          + f"; Python bytecode cache {'OFF' if sys.flags.dont_write_bytecode else 'on'}")
+                                                for k, v in a["floors"].items()))
     print("    suite, median parts: " + ", ".join(f"{k} {v:.2f} s"
                                                for k, v in a["parts"].items()))
     print(f"    suite command: {shlex.join(suite_argv(lab.toml_path, '<sha>', Path('<dir>')))}")
