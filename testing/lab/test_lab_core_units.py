@@ -220,6 +220,8 @@ def test_lab_toml_is_accepted_by_the_settings_resolver(tmp_path):
     assert resolved["crictl"] == ("crictl", "--config", "/x y/crictl.yaml")
     assert resolved["libhsghc_size"] == 289295782
     assert session_env(layout)["NIX_CONF_DIR"] == str(tmp_path / "nix")
+    # bash run by sshd skips ~/.bashrc only from shell level 2 on (this machine's runs pyenv)
+    assert session_env(layout)["SHLVL"] == "1"
 
 
 # ------------------------------------------------------------------------ variants (files)
