@@ -43,8 +43,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from pytest_irp.fileio import write_atomic
 from pytest_irp.lab import tokenserver
 from pytest_irp.lab.node_registry import dump_registries_yaml, lab_registries, write_certs_d
+from pytest_irp.lab.proc import LabError, wait_for
+from pytest_irp.registry import authfile
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +104,7 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("IRP_CACHE_DIR", "/var/cache/pytest-irp"))
 
 
-class ClusterError(RuntimeError):
+class ClusterError(LabError):
     """The lab cluster could not be started or stopped."""
 
 
@@ -120,26 +123,8 @@ def run(
     return proc
 
 
-def wait_for(what: str, predicate: Callable[[], bool], timeout: float, step: float = 0.5) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise ClusterError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(step)
-
-
-def write_file(path: Path, text: str | bytes, mode: int = 0o644) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as f:
-        f.write(text.encode() if isinstance(text, str) else text)
-    os.chmod(tmp, mode)
-    tmp.replace(path)
-
-
 def write_json(path: Path, data: Any, mode: int = 0o644) -> None:
-    write_file(path, json.dumps(data, indent=2, sort_keys=True) + "\n", mode)
+    write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n", mode)
 
 
 # --------------------------------------------------------------------------- PKI
@@ -277,21 +262,21 @@ def ensure_pki(pki: Path, node_name: str, node_ip: str) -> None:
     os.chmod(pki, 0o700)
     if not (pki / "ca.crt").exists():
         cert, key = make_ca()
-        write_file(pki / "ca.key", key, 0o600)
-        write_file(pki / "ca.crt", cert)
+        write_atomic(pki / "ca.key", key, 0o600)
+        write_atomic(pki / "ca.crt", cert)
     ca_cert, ca_key = (pki / "ca.crt").read_bytes(), (pki / "ca.key").read_bytes()
     for spec in cert_specs(node_name, node_ip):
         if not (pki / f"{spec.name}.crt").exists():
             cert, key = issue_cert(spec, ca_cert, ca_key)
-            write_file(pki / f"{spec.name}.key", key, 0o600)
-            write_file(pki / f"{spec.name}.crt", cert)
+            write_atomic(pki / f"{spec.name}.key", key, 0o600)
+            write_atomic(pki / f"{spec.name}.crt", cert)
     if not (pki / "sa.key").exists():
         sa_key = _new_key()
         pub = sa_key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
-        write_file(pki / "sa.key", _key_pem(sa_key), 0o600)
-        write_file(pki / "sa.pub", pub)
+        write_atomic(pki / "sa.key", _key_pem(sa_key), 0o600)
+        write_atomic(pki / "sa.pub", pub)
 
 
 def kubeconfig(
@@ -396,7 +381,7 @@ def build_image_archive(
         _tar_member(tar, f"{diff_id}/layer.tar", layer)
         _tar_member(tar, config_name, config)
         _tar_member(tar, "manifest.json", json.dumps(manifest).encode())
-    write_file(out, buf.getvalue())
+    write_atomic(out, buf.getvalue())
     return out
 
 
@@ -442,9 +427,8 @@ def registry_authfile(registry: str, username: str, secret: str) -> Iterator[Pat
     path = Path(name)
     try:
         os.fchmod(fd, 0o600)
-        token = base64.b64encode(f"{username}:{secret}".encode()).decode()
         with os.fdopen(fd, "w") as f:
-            json.dump({"auths": {registry: {"auth": token}}}, f)
+            f.write(authfile(registry, username, secret))
         yield path
     finally:
         path.unlink(missing_ok=True)
@@ -469,8 +453,8 @@ def push_image_archive(
     if not username:
         run([*base, src, dst], timeout=300)
         return
-    with registry_authfile(registry, username, secret) as authfile:
-        run([*base, "--dest-authfile", str(authfile), src, dst], timeout=300)
+    with registry_authfile(registry, username, secret) as auth_path:
+        run([*base, "--dest-authfile", str(auth_path), src, dst], timeout=300)
 
 
 # --------------------------------------------------------------------------- processes
@@ -491,7 +475,7 @@ class PidFile:
         return stat.rsplit(")", 1)[1].split()[19]
 
     def write(self, pid: int) -> None:
-        write_file(self.path, f"{pid} {self.starttime(pid)}\n")
+        write_atomic(self.path, f"{pid} {self.starttime(pid)}\n")
 
     def live_pid(self) -> int | None:
         try:
@@ -554,11 +538,11 @@ def terminate(pid: int, timeout: float = 20) -> None:
         return PidFile.starttime(pid) != start or _is_zombie(pid)
 
     try:
-        wait_for(f"pid {pid} to exit", gone, timeout, 0.2)
-    except ClusterError:
+        wait_for(f"pid {pid} to exit", gone, timeout=timeout, every=0.2)
+    except LabError:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        wait_for(f"pid {pid} to die", gone, 10, 0.2)
+        wait_for(f"pid {pid} to die", gone, timeout=10, every=0.2)
 
 
 def pids_with_arg(needle: str) -> list[int]:
@@ -905,7 +889,8 @@ class LabCluster:
         self._write_configs()
         self._start_control_plane()
         self._start_node()
-        wait_for(f"node {self.node_name} Ready", self.node_ready, self.ready_timeout, 1)
+        wait_for(f"node {self.node_name} Ready", self.node_ready, timeout=self.ready_timeout,
+                 every=1)
         log.info("cluster %s Ready", self.node_name)
 
     def stop(self, purge: bool = False) -> None:
@@ -1004,7 +989,7 @@ class LabCluster:
         for d in (self.run_dir, self.log_dir):
             d.mkdir(parents=True, exist_ok=True)
         if ensure_lab_bridge(LAB_BRIDGE, f"{self.node_ip}/24"):
-            write_file(self.run_dir / "created-bridge", LAB_BRIDGE + "\n")
+            write_atomic(self.run_dir / "created-bridge", LAB_BRIDGE + "\n")
         saved = self.run_dir / "sysctl.json"
         if not saved.exists():
             write_json(saved, {name: read_sysctl(name) for name in TOUCHED_SYSCTLS})
@@ -1065,11 +1050,11 @@ class LabCluster:
         ensure_pki(self.pki, self.node_name, self.node_ip)
         self._write_kubeconfigs()
         registries = lab_registries(self.registry)
-        write_file(self.registries_yaml, dump_registries_yaml(registries))
+        write_atomic(self.registries_yaml, dump_registries_yaml(registries))
         if self.certs_d.exists():
             shutil.rmtree(self.certs_d)
         write_certs_d(registries, self.certs_d)
-        write_file(self.containerd_dir / "config.toml", self.containerd_config())
+        write_atomic(self.containerd_dir / "config.toml", self.containerd_config())
         endpoint = f"unix://{self.containerd_socket}"
         crictl = {"runtime-endpoint": endpoint, "image-endpoint": endpoint, "timeout": 10}
         write_json(self.crictl_config, crictl)
@@ -1338,7 +1323,7 @@ class LabCluster:
                 raise ClusterError(f"{component} exited; see {self.log_dir / component}.log")
             return ready()
 
-        wait_for(component, up, timeout)
+        wait_for(component, up, timeout=timeout, every=0.5)
 
     def _etcd_healthy(self) -> bool:
         conn = http.client.HTTPConnection("127.0.0.1", ETCD_CLIENT_PORT, timeout=2)
@@ -1492,7 +1477,7 @@ def smoke(
         except OSError:
             return False
 
-    wait_for(f"NodePort {cluster.node_ip}:{node_port}", answers, 30)
+    wait_for(f"NodePort {cluster.node_ip}:{node_port}", answers, timeout=30, every=0.5)
     elapsed = time.monotonic() - start
     if not keep:
         run(cluster.kubectl_args("delete", "-f", str(manifest), "--wait=false"))
