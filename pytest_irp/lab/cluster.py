@@ -1339,6 +1339,12 @@ class LabCluster:
         self._start_component("etcd", self._etcd_healthy, 30)
         self._start_component("kube-apiserver", lambda: self._api_ok("/readyz"), 90)
         run(self.kubectl_args("apply", "-f", str(self.state_dir / "rbac.yaml")))
+        # the node comes back without the pods of its last session: the kubelet would restart
+        # their containers (restartCount 1, though the app did nothing); their controllers
+        # make fresh ones once the node is Ready
+        run(self.kubectl_args("delete", "pods", "--all-namespaces", "--field-selector",
+                              f"spec.nodeName={self.node_name}", "--force", "--grace-period=0",
+                              "--wait=false"))
         self._start_component("kube-controller-manager", lambda: True, 5)
         self._start_component("kube-scheduler", lambda: True, 5)
 
