@@ -15,6 +15,7 @@ from typing import Any
 
 from . import judge
 from .fileio import write_atomic
+from .redact import url_passwords
 from .registry import REALM_FIX
 from .stage import Facts, StageContext, StageError, Step
 
@@ -236,19 +237,21 @@ def ensure_namespace_and_secret(ctx: StageContext, core: Any, client: Any) -> st
         if missing:
             raise StageError(f"secret {ns}/{name} exists but lacks {', '.join(sorted(missing))}"
                              f" (it is never overwritten: add the keys)")
+        register_secret_values(ctx.redactor, secret.data)
         _check_existing_session_secret(ctx, secret.data["IHP_SESSION_SECRET"], ns, name)
         return "existing"
     except ApiException as exc:
         if exc.status != 404:
             raise StageError(f"reading secret {ns}/{name}: HTTP {exc.status} {exc.reason}"
                              ) from None
-    session = s.get("session_secret") or generate_session_secret()
+    configured = s.get("session_secret")
+    session = configured.reveal() if configured else generate_session_secret()
     ctx.redactor.add(session)
     problem = judge.session_secret_problem(session)
     if problem:
         raise StageError(f"cannot create secret {ns}/{name}: {problem} (setting "
                          f"'session_secret'; unset it to have one generated)")
-    database_url = s.require("database_url")
+    database_url = s.require("database_url").reveal()
     ctx.redactor.add(database_url)
     body = client.V1Secret(metadata=client.V1ObjectMeta(name=name), type="Opaque",
                            string_data={"IHP_SESSION_SECRET": session,
@@ -256,6 +259,27 @@ def ensure_namespace_and_secret(ctx: StageContext, core: Any, client: Any) -> st
                                         "IHP_BASEURL": s.get("base_url") or ""})
     core.create_namespaced_secret(ns, body, _request_timeout=15)
     return "created"
+
+
+PUBLIC_SECRET_KEYS = frozenset({"IHP_BASEURL"})  # the app's public URL, shown in reports
+
+
+def register_secret_values(redactor: Any, data: dict[str, str] | None) -> None:
+    """Every value of a Secret read from the cluster is registered before anything can
+    print it (DATABASE_URL, IHP_SESSION_SECRET, any other key); only the public base URL
+    stays readable, and a password inside it is still masked."""
+    for key, encoded in (data or {}).items():
+        try:
+            value = base64.b64decode(encoded, validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            redactor.add(encoded)  # not text: its base64 is the only printable form
+            continue
+        if key in PUBLIC_SECRET_KEYS:
+            for user, password in url_passwords(value):
+                redactor.add_basic_auth(user, password)
+        else:
+            redactor.add(value)
+        redactor.add(encoded)
 
 
 def _check_existing_session_secret(ctx: StageContext, encoded: str, ns: str,
@@ -498,7 +522,7 @@ def ci_run(ctx: StageContext) -> dict[str, Any]:
     problems = judge.workflow_problems(texts, s["runner_label"])
     latest: dict[str, Any] | None = None
     if s.get("gitea_api_url") and s.get("gitea_token"):
-        ctx.redactor.add(s["gitea_token"])
+        ctx.redactor.add(s["gitea_token"])  # a Secret: registered by its value
         latest = _latest_run(s)
         problem = judge.latest_run_problem(latest, s["ci_branch"])
         if problem:
@@ -518,7 +542,7 @@ def _latest_run(s: Any) -> dict[str, Any]:
     repo = s.get("gitea_repo") or str(s.require("registry")).split("/", 1)[1]
     session = requests.Session()
     session.trust_env = False
-    headers = {"Authorization": f"token {s['gitea_token']}"}
+    headers = {"Authorization": f"token {s['gitea_token'].reveal()}"}
     for path in ("actions/runs", "actions/tasks"):
         url = f"{s['gitea_api_url']}/repos/{repo}/{path}?limit=20"
         try:

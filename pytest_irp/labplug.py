@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from .fileio import write_atomic
 from .settings import SettingError, load_file
 
 BUILD_SCRIPT = Path(__file__).resolve().parent.parent / "lab" / "build-cluster.sh"
@@ -41,6 +42,9 @@ def lab_layer(config: pytest.Config) -> tuple[Any, dict[str, Any]]:
         raise SettingError(f"the embedded lab could not start: {exc}") from None
     table = load_file(toml_path, section_required=False)
     table.setdefault("helm", [str(helm)])
-    table.setdefault("database_url", "postgresql://probe@127.0.0.1:5432/probe")
+    if "database_url_file" not in table:  # secrets never come from a settings table
+        url_file = toml_path.parent / "database-url"
+        write_atomic(url_file, "postgresql://probe@127.0.0.1:5432/probe\n", 0o600)
+        table["database_url_file"] = str(url_file)
     table.setdefault("log_watch", "10s")
     return lab, table

@@ -356,10 +356,14 @@ def _activate(config: pytest.Config, selected: frozenset[str] = frozenset()) -> 
     except SettingError as exc:
         raise pytest.UsageError(f"pytest-irp: {exc}") from None
     _check_kube_context(settings, selected)
-    redactor = Redactor(settings.secrets)
+    redactor = Redactor()
+    for user, secret in settings.credentials():
+        if user:
+            redactor.add_basic_auth(user, secret)
+        else:
+            redactor.add(secret)
     redactor.add_from_environ(os.environ)
-    if settings.get("registry_user") and settings.get("registry_password"):
-        redactor.add_basic_auth(settings["registry_user"], settings["registry_password"])
+    _redact_debug_log(config, redactor)
     run_id = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
     report_dir = Path(settings["reports_dir"]).resolve()
     try:
@@ -379,6 +383,22 @@ def _activate(config: pytest.Config, selected: frozenset[str] = frozenset()) -> 
     if not settings["plan"] and not config.option.collectonly:
         from .htmlreport import setup_html
         setup_html(run)
+
+
+def _redact_debug_log(config: pytest.Config, redactor: Redactor) -> None:
+    """--debug writes every hook call's arguments to pytestdebug.log (0644 by the umask):
+    from here on through the redactor, and the file is made private to its owner."""
+    root = config.trace.root
+    writer = getattr(root, "_writer", None)
+    if writer is None:
+        return
+    root.setwriter(lambda text: writer(redactor.redact(text)))
+    path = config.getoption("debug", None)
+    if isinstance(path, str):
+        try:
+            os.chmod(Path(config.invocation_params.dir, path), 0o600)
+        except OSError:
+            pass
 
 
 def _run(config: pytest.Config) -> IrpRun | None:

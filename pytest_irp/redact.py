@@ -1,55 +1,267 @@
-"""One registry of secrets, applied wherever output is captured.
+"""One registry of secrets, applied wherever output is captured; and the Secret holder.
 
-Everything that leaves the process (terminal, HTML, JUnit XML, summary.json, saved logs)
-passes through :meth:`Redactor.redact`. Secrets come from the settings, from values
-obtained at run time (registry tokens, generated session secrets) and from environment
-variables whose names say they are secret.
+Everything that leaves the process (terminal, HTML, JUnit XML, summary.json, saved logs,
+pytest's --debug log) passes through :meth:`Redactor.redact`. Secrets come from the
+settings, from values obtained at run time (registry tokens, generated session secrets,
+values read from the cluster) and from environment variables whose names or values say
+they are secret.
+
+What is masked (docs/threat-model.md has the reasoning):
+
+- every registered secret in the forms a run can print it in: raw; escaped as Python's
+  repr/ascii does (pytest's tracebacks, ``-l``, assertion messages), also nested (a repr
+  of a repr, the JSON of a repr, HTML of JSON); JSON-, HTML- and XML-escaped;
+  URL-encoded (``quote``, ``quote_plus``, lower-case hex); base64 (standard and URL-safe,
+  with or without padding, and as it appears inside a longer base64 text), also of
+  ``user:secret`` (HTTP basic auth, registry authfiles);
+- for a secret of at least ``2 * FRAGMENT`` characters, any run of ``FRAGMENT`` or more
+  characters of it (or of its escaped or base64 forms): a secret cut by pytest's
+  saferepr (240 characters, head and tail kept) or split over lines leaves at most
+  ``FRAGMENT - 1`` characters of one piece readable;
+- the password of any URL (``scheme://user:password@host``), registered or not;
+- the value of an ``IHP_SESSION_SECRET=...`` line (a key IHP generated and printed).
+
+Secrets shorter than 4 characters are never registered (masking "1" everywhere would
+destroy every output); configured secrets must have at least 8 (settings refuses less).
 """
 
 from __future__ import annotations
 
 import base64
+import html
+import json
 import re
 import threading
 from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import quote, quote_plus, unquote
 
 MASK = "***"
-_SECRET_NAME = re.compile(r"TOKEN|PASSWORD|SECRET|PASSWD|API_KEY", re.IGNORECASE)
+FRAGMENT = 8  # runs this long of a secret of at least twice this length are masked
+MIN_LEN = 4  # shorter values would mask innocent text everywhere
+_BLOCK = FRAGMENT // 2  # the aligned pieces of a text looked up (see _mask_runs)
+_CHUNKS = re.compile(f".{{{_BLOCK}}}", re.DOTALL)
+
+_SECRET_NAME = re.compile(r"TOKEN|PASSWORD|SECRET|PASSWD|API_?KEY|CREDENTIAL|DATABASE_URL"
+                          r"|(?:^|_)(?:PAT|KEY)(?:$|_)", re.IGNORECASE)
+# names that hold a reference to a secret, not the secret (IRP_REGISTRY_PASSWORD_FILE)
+_REFERENCE_NAME = re.compile(r"_(?:FILE|PATH|DIR|NAME)$", re.IGNORECASE)
+_NOT_SECRETS = frozenset({"true", "false", "yes", "no", "on", "off", "none", "null"})
 # IHP prints a generated key as `IHP_SESSION_SECRET=<key>`: the whole value is secret.
 _SESSION_LINE = re.compile(r"(IHP_SESSION_SECRET\s*[=:]\s*)(\S+)")
-_MIN_LEN = 4  # shorter values would mask innocent text everywhere
+# scheme://user:password@ (RFC 3986 userinfo; the password may hold sub-delims)
+_URL_USERINFO = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://"
+                           r"(?P<user>[^\s:/@?#\[\]\"<>\\]*):)"
+                           r"(?P<password>[^\s@/?#\[\]\"<>\\]+)(?P<at>@)")
+
+
+class Secret:
+    """A secret value that never shows itself: ``repr``, ``str`` and ``format`` give
+    ``***`` (so pytest's argument and local reprs, its --debug log and any f-string show
+    no fragment and no escaped form of it); :meth:`reveal` gives the value."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return MASK
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return MASK
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __len__(self) -> int:
+        return len(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash((Secret, self._value))
+
+
+def url_passwords(text: str) -> list[tuple[str, str]]:
+    """(user, password) of every URL with a password in ``text`` (percent-decoded)."""
+    return [(unquote(m.group("user")), unquote(m.group("password")))
+            for m in _URL_USERINFO.finditer(text)]
+
+
+def mask_userinfo(text: str) -> str:
+    """``scheme://user:***@host``: a URL's password masked, whatever it is."""
+    return _URL_USERINFO.sub(lambda m: m.group("head") + MASK + m.group("at"), text)
+
+
+# --------------------------------------------------------------------------- forms
+
+
+def _py_escape(text: str, quote_char: str | None, ascii_only: bool) -> str:
+    """The body of Python's repr (``quote_char`` escaped) or ascii of ``text``."""
+    out = []
+    for ch in text:
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == quote_char:
+            out.append("\\" + ch)
+        elif ch in "\n\r\t":
+            out.append({"\n": "\\n", "\r": "\\r", "\t": "\\t"}[ch])
+        elif (ascii_only and ord(ch) > 0x7E) or not ch.isprintable():
+            out.append(ascii(ch)[1:-1])
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _xml_attr(text: str) -> str:
+    """As ElementTree escapes an attribute (JUnit XML's message)."""
+    return (html.escape(text, quote=False).replace('"', "&quot;").replace("\n", "&#10;")
+            .replace("\r", "&#13;").replace("\t", "&#09;"))
+
+
+_ESCAPES = (
+    lambda s: _py_escape(s, "'", False), lambda s: _py_escape(s, None, False),
+    lambda s: _py_escape(s, "'", True), lambda s: _py_escape(s, None, True),
+    lambda s: json.dumps(s)[1:-1], lambda s: json.dumps(s, ensure_ascii=False)[1:-1],
+    lambda s: html.escape(s), lambda s: html.escape(s, quote=False), _xml_attr,
+)
+_MARKUP = (lambda s: html.escape(s), _xml_attr)
+
+
+def escaped_forms(value: str) -> set[str]:
+    """``value`` as repr/ascii/JSON/HTML/XML print it, nested two deep, and HTML or XML
+    around those (the HTML report embeds JSON of reprs)."""
+    forms = {value}
+    level = {value}
+    for _ in range(2):
+        level = {escape(f) for f in level for escape in _ESCAPES} - forms
+        forms |= level
+    forms |= {markup(f) for f in forms for markup in _MARKUP}
+    return forms
+
+
+def url_forms(value: str) -> set[str]:
+    encoded = {quote(value), quote(value, safe=""), quote_plus(value),
+               quote_plus(value, safe="/")}
+    lower = {re.sub(r"%[0-9A-F]{2}", lambda m: m.group().lower(), e) for e in encoded}
+    return (encoded | lower) - {value}
+
+
+def base64_forms(data: bytes) -> set[str]:
+    """base64 of ``data`` (standard and URL-safe, padded or not), and the characters that
+    depend only on ``data`` when it sits at any offset inside a longer base64 text."""
+    forms: set[str] = set()
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        full = encode(data).decode()
+        forms |= {full, full.rstrip("=")}
+        if len(data) >= 6:
+            for offset, skip in ((0, 0), (1, 2), (2, 3)):
+                inner = encode(b"\0" * offset + data).decode().rstrip("=")[skip:]
+                if (offset + len(data)) % 3:
+                    inner = inner[:-1]
+                forms.add(inner)
+    return {f for f in forms if len(f) >= MIN_LEN}
+
+
+# --------------------------------------------------------------------------- matching
+
+
+def _trie_pattern(words: Iterable[str]) -> str:
+    """A regular expression matching any of ``words``, longest first, built as a trie so
+    that a position is rejected after one character comparison, not one per word."""
+    end = ""  # the key that marks the end of a word (characters are never empty)
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[end] = {}
+
+    def build(node: dict[str, Any]) -> str:
+        parts = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
+        if end in node:
+            if not parts:
+                return ""
+            parts.append("")  # after the longer continuations: longest match wins
+        return parts[0] if len(parts) == 1 else "(?:" + "|".join(parts) + ")"
+
+    return build(trie)
 
 
 class Redactor:
     """Thread-safe set of secret strings and the masking of text."""
 
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
+    def __init__(self, secrets: Iterable[str | Secret | None] = ()) -> None:
         self._lock = threading.Lock()
         self._secrets: set[str] = set()
+        self._long: set[str] = set()  # forms whose runs of FRAGMENT characters are masked
         self._pattern: re.Pattern[str] | None = None
+        self._blocks: dict[str, list[tuple[str, int]]] = {}
+        self._dirty = False
         for secret in secrets:
             self.add(secret)
 
-    def add(self, secret: str | None) -> None:
-        """Register a secret (and its base64 and basic-auth forms)."""
-        if not secret or len(secret) < _MIN_LEN:
+    def add(self, secret: str | Secret | None) -> None:
+        """Register a secret with its escaped, URL-encoded and base64 forms. A URL's
+        password is registered on its own; the rest of a URL only as a whole."""
+        value = secret.reveal() if isinstance(secret, Secret) else secret
+        if not value or len(value) < MIN_LEN:
             return
-        forms = {secret, base64.b64encode(secret.encode()).decode()}
-        with self._lock:
-            if forms <= self._secrets:
-                return
-            self._secrets |= forms
-            ordered = sorted(self._secrets, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
+        passwords = url_passwords(value)
+        for user, password in passwords:
+            self.add_basic_auth(user, password)
+        escaped = escaped_forms(value)
+        forms = escaped | url_forms(value) | base64_forms(value.encode())
+        long_forms = set() if passwords or len(value) < 2 * FRAGMENT else {
+            f for f in escaped | {base64.b64encode(value.encode()).decode(), quote(value),
+                                  quote_plus(value)}}
+        self._register(forms, long_forms)
 
-    def add_basic_auth(self, user: str, password: str) -> None:
+    def add_basic_auth(self, user: str, password: str | Secret) -> None:
+        """The password and base64 of ``user:password`` (HTTP basic auth, authfiles)."""
         self.add(password)
-        self.add(base64.b64encode(f"{user}:{password}".encode()).decode())
+        value = password.reveal() if isinstance(password, Secret) else password
+        if value and len(value) >= MIN_LEN:
+            self._register(base64_forms(f"{user}:{value}".encode()), set())
 
     def add_from_environ(self, environ: Mapping[str, str]) -> None:
+        """Values of variables named like secrets, and passwords of URLs in any value."""
         for name, value in environ.items():
-            if _SECRET_NAME.search(name):
+            if (_SECRET_NAME.search(name) and not _REFERENCE_NAME.search(name)
+                    and value.strip().lower() not in _NOT_SECRETS):
                 self.add(value)
+            elif "://" in value:
+                for user, password in url_passwords(value):
+                    self.add_basic_auth(user, password)
+
+    def _register(self, forms: set[str], long_forms: set[str]) -> None:
+        forms = {f for f in forms if len(f) >= MIN_LEN}
+        with self._lock:
+            if forms <= self._secrets and long_forms <= self._long:
+                return
+            self._secrets |= forms
+            self._long |= long_forms
+            self._dirty = True
+
+    def _compiled(self) -> tuple[re.Pattern[str] | None,
+                                 dict[str, list[tuple[str, int]]]]:
+        with self._lock:
+            if self._dirty:
+                self._pattern = re.compile(_trie_pattern(self._secrets))
+                blocks: dict[str, list[tuple[str, int]]] = {}
+                for form in self._long:
+                    for i in range(len(form) - _BLOCK + 1):
+                        blocks.setdefault(form[i:i + _BLOCK], []).append((form, i))
+                self._blocks = blocks
+                self._dirty = False
+            return self._pattern, self._blocks
 
     def __contains__(self, text: str) -> bool:
         return self.redact(text) != text
@@ -57,10 +269,16 @@ class Redactor:
     def redact(self, text: str) -> str:
         if not text:
             return text
-        pattern = self._pattern
+        pattern, blocks = self._compiled()
         if pattern is not None:
             text = pattern.sub(MASK, text)
-        return _SESSION_LINE.sub(lambda m: m.group(1) + MASK, text)
+        if blocks:
+            text = _mask_runs(text, blocks)
+        if "://" in text:
+            text = mask_userinfo(text)
+        if "IHP_SESSION_SECRET" in text:
+            text = _SESSION_LINE.sub(lambda m: m.group(1) + MASK, text)
+        return text
 
     def redact_argv(self, argv: Iterable[str]) -> list[str]:
         return [self.redact(a) for a in argv]
@@ -68,6 +286,51 @@ class Redactor:
     @property
     def count(self) -> int:
         return len(self._secrets)
+
+
+def _mask_runs(text: str, blocks: Mapping[str, list[tuple[str, int]]]) -> str:
+    """``text`` with every maximal run of FRAGMENT or more characters of a long form
+    replaced by the mask. Any such run holds a whole block of _BLOCK characters that
+    starts at a multiple of _BLOCK in ``text``: only those blocks are looked up, and a hit
+    is grown to the left and right along the form it came from."""
+    chunks = _CHUNKS.findall(text)  # the aligned blocks, cut in C
+    found = blocks.keys() & set(chunks)
+    if not found:
+        return text
+    runs: list[tuple[int, int]] = []
+    size = len(text)
+    for index, chunk in enumerate(chunks):
+        if chunk not in found:
+            continue
+        at = index * _BLOCK
+        if runs and at + _BLOCK <= runs[-1][1]:
+            continue
+        hits = blocks[chunk]
+        for form, offset in hits:
+            left = 0
+            while (left < offset and left < at
+                   and text[at - left - 1] == form[offset - left - 1]):
+                left += 1
+            right = _BLOCK
+            limit = min(len(form) - offset, size - at)
+            while right < limit and text[at + right] == form[offset + right]:
+                right += 1
+            if left + right >= FRAGMENT:
+                runs.append((at - left, at + right))
+    if not runs:
+        return text
+    runs.sort()
+    out: list[str] = []
+    pos = 0
+    for start, end in runs:
+        if end <= pos:
+            continue
+        out.append(text[pos:max(pos, start)])
+        if start >= pos:
+            out.append(MASK)
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def find_session_secret_lines(text: str) -> list[str]:

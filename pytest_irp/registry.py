@@ -209,7 +209,7 @@ def _short(exc: Exception) -> str:
 def credentials(ctx: StageContext) -> tuple[str, str]:
     s = ctx.settings
     user = s.require("registry_user")
-    password = s.require("registry_password")
+    password = s.require("registry_password").reveal()
     ctx.redactor.add_basic_auth(user, password)
     return user, password
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from . import remote
+from .childenv import child_env
 from .redact import Redactor
 
 LineCallback = Callable[[str], None]
@@ -104,8 +105,7 @@ class LocalRunner:
     def run(self, argv: Sequence[str], *, timeout: float, input: str | None = None,
             env: Mapping[str, str] | None = None, on_line: LineCallback | None = None,
             ) -> CommandResult:
-        full_env = dict(os.environ if self.base_env is None else self.base_env)
-        full_env.update(env or {})
+        full_env = child_env(env, environ=self.base_env)
         return _run_process(self.host, list(argv), list(argv), timeout=timeout, input=input,
                             env=full_env, on_line=on_line, redactor=self.redactor)
 
@@ -161,7 +161,7 @@ class SshRunner:
         full = ssh_argv(self.host, argv, ssh_config=self.ssh_config,
                         connect_timeout=self.connect_timeout, control_path=self._control_path())
         return _run_process(self.host, full, list(argv), timeout=timeout, input=input,
-                            env=dict(os.environ), on_line=on_line, redactor=self.redactor)
+                            env=child_env(), on_line=on_line, redactor=self.redactor)
 
     def close(self) -> None:
         if self._control_dir is None:
@@ -169,7 +169,7 @@ class SshRunner:
         control = os.path.join(self._control_dir, "%C")
         subprocess.run(["ssh", *(["-F", self.ssh_config] if self.ssh_config else []),
                         "-o", f"ControlPath={control}", "-O", "exit", self.host],
-                       capture_output=True, timeout=5, check=False)
+                       capture_output=True, timeout=5, check=False, env=child_env())
         shutil.rmtree(self._control_dir, ignore_errors=True)
         self._control_dir = None
 

@@ -12,11 +12,14 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import stat
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .redact import Secret, mask_userinfo, url_passwords
 
 
 class SettingError(ValueError):
@@ -191,10 +194,12 @@ SETTINGS: tuple[Setting, ...] = (
     _s("registry", "Image repository as HOST:PORT/OWNER/NAME.", "str", _registry, None,
        "registry.example.invalid:32166/coulomb/ihp-railiance-probe", group="registry"),
     _s("registry_user", "Registry user name.", "str", _str, None, "tegwick", group="registry"),
-    _s("registry_password", "Registry password or API key. Environment only "
-       "(IRP_REGISTRY_PASSWORD) or registry_password_file: never on the command line.",
+    _s("registry_password", "Registry password or API key. Environment "
+       "(IRP_REGISTRY_PASSWORD) or registry_password_file only: never on the command line "
+       "or in a TOML file.",
        "str", _str, None, "(from the environment)", secret=True, cli=False, group="registry"),
-    _s("registry_password_file", "File holding the registry password (first line).", "path",
+    _s("registry_password_file", "File holding the registry password (first line; mode "
+       "0600: a file group or others can read is refused).", "path",
        _path, None, "~/.config/irp/registry-password", group="registry"),
     _s("registry_plain_http", "Talk to the registry over plain HTTP (no TLS), as the "
        "workplan's Gitea does.", "bool", _bool, False, "true", group="registry"),
@@ -228,11 +233,16 @@ SETTINGS: tuple[Setting, ...] = (
     _s("helm_values", "Extra values files for the release (relative to app_repo).", "argv",
        _argv, (), "chart/values-prod.yaml", group="cluster"),
     _s("database_url", "DATABASE_URL for the env Secret when it has to be created. "
-       "Environment or file only.", "str", _str, None, "(from the environment)", secret=True,
-       cli=False, group="cluster"),
+       "Environment (IRP_DATABASE_URL) or database_url_file only.", "str", _str, None,
+       "(from the environment)", secret=True, cli=False, group="cluster"),
+    _s("database_url_file", "File holding database_url (first line; mode 0600).", "path",
+       _path, None, "~/.config/irp/database-url", group="cluster"),
     _s("session_secret", "IHP_SESSION_SECRET for the env Secret when it has to be created "
-       "(base64 of 96 bytes; generated when unset). Environment or file only.", "str", _str,
-       None, "(from the environment)", secret=True, cli=False, group="cluster"),
+       "(base64 of 96 bytes; generated when unset). Environment (IRP_SESSION_SECRET) or "
+       "session_secret_file only.", "str", _str, None, "(from the environment)", secret=True,
+       cli=False, group="cluster"),
+    _s("session_secret_file", "File holding session_secret (first line; mode 0600).", "path",
+       _path, None, "~/.config/irp/session-secret", group="cluster"),
     # live checks
     _s("base_url", "Public base URL of the deployed app for the smoke checks.", "url", _url,
        None, "http://probe.example.invalid", group="live"),
@@ -260,8 +270,11 @@ SETTINGS: tuple[Setting, ...] = (
        "haskelseed", "haskelseed", group="ci"),
     _s("gitea_api_url", "Gitea API base URL for T12's latest-run check.", "url", _url, None,
        "http://git.example.invalid:32166/api/v1", group="ci"),
-    _s("gitea_token", "Gitea API token. Environment or file only.", "str", _str, None,
-       "(from the environment)", secret=True, cli=False, group="ci"),
+    _s("gitea_token", "Gitea API token. Environment (IRP_GITEA_TOKEN) or gitea_token_file "
+       "only.", "str", _str, None, "(from the environment)", secret=True, cli=False,
+       group="ci"),
+    _s("gitea_token_file", "File holding gitea_token (first line; mode 0600).", "path", _path,
+       None, "~/.config/irp/gitea-token", group="ci"),
     _s("gitea_repo", "OWNER/NAME of the app repository in Gitea. Default: the registry "
        "path.", "str", _str, None, "coulomb/ihp-railiance-probe", group="ci"),
     _s("ci_branch", "Branch whose latest CI run must have succeeded.", "str", _str, "main",
@@ -294,13 +307,31 @@ BOOL_FLAGS = frozenset(s.name for s in SETTINGS if s.type_name == "bool")
 # --------------------------------------------------------------------------- resolution
 
 
-@dataclass(frozen=True)
+MIN_SECRET_LEN = 8  # a configured secret shorter than this is refused (threat-model.md)
+
+
+class _Values(dict[str, Any]):
+    """The resolved values; their repr masks URL passwords (secrets are Secret objects)."""
+
+    def __repr__(self) -> str:
+        return mask_userinfo(super().__repr__())
+URL_SETTINGS = ("base_url", "dev_url", "gitea_api_url", "git_remote")
+
+
+@dataclass(frozen=True, repr=False)
 class Resolved:
-    """The settings in force, with where each value came from."""
+    """The settings in force, with where each value came from. Secret settings hold a
+    :class:`~pytest_irp.redact.Secret` (``.reveal()`` gives the value); the repr shows
+    the target only, with URL passwords masked."""
 
     values: Mapping[str, Any]
     sources: Mapping[str, str]
-    secrets: tuple[str, ...] = field(default=())
+    secrets: tuple[Secret, ...] = field(default=())
+
+    def __repr__(self) -> str:
+        return f"Resolved({describe(self, TARGET_SETTINGS)})"
+
+    __str__ = __repr__
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name]
@@ -315,11 +346,25 @@ class Resolved:
         if value is None or value == ():
             s = BY_NAME[name]
             ways = [s.env, f"`{name}` in [tool.irp]"]
-            if s.cli:
+            if s.secret:
+                ways = [s.env, f"{name}_file"]
+            elif s.cli:
                 ways.insert(0, s.option)
             raise SettingError(f"setting '{name}' is required here but not set "
                                f"(give it with {', '.join(ways)}).")
         return value
+
+    def credentials(self) -> list[tuple[str | None, Secret]]:
+        """(user or None, secret) for every configured secret and URL password: what the
+        redactor must know before anything can print it."""
+        found: list[tuple[str | None, Secret]] = [(None, secret) for secret in self.secrets]
+        user, password = self.values.get("registry_user"), self.values.get("registry_password")
+        if user and password:
+            found.append((str(user), password))
+        for name in URL_SETTINGS:
+            for url_user, url_password in url_passwords(str(self.values.get(name) or "")):
+                found.append((url_user, Secret(url_password)))
+        return found
 
 
 def load_file(path: Path, *, section_required: bool = False) -> dict[str, Any]:
@@ -342,14 +387,46 @@ def load_file(path: Path, *, section_required: bool = False) -> dict[str, Any]:
 
 
 def _read_secret_file(path: str, name: str, source: str) -> str:
+    """The first line of a secret file that only its owner can read (like ssh's key
+    files: OpenSSH authfile.c refuses a key whose mode has any of 077)."""
     try:
+        mode = os.stat(path).st_mode
         text = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise SettingError(f"setting '{name}' (from {source}): cannot read {path}: "
                            f"{exc.strerror}.") from None
+    if mode & 0o077:
+        raise SettingError(f"setting '{name}' (from {source}): {path} has mode "
+                           f"{stat.S_IMODE(mode):04o}, so other users of this machine can "
+                           f"read or change it; a file holding a secret must be private to "
+                           f"its owner: run `chmod 600 {shlex.quote(path)}`.")
     if not text or not text[0].strip():
         raise SettingError(f"setting '{name}' (from {source}): {path} is empty.")
     return text[0].strip()
+
+
+def _check_secret(name: str, value: str, source: str) -> None:
+    if len(value) < MIN_SECRET_LEN:
+        raise SettingError(f"setting '{name}' (from {source}): a secret must have at least "
+                           f"{MIN_SECRET_LEN} characters (this one has {len(value)}); a "
+                           f"shorter one could not be masked in the output without masking "
+                           f"ordinary text too.")
+
+
+def _check_url(name: str, value: str, source: str) -> None:
+    """A password inside a URL setting: never on a command line, never short."""
+    for _, password in url_passwords(value):
+        if name == "git_remote":
+            raise SettingError(
+                f"setting 'git_remote' (from {source}) holds a password: the build host runs "
+                f"`git fetch` with it, so it would be on a command line there. Use an ssh "
+                f"URL with a deploy key, or a git credential helper on the build host.")
+        if source.startswith("command line"):
+            raise SettingError(
+                f"setting '{name}' (from {source}) holds a password: a command line is "
+                f"visible to every user of this machine; give it with "
+                f"{BY_NAME[name].env} instead.")
+        _check_secret(name, password, source)
 
 
 def resolve(cli: Mapping[str, Any], env: Mapping[str, str],
@@ -378,6 +455,12 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str],
         else:
             for label, table in file_list:
                 if s.name in table:
+                    if s.secret:
+                        raise SettingError(
+                            f"setting '{s.name}' is a secret and is not accepted from "
+                            f"{label}: a config file is easily shared or committed. Give it "
+                            f"with the environment variable {s.env} or put it in a file "
+                            f"only you can read and set {s.name}_file.")
                     raw, source = table[s.name], f"{label} key '{s.name}'"
                     break
         if raw is None:
@@ -388,13 +471,21 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str],
             except ValueError as exc:
                 raise SettingError(f"setting '{s.name}' (from {source}): {exc}.") from None
         sources[s.name] = source
-    for name in ("registry_password",):
-        file_key = name + "_file"
-        if values[name] is None and values[file_key]:
-            values[name] = _read_secret_file(values[file_key], file_key, sources[file_key])
-            sources[name] = sources[file_key]
-    secrets = tuple(str(values[s.name]) for s in SETTINGS if s.secret and values[s.name])
-    return Resolved(values, sources, secrets)
+    for s in SETTINGS:
+        if not s.secret:
+            continue
+        file_key = s.name + "_file"
+        if values[s.name] is None and values.get(file_key):
+            values[s.name] = _read_secret_file(values[file_key], file_key, sources[file_key])
+            sources[s.name] = sources[file_key]
+        if values[s.name] is not None:
+            _check_secret(s.name, values[s.name], sources[s.name])
+            values[s.name] = Secret(values[s.name])
+    for name in URL_SETTINGS:
+        if values.get(name):
+            _check_url(name, str(values[name]), sources[name])
+    secrets = tuple(values[s.name] for s in SETTINGS if s.secret and values[s.name])
+    return Resolved(_Values(values), sources, secrets)
 
 
 def describe(resolved: Resolved, names: Iterable[str]) -> str:
@@ -408,5 +499,5 @@ def describe(resolved: Resolved, names: Iterable[str]) -> str:
             value = "***"
         elif isinstance(value, tuple):
             value = " ".join(value)
-        parts.append(f"{name}={value}")
+        parts.append(f"{name}={mask_userinfo(str(value))}")
     return " ".join(parts)

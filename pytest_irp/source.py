@@ -8,6 +8,7 @@ import subprocess
 from typing import Any
 
 from . import remote
+from .childenv import child_env
 from .stage import StageContext, StageError, Step
 
 UNDER_TEST_REF = "refs/irp/under-test"
@@ -21,13 +22,14 @@ def make_bundle(repo: str, sha: str, timeout: float) -> bytes:
     """A git bundle holding ``sha`` under a private ref (the user's refs are not touched)."""
     git = ["git", "-C", repo]
     subprocess.run([*git, "update-ref", UNDER_TEST_REF, sha], check=True, capture_output=True,
-                   timeout=timeout)
+                   timeout=timeout, env=child_env())
     try:
         done = subprocess.run([*git, "bundle", "create", "-", UNDER_TEST_REF],
-                              capture_output=True, timeout=timeout, check=False)
+                              capture_output=True, timeout=timeout, check=False,
+                              env=child_env())
     finally:
         subprocess.run([*git, "update-ref", "-d", UNDER_TEST_REF], capture_output=True,
-                       timeout=timeout, check=False)
+                       timeout=timeout, check=False, env=child_env())
     if done.returncode != 0:
         raise StageError(f"git bundle of {sha[:12]} in {repo} failed: "
                          f"{done.stderr.decode(errors='replace').strip()}")

@@ -4,6 +4,7 @@ a git repository of the lab's sample app, and a scripted fake runner."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -76,6 +77,9 @@ class Project:
         self.scenario: dict[str, Any] = {"calls": str(self.calls_path), "sha": self.sha}
         self.scenario_path = self.path / "scenario.json"
         pytester.syspathinsert(TESTING)
+        # the subprocess must import this checkout's pytest_irp, not the installed one
+        monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+            filter(None, [str(REPO), os.environ.get("PYTHONPATH", "")])))
         monkeypatch.setenv("FAKE_SCENARIO", str(self.scenario_path))
         for name in list(__import__("os").environ):
             if name.startswith("IRP_"):

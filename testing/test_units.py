@@ -55,9 +55,10 @@ def test_bad_values_name_setting_and_source(key: str, value: str, message: str) 
 def test_password_comes_from_file_and_is_a_secret(tmp_path: Path) -> None:
     pw = tmp_path / "pw"
     pw.write_text("s3cret-pw\n")
+    pw.chmod(0o600)
     r = resolve({}, {"IRP_REGISTRY_PASSWORD_FILE": str(pw)}, [])
-    assert r["registry_password"] == "s3cret-pw"
-    assert "s3cret-pw" in r.secrets
+    assert r["registry_password"].reveal() == "s3cret-pw"
+    assert "s3cret-pw" in [s.reveal() for s in r.secrets]
     assert not any(s.cli for s in SETTINGS if s.secret)
 
 

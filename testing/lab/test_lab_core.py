@@ -291,7 +291,7 @@ def test_build_host_pushes_to_the_lab_registry(lab_up: Lab, tmp_path):
     lab_up.up()
     table = load_file(lab_up.toml_path, section_required=True)
     resolved = resolve({}, {}, [("lab", table)])
-    user, password = resolved["registry_user"], resolved["registry_password"]
+    user, password = resolved["registry_user"], resolved["registry_password"].reveal()
     authfile = lab_up.layout.host_dir("haskelseed") / "test-authfile.json"
     auth = base64.b64encode(f"{user}:{password}".encode()).decode()
     fd = os.open(authfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

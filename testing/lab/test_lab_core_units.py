@@ -208,7 +208,8 @@ def test_lab_toml_is_accepted_by_the_settings_resolver(tmp_path):
     )
     path = tmp_path / "irp-lab.toml"
     write_atomic(path, render_table("tool.irp", values, "header\nsecond line"))
-    (tmp_path / "pw").write_text("s3cret\n")
+    (tmp_path / "pw").write_text("s3cret-pw\n")
+    (tmp_path / "pw").chmod(0o600)  # a secret file others can read is refused
     table = tomllib.loads(path.read_text())["tool"]["irp"]
     assert table["registry"] == "10.77.0.3:3000/coulomb/ihp-railiance-probe"
     assert table["base_url"] == "http://10.77.0.1:30080"
@@ -216,7 +217,7 @@ def test_lab_toml_is_accepted_by_the_settings_resolver(tmp_path):
     assert table["registry_plain_http"] is True
     resolved = resolve({}, {}, [("lab", load_file(path))])
     assert resolved["host"] == "haskelseed"
-    assert resolved["registry_password"] == "s3cret"
+    assert resolved["registry_password"].reveal() == "s3cret-pw"
     assert resolved["crictl"] == ("crictl", "--config", "/x y/crictl.yaml")
     assert resolved["libhsghc_size"] == 289295782
     assert session_env(layout)["NIX_CONF_DIR"] == str(tmp_path / "nix")
