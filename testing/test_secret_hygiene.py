@@ -177,6 +177,15 @@ def test_a_password_in_git_remote_is_refused() -> None:
     assert ok["git_remote"] == "ssh://git@git.example.invalid/a.git"
 
 
+def test_a_url_password_on_the_command_line_is_refused() -> None:
+    with pytest.raises(SettingError) as info:
+        resolve({"base_url": "http://probe:CANARY-clipw-12@probe.example.invalid"}, {}, [])
+    assert "IRP_BASE_URL" in str(info.value)
+    assert "CANARY" not in str(info.value)
+    ok = resolve({}, {"IRP_BASE_URL": "http://probe:CANARY-envpw-12@probe.example.invalid"}, [])
+    assert ok.sources["base_url"] == "environment variable IRP_BASE_URL"
+
+
 # ---- values read from the cluster (point 4) --------------------------------------------------
 
 def test_every_value_of_an_existing_env_secret_is_registered() -> None:
