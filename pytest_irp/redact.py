@@ -37,7 +37,7 @@ from typing import Any
 from urllib.parse import quote, quote_plus, unquote
 
 MASK = "***"
-FRAGMENT = 8  # runs this long of a secret of at least twice this length are masked
+FRAGMENT = 10  # runs this long of a secret of at least twice this length are masked
 MIN_LEN = 4  # shorter values would mask innocent text everywhere
 _BLOCK = FRAGMENT // 2  # the aligned pieces of a text looked up (see _mask_runs)
 _CHUNKS = re.compile(f".{{{_BLOCK}}}", re.DOTALL)

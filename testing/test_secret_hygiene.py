@@ -28,12 +28,12 @@ from pytest_irp.settings import SETTINGS, SettingError, describe, resolve
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET_SETTINGS = [s.name for s in SETTINGS if s.secret]
-FRAGMENT = getattr(redact, "FRAGMENT", 8)
+FRAGMENT = getattr(redact, "FRAGMENT", 10)
 
 PASSWORD = "Tr0ub4dor\\CANARY-pw'\"%+/é&<x>"
 SESSION = ("CANARYsession" + "A1b2C3d4+/Ef" * 12)[:128]
 DATABASE_URL = "postgresql://app:CANARY-db\\pw-4711@CANARYdb.invalid:5432/app"
-GITEA_TOKEN = "CANARY-gitea-token-" + "0123456789abcdef" * 2
+GITEA_TOKEN = "CANARY-gitea-token-" + "9f3b7c1e5a2d4680" * 2
 BASE_PW = "CANARY-basepw-0815"
 API_PW = "CANARY-apipw-4242"
 ENV_CANARIES = {"GH_PAT": "CANARY-gh-pat-31415926", "SIGNING_KEY": "CANARY-signing-key-27182",
@@ -287,12 +287,15 @@ def test_canary_run_leaves_no_secret_in_any_file_or_output(
     (project.path / "tests" / "test_t03_canary.py").write_text(CANARY_CHECK)
     before = {p: p.stat().st_mtime_ns for p in project.path.rglob("*") if p.is_file()}
     junit = project.path / "junit.xml"
-    result = project.run("-k", "T03", "-l", "-vv", "--setup-show", "--debug",
-                         f"--junitxml={junit}")
+    # T06 too: the fake build host prints the password in the prebuild output and the
+    # build log, which are saved beside the report and kept in pytest's cache
+    result = project.run("-k", "T03 or T06", "-l", "-vv", "--setup-show", "--debug",
+                         f"--junitxml={junit}", secret=PASSWORD)
     assert result.ret == 1
     outputs = {"stdout": result.stdout.str(), "stderr": result.stderr.str()}
     for path in project.path.rglob("*"):
-        if path.is_file() and before.get(path) != path.stat().st_mtime_ns:
+        if (path.is_file() and before.get(path) != path.stat().st_mtime_ns
+                and path.name != "scenario.json"):  # the fake's script, an input
             outputs[str(path.relative_to(project.path))] = path.read_bytes().decode(
                 "utf-8", errors="replace")
     assert "pytestdebug.log" in outputs
@@ -300,6 +303,8 @@ def test_canary_run_leaves_no_secret_in_any_file_or_output(
     assert any(p.startswith("reports/") and p.endswith(".html") for p in outputs)
     assert "reports/summary.json" in outputs
     assert "irp_settings = " in outputs["stdout"]  # -l really showed the arguments
+    assert any(p.endswith(".log") and p.startswith("reports/") for p in outputs)
+    assert any(p.startswith(".pytest_cache/") for p in outputs)
     assert "***" in outputs["stdout"]
     found = {name: leaks(text, canaries()) for name, text in outputs.items()}
     assert {name: forms for name, forms in found.items() if forms} == {}
