@@ -445,6 +445,12 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str],
                 close = [n for n in BY_NAME if n.startswith(key[:4])][:3]
                 hint = f" (did you mean {', '.join(close)}?)" if close else ""
                 raise SettingError(f"unknown setting '{key}' in {label}{hint}.")
+            if BY_NAME[key].secret:  # refused even when the environment also sets it
+                raise SettingError(
+                    f"setting '{key}' is a secret and is not accepted from {label}: a "
+                    f"config file is easily shared or committed. Give it with the "
+                    f"environment variable {BY_NAME[key].env} or put it in a file only you "
+                    f"can read and set {key}_file.")
     for s in SETTINGS:
         raw: Any = None
         source = "default"
@@ -455,12 +461,6 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str],
         else:
             for label, table in file_list:
                 if s.name in table:
-                    if s.secret:
-                        raise SettingError(
-                            f"setting '{s.name}' is a secret and is not accepted from "
-                            f"{label}: a config file is easily shared or committed. Give it "
-                            f"with the environment variable {s.env} or put it in a file "
-                            f"only you can read and set {s.name}_file.")
                     raw, source = table[s.name], f"{label} key '{s.name}'"
                     break
         if raw is None:

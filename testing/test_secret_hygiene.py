@@ -121,6 +121,9 @@ def test_secret_settings_are_refused_from_a_toml_file(name: str) -> None:
     with pytest.raises(SettingError) as info:
         resolve({}, {}, [("--irp-config file irp.toml", {name: "a-long-enough-secret-1"})])
     message = str(info.value)
+    with pytest.raises(SettingError):  # also when the environment sets it too
+        resolve({}, {f"IRP_{name.upper()}": "from-the-environment-1"},
+                [("pyproject.toml [tool.irp]", {name: "a-long-enough-secret-1"})])
     assert f"'{name}'" in message
     assert f"IRP_{name.upper()}" in message
     assert f"{name}_file" in message
