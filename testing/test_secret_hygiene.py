@@ -233,7 +233,9 @@ def test_children_get_only_the_environment_they_need(tmp_path: Path,
     monkeypatch.setenv("SSH_AUTH_SOCK", "/tmp/agent.sock")
     monkeypatch.setenv("KUBECONFIG", "/tmp/kubeconfig")
     monkeypatch.setenv("LC_TIME", "C.UTF-8")
-    ssh_env = SshRunner("host", Redactor()).run(["true"], timeout=10).stdout
+    runner = SshRunner("host", Redactor())
+    ssh_env = runner.run(["true"], timeout=10).stdout
+    runner.close()
     local_env = LocalRunner(Redactor()).run(["env"], timeout=10).stdout
     for name, text in (("ssh", ssh_env), ("local", local_env)):
         names = {line.split("=", 1)[0] for line in text.splitlines() if "=" in line}
