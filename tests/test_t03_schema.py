@@ -2,20 +2,22 @@
 
 import pytest
 
-from pytest_irp.app import parse_schema, schema_problems
+from pytest_irp.appcode.schema import migration_verdict, schema_verdict
 
 pytestmark = pytest.mark.irp_criterion("T03")
 
 
 def test_T03_probes_table_as_specified(read_app_file):
-    problems = schema_problems(parse_schema(read_app_file("Application/Schema.sql")))
-    assert not problems, "; ".join(problems)
+    verdict = schema_verdict(read_app_file("Application/Schema.sql"))
+    assert verdict.ok, verdict.cause()
 
 
 def test_T03_migration_exists(app_repo):
-    migrations = sorted((app_repo / "Application" / "Migration").glob("*.sql"))
-    assert any("probes" in m.read_text(encoding="utf-8") for m in migrations), \
-        "no migration in Application/Migration/ creates probes"
+    folder = app_repo / "Application" / "Migration"
+    migrations = {f"Application/Migration/{m.name}": m.read_text(encoding="utf-8")
+                  for m in sorted(folder.glob("*.sql"))}
+    verdict = migration_verdict(migrations)
+    assert verdict.ok, verdict.cause()
 
 
 def test_T03_generated_types_contain_probe(read_app_file, irp_settings):
