@@ -188,8 +188,9 @@ def final_tables(sql: str, path: str = SCHEMA_FILE) -> dict[str, Table]:
             tables[name] = table
         elif isinstance(stmt, ast.AlterTableStmt):
             altered = tables.get(_public(stmt.relation) or "")
-            for cmd in (stmt.cmds or ()) if altered is not None else ():
-                _alter(altered, cmd, text, line, At, ConstrType)
+            if altered is not None:
+                for cmd in stmt.cmds or ():
+                    _alter(altered, cmd, text, line, At, ConstrType)
         elif isinstance(stmt, ast.RenameStmt):
             _rename(tables, stmt, ObjectType, line)
         elif isinstance(stmt, ast.DropStmt) and stmt.removeType == ObjectType.OBJECT_TABLE:

@@ -1,0 +1,695 @@
+"""T04: does ``GET /healthz`` reach ``HealthAction``, and does that action render plain
+``ok``? Decided from the app's Haskell code the way IHP routes a request
+(ihp/IHP/RouterSupport.hs): the front controller's ``controllers`` list is tried in
+order, each entry's parser followed by ``endOfInput``; attoparsec's ``<|>`` takes the
+first alternative that succeeds and never comes back to it.
+
+Routing styles understood:
+- hand-written ``instance CanRoute C where parseRoute' = ...`` (attoparsec ``string``,
+  ``endOfInput``, ``<|>``, ``choice``, ``>>``/``*>``/``<*``/``<$``, ``do`` blocks, ``let``
+  and ``where`` parsers, ``onlyAllowMethods``), with the ``HasPath`` instance it needs;
+- ``instance AutoRoute C`` (path ``/`` + action name without ``Action``), with
+  ``customRoutes`` tried first (IHP 1.5+);
+- IHP 1.6 ``[routes| ... |]`` blocks (ihp/IHP/Router/DSL/Parser.hs): one controller's
+  (header line), header-less, or ``for WebApplication`` which defines ``webRoutes``;
+- front-controller entries ``parseRoute @C``, ``startPage A``, ``get "/p" A``, lists,
+  ``:``, ``<>``/``++`` and bindings such as ``webRoutes``.
+
+Anything the judge cannot follow on the way to its answer makes the route unproven,
+never green."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import Verdict
+from .haskell import Module, Op, flatten_apply, infix_tree, last_name, named, parse, \
+    string_value, unwrap
+
+PATH = "/healthz"
+CONTROLLER = "HealthController"
+ACTION = "HealthAction"
+ROUTES_FILE = "Web/Routes.hs"
+FRONT_FILE = "Web/FrontController.hs"
+CONTROLLER_FILE = "Web/Controller/Health.hs"
+METHODS = ("GET", "POST", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT")
+
+
+class Undecided(Exception):
+    """The route's parser does something the judge cannot follow."""
+
+    def __init__(self, where: str, what: str) -> None:
+        super().__init__(f"{where}: cannot follow `{what}`")
+
+
+# ------------------------------------------------------------------ parser model
+
+
+@dataclass(frozen=True)
+class Lit:
+    text: str
+
+
+@dataclass(frozen=True)
+class End:
+    pass
+
+
+@dataclass(frozen=True)
+class Methods:
+    allowed: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Segment:  # a capture: one non-empty path segment
+    pass
+
+
+@dataclass(frozen=True)
+class Pure:
+    value: str | None  # constructor name, or None for ()
+
+
+@dataclass(frozen=True)
+class Fail:
+    pass
+
+
+@dataclass(frozen=True)
+class Unknown:
+    where: str
+    what: str
+
+
+@dataclass(frozen=True)
+class Alt:
+    options: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Seq:
+    steps: tuple[Any, ...]
+    keep: int = -1  # which step's result is the sequence's result
+
+
+def run(p: Any, path: str, pos: int, method: str) -> tuple[int, str | None] | None:
+    """Attoparsec semantics on ``path``: (new position, result) or None on failure."""
+    if isinstance(p, Lit):
+        return (pos + len(p.text), None) if path.startswith(p.text, pos) else None
+    if isinstance(p, End):
+        return (pos, None) if pos == len(path) else None
+    if isinstance(p, Methods):
+        return (pos, None) if method in p.allowed else None
+    if isinstance(p, Segment):
+        end = path.find("/", pos)
+        end = len(path) if end < 0 else end
+        return (end, "capture") if end > pos else None
+    if isinstance(p, Pure):
+        return pos, p.value
+    if isinstance(p, Fail):
+        return None
+    if isinstance(p, Unknown):
+        raise Undecided(p.where, p.what)
+    if isinstance(p, Alt):
+        for option in p.options:
+            got = run(option, path, pos, method)
+            if got is not None:
+                return got
+        return None
+    if isinstance(p, Seq):
+        results: list[str | None] = []
+        for step in p.steps:
+            got = run(step, path, pos, method)
+            if got is None:
+                return None
+            pos = got[0]
+            results.append(got[1])
+        return pos, (results[p.keep] if results else None)
+    raise TypeError(p)
+
+
+# ------------------------------------------------------------------ Haskell -> model
+
+
+@dataclass
+class Scope:
+    module: Module
+    env: dict[str, Any] = field(default_factory=dict)  # name -> node
+    notes: list[str] = field(default_factory=list)
+    depth: int = 0
+
+
+def _binding_rhs(module: Module, node: Any) -> Any:
+    """Right-hand side of a ``bind``/argument-less ``function`` (None if guarded)."""
+    match = node.child_by_field_name("match")
+    if match is None:
+        return None
+    exprs = [c for c in named(match) if c.type not in ("guards",)]
+    if any(c.type == "guards" for c in named(match)) or not exprs:
+        return None
+    return exprs[-1]
+
+
+def _where_env(module: Module, node: Any) -> dict[str, Any]:
+    env: dict[str, Any] = {}
+    for child in named(node):
+        if child.type == "local_binds":
+            env.update(_local_binds(module, child))
+    return env
+
+
+def _local_binds(module: Module, node: Any) -> dict[str, Any]:
+    env: dict[str, Any] = {}
+    for b in named(node):
+        if b.type in ("bind", "function") and b.child_by_field_name("patterns") is None:
+            name = b.child_by_field_name("name")
+            rhs = _binding_rhs(module, b)
+            if name is not None and rhs is not None:
+                env[module.code(name)] = rhs
+    return env
+
+
+def parser_of(scope: Scope, node: Any) -> Any:
+    """The parser model of an attoparsec expression."""
+    module = scope.module
+    scope.depth += 1
+    try:
+        if scope.depth > 60:
+            return Unknown(f"{module.path}:{module.line(node)}", "deeply nested parser")
+        return _parser_of(scope, node)
+    finally:
+        scope.depth -= 1
+
+
+def _where(module: Module, node: Any) -> str:
+    return f"{module.path}:{module.line(node)}"
+
+
+def _parser_of(scope: Scope, node: Any) -> Any:
+    module = scope.module
+    if isinstance(node, Op):
+        return _operator(scope, node)
+    node = unwrap(node)
+    kind = node.type
+    if kind == "infix":
+        return _operator(scope, infix_tree(module, node))
+    if kind == "do":
+        return _do(scope, node)
+    if kind == "let_in":
+        inner = Scope(module, dict(scope.env), scope.notes, scope.depth)
+        for child in named(node):
+            if child.type == "local_binds":
+                inner.env.update(_local_binds(module, child))
+        body = node.child_by_field_name("expression")
+        return parser_of(inner, body) if body is not None else \
+            Unknown(_where(module, node), module.code(node))
+    if kind in ("variable", "qualified"):
+        name = last_name(module.code(node))
+        if name == "endOfInput":
+            return End()
+        if name == "empty":
+            return Fail()
+        if name in ("parseId", "parseUUID", "parseText", "parseIntegerId", "remainingText"):
+            return Segment() if name != "remainingText" else Unknown(_where(module, node), name)
+        if name in scope.env:
+            target = scope.env.pop(name)  # no recursion through the same name
+            try:
+                return parser_of(scope, target)
+            finally:
+                scope.env[name] = target
+        return Unknown(_where(module, node), name)
+    if kind == "apply":
+        return _apply(scope, node)
+    return Unknown(_where(module, node), " ".join(module.code(node).split())[:60])
+
+
+def _constructor_value(module: Module, node: Any) -> str | None | Any:
+    node = unwrap(node)
+    if node.type == "constructor":
+        return module.code(node)
+    if node.type == "record" and named(node) and named(node)[0].type == "constructor":
+        return module.code(named(node)[0])
+    if node.type == "unit":
+        return None
+    return Unknown(_where(module, node), module.code(node))
+
+
+def _apply(scope: Scope, node: Any) -> Any:
+    module = scope.module
+    fn, args = flatten_apply(module, node)
+    name = last_name(module.code(fn)) if fn.type in ("variable", "qualified") else ""
+    if name in ("string", "pathPrefix", "stringCI") and len(args) == 1:
+        text = string_value(module, args[0])
+        if text is None:
+            return Unknown(_where(module, node), module.code(node))
+        if name == "pathPrefix":
+            scope.notes.append(
+                f"{_where(module, node)}: `pathPrefix` (the workplan's snippet) is not an "
+                f"IHP or attoparsec function: the app does not compile; write "
+                f"`string \"{text}\"` (IHP's RouterSupport uses attoparsec's `string`)")
+        return Lit(text)
+    if name == "char" and len(args) == 1:
+        literal = module.code(unwrap(args[0]))
+        if len(literal) == 3 and literal[0] == literal[2] == "'":
+            return Lit(literal[1])
+    if name in ("pure", "return") and len(args) == 1:
+        value = _constructor_value(module, args[0])
+        return value if isinstance(value, Unknown) else Pure(value)
+    if name == "onlyAllowMethods" and len(args) == 1:
+        lst = unwrap(args[0])
+        if lst.type == "list":
+            return Methods(tuple(module.code(c) for c in named(lst)))
+    if name == "choice" and len(args) == 1 and unwrap(args[0]).type == "list":
+        return Alt(tuple(parser_of(scope, c) for c in named(unwrap(args[0]))))
+    if name == "void" and len(args) == 1:
+        return Seq((parser_of(scope, args[0]), Pure(None)))
+    if name in scope.env and not args:
+        return parser_of(scope, fn)
+    return Unknown(_where(module, node), " ".join(module.code(node).split())[:60])
+
+
+def _operator(scope: Scope, tree: Any) -> Any:
+    module = scope.module
+    if not isinstance(tree, Op):
+        return parser_of(scope, tree)
+    op = tree.op
+    if op == "<|>":
+        return Alt((parser_of(scope, tree.left), parser_of(scope, tree.right)))
+    if op in (">>", "*>"):
+        return Seq((parser_of(scope, tree.left), parser_of(scope, tree.right)))
+    if op == "<*":
+        return Seq((parser_of(scope, tree.left), parser_of(scope, tree.right)), keep=0)
+    if op == "<$":
+        value = _constructor_value(module, tree.left) if not isinstance(tree.left, Op) \
+            else Unknown(module.path, "<$")
+        if isinstance(value, Unknown):
+            return value
+        return Seq((parser_of(scope, tree.right), Pure(value)))
+    if op == "$>":
+        value = _constructor_value(module, tree.right) if not isinstance(tree.right, Op) \
+            else Unknown(module.path, "$>")
+        if isinstance(value, Unknown):
+            return value
+        return Seq((parser_of(scope, tree.left), Pure(value)))
+    if op == "$" and not isinstance(tree.left, Op):
+        fn = unwrap(tree.left)
+        name = last_name(module.code(fn))
+        if name in ("pure", "return"):
+            value = _constructor_value(module, tree.right) if not isinstance(tree.right, Op) \
+                else Unknown(module.path, "$")
+            return value if isinstance(value, Unknown) else Pure(value)
+        if name == "choice" and not isinstance(tree.right, Op) and \
+                unwrap(tree.right).type == "list":
+            return Alt(tuple(parser_of(scope, c) for c in named(unwrap(tree.right))))
+    where = module.path
+    return Unknown(where, f"operator {op}")
+
+
+def _do(scope: Scope, node: Any) -> Any:
+    module = scope.module
+    inner = Scope(module, dict(scope.env), scope.notes, scope.depth)
+    steps: list[Any] = []
+    for stmt in named(node):
+        if stmt.type == "let":
+            for child in named(stmt):
+                if child.type == "local_binds":
+                    inner.env.update(_local_binds(module, child))
+        elif stmt.type == "bind":  # x <- p
+            expr = stmt.child_by_field_name("expression")
+            steps.append(parser_of(inner, expr) if expr is not None else
+                         Unknown(_where(module, stmt), module.code(stmt)))
+        else:
+            steps.append(parser_of(inner, stmt))
+    return Seq(tuple(steps)) if steps else Fail()
+
+
+# ------------------------------------------------------------------ the app's routes
+
+
+@dataclass
+class Routing:
+    """Everything routing-related found in the app's modules."""
+
+    modules: list[Module]
+    constructors: dict[str, tuple[str, int, str]]  # ctor -> (type, line, path)
+    parsers: dict[str, tuple[str, Any]] = field(default_factory=dict)  # controller -> how
+    has_path: set[str] = field(default_factory=set)
+    app_bindings: dict[str, list[str]] = field(default_factory=dict)  # webRoutes -> ctrls
+    notes: list[str] = field(default_factory=list)
+
+    def module(self, path: str) -> Module | None:
+        return next((m for m in self.modules if m.path == path), None)
+
+
+def collect(files: Mapping[str, str]) -> Routing:
+    modules = [parse(path, text) for path, text in sorted(files.items())]
+    constructors = {}
+    for m in modules:
+        for ctor, (ty, line) in m.data_constructors().items():
+            constructors.setdefault(ctor, (ty, line, m.path))
+    routing = Routing(modules, constructors)
+    for m in modules:
+        _collect_module(routing, m)
+    return routing
+
+
+def _collect_module(routing: Routing, m: Module) -> None:
+    for ty, inst in m.instances("HasPath"):
+        routing.has_path.add(ty)
+    for ty, inst in m.instances("CanRoute"):
+        binds = m.bindings(inst)
+        rhs = next((_binding_rhs(m, b) for b in binds.get("parseRoute'", [])), None)
+        if rhs is None:
+            routing.parsers[ty] = ("CanRoute", Unknown(f"{m.path}:{m.line(inst)}",
+                                                       "CanRoute without parseRoute'"))
+            continue
+        scope = Scope(m, {**_top_env(m), **_where_env(m, binds["parseRoute'"][0])},
+                      routing.notes)
+        routing.parsers[ty] = ("CanRoute", parser_of(scope, rhs))
+    for ty, inst in m.instances("AutoRoute"):
+        binds = m.bindings(inst)
+        auto = _auto_parser(routing, ty)
+        custom_binds = binds.get("customRoutes", [])
+        if custom_binds:
+            rhs = _binding_rhs(m, custom_binds[0])
+            scope = Scope(m, {**_top_env(m), **_where_env(m, custom_binds[0])}, routing.notes)
+            custom = parser_of(scope, rhs) if rhs is not None else \
+                Unknown(f"{m.path}:{m.line(custom_binds[0])}", "customRoutes")
+            routing.parsers[ty] = ("AutoRoute with customRoutes", Alt((custom, auto)))
+        else:
+            routing.parsers[ty] = ("AutoRoute", auto)
+        routing.has_path.add(ty)
+    for body, line in m.quasiquotes("routes"):
+        _collect_dsl(routing, m, body, line)
+
+
+def _top_env(m: Module) -> dict[str, Any]:
+    env = {}
+    for name, nodes in m.top_bindings().items():
+        node = nodes[0]
+        if node.child_by_field_name("patterns") is None:
+            rhs = _binding_rhs(m, node)
+            if rhs is not None:
+                env[name] = rhs
+    return env
+
+
+def _auto_parser(routing: Routing, controller: str) -> Any:
+    """AutoRoute's own routes: ``/`` + action name without the ``Action`` suffix
+    (``actionPrefixText`` is ``/`` for controllers in Web.*)."""
+    options = []
+    for ctor, (ty, _line, _path) in routing.constructors.items():
+        if ty == controller:
+            name = ctor[:-len("Action")] if ctor.endswith("Action") else ctor
+            options.append(Seq((Lit("/" + name), End(), Pure(ctor)), keep=2))
+    return Alt(tuple(options))
+
+
+def _collect_dsl(routing: Routing, m: Module, body: str, line: int) -> None:
+    """IHP's routes DSL (IHP/Router/DSL/Parser.hs): ``--`` comments, an optional header
+    (a controller name, or ``for AppType``), then ``METHOD[|METHOD] /path Action``."""
+    entries = []
+    for i, raw in enumerate(body.splitlines()):
+        text = raw.split("--", 1)[0].strip()
+        if text:
+            entries.append((line + i, text))
+    header, app = None, None
+    if entries and len(entries[0][1].split()) == 1 and entries[0][1] not in METHODS + ("ANY",):
+        header = entries.pop(0)[1]
+    elif entries and entries[0][1].startswith("for ") and len(entries[0][1].split()) == 2:
+        app = entries.pop(0)[1].split()[1]
+    grouped: dict[str, list[Any]] = {}
+    for lineno, text in entries:
+        words = text.split(None, 2)
+        if len(words) < 3:
+            routing.notes.append(f"{m.path}:{lineno}: not a routes line: `{text}`")
+            continue
+        methods = METHODS if words[0] == "ANY" else tuple(words[0].split("|"))
+        action = words[2].split("{", 1)[0].split()[0]
+        owner = header or routing.constructors.get(action, ("", 0, ""))[0]
+        if not owner:
+            continue
+        steps: list[Any] = []
+        for seg in words[1].strip("/").split("/") if words[1] != "/" else []:
+            steps += [Lit("/"), Segment() if seg.startswith("{") else Lit(seg)]
+        if not steps:
+            steps = [Lit("/")]
+        steps += [End(), Methods(methods), Pure(action)]
+        grouped.setdefault(owner, []).append(Seq(tuple(steps)))
+    for owner, options in grouped.items():
+        routing.parsers[owner] = ("[routes| |] block", Alt(tuple(options)))
+        routing.has_path.add(owner)
+    if app:
+        base = app[:-len("Application")] if app.endswith("Application") and \
+            app != "Application" else app
+        routing.app_bindings[base[:1].lower() + base[1:] + "Routes"] = list(grouped)
+
+
+# ------------------------------------------------------------------ front controller
+
+
+@dataclass(frozen=True)
+class Entry:
+    kind: str  # "controller" | "route" | "unknown"
+    name: str  # controller, or description
+    parser: Any = None
+    line: int = 0
+
+
+def front_entries(routing: Routing, m: Module) -> tuple[list[Entry], int]:
+    """The ``controllers`` of ``instance FrontController``, in order, and its line."""
+    for _ty, inst in m.instances("FrontController"):
+        binds = m.bindings(inst)
+        nodes = binds.get("controllers", [])
+        if not nodes:
+            continue
+        rhs = _binding_rhs(m, nodes[0])
+        env = {**_top_env(m), **_where_env(m, nodes[0])}
+        if rhs is None:
+            return [Entry("unknown", "guarded controllers", line=m.line(nodes[0]))], \
+                m.line(nodes[0])
+        return _entries(routing, m, rhs, env, 0), m.line(nodes[0])
+    return [], 0
+
+
+def _entries(routing: Routing, m: Module, node: Any, env: dict[str, Any],
+             depth: int) -> list[Entry]:
+    if depth > 30:
+        return [Entry("unknown", "deeply nested controllers", line=0)]
+    if isinstance(node, Op):
+        if node.op in ("<>", "++"):
+            return _entries(routing, m, node.left, env, depth + 1) + \
+                _entries(routing, m, node.right, env, depth + 1)
+        if node.op == ":":
+            return _entry(routing, m, node.left, env) + \
+                _entries(routing, m, node.right, env, depth + 1)
+        return [Entry("unknown", f"operator {node.op}")]
+    node = unwrap(node)
+    if node.type == "infix":
+        return _entries(routing, m, infix_tree(m, node), env, depth + 1)
+    if node.type == "list":
+        out: list[Entry] = []
+        for child in named(node):
+            out += _entry(routing, m, child, env)
+        return out
+    if node.type in ("variable", "qualified"):
+        name = last_name(m.code(node))
+        if name in routing.app_bindings:
+            return [Entry("controller", c, line=m.line(node)) for c in routing.app_bindings[name]]
+        if name in env:
+            target = env.pop(name)
+            try:
+                return _entries(routing, m, target, env, depth + 1)
+            finally:
+                env[name] = target
+    return [Entry("unknown", " ".join(m.code(node).split())[:60], line=m.line(node))]
+
+
+def _entry(routing: Routing, m: Module, node: Any, env: dict[str, Any]) -> list[Entry]:
+    if isinstance(node, Op):
+        return [Entry("unknown", f"operator {node.op}")]
+    node = unwrap(node)
+    line = m.line(node)
+    fn, args = flatten_apply(m, node) if node.type == "apply" else (node, [])
+    name = last_name(m.code(fn)) if fn.type in ("variable", "qualified") else ""
+    if name == "parseRoute" and len(args) == 1 and args[0].type == "type_application":
+        ty = named(args[0])[0] if named(args[0]) else None
+        return [Entry("controller", m.code(ty).strip("() ") if ty is not None else "?",
+                      line=line)]
+    if name == "startPage" and len(args) == 1:
+        value = _constructor_value(m, args[0])
+        if isinstance(value, str):
+            return [Entry("route", f"startPage {value}",
+                          Seq((Lit("/"), Methods(("GET", "HEAD")), Pure(value)), keep=2),
+                          line)]
+    if name in ("get", "post") and len(args) == 2:
+        path, value = string_value(m, args[0]), _constructor_value(m, args[1])
+        if path is not None and isinstance(value, str):
+            allowed = ("GET", "HEAD") if name == "get" else ("POST",)
+            return [Entry("route", f"{name} {path!r} {value}",
+                          Seq((Lit(path), Methods(allowed), Pure(value)), keep=2), line)]
+    return [Entry("unknown", " ".join(m.code(node).split())[:60], line=line)]
+
+
+# ------------------------------------------------------------------ the action
+
+
+def render_problem(m: Module, routing: Routing) -> tuple[str, int] | None:
+    """None when ``action HealthAction`` renders plain ok; else (problem, line)."""
+    for _ty, inst in m.instances("Controller", CONTROLLER):
+        for fn in m.bindings(inst).get("action", []):
+            pats = fn.child_by_field_name("patterns")
+            first = named(pats)[0] if pats is not None and named(pats) else None
+            if first is None or _constructor_value(m, first) != ACTION:
+                continue
+            rhs = _binding_rhs(m, fn)
+            if rhs is None:
+                return "action HealthAction has guards: not followed", m.line(fn)
+            said = _renders(m, rhs)
+            if said == "ok":
+                return None
+            return (f"action HealthAction does not render plain \"ok\" (it does "
+                    f"`{' '.join(m.code(rhs).split())[:80]}`)", m.line(fn))
+        return "instance Controller HealthController has no action HealthAction", \
+            m.line(inst)
+    return "", 0
+
+
+def _renders(m: Module, node: Any) -> str | None:
+    """The text a ``renderPlain`` expression renders, or None."""
+    node = unwrap(node)
+    if node.type == "do":
+        stmts = named(node)
+        if not stmts:
+            return None
+        if any(_is_render(m, s) for s in stmts[:-1]):
+            return None
+        return _renders(m, stmts[-1])
+    if node.type == "infix":
+        tree = infix_tree(m, node)
+        if isinstance(tree, Op) and tree.op == "$" and not isinstance(tree.left, Op) and \
+                not isinstance(tree.right, Op) and \
+                last_name(m.code(unwrap(tree.left))) == "renderPlain":
+            return string_value(m, tree.right)
+        return None
+    if node.type == "apply":
+        fn, args = flatten_apply(m, node)
+        if last_name(m.code(fn)) == "renderPlain" and len(args) == 1:
+            return string_value(m, args[0])
+    return None
+
+
+def _is_render(m: Module, node: Any) -> bool:
+    node = unwrap(node)
+    head = node
+    while head.type in ("apply", "infix"):
+        nxt = head.child_by_field_name("function") or head.child_by_field_name("left_operand")
+        if nxt is None:
+            break
+        head = unwrap(nxt)
+    return last_name(m.code(head)).startswith(("render", "redirect", "respond"))
+
+
+# ------------------------------------------------------------------ the verdict
+
+
+def route_verdict(files: Mapping[str, str]) -> Verdict:
+    """``files``: path -> text of the app's Web/ modules (at least Routes, Types,
+    FrontController and the health controller)."""
+    verdict = Verdict()
+    for path in (ROUTES_FILE, FRONT_FILE, "Web/Types.hs"):
+        if path not in files:
+            verdict.fail(path, 0, "missing")
+    if verdict.problems:
+        return verdict
+    routing = collect(files)
+    for m in routing.modules:
+        bad = m.syntax_error_line()
+        if bad:
+            verdict.fail(m.path, bad, "not valid Haskell here (tree-sitter's Haskell "
+                                      "grammar cannot parse it)")
+    if verdict.problems:
+        return verdict
+    owner = routing.constructors.get(ACTION)
+    if owner is None or owner[0] != CONTROLLER:
+        verdict.fail("Web/Types.hs", 0, f"no `data {CONTROLLER} = {ACTION}` declaration"
+                     + (f" ({ACTION} belongs to {owner[0]} in {owner[2]})" if owner else ""))
+        return verdict
+    front = routing.module(FRONT_FILE)
+    assert front is not None
+    entries, line = front_entries(routing, front)
+    if not entries:
+        verdict.fail(FRONT_FILE, line, "no `instance FrontController ... where controllers "
+                                       "= ...` with entries")
+        return verdict
+    _decide(verdict, routing, entries, line)
+    if CONTROLLER in routing.parsers and routing.parsers[CONTROLLER][0] == "CanRoute" and \
+            CONTROLLER not in routing.has_path:
+        verdict.note(f"{ROUTES_FILE}: `instance CanRoute {CONTROLLER}` without "
+                     f"`instance HasPath {CONTROLLER}`: IHP's CanRoute needs HasPath (the "
+                     f"workplan's snippet omits it), so the app does not compile")
+    for note in routing.notes:
+        verdict.note(note)
+    _check_render(verdict, routing)
+    return verdict
+
+
+def _decide(verdict: Verdict, routing: Routing, entries: list[Entry], line: int) -> None:
+    for entry in entries:
+        if entry.kind == "unknown":
+            verdict.fail(FRONT_FILE, entry.line or line,
+                         f"cannot follow the controllers entry `{entry.name}` that comes "
+                         f"before {PATH} is decided")
+            return
+        parser = entry.parser
+        how = entry.name
+        if entry.kind == "controller":
+            found = routing.parsers.get(entry.name)
+            if found is None:
+                if entry.name == CONTROLLER:
+                    verdict.fail(ROUTES_FILE, 0, f"{CONTROLLER} is wired but has no routes "
+                                                 f"(no CanRoute, AutoRoute or [routes| |])")
+                    return
+                continue  # another controller whose routes we do not see: skip it
+            how, parser = f"{found[0]} of {entry.name}", found[1]
+        try:
+            got = run(Seq((parser, End()), keep=0), PATH, 0, "GET")
+        except Undecided as exc:
+            verdict.fail(str(exc).split(":", 1)[0], _line(str(exc)),
+                         f"GET {PATH} cannot be decided: {str(exc).split(': ', 1)[-1]} "
+                         f"({how})")
+            return
+        if got is None:
+            continue
+        action = got[1]
+        if action == ACTION:
+            return
+        verdict.fail(FRONT_FILE, entry.line or line,
+                     f"GET {PATH} reaches {action} (through {how}), not {ACTION}")
+        return
+    wired = ", ".join(e.name for e in entries)
+    if not any(e.kind == "controller" and e.name == CONTROLLER for e in entries):
+        verdict.fail(FRONT_FILE, line, f"{CONTROLLER} is not wired into the front "
+                                       f"controller (controllers: {wired})")
+    else:
+        kind = routing.parsers.get(CONTROLLER, ("", None))[0]
+        verdict.fail(ROUTES_FILE, 0, f"no route of {CONTROLLER} ({kind}) matches GET {PATH}")
+
+
+def _line(where: str) -> int:
+    parts = where.split(":")
+    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+
+
+def _check_render(verdict: Verdict, routing: Routing) -> None:
+    for m in routing.modules:
+        found = render_problem(m, routing)
+        if found is None:
+            return
+        problem, line = found
+        if problem:
+            verdict.fail(m.path, line, problem)
+            return
+    verdict.fail(CONTROLLER_FILE, 0, f"no `instance Controller {CONTROLLER}` in Web/")
