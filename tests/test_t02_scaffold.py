@@ -2,15 +2,14 @@
 
 import pytest
 
-pytestmark = pytest.mark.irp_criterion("T02")
+from pytest_irp.appcode.checks import t02_scaffold
 
-SCAFFOLD = ("flake.nix", "Main.hs", "Config/Config.hs", "Web/FrontController.hs",
-            "Web/Routes.hs", "Web/Types.hs", "Application/Schema.sql")
+pytestmark = pytest.mark.irp_criterion("T02")
 
 
 def test_T02_ihp_scaffold_present(app_repo):
-    missing = [p for p in SCAFFOLD if not (app_repo / p).is_file()]
-    assert not missing, f"scaffold files missing: {', '.join(missing)}"
+    verdict = t02_scaffold(app_repo)
+    assert verdict.ok, verdict.cause()
 
 
 def test_T02_dev_server_answers(irp_settings):

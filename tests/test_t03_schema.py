@@ -2,21 +2,20 @@
 
 import pytest
 
-from pytest_irp.appcode.schema import migration_verdict, schema_verdict
+from pytest_irp.appcode import warn_findings
+from pytest_irp.appcode.checks import t03_migration, t03_schema
 
 pytestmark = pytest.mark.irp_criterion("T03")
 
 
-def test_T03_probes_table_as_specified(read_app_file):
-    verdict = schema_verdict(read_app_file("Application/Schema.sql"))
+def test_T03_probes_table_as_specified(app_repo):
+    verdict = t03_schema(app_repo)
+    warn_findings(verdict)
     assert verdict.ok, verdict.cause()
 
 
 def test_T03_migration_exists(app_repo):
-    folder = app_repo / "Application" / "Migration"
-    migrations = {f"Application/Migration/{m.name}": m.read_text(encoding="utf-8")
-                  for m in sorted(folder.glob("*.sql"))}
-    verdict = migration_verdict(migrations)
+    verdict = t03_migration(app_repo)
     assert verdict.ok, verdict.cause()
 
 

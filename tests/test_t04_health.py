@@ -1,15 +1,15 @@
-"""T04 - Health endpoint: /healthz routed to a controller that renders plain `ok`."""
+"""T04 - Health endpoint: GET /healthz reaches HealthAction through the front controller
+(any IHP routing style), and the action renders plain `ok`."""
 
 import pytest
 
-from pytest_irp.app import route_problems
+from pytest_irp.appcode import warn_findings
+from pytest_irp.appcode.checks import t04_route
 
 pytestmark = pytest.mark.irp_criterion("T04")
 
 
-def test_T04_healthz_route_controller_and_wiring(read_app_file):
-    problems = route_problems(read_app_file("Web/Routes.hs"),
-                              read_app_file("Web/Controller/Health.hs"),
-                              read_app_file("Web/FrontController.hs"),
-                              read_app_file("Web/Types.hs"))
-    assert not problems, "; ".join(problems)
+def test_T04_healthz_route_controller_and_wiring(app_repo):
+    verdict = t04_route(app_repo)
+    warn_findings(verdict)
+    assert verdict.ok, verdict.cause()

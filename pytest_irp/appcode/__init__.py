@@ -58,3 +58,15 @@ def line_of(text: str, offset: int) -> int:
 def source_line(text: str, line: int) -> str:
     lines = text.splitlines()
     return lines[line - 1] if 0 < line <= len(lines) else ""
+
+
+class AppFinding(UserWarning):
+    """Something in the app worth a look that does not fail its check (shown in pytest's
+    warnings summary)."""
+
+
+def warn_findings(verdict: Verdict) -> None:
+    import warnings
+
+    for text in verdict.findings:
+        warnings.warn(AppFinding(text), stacklevel=2)

@@ -156,9 +156,7 @@ def string_value(module: Module, node: Any) -> str | None:
 def unwrap(node: Any) -> Any:
     """Through ``( e )``, ``e :: T`` and statement wrappers."""
     while True:
-        if node.type in ("parens", "exp") and named(node):
-            node = named(node)[0]
-        elif node.type == "signature" and named(node):
+        if node.type in ("parens", "exp", "signature") and named(node):
             node = named(node)[0]
         else:
             return node

@@ -25,8 +25,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import Verdict
-from .haskell import Module, Op, flatten_apply, infix_tree, last_name, named, parse, \
-    string_value, unwrap
+from .haskell import (
+    Module,
+    Op,
+    flatten_apply,
+    infix_tree,
+    last_name,
+    named,
+    parse,
+    string_value,
+    unwrap,
+)
 
 PATH = "/healthz"
 CONTROLLER = "HealthController"
@@ -225,7 +234,7 @@ def _parser_of(scope: Scope, node: Any) -> Any:
     return Unknown(_where(module, node), " ".join(module.code(node).split())[:60])
 
 
-def _constructor_value(module: Module, node: Any) -> str | None | Any:
+def _constructor_value(module: Module, node: Any) -> str | Any | None:
     node = unwrap(node)
     if node.type == "constructor":
         return module.code(node)
@@ -345,7 +354,7 @@ class Routing:
 
 def collect(files: Mapping[str, str]) -> Routing:
     modules = [parse(path, text) for path, text in sorted(files.items())]
-    constructors = {}
+    constructors: dict[str, tuple[str, int, str]] = {}
     for m in modules:
         for ctor, (ty, line) in m.data_constructors().items():
             constructors.setdefault(ctor, (ty, line, m.path))
@@ -356,7 +365,7 @@ def collect(files: Mapping[str, str]) -> Routing:
 
 
 def _collect_module(routing: Routing, m: Module) -> None:
-    for ty, inst in m.instances("HasPath"):
+    for ty, _inst in m.instances("HasPath"):
         routing.has_path.add(ty)
     for ty, inst in m.instances("CanRoute"):
         binds = m.bindings(inst)
@@ -636,45 +645,74 @@ def route_verdict(files: Mapping[str, str]) -> Verdict:
     return verdict
 
 
-def _decide(verdict: Verdict, routing: Routing, entries: list[Entry], line: int) -> None:
+@dataclass
+class Reached:
+    action: str | None = None  # the action the request reaches (None: none)
+    how: str = ""
+    entry: Entry | None = None
+    undecided: str = ""  # why it cannot be decided
+    where: str = ""  # file:line of what could not be followed
+
+
+def resolve(routing: Routing, entries: list[Entry], path: str, method: str = "GET"
+            ) -> Reached:
+    """Which action ``method path`` reaches through the front controller's entries."""
     for entry in entries:
         if entry.kind == "unknown":
-            verdict.fail(FRONT_FILE, entry.line or line,
-                         f"cannot follow the controllers entry `{entry.name}` that comes "
-                         f"before {PATH} is decided")
-            return
-        parser = entry.parser
-        how = entry.name
+            return Reached(undecided=f"cannot follow the controllers entry `{entry.name}`",
+                           where=f"{FRONT_FILE}:{entry.line}", entry=entry)
+        parser, how = entry.parser, entry.name
         if entry.kind == "controller":
             found = routing.parsers.get(entry.name)
             if found is None:
-                if entry.name == CONTROLLER:
-                    verdict.fail(ROUTES_FILE, 0, f"{CONTROLLER} is wired but has no routes "
-                                                 f"(no CanRoute, AutoRoute or [routes| |])")
-                    return
-                continue  # another controller whose routes we do not see: skip it
+                continue  # a controller whose routes are not in the files given
             how, parser = f"{found[0]} of {entry.name}", found[1]
         try:
-            got = run(Seq((parser, End()), keep=0), PATH, 0, "GET")
+            got = run(Seq((parser, End()), keep=0), path, 0, method)
         except Undecided as exc:
-            verdict.fail(str(exc).split(":", 1)[0], _line(str(exc)),
-                         f"GET {PATH} cannot be decided: {str(exc).split(': ', 1)[-1]} "
-                         f"({how})")
-            return
-        if got is None:
-            continue
-        action = got[1]
-        if action == ACTION:
-            return
-        verdict.fail(FRONT_FILE, entry.line or line,
-                     f"GET {PATH} reaches {action} (through {how}), not {ACTION}")
+            where, _, what = str(exc).partition(": ")
+            return Reached(undecided=f"{what} ({how})", where=where, entry=entry)
+        if got is not None:
+            return Reached(action=got[1], how=how, entry=entry)
+    return Reached()
+
+
+def actions_for(files: Mapping[str, str], path: str, method: str = "GET") -> set[str]:
+    """The action ``method path`` reaches in the app ({} when not decided)."""
+    try:
+        routing = collect(files)
+        front = routing.module(FRONT_FILE)
+        if front is None:
+            return set()
+        reached = resolve(routing, front_entries(routing, front)[0], path, method)
+    except (RecursionError, ValueError):
+        return set()
+    return {reached.action} if reached.action else set()
+
+
+def _decide(verdict: Verdict, routing: Routing, entries: list[Entry], line: int) -> None:
+    reached = resolve(routing, entries, PATH)
+    if reached.undecided:
+        where = reached.where.split(":")
+        verdict.fail(where[0], int(where[1]) if len(where) > 1 and where[1].isdigit() else 0,
+                     f"GET {PATH} cannot be decided: {reached.undecided}")
+        return
+    if reached.action == ACTION:
+        return
+    if reached.action is not None:
+        verdict.fail(FRONT_FILE, (reached.entry.line if reached.entry else 0) or line,
+                     f"GET {PATH} reaches {reached.action} (through {reached.how}), "
+                     f"not {ACTION}")
         return
     wired = ", ".join(e.name for e in entries)
     if not any(e.kind == "controller" and e.name == CONTROLLER for e in entries):
         verdict.fail(FRONT_FILE, line, f"{CONTROLLER} is not wired into the front "
                                        f"controller (controllers: {wired})")
+    elif CONTROLLER not in routing.parsers:
+        verdict.fail(ROUTES_FILE, 0, f"{CONTROLLER} is wired but has no routes (no "
+                                     f"CanRoute, AutoRoute or [routes| |] for it)")
     else:
-        kind = routing.parsers.get(CONTROLLER, ("", None))[0]
+        kind = routing.parsers[CONTROLLER][0]
         verdict.fail(ROUTES_FILE, 0, f"no route of {CONTROLLER} ({kind}) matches GET {PATH}")
 
 
