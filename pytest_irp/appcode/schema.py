@@ -135,9 +135,11 @@ def _type_end(sql: str, start: int) -> int:
 
 
 def _deparse(node: Any) -> str:
+    """An expression as PostgreSQL prints it; functions of public/pg_catalog unqualified
+    (``public.uuid_generate_v4()`` as pg_dump writes it is ``uuid_generate_v4()``)."""
     from pglast.stream import RawStream
 
-    return str(RawStream()(node))
+    return re.sub(r"\b(?:public|pg_catalog)\.(?=\w+\()", "", str(RawStream()(node)))
 
 
 def _column(elt: Any, sql: str, line: int) -> tuple[Column, bool]:

@@ -1,0 +1,2 @@
+-- TODO: create the probes table
+SELECT 1;

@@ -1,0 +1,7 @@
+module Web.Controller.Health where
+
+import Web.Controller.Prelude
+
+instance Controller HealthController where
+    -- action HealthAction = renderPlain "ok"
+    action HealthAction = renderPlain "down"

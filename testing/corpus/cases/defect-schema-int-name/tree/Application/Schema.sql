@@ -1,0 +1,6 @@
+CREATE EXTENSION IF NOT EXISTS "uuid-ossp";
+CREATE TABLE probes (
+    id UUID DEFAULT uuid_generate_v4() PRIMARY KEY NOT NULL,
+    name INT NOT NULL,
+    created_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL
+);

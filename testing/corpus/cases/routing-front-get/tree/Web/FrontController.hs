@@ -1,0 +1,15 @@
+module Web.FrontController where
+
+import IHP.RouterPrelude
+import Web.Controller.Prelude
+
+import Web.Controller.Health
+import Web.Controller.Probes
+
+instance FrontController WebApplication where
+    controllers = probeRoutes <> [ get "/healthz" HealthAction ]
+      where
+        probeRoutes = [ parseRoute @ProbesController ]
+
+instance InitControllerContext WebApplication where
+    initContext = pure ()

@@ -1,0 +1,12 @@
+module Test.ProbeControllerSpec where
+
+import Test.Hspec
+import Test.Hspec.Wai
+
+import Test.App (testApp)
+
+tests :: Spec
+tests = with testApp $
+    describe "ProbeController" $
+        it "GET /probes answers 200" $
+            get "/probes" `shouldRespondWith` 200
