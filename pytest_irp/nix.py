@@ -390,33 +390,89 @@ def flake_plan(ctx: StageContext) -> list[Step]:
 
 
 def _flake_commands(s: Any) -> list[tuple[list[str], str]]:
-    return [(["nix", "flake", "check", "--no-build"], "T01 exit criterion"),
-            (["nix", "flake", "show", "--json"], "outputs of the flake"),
-            (["nix", "eval", "--json", ".#irp"], "flake data: appName, packages, overlays "
-             "(if the flake exposes them)")]
+    """T01's nix commands, each with the flake_options setting (``--impure`` for IHP's
+    devenv-based flakes) before the installable."""
+    opts = list(s["flake_options"])
+    return [(["nix", "flake", "check", "--no-build", *opts], "T01 exit criterion"),
+            (["nix", "flake", "show", "--json", *opts], "outputs of the flake"),
+            (["nix", "eval", "--json", *opts, ".#irp"], "flake data: appName, packages, "
+             "overlays (if the flake exposes them)")]
 
 
 def flake_run(ctx: StageContext) -> dict[str, Any]:
     s = ctx.settings
     host = s.require("host")
     out: dict[str, Any] = {}
-    check = ctx.run(host, in_checkout(s["remote_dir"], _flake_commands(s)[0][0]), check=False)
+    commands = _flake_commands(s)
+    check = ctx.run(host, in_checkout(s["remote_dir"], commands[0][0]), check=False)
     out["check_rc"], out["check_output"] = check.rc, check.tail(20)
     if not check.ok:
-        raise StageError(f"`nix flake check --no-build` on {host} failed: "
-                         f"{check.describe_failure()}", details=check.tail(LOG_TAIL_LINES))
-    show = ctx.run(host, in_checkout(s["remote_dir"], _flake_commands(s)[1][0]), check=False)
+        raise StageError(f"`{' '.join(commands[0][0])}` on {host} failed: "
+                         f"{check.describe_failure()}{flake_check_hint(check.tail(20), s)}",
+                         details=check.tail(LOG_TAIL_LINES))
+    show = ctx.run(host, in_checkout(s["remote_dir"], commands[1][0]), check=False)
     out["show"] = _json_or_none(show.stdout) if show.ok else None
-    data = ctx.run(host, in_checkout(s["remote_dir"], _flake_commands(s)[2][0]), check=False)
+    data = ctx.run(host, in_checkout(s["remote_dir"], commands[2][0]), check=False)
     out["eval"] = _json_or_none(data.stdout) if data.ok else None
     out["eval_error"] = "" if data.ok else data.tail(3)
     return out
+
+
+def flake_check_hint(output: str, s: Any) -> str:
+    """What to do when `nix flake check` fails the way IHP's devenv flakes fail pure."""
+    if "--impure" not in s["flake_options"] and re.search(
+            r"access to absolute path|--impure|builtins\.getEnv|currentSystem|"
+            r"devenv was not able to determine", output):
+        return (" (IHP apps are devenv-based flakes that evaluate impurely: set "
+                "flake_options to --impure, as IHP's CI runs `nix flake check --impure`)")
+    return ""
 
 
 def _json_or_none(text: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError:
+        return None
+
+
+_NO_TESTS_CHECK = re.compile(r"does not provide attribute '[^']*checks[^']*tests'|"
+                             r"flake '[^']*' does not provide attribute[^\n]*tests")
+_NO_DATABASE = re.compile(r"(?i)could not connect to server|connection to server .* failed|"
+                          r"Is the server running|psql: error|createdb: error|"
+                          r"libpq: failed|No such file or directory.*\.s\.PGSQL")
+
+
+def spec_failure_hint(output: str, test_command: list[str], ihp: str | None) -> str:
+    """Why the test command failed when it runs the specs through the flake's ``tests``
+    check: that check exists only from IHP 1.5 (flake.lock says which IHP the app has),
+    and it runs in the nix sandbox, where ``withIHPApp`` finds no PostgreSQL."""
+    from .appcode.flake import version_tuple
+
+    through_flake = "nix" in test_command[:1] and any("check" in a for a in test_command)
+    if not through_flake:
+        return ""
+    version = version_tuple(ihp)
+    fix = ("set test_command to run the specs where PostgreSQL runs, as the workplan does "
+           "(`test` in the devenv shell, e.g. test_command = \"devenv shell -- test\" with "
+           "`devenv up` running)")
+    if _NO_TESTS_CHECK.search(output) or (version is not None and version < (1, 5)):
+        which = f"IHP {ihp} (flake.lock)" if ihp else "this IHP"
+        return (f" ({which}: checks.<system>.tests exists only from IHP 1.5 on (IHP's flake "
+                f"module adds it when Test/Main.hs exists); {fix})")
+    if _NO_DATABASE.search(output):
+        return (" (the flake's tests check runs the specs in the nix sandbox, which has no "
+                "PostgreSQL, and withIHPApp needs one: database-backed specs cannot pass "
+                f"there; {fix})")
+    return ""
+
+
+def _local_ihp_version(ctx: StageContext) -> str | None:
+    from .appcode.flake import ihp_version
+
+    try:
+        lock = ctx.facts.app_repo / "flake.lock"
+        return ihp_version(lock.read_text(encoding="utf-8"))
+    except OSError:
         return None
 
 
@@ -436,8 +492,10 @@ def spec_run(ctx: StageContext) -> dict[str, Any]:
     output = result.stdout + "\n" + result.stderr
     if not result.ok:
         ctx.save_log("tests", output)
+        hint = spec_failure_hint(output, list(s["test_command"]), _local_ihp_version(ctx))
         raise StageError(f"test command `{' '.join(s['test_command'])}` on {host} failed: "
-                         f"{result.describe_failure()}", details=result.tail(LOG_TAIL_LINES))
+                         f"{result.describe_failure()}{hint}",
+                         details=result.tail(LOG_TAIL_LINES))
     report = ""
     if SPEC_NAME not in output:
         shown = ctx.run(host, in_checkout(s["remote_dir"], list(s["test_report_command"])),

@@ -39,6 +39,10 @@ def _key_build(f: Facts) -> Mapping[str, Any]:
             **_target(f, "host", "build_attr", "nix_options")}
 
 
+def _key_flake(f: Facts) -> Mapping[str, Any]:
+    return {**_key_build(f), **_target(f, "flake_options")}
+
+
 def _key_push(f: Facts) -> Mapping[str, Any]:
     return {"sha": f.sha(), "tag": f.tag(), **_target(f, "registry", "registry_user")}
 
@@ -52,7 +56,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("source", "T06", "checkout of the SHA under test on the build host", (),
           _lazy("source", "run"), _lazy("source", "plan"), _key_source),
     Stage("flake", "T01", "nix flake check on the build host", ("source",),
-          _lazy("nix", "flake_run"), _lazy("nix", "flake_plan"), _key_build),
+          _lazy("nix", "flake_run"), _lazy("nix", "flake_plan"), _key_flake),
     Stage("spec", "T05", "Hspec tests on the build host", ("source",),
           _lazy("nix", "spec_run"), _lazy("nix", "spec_plan"), _key_build),
     Stage("prebuild", "T06", "pre-build checklist on the build host", ("source",),

@@ -179,8 +179,13 @@ SETTINGS: tuple[Setting, ...] = (
     # nix build
     _s("nix_options", "Extra options for `nix build` on the build host (the workplan requires "
        "-j1 on the 2-CPU host).", "argv", _argv, ("-j1",), "-j1 --cores 2"),
-    _s("build_attr", "Flake attribute that builds the image.", "str", _str, ".#docker",
-       ".#docker"),
+    _s("build_attr", "Flake attribute that builds the image (IHP's flake module names its "
+       "images .#optimized-docker-image and .#unoptimized-docker-image).", "str", _str,
+       ".#docker", ".#optimized-docker-image"),
+    _s("flake_options", "Options for T01's `nix flake check`, `nix flake show` and `nix eval`. "
+       "IHP apps are devenv-based flakes that need --impure (IHP's own CI and Guide run "
+       "`nix flake check --impure`); set it empty for a pure flake.", "argv", _argv,
+       ("--impure",), "--impure --option sandbox relaxed"),
     _s("libhsghc_path", "Path on the build host of the GHC library archive the workplan checks "
        "before building (Bug 2). Unset: the check is skipped with its reason.", "str", _str,
        None, "/nix/store/...-ghc-9.10.3/lib/.../libHSghc-9.10.3-5702.a"),

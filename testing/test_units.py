@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_irp import app, judge, nix, registry
+from pytest_irp import judge, nix, registry
 from pytest_irp.redact import Redactor
 from pytest_irp.settings import SETTINGS, SettingError, resolve
 from pytest_irp.stage import StageError
@@ -248,22 +248,6 @@ def test_workflow_judge_reads_on_push_and_runner_label() -> None:
     assert judge.workflow_problems({"w.yml": wf}, "other")
 
 
-# ---- app-side ----------------------------------------------------------------------------
-
-def test_schema_judge_on_wrong_column_type() -> None:
-    sql = ("CREATE TABLE probes (id UUID DEFAULT uuid_generate_v4() PRIMARY KEY NOT NULL, "
-           "name INT NOT NULL, created_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL);")
-    problems = app.schema_problems(app.parse_schema(sql))
-    assert problems == ["probes.name is int4 NOT NULL, expected text NOT NULL"]
-
-
-def test_flake_judge_on_lab_sample() -> None:
-    text = (REPO / "lab" / "app" / "flake.nix").read_text()
-    assert app.flake_problems(text, None, "ihp-railiance-probe") == []
-    assert app.flake_problems(text.replace("postUnpack", "postPatch"), None,
-                              "ihp-railiance-probe")
-
-
 # ---- recorded Kubernetes objects (testing/data/record_k8s_objects.py) ---------------------
 
 K8S = REPO / "testing" / "data" / "k8s"
@@ -320,14 +304,6 @@ def test_session_secret_must_be_base64_of_96_bytes() -> None:
     assert judge.session_secret_problem(short) == (
         "IHP_SESSION_SECRET decodes to 32 bytes, IHP needs 96")
     assert "not valid base64" in judge.session_secret_problem("not base64!")
-
-
-def test_flake_outputs_judge() -> None:
-    show = {"checks": {"x86_64-linux": {"tests": {"type": "derivation"}}},
-            "packages": {"x86_64-linux": {"docker": {"type": "derivation"}}}}
-    assert app.flake_output_problems(show, ".#docker") == []
-    assert "no package 'image'" in app.flake_output_problems(show, ".#image")[0]
-    assert app.flake_output_problems(None, ".#docker")
 
 
 def test_pipeline_log_row_is_found_by_its_short_sha() -> None:
