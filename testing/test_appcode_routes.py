@@ -1,0 +1,116 @@
+"""T04's routing judge and its attoparsec model, beyond the corpus: comments and string
+literals never count, operator fixities, attoparsec's commit-on-success <|>."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pytest_irp.appcode.routes import (
+    Alt,
+    End,
+    Lit,
+    Methods,
+    Pure,
+    Seq,
+    Undecided,
+    Unknown,
+    actions_for,
+    route_verdict,
+    run,
+)
+
+BASE = Path(__file__).resolve().parent / "corpus" / "base"
+FILES = {p.relative_to(BASE).as_posix(): p.read_text() for p in BASE.glob("Web/**/*.hs")}
+
+
+def with_file(path: str, text: str) -> dict[str, str]:
+    return {**FILES, path: text}
+
+
+def test_attoparsec_alternatives_commit_to_the_first_success() -> None:
+    health = Seq((Lit("/health"), Pure("A")), keep=1)
+    healthz = Seq((Lit("/healthz"), Pure("B")), keep=1)
+    assert run(Seq((Alt((health, healthz)), End()), keep=0), "/healthz", 0, "GET") is None
+    assert run(Seq((Alt((healthz, health)), End()), keep=0), "/healthz", 0, "GET") == (8, "B")
+    only_get = Seq((Lit("/x"), Methods(("GET",)), Pure("C")), keep=2)
+    assert run(only_get, "/x", 0, "POST") is None
+    with pytest.raises(Undecided):
+        run(Seq((Unknown("f:1", "parseThing"), Pure("D"))), "/x", 0, "GET")
+    # an unknown step after a failed literal is never reached
+    assert run(Seq((Lit("/probes"), Unknown("f:1", "parseThing"))), "/healthz", 0, "GET") \
+        is None
+
+
+def test_base_tree_routes_healthz_and_probes() -> None:
+    assert route_verdict(FILES).ok
+    assert actions_for(FILES, "/probes") == {"ProbesAction"}
+    assert actions_for(FILES, "/nowhere") == set()
+
+
+@pytest.mark.parametrize(("routes", "ok"), [
+    ('parseRoute\' = string "/healthz" *> endOfInput *> pure HealthAction', True),
+    ('parseRoute\' = pure HealthAction <* string "/healthz"', True),
+    ('parseRoute\' = HealthAction <$ string "/healthz"', True),
+    ('parseRoute\' = string "/healthz" $> HealthAction', True),
+    ('parseRoute\' = choice [ string "/health" >> endOfInput >> pure HealthAction, '
+     'string "/healthz" >> pure HealthAction ]', True),
+    ('parseRoute\' = string "/healthz" >> onlyAllowMethods [POST] >> pure HealthAction', False),
+    ('parseRoute\' = string "/healthz/" >> pure HealthAction', False),
+    ('parseRoute\' = string ("/health" <> "z") >> pure HealthAction', False),  # not followed
+])
+def test_hand_written_parsers(routes: str, ok: bool) -> None:
+    text = FILES["Web/Routes.hs"].replace(
+        'parseRoute\' = string "/healthz" >> endOfInput >> pure HealthAction', routes)
+    assert text != FILES["Web/Routes.hs"]
+    assert route_verdict(with_file("Web/Routes.hs", text)).ok is ok
+
+
+def test_a_wiring_inside_a_string_literal_does_not_count() -> None:
+    front = FILES["Web/FrontController.hs"].replace(
+        "[ parseRoute @HealthController\n        , parseRoute @ProbesController\n        ]",
+        "[ parseRoute @ProbesController ]")
+    front += '\nnote = "controllers = [ parseRoute @HealthController ]"\n'
+    assert front != FILES["Web/FrontController.hs"]
+    cause = route_verdict(with_file("Web/FrontController.hs", front)).cause()
+    assert "HealthController is not wired into the front controller" in cause
+
+
+def test_an_unfollowable_entry_before_the_answer_is_not_green() -> None:
+    front = FILES["Web/FrontController.hs"].replace(
+        "[ parseRoute @HealthController", "[ mountFrontController AdminApplication\n"
+        "        , parseRoute @HealthController")
+    cause = route_verdict(with_file("Web/FrontController.hs", front)).cause()
+    assert "Web/FrontController.hs:12: GET /healthz cannot be decided" in cause
+
+
+def test_syntax_errors_are_named_with_their_line() -> None:
+    broken = FILES["Web/Routes.hs"] + "\ninstance CanRoute where = =\n"
+    cause = route_verdict(with_file("Web/Routes.hs", broken)).cause()
+    assert cause.startswith("Web/Routes.hs:")
+    assert "not valid Haskell" in cause
+
+
+COMMENTS = st.sampled_from(['-- parseRoute @HealthController', '{- renderPlain "ok" -}',
+                            '-- | string "/healthz"', "", '{- nested {- x -} -}'])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(min_value=0, max_value=40), COMMENTS), max_size=4))
+def test_comments_on_their_own_lines_never_change_the_verdict(
+        inserts: list[tuple[int, str]]) -> None:
+    for path in ("Web/Routes.hs", "Web/FrontController.hs", "Web/Controller/Health.hs"):
+        lines = FILES[path].splitlines()
+        for at, comment in inserts:
+            lines.insert(min(at, len(lines)), comment)
+        assert route_verdict(with_file(path, "\n".join(lines) + "\n")).ok
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.text(max_size=200))
+def test_any_text_gives_a_verdict_never_a_traceback(text: str) -> None:
+    route_verdict(with_file("Web/Routes.hs", text))
+    route_verdict(with_file("Web/FrontController.hs", text))
