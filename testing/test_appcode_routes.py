@@ -114,3 +114,11 @@ def test_comments_on_their_own_lines_never_change_the_verdict(
 def test_any_text_gives_a_verdict_never_a_traceback(text: str) -> None:
     route_verdict(with_file("Web/Routes.hs", text))
     route_verdict(with_file("Web/FrontController.hs", text))
+
+
+def test_deeply_nested_code_is_a_clear_failure_not_a_traceback() -> None:
+    deep = FILES["Web/FrontController.hs"].replace(
+        "[ parseRoute @HealthController\n        , parseRoute @ProbesController\n        ]",
+        "startPage ProbesAction : " * 3000 + "[]")
+    cause = route_verdict(with_file("Web/FrontController.hs", deep)).cause()
+    assert cause == "Web/Routes.hs: the routing code is nested too deeply to follow"

@@ -15,7 +15,8 @@ def test_T05_probe_controller_spec_present(app_repo):
     assert verdict.ok, verdict.cause()
 
 
-def test_T05_test_command_passes_and_names_spec(spec_run):
+def test_T05_test_command_passes_and_names_spec(spec_run, record_property):
     verdict, examples = run_verdict(spec_run["output"])
+    record_property("ProbeController examples", "; ".join(examples) or "none")
     print(f"ProbeController examples run: {', '.join(examples) or 'none'}")
     assert verdict.ok, verdict.cause()

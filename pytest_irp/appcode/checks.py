@@ -17,10 +17,10 @@ def _read(app: Path, relative: str) -> str | None:
     path = app / relative
     try:
         return path.read_text(encoding="utf-8")
-    except (FileNotFoundError, IsADirectoryError):
-        return None
     except UnicodeDecodeError:
         return path.read_bytes().decode("utf-8", "replace")
+    except OSError:
+        return None
 
 
 def _tree(app: Path, folder: str) -> dict[str, str]:

@@ -607,6 +607,15 @@ def _is_render(m: Module, node: Any) -> bool:
 def route_verdict(files: Mapping[str, str]) -> Verdict:
     """``files``: path -> text of the app's Web/ modules (at least Routes, Types,
     FrontController and the health controller)."""
+    try:
+        return _route_verdict(files)
+    except RecursionError:
+        verdict = Verdict()
+        verdict.fail(ROUTES_FILE, 0, "the routing code is nested too deeply to follow")
+        return verdict
+
+
+def _route_verdict(files: Mapping[str, str]) -> Verdict:
     verdict = Verdict()
     for path in (ROUTES_FILE, FRONT_FILE, "Web/Types.hs"):
         if path not in files:
@@ -685,7 +694,7 @@ def actions_for(files: Mapping[str, str], path: str, method: str = "GET") -> set
         if front is None:
             return set()
         reached = resolve(routing, front_entries(routing, front)[0], path, method)
-    except (RecursionError, ValueError):
+    except RecursionError:
         return set()
     return {reached.action} if reached.action else set()
 

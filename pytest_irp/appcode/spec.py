@@ -94,6 +94,15 @@ def spec_examples(m: Module, probes_actions: set[str]) -> tuple[list[Example], i
 def spec_verdict(files: Mapping[str, str], probes_actions: set[str]) -> Verdict:
     """``files``: path -> text of the spec modules; ``probes_actions``: the actions that
     GET /probes reaches in the app (for ``callAction``)."""
+    try:
+        return _spec_verdict(files, probes_actions)
+    except RecursionError:
+        verdict = Verdict()
+        verdict.fail(SPEC_FILE, 0, "the spec is nested too deeply to follow")
+        return verdict
+
+
+def _spec_verdict(files: Mapping[str, str], probes_actions: set[str]) -> Verdict:
     verdict = Verdict()
     text = files.get(SPEC_FILE)
     if text is None:
