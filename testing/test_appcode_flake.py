@@ -67,7 +67,7 @@ def test_lab_and_ihp_style_flakes_pass() -> None:
      "postUnpack"),
     ("ihp-railiance-probe-models = final.haskell.lib.overrideCabal\n              "
      "hsuper.ihp-railiance-probe-models", "other = final.haskell.lib.overrideCabal hsuper.other",
-     "no override of the models package"),
+     "the models overlay with configureFlags and postUnpack"),
     ("        };\n      };\n      flake",
      "        };\n        inter-hub-lib = 1;\n      };\n      flake",
      "inter-hub-lib overlay is still present"),
@@ -85,7 +85,8 @@ def test_words_in_comments_and_strings_do_not_satisfy_the_overlay_check() -> Non
     words = '      # configureFlags postUnpack models overrideCabal\n' \
             '      description = "models: configureFlags and postUnpack";\n'
     text = IHP_FLAKE[:start] + words + IHP_FLAKE[end:]
-    assert "no override of the models package" in flake_verdict(text, None, APP).cause()
+    cause = flake_verdict(text, None, APP).cause()
+    assert "the models overlay with configureFlags and postUnpack is missing" in cause
 
 
 def test_evaluated_package_list_is_judged_too() -> None:

@@ -168,10 +168,10 @@ def flake_verdict(text: str, evaluated: Any, want_name: str) -> Verdict:
                                 f"removes")
     override = models_override(f)
     if override is None:
-        verdict.fail(FLAKE, 0, "no override of the models package (overrideCabal / "
-                               "overrideAttrs of the `-models` package) with "
-                               "configureFlags and postUnpack (ActualTypes interface "
-                               "overflow fix, Bug 1)")
+        verdict.fail(FLAKE, 0, "the models overlay with configureFlags and postUnpack "
+                               "(ActualTypes interface overflow fix, Bug 1) is missing: no "
+                               "override (overrideCabal / overrideAttrs) of the models "
+                               "package in code")
     else:
         missing = sorted({"configureFlags", "postUnpack"} - override[1])
         if missing:
