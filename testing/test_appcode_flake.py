@@ -86,7 +86,7 @@ def test_words_in_comments_and_strings_do_not_satisfy_the_overlay_check() -> Non
             '      description = "models: configureFlags and postUnpack";\n'
     text = IHP_FLAKE[:start] + words + IHP_FLAKE[end:]
     cause = flake_verdict(text, None, APP).cause()
-    assert "the models overlay with configureFlags and postUnpack is missing" in cause
+    assert "no override (overrideCabal / overrideAttrs) of the models package" in cause
 
 
 def test_evaluated_package_list_is_judged_too() -> None:
