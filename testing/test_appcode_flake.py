@@ -165,6 +165,13 @@ def test_run_verdict_names_the_examples() -> None:
     assert titles == ["GET /probes answers 200", "lists newest first"]
     old_format = "ProbeController\n  - GET /probes answers 200\n\n1 example, 0 failures\n"
     assert run_verdict(old_format)[1] == ["GET /probes answers 200"]
+    # `nix flake check -L` prefixes each builder line with the derivation's name; colours
+    nix_l = "".join(f"app-tests> {line}\n" for line in HSPEC_OK.splitlines())
+    coloured = HSPEC_OK.replace("[✔]", "\x1b[32m[✔]\x1b[0m")
+    for text in (nix_l, coloured):
+        verdict, titles = run_verdict(text)
+        assert verdict.ok, verdict.cause()
+        assert titles == ["GET /probes answers 200", "lists newest first"]
 
 
 @pytest.mark.parametrize(("output", "expected"), [

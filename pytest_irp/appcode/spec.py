@@ -103,34 +103,48 @@ def spec_verdict(files: Mapping[str, str], probes_actions: set[str]) -> Verdict:
 
 
 def _spec_verdict(files: Mapping[str, str], probes_actions: set[str]) -> Verdict:
+    """The workplan's Test/ProbeControllerSpec.hs first, then any other module in Test/
+    (IHP apps often keep specs as Test/Controller/ProbesSpec.hs)."""
     verdict = Verdict()
-    text = files.get(SPEC_FILE)
-    if text is None:
-        verdict.fail(SPEC_FILE, 0, "missing")
-        return verdict
-    m = parse(SPEC_FILE, text)
-    bad = m.syntax_error_line()
-    if bad:
-        verdict.fail(SPEC_FILE, bad, "not valid Haskell here")
-        return verdict
+    order = sorted(files, key=lambda p: (p != SPEC_FILE, p))
+    best: tuple[str, int] | None = None
+    for path in order:
+        m = parse(path, files[path])
+        bad = m.syntax_error_line()
+        if bad:
+            if path == SPEC_FILE:
+                verdict.fail(path, bad, "not valid Haskell here")
+                return verdict
+            continue
+        _note_hspec_import(verdict, m)
+        examples, line = spec_examples(m, probes_actions)
+        if examples:
+            return verdict
+        if line and best is None:
+            best = (path, line)
+    if best is not None:
+        verdict.fail(best[0], best[1], f"describe \"{DESCRIBE}\" has no example (`it`) that "
+                                       f"requests GET {PATH} (hspec-wai `get \"{PATH}\"` or "
+                                       f"IHP.Hspec `callAction` of "
+                                       f"{' / '.join(sorted(probes_actions)) or 'its action'})"
+                                       f" and asserts on the response")
+    elif SPEC_FILE not in files:
+        verdict.fail(SPEC_FILE, 0, f"missing, and no other module in Test/ has "
+                                   f"`describe \"{DESCRIBE}\"`")
+    else:
+        verdict.fail(SPEC_FILE, 0, f"no `describe \"{DESCRIBE}\"` in code")
+    return verdict
+
+
+def _note_hspec_import(verdict: Verdict, m: Module) -> None:
     for node in walk(m.root):
         if node.type == "import":
             mod = node.child_by_field_name("module")
             if mod is not None and m.code(mod) == "IHP.HSpec":
-                verdict.note(f"{SPEC_FILE}:{m.line(node)}: `import IHP.HSpec` (the workplan's "
+                verdict.note(f"{m.path}:{m.line(node)}: `import IHP.HSpec` (the workplan's "
                              f"snippet) is not IHP's module: it is `IHP.Hspec` "
                              f"(withIHPApp, callAction, response* helpers); `get` and "
                              f"`shouldRespondWith` come from hspec-wai")
-    examples, line = spec_examples(m, probes_actions)
-    if not line:
-        verdict.fail(SPEC_FILE, 0, f"no `describe \"{DESCRIBE}\"` in code")
-    elif not examples:
-        verdict.fail(SPEC_FILE, line, f"describe \"{DESCRIBE}\" has no example (`it`) that "
-                                      f"requests GET {PATH} (hspec-wai `get \"{PATH}\"` or "
-                                      f"IHP.Hspec `callAction` of "
-                                      f"{' / '.join(sorted(probes_actions)) or 'its action'})"
-                                      f" and asserts on the response")
-    return verdict
 
 
 # ------------------------------------------------------------------ the test run
@@ -143,9 +157,18 @@ class Summary:
     pending: int
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_NIX_PREFIX = re.compile(r"^[^\s>]+> ", re.M)  # `nix ... -L`: "drv-name> line"
+
+
+def plain(output: str) -> str:
+    """hspec's output without colours and without nix -L's ``drv-name> `` prefixes."""
+    return _NIX_PREFIX.sub("", _ANSI.sub("", output.replace("\r\n", "\n")))
+
+
 def hspec_summary(output: str) -> Summary | None:
     """The last ``N examples, N failures[, N pending]`` line of hspec's output."""
-    found = _SUMMARY.findall(output)
+    found = _SUMMARY.findall(plain(output))
     if not found:
         return None
     examples, failures, pending = found[-1]
@@ -154,7 +177,7 @@ def hspec_summary(output: str) -> Summary | None:
 
 def group_examples(output: str, group: str = DESCRIBE) -> list[str]:
     """The example titles hspec printed under the ``group`` heading."""
-    lines = output.splitlines()
+    lines = plain(output).splitlines()
     titles: list[str] = []
     for i, line in enumerate(lines):
         if line.strip() != group:
