@@ -98,6 +98,7 @@ def test_a_cut_or_wrapped_secret_leaves_no_run_of_n_characters(
 @PROPS
 @given(secret=LONG_SECRETS, start=st.integers(min_value=0, max_value=200),
        length=st.integers(min_value=FRAGMENT, max_value=200))
+@example(secret="0000000000[000000000", start=0, length=10)
 def test_any_fragment_of_n_characters_is_masked(secret: str, start: int,
                                                 length: int) -> None:
     """saferepr keeps the head and the tail of a long repr: any piece of a long secret."""
@@ -106,7 +107,8 @@ def test_any_fragment_of_n_characters_is_masked(secret: str, start: int,
     assume(len(piece) >= FRAGMENT)
     out = Redactor([secret]).redact(f"[{piece}]")
     assert piece not in out
-    assert out == f"[{MASK}]"
+    if "[" not in secret and "]" not in secret:  # else a bracket may be masked with it
+        assert out == f"[{MASK}]"
 
 
 @PROPS
