@@ -1,169 +1,143 @@
-"""The HTML report (pytest-html), extras per criterion, summary.json, latest.html.
+"""The run's HTML report, summary.json and latest.html (rendering: ``pytest_irp.html``).
 
-Registered only in a validation run. Unless ``--html`` is given, a self-contained report
-is written to ``reports/irp-<run id>.html`` and copied to ``reports/latest.html``; logs
-are saved beside it in ``reports/irp-<run id>/``.
+Registered only in a validation run. The report is written by this plugin itself to
+``reports/irp-<run id>/index.html`` beside the run's logs and summary.json; a full run
+also publishes ``reports/latest/`` and ``reports/latest.html``. pytest-html is used only
+when the user gives ``--html``: its public hooks then carry the same sections (title and
+``pytest_html_results_summary``), and none of its private objects is touched.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
+import platform
+import shlex
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from . import report as rep
-from .fileio import write_atomic
-from .outcomes import STATUS_BLOCKED
-from .pipeline import CRITERIA
+from .html import bundle, model, render
+from .pipeline import CRITERIA, STAGES
 from .settings import TARGET_SETTINGS, describe
 
 if TYPE_CHECKING:
     from .plugin import IrpRun
 
+
 def setup_html(run: IrpRun) -> None:
-    """Make pytest-html write a self-contained report unless the user chose --html."""
-    config = run.config
-    config.pluginmanager.register(HtmlHooks(run), "irp-html")
-    _add_metadata(run)
-    if config.getoption("htmlpath", None):
-        run.html_path = None
-        return
-    import pytest_html.plugin as html_plugin
-
-    run.report_dir.mkdir(parents=True, exist_ok=True)
-    run.html_path = run.report_dir / f"irp-{run.run_id}.html"
-    config.option.htmlpath = str(run.html_path)
-    config.option.self_contained_html = True
-    html_plugin.pytest_configure(config)
+    """Our own report always; pytest-html's sections only when the user chose --html."""
+    run.html_path = run.report_dir / f"irp-{run.run_id}" / "index.html"
     run.own_html = True
-    plugin = _html_plugin(config)
-    session = _session(config)
-    if plugin is not None and session is not None:
-        plugin.pytest_sessionstart(session)  # it was registered after session start
-
-
-def _html_plugin(config: pytest.Config) -> Any:
-    from pytest_html.basereport import BaseReport
-
-    for plugin in config.pluginmanager.get_plugins():
-        if isinstance(plugin, BaseReport):
-            return plugin
-    return None
-
-
-def _session(config: pytest.Config) -> pytest.Session | None:
-    for plugin in config.pluginmanager.get_plugins():
-        if isinstance(plugin, pytest.Session):
-            return plugin
-    return None
-
-
-def _add_metadata(run: IrpRun) -> None:
-    try:
-        from pytest_metadata.plugin import metadata_key
-    except ImportError:  # pragma: no cover - pytest-html depends on it
-        return
-    meta = run.config.stash.get(metadata_key, None)
-    if meta is None:
-        return
-    meta["IRP target"] = describe(run.settings, TARGET_SETTINGS)
-    meta["IRP run"] = run.run_id
-    for key in list(meta):
-        if isinstance(meta[key], str):
-            meta[key] = run.redactor.redact(meta[key])
+    if run.config.getoption("htmlpath", None):
+        run.config.pluginmanager.register(HtmlHooks(run), "irp-html")
 
 
 def criteria_rows(run: IrpRun) -> list[dict[str, Any]]:
     return rep.criteria_table(run.records.values(), CRITERIA)
 
 
-# --------------------------------------------------------------------------- extras
+# --------------------------------------------------------------------------- the model
 
 
-def attach_extras(run: IrpRun, item: pytest.Item, report: pytest.TestReport) -> None:
-    """Stage records (commands, output excerpts, findings) and links to full logs, once
-    per stage, on the first check that used it."""
-    from pytest_html import extras
+def selection(config: pytest.Config) -> list[str]:
+    """How the run narrowed or cut short what it checks, as the options said it."""
+    parts = []
+    if config.getoption("keyword", ""):
+        parts.append(f"-k {config.getoption('keyword')}")
+    if config.getoption("markexpr", ""):
+        parts.append(f"-m {config.getoption('markexpr')}")
+    testpaths = [str(p) for p in config.getini("testpaths")]
+    args = [a for a in config.args if a not in testpaths]
+    if args and [str(Path(a)) for a in config.args] != [
+            str(config.rootpath / p) for p in testpaths]:
+        parts.append("paths: " + " ".join(args))
+    if config.getoption("lf", False):
+        parts.append("--last-failed")
+    maxfail = config.getoption("maxfail", 0)
+    if maxfail:
+        parts.append(f"stop after {maxfail} failure(s) (-x/--maxfail)")
+    return parts
 
-    found = list(getattr(report, "extras", []))
-    for fixture, stage in rep_stage_fixtures(item):
-        result = run.pipeline.results.get(stage)
-        if result is None or stage in run.extras_done:
-            continue
-        run.extras_done.add(stage)
-        found.append(extras.text(run.redactor.redact(rep.stage_text(result)),
-                                 name=f"{stage} stage"))
-        for name, path in result.logs.items():
-            found.append(extras.url(rep.relative_link(path, run.report_dir),
-                                    name=f"{stage} {name} log"))
-        del fixture
-    if found:
-        report.extras = found  # type: ignore[attr-defined]
+
+def _environment(run: IrpRun) -> list[tuple[str, str]]:
+    results = run.pipeline.results
+    env = [(name, str(run.settings.get(name) or "")) for name in TARGET_SETTINGS]
+    source = results.get("source")
+    sha = str(source.value.get("sha", "")) if source is not None and source.ok else ""
+    env.append(("SHA under test", sha or run.pipeline.facts.sha_or("-")))
+    prebuild = results.get("prebuild")
+    env.append(("nix", str(prebuild.value.get("nix", "")) if prebuild is not None else ""))
+    env.append(("run id", run.run_id))
+    for name, result in results.items():
+        if result.reused_from:
+            env.append((f"stage {name}", f"reused from run {result.reused_from.get('run_id')}"
+                        f" at {result.reused_from.get('time')}"))
+    import pytest as _pytest
+
+    from . import __version__ as irp_version
+
+    env.append(("versions", f"pytest-irp {irp_version}, pytest {_pytest.__version__}, "
+                f"Python {platform.python_version()}"))
+    return env
 
 
-def rep_stage_fixtures(item: pytest.Item) -> list[tuple[str, str]]:
-    from .fixtures import STAGE_FIXTURES
+def is_full(run: IrpRun, deselected: list[tuple[str, str]]) -> bool:
+    selected = {r.criterion for r in run.records.values()}
+    return not deselected and selected >= set(CRITERIA)
 
-    names = getattr(item, "fixturenames", [])
-    return [(f, STAGE_FIXTURES[f]) for f in names if f in STAGE_FIXTURES]
+
+def build_model(run: IrpRun, exit_code: int | None) -> model.Report:
+    config = run.config
+    from .plugin import deselected_checks
+
+    deselected = deselected_checks(config)
+    folder = run.report_dir / f"irp-{run.run_id}"
+    info = model.RunInfo(
+        run_id=run.run_id,
+        command_line=shlex.join(["pytest", *config.invocation_params.args]),
+        selection=selection(config), not_selected=deselected,
+        full=is_full(run, deselected), exit_code=exit_code,
+        environment=_environment(run), host=str(run.settings.get("host") or ""),
+        ssh_config=str(run.settings.get("ssh_config") or ""),
+        links=[("summary.json", "summary.json"), ("log folder", "./")])
+    return model.build(records=list(run.records.values()), results=run.pipeline.results,
+                       titles=CRITERIA, stage_titles={s.name: s.title for s in STAGES},
+                       run=info, base=str(folder),
+                       title=f"pytest-irp pipeline validation {run.run_id}")
 
 
 # --------------------------------------------------------------------------- pytest-html hooks
 
 
 class HtmlHooks:
-    """pytest-html hooks for one run: title, BLOCKED rows, the summary sections."""
+    """pytest-html's public hooks, when the user asked for its report with --html."""
 
     def __init__(self, run: IrpRun) -> None:
         self.run = run
 
     def pytest_html_report_title(self, report: Any) -> None:
-        host = self.run.settings.get("host", "?")
-        report.title = (f"Pipeline validation (pytest-irp) - build host {host} - "
-                        f"{self.run.run_id}")
-
-    def pytest_html_results_table_row(self, report: pytest.TestReport,
-                                      cells: list[str]) -> None:
-        if getattr(report, "irp_blocked", None) and cells:
-            cells[0] = '<td class="col-result">Blocked</td>'
+        report.title = f"Pipeline validation (pytest-irp) - {self.run.run_id}"
 
     def pytest_html_results_summary(self, prefix: list[str], summary: list[str],
                                     postfix: list[str], session: pytest.Session) -> None:
         run = self.run
-        results = run.pipeline.results
-        prefix.append(rep.html_criteria_table(criteria_rows(run)))
-        prefix.append(rep.html_kv_table("Digest chain", rep.digest_chain(results)))
-        env = [("target", describe(run.settings, TARGET_SETTINGS)),
-               ("SHA under test", _value(results, "source", "sha")),
-               ("nix", _value(results, "prebuild", "nix")),
-               ("run id", run.run_id)]
-        for name, result in results.items():
-            if result.reused_from:
-                env.append((f"stage {name}", f"reused from run "
-                            f"{result.reused_from.get('run_id')} at "
-                            f"{result.reused_from.get('time')}"))
-        prefix.append(rep.html_kv_table("Run", env))
-        prefix.append(rep.html_findings(results))
-        _fix_outcome_counts(session.config, run)
+        report = build_model(run, int(session.exitstatus))
+        html_dir = Path(str(run.config.getoption("htmlpath"))).resolve().parent
+        folder = run.report_dir / f"irp-{run.run_id}"
+        report.link_prefix = Path(_relpath(folder, html_dir)).as_posix() + "/"
+        prefix.append(run.redactor.redact(f"<style>{render.styles(report)}</style>"
+                                          + render.body(report)))
 
 
-def _value(results: Any, stage: str, key: str) -> str:
-    result = results.get(stage)
-    return str(result.value.get(key, "")) if result is not None else ""
+def _relpath(path: Path, start: Path) -> str:
+    import os
 
-
-def _fix_outcome_counts(config: pytest.Config, run: IrpRun) -> None:
-    """pytest-html counts BLOCKED checks as failed; give them their own filter."""
-    plugin = _html_plugin(config)
-    outcomes = getattr(getattr(plugin, "_report", None), "outcomes", None)
-    if not isinstance(outcomes, dict) or "failed" not in outcomes:
-        return
-    blocked = sum(1 for r in run.records.values() if r.status == STATUS_BLOCKED)
-    outcomes.setdefault("blocked", {"label": "Blocked", "value": 0})
-    outcomes["blocked"]["value"] = blocked
-    outcomes["failed"]["value"] = max(0, outcomes["failed"]["value"] - blocked)
+    try:
+        return os.path.relpath(path, start)
+    except ValueError:
+        return str(path)
 
 
 # --------------------------------------------------------------------------- files
@@ -179,15 +153,14 @@ def write_summary(run: IrpRun, exit_code: int) -> None:
     rep.write_json(run.report_dir / "summary.json", data)
 
 
-def finish_html(run: IrpRun) -> None:
-    """Redact the written report once more (safety net) and publish latest.html."""
-    if not run.own_html or run.html_path is None or not run.html_path.exists():
+def write_report(run: IrpRun, exit_code: int) -> None:
+    """index.html in the run's folder; a full run also publishes latest/ and latest.html."""
+    if not run.own_html or run.html_path is None:
         return
-    text = run.html_path.read_text(encoding="utf-8")
-    cleaned = run.redactor.redact(text)
-    if cleaned != text:
-        write_atomic(run.html_path, cleaned)
-    latest = run.report_dir / "latest.html"
-    tmp = latest.with_name(".latest.html.tmp")
-    shutil.copyfile(run.html_path, tmp)
-    tmp.replace(latest)
+    report = build_model(run, exit_code)
+    folder = run.html_path.parent
+    bundle.write_page(folder, run.redactor.redact(render.page(report)))
+    if report.run.full:
+        report.link_prefix = bundle.LATEST_DIR + "/"
+        bundle.publish_latest(run.report_dir, folder,
+                              run.redactor.redact(render.page(report)))

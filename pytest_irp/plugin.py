@@ -47,6 +47,7 @@ from .settings import (
 from .stage import Pipeline
 
 RUN_KEY = pytest.StashKey["IrpRun"]()
+DESELECTED_KEY = pytest.StashKey[list[tuple[str, str]]]()
 
 
 # --------------------------------------------------------------------------- options
@@ -170,7 +171,6 @@ class IrpRun:
         self.run_id = run_id
         self.report_dir = report_dir
         self.records: dict[str, CheckRecord] = {}
-        self.extras_done: set[str] = set()
         self.blocked_lines: list[str] = []
         self.html_path: Path | None = None
         self.own_html = False
@@ -275,6 +275,19 @@ def stages_requested(items: list[pytest.Item]) -> list[str]:
     """The stages the selected checks ask for (their ``stage_*`` fixtures), in order."""
     names = (n for item in items for n in getattr(item, "fixturenames", ()))
     return list(dict.fromkeys(n[len("stage_"):] for n in names if n.startswith("stage_")))
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    """Remember the criteria checks a selection (-k, -m) left out, for the report."""
+    for item in items:
+        crit = criterion_of(item)
+        if crit:
+            item.config.stash.setdefault(DESELECTED_KEY, []).append(
+                (crit, check_name(item.name, crit)))
+
+
+def deselected_checks(config: pytest.Config) -> list[tuple[str, str]]:
+    return list(config.stash.get(DESELECTED_KEY, []))
 
 
 def _check_rootdir(config: pytest.Config) -> None:
@@ -442,10 +455,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
         if isinstance(excinfo.value, Blocked):
             report.irp_blocked = message  # type: ignore[attr-defined]
     _redact_report(report, run.redactor)
-    crit = criterion_of(item)
-    if crit is not None and report.when == "call":
-        from .htmlreport import attach_extras
-        attach_extras(run, item, report)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -515,7 +524,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     run = _run(config)
     if run is None or run.settings["plan"] or config.option.collectonly:
         return
-    from .htmlreport import criteria_rows
+    from .htmlreport import criteria_rows, is_full
 
     tr = terminalreporter
     if run.blocked_lines:
@@ -538,8 +547,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if live is not None and live.value.get("pipeline_log"):
         tr.write_line(f"PIPELINE_LOG.md: {live.value['pipeline_log']} (commit it with the "
                       f"app)")
-    tr.write_line(f"irp report: {run.html_path or '(--html given: see pytest-html)'}; "
-                  f"summary: {run.report_dir / 'summary.json'}")
+    tr.write_line(f"irp report: {run.html_path}; summary: {run.report_dir / 'summary.json'}")
+    if not is_full(run, deselected_checks(config)):
+        tr.write_line("irp: partial run: latest.html still shows the last full run")
 
 
 @pytest.hookimpl(trylast=True)
@@ -547,7 +557,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     run = _run(session.config)
     if run is None or run.settings["plan"] or session.config.option.collectonly:
         return
-    from .htmlreport import write_summary
+    from .htmlreport import write_report, write_summary
 
     live = run.pipeline.results.get("live")
     if (run.settings["pipeline_log"] and int(exitstatus) == 0 and live is not None
@@ -556,13 +566,5 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
         live.value["pipeline_log"] = append_pipeline_log(run.settings, run.pipeline.facts)
     write_summary(run, int(exitstatus))
+    write_report(run, int(exitstatus))
     run.pipeline.close()
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    run = _run(config)
-    if run is None or run.settings["plan"] or config.option.collectonly:
-        return
-    from .htmlreport import finish_html
-
-    finish_html(run)

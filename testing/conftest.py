@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -106,3 +108,84 @@ class Project:
 @pytest.fixture
 def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Project:
     return Project(pytester, monkeypatch)
+
+
+# --------------------------------------------------------------------------- report runs
+
+STAND_IN = '''"""Stand-in for {crit}: the fake runner has no registry or cluster to prove it with."""
+import pytest
+
+pytestmark = pytest.mark.irp_criterion("{crit}")
+
+
+def test_{crit}_stand_in_passes(stage_mirror):
+    assert stage_mirror.ok
+'''
+
+
+@dataclass
+class ReportRuns:
+    """Three real runs of the plugin over the fake runner, made once per session:
+    ``green`` (a full run: the real T01-T06, T08, T12 checks, stand-ins for T07, T09-T11),
+    ``failing`` (the full real suite, the build host refusing SSH connections) and
+    ``partial`` (``-k T09`` after ``failing``, in the same reports folder)."""
+
+    green: Path
+    failing: Path
+    partial: Path
+    green_dir: Path
+    failing_dir: Path
+    outputs: dict[str, str]
+
+
+def _report_project(dest: Path) -> tuple[Path, Path]:
+    shutil.copytree(REPO / "tests", dest / "tests")
+    shutil.copy(REPO / "conftest.py", dest / "conftest.py")
+    with (dest / "conftest.py").open("a") as out:
+        out.write(FAKE_CONFTEST.format(testing=str(TESTING)))
+    sha = make_app_repo(dest / "app")
+    scenario = dest / "scenario.json"
+    scenario.write_text(json.dumps({"calls": str(dest / "calls.jsonl"), "sha": sha}))
+    return dest, scenario
+
+
+def _run_suite(project: Path, scenario: Path, *args: str, **extra: Any) -> tuple[str, Path]:
+    import os
+    import sys
+
+    data = json.loads(scenario.read_text())
+    data.update(extra)
+    scenario.write_text(json.dumps(data))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IRP_")}
+    env.update({"FAKE_SCENARIO": str(scenario), "PYTHONPATH": str(REPO)})
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "tests", "-p", "no:randomly", "-p", "no:cacheprovider",
+         "--irp-host", "haskelseed", f"--irp-app-repo={project / 'app'}",
+         "--irp-registry", "127.0.0.1:9/coulomb/ihp-railiance-probe",
+         "--irp-registry-user", "tegwick", f"--irp-reports-dir={project / 'reports'}", *args],
+        cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False)
+    out = done.stdout + done.stderr
+    match = re.search(r"irp report: (\S+index\.html)", out)
+    assert match, out[-3000:]
+    return out, Path(match.group(1))
+
+
+@pytest.fixture(scope="session")
+def report_runs(tmp_path_factory: pytest.TempPathFactory) -> ReportRuns:
+    green, green_sc = _report_project(tmp_path_factory.mktemp("green"))
+    for crit, name in (("T07", "push"), ("T09", "mirror"), ("T10", "deploy"),
+                       ("T11", "smoke")):
+        (green / "tests" / f"test_{crit.lower()}_{name}.py").write_text(
+            STAND_IN.format(crit=crit))
+    outputs = {}
+    show = {"packages": {"x86_64-linux": {"docker": {}}},
+            "checks": {"x86_64-linux": {"tests": {}}}}
+    outputs["green"], green_page = _run_suite(green, green_sc, flake_show=show)
+    failing, failing_sc = _report_project(tmp_path_factory.mktemp("failing"))
+    outputs["failing"], failing_page = _run_suite(
+        failing, failing_sc,
+        source_fail="ssh: connect to host haskelseed port 22: Connection refused")
+    outputs["partial"], partial_page = _run_suite(failing, failing_sc, "-k", "T09",
+                                                  source_fail="")
+    return ReportRuns(green_page, failing_page, partial_page, green / "reports",
+                      failing / "reports", outputs)

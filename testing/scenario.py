@@ -92,14 +92,16 @@ def rules_for(host: str, sc: dict[str, Any]) -> list[Rule]:
                 (contains("template"), lambda argv, stdin: (0, _template(sc), ""))]
     if host == "haskelseed":
         return [
-            (script_is("source"), lambda argv, stdin: (0, f"{argv[5]}\n", "")),
+            (script_is("source"), lambda argv, stdin: (255, "", sc["source_fail"])
+             if sc.get("source_fail") else (0, f"{argv[5]}\n", "")),
             (script_is("prebuild"), reply(0, "nix=nix (Nix) 2.8.0\ndisk_free_kb=99999999\n"
                                              f"mem_available_kb=9999999\ncpus=2\n{secret}\n")),
             (script_is("build", "start"), reply(0, "IRP started 4242\n")),
             (script_is("build", "follow"), lambda argv, stdin: (0, _build_log(sc), "")),
             (script_is("build", "inspect"), reply(0, INSPECT)),
             (contains("--no-build"), reply(sc.get("flake_rc", 0), "all checks passed\n")),
-            (contains("show", "--json"), reply(0, "{}\n")),
+            (contains("show", "--json"), lambda argv, stdin: (
+                0, json.dumps(sc.get("flake_show", {})) + "\n", "")),
             (contains("eval", "--json"), reply(1, "", "error: flake has no attribute irp")),
             (contains("flake", "check"), reply(0, "ProbeController\n  GET /probes returns 200"
                                                   "\n\n1 example, 0 failures\n")),

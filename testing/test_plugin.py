@@ -72,8 +72,11 @@ def test_failing_build_fails_t06_and_blocks_what_needs_the_image(project: Projec
     assert checks["test_T09_registries_yaml_has_http_mirror"] == "PASS"
     assert checks["test_T09_node_pulls_pushed_digest"] == "BLOCKED"
     assert "blocked" in outcomes_line(result)
-    # the build's last lines are attached to the failing criterion
-    assert "failed with exit code 1" in (project.path / "reports" / "latest.html").read_text()
+    # the build's last lines are in the failing criterion's stage record (a partial run:
+    # its own report, latest.html untouched)
+    page = next((project.path / "reports").glob("irp-*/index.html")).read_text()
+    assert "failed with exit code 1" in page
+    assert not (project.path / "reports" / "latest.html").exists()
 
 
 def test_k_selects_one_criterion_and_still_runs_its_stages(project: Project) -> None:
@@ -154,14 +157,15 @@ def test_planted_secret_reaches_no_output(project: Project,
 
 def test_report_has_criteria_table_blocked_filter_and_log_links(project: Project) -> None:
     project.run("-k", "T06 or T07", build_rc=1)
-    html = (project.path / "reports" / "latest.html").read_text()
-    assert "Exit Criteria Summary" in html
-    assert "BLOCKED" in html
-    assert "Blocked" in html
-    assert "build build log" in html  # link to the full log saved beside the report
-    reports = list((project.path / "reports").glob("irp-*.html"))
-    assert len(reports) == 1
-    assert reports[0].stat().st_size < 2_000_000
+    pages = list((project.path / "reports").glob("irp-*/index.html"))
+    assert len(pages) == 1
+    html = pages[0].read_text()
+    assert "Exit criteria" in html
+    assert 'data-filter="BLOCKED"' in html
+    assert 'href="build-build.log"' in html  # the full log, beside the report
+    assert (pages[0].parent / "build-build.log").is_file()
+    assert "data:" not in html
+    assert pages[0].stat().st_size < 2_000_000
 
 
 def test_plugin_is_inert_without_criteria(pytester: pytest.Pytester) -> None:
