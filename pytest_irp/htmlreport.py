@@ -74,11 +74,9 @@ def _environment(run: IrpRun) -> list[tuple[str, str]]:
         if result.reused_from:
             env.append((f"stage {name}", f"reused from run {result.reused_from.get('run_id')}"
                         f" at {result.reused_from.get('time')}"))
-    import pytest as _pytest
-
     from . import __version__ as irp_version
 
-    env.append(("versions", f"pytest-irp {irp_version}, pytest {_pytest.__version__}, "
+    env.append(("versions", f"pytest-irp {irp_version}, pytest {pytest.__version__}, "
                 f"Python {platform.python_version()}"))
     return env
 

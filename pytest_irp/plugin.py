@@ -287,7 +287,8 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
 
 
 def deselected_checks(config: pytest.Config) -> list[tuple[str, str]]:
-    return list(config.stash.get(DESELECTED_KEY, []))
+    found: list[tuple[str, str]] = config.stash.get(DESELECTED_KEY, [])
+    return list(found)
 
 
 def _check_rootdir(config: pytest.Config) -> None:

@@ -28,6 +28,8 @@ PACKAGES=(
   # small C helpers (pause image)
   gcc
   libc6-dev
+  # the report's browser test (testing/test_report_browser.py; Playwright drives it)
+  chromium
 )
 
 missing=()

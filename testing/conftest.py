@@ -112,7 +112,7 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Proje
 
 # --------------------------------------------------------------------------- report runs
 
-STAND_IN = '''"""Stand-in for {crit}: the fake runner has no registry or cluster to prove it with."""
+STAND_IN = '''"""Stand-in for {crit}: the fake runner has no registry or cluster to prove it."""
 import pytest
 
 pytestmark = pytest.mark.irp_criterion("{crit}")

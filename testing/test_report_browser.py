@@ -107,7 +107,8 @@ def test_a_stage_record_opens_and_shows_its_commands(browser_context: Any,
     assert record.evaluate("d => d.open") is True
     text = record.inner_text()
     assert "$ build.sh" in text
-    assert "@nix" not in text and "@@IRP" not in text  # decoded, markers gone
+    assert "@nix" not in text
+    assert "@@IRP" not in text
     assert "building '/nix/store/" in text
     page.close()
     # the failing report opens on its root cause's record, linked from the root cause
@@ -196,7 +197,8 @@ def test_text_contrast_and_800_px(browser_context: Any, report_runs: ReportRuns,
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 800
     table = page.locator("table.irp-criteria").bounding_box()
-    assert table is not None and table["x"] + table["width"] <= 800
+    assert table is not None
+    assert table["x"] + table["width"] <= 800
     page.close()
 
 
@@ -207,10 +209,12 @@ def test_first_screen_shows_verdict_root_cause_and_criteria(
     height = FIRST_SCREEN["height"]
     for selector in ("#verdict", "table.irp-criteria tr.check"):
         box = page.locator(selector).first.bounding_box()
-        assert box is not None and box["y"] < height, selector
+        assert box is not None, selector
+        assert box["y"] < height, selector
     if name != "green":
         box = page.locator("#root-cause").bounding_box()
-        assert box is not None and box["y"] + box["height"] < height
+        assert box is not None
+        assert box["y"] + box["height"] < height
     target = os.environ.get("REPORT_SCREENSHOTS_DIR")
     if target:
         page.screenshot(path=str(Path(target) / f"report-{name}.png"))

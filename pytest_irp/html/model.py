@@ -11,9 +11,8 @@ import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from ..outcomes import STATUS_FAIL, STATUS_PASS, STATUS_SKIPPED, worst
+from ..outcomes import STATUS_BLOCKED, STATUS_FAIL, STATUS_PASS, STATUS_SKIPPED, worst
 from ..report import CheckRecord, digest_chain
 from ..stage import StageResult
 from .hints import hint_for
@@ -141,6 +140,18 @@ def _counts(statuses: Iterable[str]) -> dict[str, int]:
         counts[status] = counts.get(status, 0) + 1
     rank = {s: i for i, s in enumerate(_SHOW_ORDER)}
     return dict(sorted(counts.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])))
+
+
+def criterion_status(statuses: Sequence[str]) -> str:
+    """The outcomes module's ``worst``; a status it does not rank (a newer one) is never
+    green: FAIL still wins, otherwise the first such status is the criterion's."""
+    try:
+        return worst(list(statuses))
+    except KeyError:
+        if STATUS_FAIL in statuses:
+            return STATUS_FAIL
+        return next(s for s in statuses if s not in (STATUS_PASS, STATUS_SKIPPED,
+                                                     STATUS_BLOCKED))
 
 
 def verdict(criteria: Sequence[CriterionView], exit_code: int | None) -> str:
@@ -280,7 +291,7 @@ def build(*, records: Sequence[CheckRecord], results: Mapping[str, StageResult],
     for crit in sorted(by_crit, key=lambda c: (order.index(c) if c in order else 99, c)):
         recs = by_crit[crit]
         criteria.append(CriterionView(
-            crit, titles.get(crit, ""), worst([r.status for r in recs]),
+            crit, titles.get(crit, ""), criterion_status([r.status for r in recs]),
             is_optional(titles.get(crit, "")), sum(r.duration for r in recs),
             [check_view(r, root) for r in recs],
             [s for s in stages if s.criterion == crit]))
