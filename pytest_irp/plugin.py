@@ -525,6 +525,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     run = _run(config)
     if run is None or run.settings["plan"] or config.option.collectonly:
         return
+    from .html.text import plain_cause
     from .htmlreport import criteria_rows, is_full
 
     tr = terminalreporter
@@ -536,8 +537,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     for row in criteria_rows(run):
         color = {STATUS_PASS: {"green": True}, STATUS_FAIL: {"red": True},
                  STATUS_BLOCKED: {"yellow": True}, STATUS_SKIPPED: {}}[row["status"]]
-        cause = f"  ({row['cause'][:150]})" if row["cause"] and row["status"] != STATUS_PASS \
-            else ""
+        cause = f"  ({plain_cause(row['cause'])[:200]})" if row["cause"] and \
+            row["status"] != STATUS_PASS else ""
         tr.write_line(f"{row['task']:4} {row['status']:8} {row['check']}{cause}", **color)
     for result in run.pipeline.results.values():
         for f in result.findings:

@@ -9,7 +9,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import ReportRuns
+from conftest import Project, ReportRuns
 from pytest_irp.html import model, render
 from pytest_irp.html.hints import hint_for
 from pytest_irp.html.text import clean_output, command_text, plain_cause
@@ -203,3 +203,23 @@ def test_plain_cause_never_shows_the_internal_script_line(text: str) -> None:
 def test_clean_output_leaves_no_marker_line(lines: list[str]) -> None:
     text = "\n".join(line.replace("\n", " ").replace("\r", " ") for line in lines)
     assert not any(line.startswith("@@") for line in clean_output(text).splitlines())
+
+
+def test_terminal_keeps_the_end_of_the_cause(report_runs: ReportRuns) -> None:
+    out = report_runs.outputs["failing"]
+    line = next(x for x in out.splitlines() if x.startswith("T06  FAIL"))
+    assert "Connection refused" in line
+
+
+def test_html_option_gets_the_sections_through_public_hooks(project: Project) -> None:
+    target = project.path / "own" / "pytest-html.html"
+    result = project.run("-k", "T06 or T07", f"--html={target}", "--self-contained-html",
+                         build_rc=1)
+    assert result.ret == 1
+    text = target.read_text()
+    assert 'id="root-cause"' in text
+    assert 'data-filter="BLOCKED"' in text
+    summary = json.loads((project.path / "reports" / "summary.json").read_text())
+    assert text.count('<tr class="check"') == len(summary["checks"]) == 7
+    assert "../reports/irp-" in text  # the log links point at the run's folder
+    assert list((project.path / "reports").glob("irp-*/index.html"))

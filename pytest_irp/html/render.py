@@ -183,7 +183,8 @@ def _check_row(check: CheckView) -> str:
 def stage_record(stage: StageView, open_: bool = False, prefix: str = "") -> str:
     head = (f"stage {stage.name} ({stage.criterion}): {stage.status}, "
             f"{duration_text(stage.duration)}"
-            + (f", {len(stage.commands)} commands" if stage.commands else ""))
+            + (f", {len(stage.commands)} command{'s' if len(stage.commands) > 1 else ''}"
+               if stage.commands else ""))
     parts = [f'<details class="record" id="stage-{_e(stage.name)}"'
              + (" open" if open_ else "") + f"><summary>{_e(head)}</summary>"]
     if stage.title:
@@ -222,7 +223,7 @@ def _criterion_group(crit: CriterionView, root_stage: str, prefix: str) -> str:
     rows.extend(_check_row(c) for c in crit.checks)
     if crit.stages:
         records = "".join(stage_record(s, s.name == root_stage, prefix) for s in crit.stages)
-        rows.append(f'<tr class="records"><td></td><td colspan="2">{records}</td></tr>')
+        rows.append(f'<tr class="records"><td colspan="3">{records}</td></tr>')
     return (f'<tbody class="criterion" id="criterion-{_e(crit.id)}" '
             f'data-status="{_e(crit.status)}">' + "".join(rows) + "</tbody>")
 
@@ -235,7 +236,7 @@ def _upstream(rep: Report) -> str:
                                    rep.link_prefix) for s in rep.upstream)
     return ('<tbody class="upstream"><tr class="crit"><td></td><td>Stages the selected checks '
             'needed (their criteria were not selected)</td><td></td></tr>'
-            f'<tr class="records"><td></td><td colspan="2">{records}</td></tr></tbody>')
+            f'<tr class="records"><td colspan="3">{records}</td></tr></tbody>')
 
 
 def criteria_section(rep: Report) -> str:
