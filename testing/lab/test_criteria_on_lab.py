@@ -3,8 +3,8 @@
 Every test runs ``pytest tests --irp-lab --irp-lab-variant=V ...`` in a pytester directory
 holding copies of ``tests/`` and the top-level ``conftest.py`` (as ``testing/conftest.py``'s
 Project does, without the fake runner) and judges what a reviewer would see: the exit code,
-the terminal's exit-criteria table, ``reports/summary.json`` and the HTML report (whose
-per-check extras pytest-html stores base64-encoded: :func:`report_text` decodes them).
+the terminal's exit-criteria table, ``reports/summary.json`` and the run's HTML report
+(``reports/irp-<run id>/index.html``, its stage records inline: :func:`stage_record`).
 
 Needs root, the lab's programs, the cached cluster binaries and the cached helm (nothing is
 downloaded here); skipped with the reason otherwise, or when another lab directory holds
@@ -16,7 +16,6 @@ calls). The whole module takes about 4 minutes on 2 CPUs.
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 import os
@@ -57,28 +56,22 @@ CLUSTER_DIAGNOSTICS = ("== pods ==", "== events ==", "== log ", "== helm status"
 # --------------------------------------------------------------------------- reading runs
 
 
-def report_extras(path: Path) -> dict[str, str]:
-    """The HTML report's per-check extras by name ("build stage", "build build log", ...):
-    the self-contained report keeps them base64-encoded in its JSON blob."""
-    page = path.read_text(encoding="utf-8")
-    extras: dict[str, str] = {}
-    blob = re.search(r'data-jsonblob="([^"]*)"', page)
-    for reports in json.loads(html.unescape(blob.group(1)))["tests"].values() if blob else ():
-        for report in reports:
-            for extra in report.get("extras", []):
-                content = str(extra.get("content", ""))
-                if content.startswith("data:") and ";base64," in content:
-                    content = base64.b64decode(content.split(";base64,", 1)[1]).decode(
-                        "utf-8", "replace")
-                extras[str(extra.get("name"))] = content
-    return extras
-
-
 def report_text(path: Path) -> str:
-    """The HTML report as text: the page and every extra, decoded."""
-    return "\n".join([html.unescape(path.read_text(encoding="utf-8")),
-                      *(f"== extra {name}\n{text}" for name, text in
-                        report_extras(path).items())])
+    """The HTML report as text (entities decoded)."""
+    return html.unescape(path.read_text(encoding="utf-8"))
+
+
+def stage_record(page: str, stage: str) -> str:
+    """The raw HTML of a stage's record (``<details id="stage-NAME">``) in the report."""
+    match = re.search(rf'<details class="record" id="stage-{re.escape(stage)}".*?'
+                      r"(?=<details class=\"record\"|</td></tr>)", page, re.S)
+    return match.group(0) if match else ""
+
+
+def record_text(record: str) -> str:
+    """A record's text: paragraph and line breaks kept, tags dropped, entities decoded."""
+    text = re.sub(r"</p>|</pre>|<br>|</summary>", "\n", record)
+    return html.unescape(re.sub(r"<[^>]+>", "", text))
 
 
 @dataclass
@@ -115,15 +108,37 @@ class Run:
         return dict(self.summary["stages"][name])
 
     @property
-    def html(self) -> str:
-        return report_text(self.reports / "latest.html")
+    def page(self) -> Path:
+        """This run's own report (a partial run does not replace latest.html)."""
+        match = re.search(r"irp report: (\S+index\.html)", self.out)
+        assert match, self.out[-3000:]
+        return Path(match.group(1))
 
-    def extra(self, name: str) -> str:
-        return report_extras(self.reports / "latest.html")[name]
+    @property
+    def html(self) -> str:
+        return report_text(self.page)
+
+    def record(self, stage: str) -> str:
+        """The text of the stage's record (commands, output, last lines, findings)."""
+        return record_text(stage_record(self.page.read_text(encoding="utf-8"), stage))
+
+    def last_lines(self, stage: str) -> list[str]:
+        found = re.search(r"<p>Last lines:</p><pre>(.*?)</pre>",
+                          stage_record(self.page.read_text(encoding="utf-8"), stage), re.S)
+        return html.unescape(found.group(1)).splitlines() if found else []
+
+    def log_link(self, stage: str, name: str) -> Path:
+        """The file a stage record's log link points at (relative to the report)."""
+        found = re.search(rf'<a href="([^"]+)">{re.escape(name)} log</a>',
+                          stage_record(self.page.read_text(encoding="utf-8"), stage))
+        assert found, f"no {name} log link in the record of {stage}"
+        return self.page.parent / html.unescape(found.group(1))
 
     def cause_in_report(self, stage: str) -> bool:
-        """The stage's cause is in its record in the HTML report (beside its first check)."""
-        return f"cause: {self.stage(stage)['cause']}" in self.extra(f"{stage} stage")
+        """The stage's cause (in plain words) is in its record in the HTML report."""
+        from pytest_irp.html.text import plain_cause
+
+        return f"Cause: {plain_cause(self.stage(stage)['cause'])}" in self.record(stage)
 
     def explain(self) -> str:
         return self.out[-6000:]
@@ -317,12 +332,11 @@ def test_happy_path_every_criterion_passes_and_the_sha_is_logged_once(suite: Lab
     assert "Digest chain" in page
     for value in digests.values():
         assert f"<code>{value}</code>" in page  # the chain's table, every cell filled
-    assert "build build log" in page
     build_log = run.stage("build")["logs"]["build"]
     assert Path(build_log).is_file()
     assert Path(build_log).read_text().strip()  # the build's output, or why there is none
-    assert os.path.relpath(build_log, run.reports) in page  # the link next to T06
-    assert pushed in run.extra("push stage")
+    assert run.log_link("build", "build") == Path(build_log)  # the link in T06's record
+    assert pushed in run.record("push")
     assert REALM_FINDING in page
     assert "ROOT_URL" in page
     log = (app_repo / "PIPELINE_LOG.md").read_text()
@@ -380,7 +394,7 @@ def test_build_fails_fails_t06_and_blocks_what_needs_the_image(suite: LabSuite) 
                    "test_t11_smoke.py::test_T11_healthz_answers_ok"):
         assert re.search(rf"BLOCKED tests/{re.escape(nodeid)} - BLOCKED by stage 'build' "
                          r"\(T06\)", run.out), nodeid
-    tail = run.extra("build stage").split("\nlast lines:\n", 1)[1].splitlines()
+    tail = run.last_lines("build")
     assert len(tail) <= 40
     assert any(GHC_ERROR in line for line in tail)
     assert any(MISSING_MODULE in line for line in tail)
@@ -568,15 +582,14 @@ def test_crash_at_start_fails_t10_fast_with_diagnostics(suite: LabSuite) -> None
     assert run.cause("T11").startswith("BLOCKED by stage 'release' (T10) failed: ")
     assert run.stage("release")["duration"] < 60  # timeout_release is 600 s
     assert run.cause_in_report("release")
-    release = run.extra("release stage")
+    release = run.record("release")
     for part in CLUSTER_DIAGNOSTICS:
         assert part in release, part
     assert "RunProdServer: Prelude.head: empty list" in release
     pod = re.search(r"pod (\S+) container", cause).group(1)  # type: ignore[union-attr]
     events = release.split("== events ==", 1)[1].split("\n== ", 1)[0]
     assert f"Pod/{pod}: " in events  # the latest events, the crashing pod's among them
-    bundle = run.extra("release failure log")
-    assert Path(run.reports, bundle).is_file()
+    assert run.log_link("release", "failure").is_file()
 
 
 def test_wrong_liveness_path_fails_t08_and_blocks_the_release(suite: LabSuite) -> None:
