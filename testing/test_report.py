@@ -150,7 +150,10 @@ def test_hints_for_common_failures() -> None:
         "ssh: connect to host h port 22: Connection refused": "ssh -G h",
         "ssh: Could not resolve hostname h: Name or service not known": "ssh -G h",
         "[Errno 2] No such file or directory: 'helm'": "--irp-helm",
-        "`helm version --short` on local exited 127: sh: 1: helm: not found": "--irp-helm",
+        "`helm version --short` on local exited 127: helm: command not found on this "
+        "machine": "--irp-helm",
+        "the prebuild step on h exited 127: sh: 1: nix: not found": "ssh h nix --version",
+        "the push step on h exited 127: bash: skopeo: command not found": "--irp-skopeo",
         "root@h: Permission denied (publickey).": "IdentityFile",
         "registry 10.0.0.1:3000 rejected the credentials of user 'u'": "registry_user",
     }
@@ -159,6 +162,7 @@ def test_hints_for_common_failures() -> None:
         assert hint is not None, cause
         assert step in hint.next_step, cause
     assert hint_for("something nobody has seen") is None
+    assert hint_for("error: attribute 'docker' not found in the flake") is None
 
 
 def test_record_text_decodes_nix_json_drops_markers_and_indents_json() -> None:

@@ -53,18 +53,17 @@ _RULES: list[_Rule] = [
          "ssh does not trust the host key of the build host (unknown or changed).",
          "Verify the host's key and add it to known_hosts (`ssh-keyscan` and compare the "
          "fingerprint out of band), then re-run.")),
-    (re.compile(r"(?:\[Errno 2\] No such file or directory: '([^']*helm[^']*)'|"
-                r"\bhelm\b[^|]*(?:command not found|not found|No such file))"),
+    (re.compile(r"No such file or directory: '[^']*helm[^']*'|\bhelm: (?:command )?not found"),
      lambda m, host, cfg: Hint(
          "helm is not installed on this machine (or not on PATH).",
          "Install helm 3 (`helm version --short` must print v3...) or point the setting "
          "`helm` (--irp-helm) at its binary.")),
-    (re.compile(r"\bskopeo\b[^|]*(?:command not found|not found)"),
+    (re.compile(r"\bskopeo: (?:command )?not found"),
      lambda m, host, cfg: Hint(
          "skopeo is not installed on the build host (or not on the SSH session's PATH).",
          "Install skopeo there or set `skopeo` (--irp-skopeo) to its full path, e.g. a "
          "/nix/store/...-skopeo/bin/skopeo.")),
-    (re.compile(r"\bnix\b[^|]*(?:command not found|: not found)"),
+    (re.compile(r"\bnix: (?:command )?not found"),
      lambda m, host, cfg: Hint(
          "nix is not on the PATH of a non-interactive SSH session on the build host.",
          f"Run `ssh {host or 'HOST'} nix --version`; add nix's profile to the PATH sshd "
