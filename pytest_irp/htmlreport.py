@@ -10,7 +10,6 @@ when the user gives ``--html``: its public hooks then carry the same sections (t
 from __future__ import annotations
 
 import json
-import platform
 import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from . import report as rep
-from .html import bundle, model, render
 from .pipeline import CRITERIA, STAGES
 from .settings import TARGET_SETTINGS, describe
 
 if TYPE_CHECKING:
+    from .html.model import Report
     from .plugin import IrpRun
 
 
@@ -62,6 +61,8 @@ def selection(config: pytest.Config) -> list[str]:
 
 
 def _environment(run: IrpRun) -> list[tuple[str, str]]:
+    import platform
+
     results = run.pipeline.results
     env = [(name, str(run.settings.get(name) or "")) for name in TARGET_SETTINGS]
     source = results.get("source")
@@ -86,7 +87,10 @@ def is_full(run: IrpRun, deselected: list[tuple[str, str]]) -> bool:
     return not deselected and selected >= set(CRITERIA)
 
 
-def build_model(run: IrpRun, exit_code: int | None) -> model.Report:
+def build_model(run: IrpRun, exit_code: int | None) -> Report:
+    """The report's content (the page modules load only now, at the end of the run)."""
+    from .html import model
+
     config = run.config
     from .plugin import deselected_checks
 
@@ -120,6 +124,8 @@ class HtmlHooks:
 
     def pytest_html_results_summary(self, prefix: list[str], summary: list[str],
                                     postfix: list[str], session: pytest.Session) -> None:
+        from .html import render
+
         run = self.run
         report = build_model(run, int(session.exitstatus))
         html_dir = Path(str(run.config.getoption("htmlpath"))).resolve().parent
@@ -155,6 +161,8 @@ def write_report(run: IrpRun, exit_code: int) -> None:
     """index.html in the run's folder; a full run also publishes latest/ and latest.html."""
     if not run.own_html or run.html_path is None:
         return
+    from .html import bundle, render
+
     report = build_model(run, exit_code)
     folder = run.html_path.parent
     bundle.write_page(folder, run.redactor.redact(render.page(report)))
