@@ -132,7 +132,7 @@ class HtmlHooks:
         folder = run.report_dir / f"irp-{run.run_id}"
         report.link_prefix = Path(_relpath(folder, html_dir)).as_posix() + "/"
         prefix.append(run.redactor.redact(f"<style>{render.styles(report)}</style>"
-                                          + render.body(report)))
+                                          + render.body(report, run.redactor.redact)))
 
 
 def _relpath(path: Path, start: Path) -> str:
@@ -165,8 +165,8 @@ def write_report(run: IrpRun, exit_code: int) -> None:
 
     report = build_model(run, exit_code)
     folder = run.html_path.parent
-    bundle.write_page(folder, run.redactor.redact(render.page(report)))
+    redact = run.redactor.redact
+    bundle.write_page(folder, redact(render.page(report, redact)))
     if report.run.full:
         report.link_prefix = bundle.LATEST_DIR + "/"
-        bundle.publish_latest(run.report_dir, folder,
-                              run.redactor.redact(render.page(report)))
+        bundle.publish_latest(run.report_dir, folder, redact(render.page(report, redact)))

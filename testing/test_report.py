@@ -227,3 +227,18 @@ def test_html_option_gets_the_sections_through_public_hooks(project: Project) ->
     assert text.count('<tr class="check"') == len(summary["checks"]) == 7
     assert "../reports/irp-" in text  # the log links point at the run's folder
     assert list((project.path / "reports").glob("irp-*/index.html"))
+
+
+def test_a_secret_with_html_characters_is_masked_before_escaping() -> None:
+    from pytest_irp.redact import Redactor
+
+    secret = 'pa&ss<w>"rd-9'
+    redactor = Redactor([secret])
+    records = [CheckRecord("t::a", "T06", "a", "FAIL", 0.1, f"token {secret} refused")]
+    rep = model.build(records=records, results={}, titles={"T06": "build"}, stage_titles={},
+                      run=run_info(command_line=f"pytest --x={secret}"), base="/tmp",
+                      title="x")
+    page = render.page(rep, redactor.redact)
+    assert secret not in page
+    assert "pa&amp;ss&lt;w&gt;&quot;rd-9" not in page
+    assert "token *** refused" in page

@@ -3,7 +3,8 @@ external resource, no ``data:`` link), in the order a reviewer reads it: verdict
 cause, exit criteria with their checks and stage records, findings, digest chain, stages,
 environment.
 
-Every text passes through :func:`html.escape`; the caller redacts the finished page.
+Every text is redacted, then escaped (:func:`_e`): a secret holding ``&`` or ``<`` would
+not be found in the escaped page any more. The caller redacts the finished page once more.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 import hashlib
 import html
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 
 from .model import CheckView, CriterionView, Report, RootCause, StageView
 from .text import duration_text
@@ -27,8 +29,12 @@ _VERDICT = {"PASSED": ("#ffffff", "#1b5e20"), "FAILED": ("#ffffff", "#b71c1c"),
             "NOT PROVEN": ("#ffffff", "#7a3e00")}
 
 
+Redact = Callable[[str], str]
+_REDACT: ContextVar[Redact] = ContextVar("irp_report_redact", default=str)
+
+
 def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
+    return html.escape(_REDACT.get()(str(text)), quote=True)
 
 
 def slug(status: str) -> str:
@@ -325,11 +331,16 @@ def environment_section(rep: Report) -> str:
     return f'<section id="environment"><h2>Environment</h2><table>{rows}</table></section>'
 
 
-def body(rep: Report) -> str:
-    """The report's sections (also what goes into a pytest-html report's summary)."""
-    return "".join([banner(rep), root_section(rep.root), criteria_section(rep),
-                    findings_section(rep), digests_section(rep), stages_section(rep),
-                    environment_section(rep)])
+def body(rep: Report, redact: Redact = str) -> str:
+    """The report's sections (also what goes into a pytest-html report's summary), every
+    text through ``redact`` before it is escaped."""
+    token = _REDACT.set(redact)
+    try:
+        return "".join([banner(rep), root_section(rep.root), criteria_section(rep),
+                        findings_section(rep), digests_section(rep), stages_section(rep),
+                        environment_section(rep)])
+    finally:
+        _REDACT.reset(token)
 
 
 def styles(rep: Report) -> str:
@@ -337,9 +348,9 @@ def styles(rep: Report) -> str:
     return CSS + _status_css(statuses)
 
 
-def page(rep: Report) -> str:
+def page(rep: Report, redact: Redact = str) -> str:
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{_e(rep.verdict)} - {_e(rep.title)}</title>"
-            f"<style>{styles(rep)}</style></head><body><main>{body(rep)}</main>"
+            f"<style>{styles(rep)}</style></head><body><main>{body(rep, redact)}</main>"
             f"<script>{SCRIPT}</script></body></html>\n")
