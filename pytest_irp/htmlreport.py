@@ -147,11 +147,23 @@ def _relpath(path: Path, start: Path) -> str:
 # --------------------------------------------------------------------------- files
 
 
+def redact_data(data: Any, redact: Any) -> Any:
+    """Every string of JSON-able data redacted (keys too) before it is serialised: a secret
+    holding a quote or a backslash is no longer found once JSON has escaped it."""
+    if isinstance(data, str):
+        return redact(data)
+    if isinstance(data, list):
+        return [redact_data(v, redact) for v in data]
+    if isinstance(data, dict):
+        return {redact(str(k)): redact_data(v, redact) for k, v in data.items()}
+    return data
+
+
 def write_summary(run: IrpRun, exit_code: int) -> None:
     rows = criteria_rows(run)
     data = rep.summary_json(run.run_id, describe(run.settings, TARGET_SETTINGS),
                             rows, list(run.records.values()), run.pipeline.results, exit_code)
-    data = json.loads(run.redactor.redact(json.dumps(data, default=str)))
+    data = redact_data(json.loads(json.dumps(data, default=str)), run.redactor.redact)
     log_dir = run.report_dir / f"irp-{run.run_id}"
     rep.write_json(log_dir / "summary.json", data)
     rep.write_json(run.report_dir / "summary.json", data)

@@ -242,3 +242,19 @@ def test_a_secret_with_html_characters_is_masked_before_escaping() -> None:
     assert secret not in page
     assert "pa&amp;ss&lt;w&gt;&quot;rd-9" not in page
     assert "token *** refused" in page
+
+
+def test_summary_data_is_redacted_before_json_escapes_it() -> None:
+    import json as json_module
+
+    from pytest_irp.htmlreport import redact_data
+    from pytest_irp.redact import Redactor
+
+    secret = 'q"uo\\te-77'
+    redactor = Redactor([secret])
+    data = {"cause": f"sent {secret}", "list": [secret], secret: 1}
+    text = json_module.dumps(redact_data(data, redactor.redact))
+    assert json_module.dumps(secret)[1:-1] not in text
+    assert secret not in json_module.loads(text)["cause"]
+    # what the old order (serialise, then redact) left behind
+    assert json_module.dumps(secret)[1:-1] in redactor.redact(json_module.dumps(data))
