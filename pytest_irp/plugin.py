@@ -22,8 +22,10 @@ from . import hooks
 from .fixtures import PIPELINE_KEY
 from .outcomes import (
     MARKER,
+    PROVEN,
     STATUS_BLOCKED,
     STATUS_FAIL,
+    STATUS_NOT_RUN,
     STATUS_PASS,
     STATUS_SKIPPED,
     Blocked,
@@ -170,6 +172,7 @@ class IrpRun:
         self.run_id = run_id
         self.report_dir = report_dir
         self.records: dict[str, CheckRecord] = {}
+        self.locations: dict[str, tuple[str, int | None, str]] = {}
         self.extras_done: set[str] = set()
         self.blocked_lines: list[str] = []
         self.html_path: Path | None = None
@@ -182,17 +185,21 @@ class IrpRun:
         for item in session.items:
             crit = criterion_of(item)
             if crit:
+                # NOT RUN until a report says otherwise: a check the session never reached
+                # (-x, --maxfail, --sw, Ctrl-C) must never read as PASS
                 self.records[item.nodeid] = CheckRecord(item.nodeid, crit,
                                                         check_name(item.name, crit),
-                                                        STATUS_PASS, 0.0)
+                                                        STATUS_NOT_RUN, 0.0)
+                self.locations[item.nodeid] = item.location
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """One record per check: the first phase that did not pass decides."""
+        """One record per check: the first phase that did not pass decides; a check is PASS
+        only once its call phase passed."""
         rec = self.records.get(report.nodeid)
         if rec is None:
             return
         rec.duration += report.duration
-        if rec.status != STATUS_PASS:
+        if rec.status not in (STATUS_NOT_RUN, STATUS_PASS):
             return
         blocked = getattr(report, "irp_blocked", None)
         if blocked:
@@ -202,6 +209,57 @@ class IrpRun:
             rec.status, rec.cause = STATUS_FAIL, _first_line(report)
         elif report.skipped:
             rec.status, rec.cause = STATUS_SKIPPED, _skip_reason(report)
+        elif report.when == "call":
+            rec.status, rec.cause = STATUS_PASS, ""
+
+    def not_run(self) -> list[CheckRecord]:
+        return [r for r in self.records.values() if r.status == STATUS_NOT_RUN]
+
+    def close_records(self, session: pytest.Session, exitstatus: int) -> None:
+        """At the session's end: give the checks that never ran their cause, list them in
+        JUnit XML, and make the exit code non-zero when a selected criterion is not
+        proven (pytest exits 0 after ``pytest.exit(returncode=0)`` with checks left)."""
+        missing = self.not_run()
+        if missing:
+            cause = (f"not run: the session stopped before this check "
+                     f"({_stop_reason(session, exitstatus)})")
+            for rec in missing:
+                rec.cause = rec.cause or cause
+            _junit_not_run(self.config, missing, self.locations)
+        if int(session.exitstatus) == int(pytest.ExitCode.OK) and any(
+                row["status"] not in PROVEN for row in self.rows()):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def rows(self) -> list[dict[str, Any]]:
+        from .report import criteria_table
+
+        return criteria_table(self.records.values(), CRITERIA)
+
+
+def _stop_reason(session: pytest.Session, exitstatus: int) -> str:
+    if session.shouldfail:
+        return str(session.shouldfail)  # -x / --maxfail: "stopping after 1 failures"
+    if session.shouldstop:
+        return str(session.shouldstop)  # --sw, or a plugin that stopped the session
+    if int(exitstatus) == int(pytest.ExitCode.INTERRUPTED):
+        return "the session was interrupted: Ctrl-C or KeyboardInterrupt"
+    return f"the session ended early, pytest exit status {int(exitstatus)}"
+
+
+def _junit_not_run(config: pytest.Config, records: list[CheckRecord],
+                   locations: dict[str, tuple[str, int | None, str]]) -> None:
+    """A ``<failure message="NOT RUN: ...">`` test case per check that never ran, so that a
+    JUnit reader does not count it as absent (absent reads as fine)."""
+    from _pytest.junitxml import xml_key
+
+    xml = config.stash.get(xml_key, None)
+    if xml is None:
+        return
+    for rec in records:
+        location = locations.get(rec.nodeid, (rec.nodeid.split("::")[0], None, rec.nodeid))
+        report = pytest.TestReport(rec.nodeid, location, {}, "failed",
+                                   f"NOT RUN: {rec.cause.removeprefix('not run: ')}", "call")
+        xml.pytest_runtest_logreport(report)
 
 
 def _refuse_parallel_and_random(config: pytest.Config) -> None:
@@ -525,10 +583,17 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     tr.write_sep("=", "exit criteria")
     for row in criteria_rows(run):
         color = {STATUS_PASS: {"green": True}, STATUS_FAIL: {"red": True},
-                 STATUS_BLOCKED: {"yellow": True}, STATUS_SKIPPED: {}}[row["status"]]
+                 STATUS_BLOCKED: {"yellow": True}, STATUS_NOT_RUN: {"yellow": True},
+                 STATUS_SKIPPED: {}}[row["status"]]
         cause = f"  ({row['cause'][:150]})" if row["cause"] and row["status"] != STATUS_PASS \
             else ""
         tr.write_line(f"{row['task']:4} {row['status']:8} {row['check']}{cause}", **color)
+    missing = run.not_run()
+    if missing:
+        tr.write_line(f"{len(missing)} selected check(s) NOT RUN (not proven): "
+                      f"{missing[0].cause.removeprefix('not run: ')}", yellow=True, bold=True)
+        tr.stats.setdefault("not run", []).extend(_NotRun(r.nodeid) for r in missing)
+        getattr(tr, "_set_main_color", lambda: None)()  # the final line: never green
     for result in run.pipeline.results.values():
         for f in result.findings:
             if f.severity != "info":
@@ -542,20 +607,38 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
                   f"summary: {run.report_dir / 'summary.json'}")
 
 
-@pytest.hookimpl(trylast=True)
+@dataclasses.dataclass(frozen=True)
+class _NotRun:
+    """An entry of the terminal's "N not run" count."""
+
+    nodeid: str
+    count_towards_summary: bool = True
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Before JUnit XML and the HTML report are written: the checks that never ran."""
+    run = _run(session.config)
+    if run is None or run.settings["plan"] or session.config.option.collectonly:
+        return
+    run.close_records(session, exitstatus)
+
+
+@pytest.hookimpl(trylast=True, specname="pytest_sessionfinish")
+def pytest_sessionfinish_last(session: pytest.Session, exitstatus: int) -> None:
     run = _run(session.config)
     if run is None or run.settings["plan"] or session.config.option.collectonly:
         return
     from .htmlreport import write_summary
 
+    exitstatus = int(session.exitstatus)
     live = run.pipeline.results.get("live")
-    if (run.settings["pipeline_log"] and int(exitstatus) == 0 and live is not None
+    if (run.settings["pipeline_log"] and exitstatus == 0 and live is not None
             and live.ok):
         from .deploy import append_pipeline_log
 
         live.value["pipeline_log"] = append_pipeline_log(run.settings, run.pipeline.facts)
-    write_summary(run, int(exitstatus))
+    write_summary(run, exitstatus)
     run.pipeline.close()
 
 

@@ -45,9 +45,15 @@ def pytest_irp_make_runner(config, host, settings, redactor):
 '''
 
 
-def git(repo: Path, *args: str) -> str:
-    import os
+@pytest.fixture(autouse=True)
+def _subprocesses_import_this_checkout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pytester's subprocess runs import pytest_irp from this checkout, not from wherever
+    pip's editable install points (another git worktree of the same repository)."""
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        filter(None, [str(REPO), os.environ.get("PYTHONPATH", "")])))
 
+
+def git(repo: Path, *args: str) -> str:
     env = {**os.environ, **SHA_ENV}
     return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
                           text=True, env=env).stdout.strip()
