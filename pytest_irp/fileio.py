@@ -23,3 +23,19 @@ def write_atomic(path: Path, data: str | bytes, mode: int = 0o644) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def directory_problem(path: Path) -> str | None:
+    """Create the directory ``path`` (and its parents) if needed: None, or why it cannot
+    be a directory this process writes into, in words for a setting error."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()),
+                       path)
+        return f"{blocker} is a regular file, not a directory"
+    except OSError as exc:
+        return f"cannot create {path}: {exc.strerror or exc}"
+    if not os.access(path, os.W_OK | os.X_OK):
+        return f"{path} is not writable by this user"
+    return None

@@ -19,6 +19,7 @@ import pytest
 
 from . import fixtures as fixtures_module
 from . import hooks
+from .fileio import directory_problem
 from .fixtures import PIPELINE_KEY
 from .outcomes import (
     MARKER,
@@ -323,7 +324,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     position = {id(item): i for i, item in enumerate(items)}
     items.sort(key=lambda it: (CRITERION_ORDER.get(criterion_of(it) or "", 99),
                                position[id(it)]))
-    _activate(config, frozenset(str(criterion_of(item)) for item in criteria))
+    _activate(config, frozenset(str(criterion_of(item)) for item in criteria), criteria)
     run = _run(config)
     if run is not None and not run.settings["plan"] and not config.option.collectonly:
         run.pipeline.prefetch(stages_requested(criteria))
@@ -400,7 +401,37 @@ def _check_kube_context(settings: Resolved, selected: frozenset[str]) -> None:
                                 f"{settings.sources['kube_context']}): {problem}.")
 
 
-def _activate(config: pytest.Config, selected: frozenset[str] = frozenset()) -> None:
+HOST_FIXTURES = {"build_host": "host", "cluster_node": "node_host"}
+
+
+def required_hosts(pipeline: Pipeline, items: list[pytest.Item]) -> dict[str, list[str]]:
+    """host setting -> the criteria of the selected checks whose stages (or testinfra host
+    fixtures) run commands on that host."""
+    needed: dict[str, list[str]] = {}
+    for item in items:
+        crit = str(criterion_of(item))
+        names = getattr(item, "fixturenames", ())
+        settings = [HOST_FIXTURES[n] for n in names if n in HOST_FIXTURES]
+        for stage in pipeline.closure([n for n in stages_requested([item])
+                                       if n in pipeline.stages]):
+            settings.extend(pipeline.stages[stage].hosts)
+        for setting in settings:
+            if crit not in needed.setdefault(setting, []):
+                needed[setting].append(crit)
+    return needed
+
+
+def _check_hosts(pipeline: Pipeline, items: list[pytest.Item]) -> None:
+    for setting, criteria in required_hosts(pipeline, items).items():
+        try:
+            pipeline.settings.require(setting, f"by the selected criteria "
+                                               f"({', '.join(sorted(criteria))})")
+        except SettingError as exc:
+            raise pytest.UsageError(f"pytest-irp: {exc}") from None
+
+
+def _activate(config: pytest.Config, selected: frozenset[str] = frozenset(),
+              items: list[pytest.Item] | None = None) -> None:
     _check_rootdir(config)
     extra: list[tuple[str, dict[str, Any]]] = []
     lab = None
@@ -433,6 +464,13 @@ def _activate(config: pytest.Config, selected: frozenset[str] = frozenset()) -> 
                             force=settings["force"], progress=_progress(config, redactor))
     except SettingError as exc:
         raise pytest.UsageError(f"pytest-irp: {exc}") from None
+    if not config.option.collectonly:
+        _check_hosts(pipeline, items or [])
+        problem = None if settings["plan"] else directory_problem(report_dir)
+        if problem:
+            raise pytest.UsageError(f"pytest-irp: setting 'reports_dir' "
+                                    f"({settings['reports_dir']!r}, from "
+                                    f"{settings.sources['reports_dir']}): {problem}.")
     run = IrpRun(config, settings, redactor, pipeline, run_id, report_dir)
     run.lab = lab
     config.pluginmanager.register(run, "irp-run")

@@ -349,7 +349,7 @@ class Resolved:
         value = self.values.get(name)
         return default if value is None else value
 
-    def require(self, name: str) -> Any:
+    def require(self, name: str, needed_by: str = "here") -> Any:
         """The value, or a SettingError saying how to give it."""
         value = self.values.get(name)
         if value is None or value == ():
@@ -359,7 +359,7 @@ class Resolved:
                 ways = [s.env, f"{name}_file"]
             elif s.cli:
                 ways.insert(0, s.option)
-            raise SettingError(f"setting '{name}' is required here but not set "
+            raise SettingError(f"setting '{name}' is required {needed_by} but not set "
                                f"(give it with {', '.join(ways)}).")
         return value
 
@@ -385,7 +385,11 @@ def load_file(path: Path, *, section_required: bool = False) -> dict[str, Any]:
         raise SettingError(f"config file {path} does not exist.") from None
     except tomllib.TOMLDecodeError as exc:
         raise SettingError(f"config file {path} is not valid TOML: {exc}.") from None
-    table = data.get("tool", {}).get("irp")
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        raise SettingError(f"config file {path}: 'tool' must be a table ([tool.irp] holds "
+                           f"the settings), got {type(tool).__name__} {tool!r}.")
+    table = tool.get("irp")
     if table is None:
         if section_required:
             return {}

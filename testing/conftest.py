@@ -91,11 +91,13 @@ class Project:
             if name.startswith("IRP_"):
                 monkeypatch.delenv(name)
 
-    def run(self, *args: str, **scenario: Any) -> pytest.RunResult:
+    def run(self, *args: str, host: str | None = "haskelseed", **scenario: Any
+            ) -> pytest.RunResult:
         self.scenario.update(scenario)
         self.scenario_path.write_text(json.dumps(self.scenario))
         return self.pytester.runpytest_subprocess(
-            "tests", "--irp-host", "haskelseed", "--irp-app-repo", str(self.path / "app"),
+            "tests", *(("--irp-host", host) if host else ()),
+            "--irp-app-repo", str(self.path / "app"),
             "--irp-registry", "127.0.0.1:9/coulomb/ihp-railiance-probe",
             "--irp-registry-user", "tegwick", "--irp-reports-dir",
             str(self.path / "reports"), "-p", "no:randomly", *args)
