@@ -1,11 +1,17 @@
-"""Writing files so that a reader never sees half of one (reruns are safe)."""
+"""Writing files so that a reader never sees half of one (reruns are safe), and locks
+that let parallel runs share a reports directory or an app repository."""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import tempfile
+import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+
+LOCK_WAIT = 60.0  # seconds; the critical sections below take milliseconds
 
 
 def write_atomic(path: Path, data: str | bytes, mode: int = 0o644) -> None:
@@ -39,3 +45,40 @@ def directory_problem(path: Path) -> str | None:
     if not os.access(path, os.W_OK | os.X_OK):
         return f"{path} is not writable by this user"
     return None
+
+
+@contextlib.contextmanager
+def locked(directory: Path, *, shared: bool = False, wait: float = LOCK_WAIT
+           ) -> Iterator[None]:
+    """Hold an flock(2) on ``directory`` itself (no lock file left behind): exclusive for
+    writers, ``shared`` for readers. Released when the block ends or the process dies;
+    a lock held longer than ``wait`` seconds raises TimeoutError instead of hanging."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        mode = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, mode)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{directory} stayed locked by another process for "
+                                       f"{wait:.0f} s") from None
+                time.sleep(0.005)
+        yield
+    finally:
+        os.close(fd)
+
+
+def publish(directory: Path, files: Mapping[str, bytes | None]) -> None:
+    """Replace several files of ``directory`` as one step for readers that hold a
+    :func:`locked` (shared) on it: each through a unique temporary name and a rename,
+    all under one exclusive lock; ``None`` removes a file."""
+    with locked(directory):
+        for name, data in files.items():
+            if data is None:
+                with contextlib.suppress(FileNotFoundError):
+                    (directory / name).unlink()
+            else:
+                write_atomic(directory / name, data)

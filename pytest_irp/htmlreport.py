@@ -8,13 +8,12 @@ are saved beside it in ``reports/irp-<run id>/``.
 from __future__ import annotations
 
 import json
-import shutil
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from . import report as rep
-from .fileio import write_atomic
+from .fileio import publish, write_atomic
 from .outcomes import STATUS_BLOCKED
 from .pipeline import CRITERIA
 from .settings import TARGET_SETTINGS, describe
@@ -175,19 +174,25 @@ def write_summary(run: IrpRun, exit_code: int) -> None:
                             rows, list(run.records.values()), run.pipeline.results, exit_code)
     data = json.loads(run.redactor.redact(json.dumps(data, default=str)))
     log_dir = run.report_dir / f"irp-{run.run_id}"
-    rep.write_json(log_dir / "summary.json", data)
-    rep.write_json(run.report_dir / "summary.json", data)
+    rep.write_json(log_dir / "summary.json", data)  # reports/summary.json: finish_html
 
 
 def finish_html(run: IrpRun) -> None:
-    """Redact the written report once more (safety net) and publish latest.html."""
-    if not run.own_html or run.html_path is None or not run.html_path.exists():
+    """Redact the written report once more (safety net), then publish this run's
+    latest.html and summary.json together (see fileio.publish): parallel runs leave the
+    pair of one run, never a mix. With --html there is no latest.html of this run, so an
+    older one is removed rather than left beside a newer summary.json."""
+    files: dict[str, bytes | None] = {}
+    if run.own_html and run.html_path is not None and run.html_path.exists():
+        text = run.html_path.read_text(encoding="utf-8")
+        cleaned = run.redactor.redact(text)
+        if cleaned != text:
+            write_atomic(run.html_path, cleaned)
+        files["latest.html"] = cleaned.encode()
+    else:
+        files["latest.html"] = None
+    summary = run.report_dir / f"irp-{run.run_id}" / "summary.json"
+    if not summary.exists():
         return
-    text = run.html_path.read_text(encoding="utf-8")
-    cleaned = run.redactor.redact(text)
-    if cleaned != text:
-        write_atomic(run.html_path, cleaned)
-    latest = run.report_dir / "latest.html"
-    tmp = latest.with_name(".latest.html.tmp")
-    shutil.copyfile(run.html_path, tmp)
-    tmp.replace(latest)
+    files["summary.json"] = summary.read_bytes()
+    publish(run.report_dir, files)

@@ -338,16 +338,37 @@ def stages_requested(items: list[pytest.Item]) -> list[str]:
 
 def _check_rootdir(config: pytest.Config) -> None:
     """pytest chooses its rootdir before plugin options are known, so the value of
-    ``--irp-config /abs/path`` is taken for a test path and can move the rootdir away."""
+    ``--irp-config /abs/path`` is taken for a test path and can move the rootdir away.
+    Only a value naming an existing path can (pytest ignores the others when it chooses),
+    and only when the rootdir chosen from the real test paths is another one:
+    ``pytest /abs/tests --irp-host NAME`` run from elsewhere is fine."""
     args = list(config.invocation_params.args)
     cwd = config.invocation_params.dir
     if config.rootpath == cwd or config.rootpath in cwd.parents:
         return
-    for option, value in itertools.pairwise(args):
-        if option.startswith("--irp-") and "=" not in option and not value.startswith("-"):
-            raise pytest.UsageError(
-                f"pytest-irp: pytest took the value of {option} ({value}) for a test path and "
-                f"chose rootdir {config.rootpath}. Write {option}={value} (with '=').")
+    suspects = [(option, value) for option, value in itertools.pairwise(args)
+                if option.startswith("--irp-") and "=" not in option
+                and not value.startswith("-") and (cwd / value).exists()]
+    if not suspects or _rootdir_of_test_paths(config) == config.rootpath:
+        return
+    option, value = suspects[0]
+    raise pytest.UsageError(
+        f"pytest-irp: pytest took the value of {option} ({value}) for a test path and "
+        f"chose rootdir {config.rootpath}. Write {option}={value} (with '=').")
+
+
+def _rootdir_of_test_paths(config: pytest.Config) -> Path | None:
+    """The rootdir pytest would choose from the test paths alone (None: unknown)."""
+    try:
+        from _pytest.config.findpaths import determine_setup
+
+        return determine_setup(inifile=config.option.inifilename,
+                               override_ini=config.option.override_ini,
+                               args=[str(a) for a in config.args],
+                               rootdir_cmd_arg=config.option.rootdir or None,
+                               invocation_dir=config.invocation_params.dir)[0]
+    except Exception:  # a pytest whose private API differs: refuse, as before
+        return None
 
 
 CLUSTER_CRITERIA = frozenset({"T10", "T11"})  # the criteria that talk to the cluster

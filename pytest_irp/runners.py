@@ -150,8 +150,13 @@ class SshRunner:
         return self._control_path()
 
     def display_argv(self, argv: Sequence[str]) -> list[str]:
+        """What ``run`` executes, the shared connection's options included; before the
+        first command the ControlPath's private directory (made then) is shown as
+        ``irp-ssh-XXXXXXXX`` in the temp directory."""
+        control = (os.path.join(self._control_dir, "%C") if self._control_dir is not None
+                   else os.path.join(tempfile.gettempdir(), "irp-ssh-XXXXXXXX", "%C"))
         return ssh_argv(self.host, argv, ssh_config=self.ssh_config,
-                        connect_timeout=self.connect_timeout, control_path=None)
+                        connect_timeout=self.connect_timeout, control_path=control)
 
     def run(self, argv: Sequence[str], *, timeout: float, input: str | None = None,
             env: Mapping[str, str] | None = None, on_line: LineCallback | None = None,

@@ -38,6 +38,20 @@ def _str(raw: Any) -> str:
     return text
 
 
+_SAFE_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,61}[a-z0-9])?$")
+
+
+def _safe_name(raw: Any) -> str:
+    """A name that is also one path component on the build host (its state directory,
+    which build.sh removes with rm -rf): lower case, no '/', no '..'."""
+    text = _str(raw)
+    if not _SAFE_NAME.match(text) or ".." in text:
+        raise ValueError("expected a lower-case name of letters, digits, '.', '_' and '-' "
+                         "that starts and ends with a letter or digit (at most 63 "
+                         f"characters, no '..'), got {text!r}")
+    return text
+
+
 def _path(raw: Any) -> str:
     return os.path.expanduser(_str(raw))
 
@@ -167,7 +181,8 @@ SETTINGS: tuple[Setting, ...] = (
        "duration", parse_duration, 10.0, "5s"),
     _s("app_repo", "Local path of the application's git repository.", "path", _path, ".",
        "~/src/ihp-railiance-probe"),
-    _s("app_name", "Application name (flake appName, chart name, image name).", "str", _str,
+    _s("app_name", "Application name (flake appName, chart name, image name): lower-case "
+       "letters, digits, '.', '_', '-'.", "str", _safe_name,
        "ihp-railiance-probe", "ihp-railiance-probe"),
     _s("remote_dir", "Path of the checkout on the build host (relative to the SSH user's home "
        "unless absolute).", "str", _str, "ihp-railiance-probe", "/root/ihp-railiance-probe"),
