@@ -111,7 +111,8 @@ def _appender(repo: Path, n: int, start: Any) -> None:
 
     start.wait()
     append_pipeline_log({"registry": "127.0.0.1:9/coulomb/app", "host": "haskelseed",
-                         "kube_context": "railiance01"}, _Facts(repo, n))
+                         "kube_context": "railiance01"},
+                        _Facts(repo, n))  # type: ignore[arg-type]  # what it reads of Facts
 
 
 @pytest.mark.parametrize("existing", [False, True])
