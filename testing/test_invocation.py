@@ -56,6 +56,7 @@ def test_plan_shows_the_ssh_connection_options_ssh_really_gets(project: Project)
     for option in ("-o BatchMode=yes", "-o ControlMaster=auto", "-o ControlPersist=60",
                    "/irp-ssh-XXXXXXXX/%C"):
         assert option in wrapper, wrapper
+    assert "irp-ssh-XXXXXXXX: the run's private ControlPath directory" in result.stdout.str()
 
 
 def test_display_argv_is_the_argv_run_executes() -> None:
