@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from conftest import Project
 from pytest_irp.fileio import locked
 from pytest_irp.redact import Redactor
 
@@ -139,3 +140,28 @@ def test_eight_parallel_pipeline_log_appends_keep_eight_rows(tmp_path: Path,
                                                                  range(1, 9)]
         assert text.count(judge.PIPELINE_LOG_HEADER.strip().splitlines()[0]) == 1
         assert "\n\n" not in text.split("| Date")[1].rstrip("\n")  # one table, no gap
+
+
+def test_three_parallel_suite_runs_leave_one_runs_pair(project: Project) -> None:
+    """Three real (fake-runner) suite runs sharing one reports directory."""
+    import os
+    import subprocess
+    import sys
+
+    project.scenario_path.write_text(json.dumps(project.scenario))
+    reports = project.path / "reports"
+    argv = [sys.executable, "-m", "pytest", "tests", "--irp-host", "haskelseed",
+            f"--irp-app-repo={project.path / 'app'}", f"--irp-reports-dir={reports}",
+            "-p", "no:randomly", "-p", "no:cacheprovider", "-k", "T08", "-q"]
+    procs = [subprocess.Popen(argv, cwd=project.path, env=dict(os.environ),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for _ in range(3)]
+    outputs = [p.communicate(timeout=120)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], outputs
+    summary = json.loads((reports / "summary.json").read_text())
+    run_ids = {p.name[len("irp-"):] for p in reports.glob("irp-*") if p.is_dir()}
+    assert len(run_ids) == 3
+    assert summary["run_id"] in run_ids
+    html = (reports / "latest.html").read_text()
+    assert summary["run_id"] in html
+    assert not any(other in html for other in run_ids - {summary["run_id"]})

@@ -132,6 +132,10 @@ def test_a_full_run_has_no_not_run(project: Project) -> None:
     assert {c["status"] for c in data["checks"]} == {"PASS"}
     assert "NOT RUN" not in result.stdout.str()
     assert "not run" not in result.stdout.lines[-1]
+    # the published pair is this run's: summary.json, its copy in the run folder, latest.html
+    reports = project.path / "reports"
+    assert data == json.loads((reports / f"irp-{data['run_id']}" / "summary.json").read_text())
+    assert data["run_id"] in (reports / "latest.html").read_text()
 
 
 def test_deselected_checks_are_not_reported_at_all(project: Project) -> None:
