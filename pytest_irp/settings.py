@@ -398,6 +398,11 @@ def load_file(path: Path, *, section_required: bool = False) -> dict[str, Any]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise SettingError(f"config file {path} does not exist.") from None
+    except OSError as exc:
+        raise SettingError(f"config file {path} cannot be read: {exc.strerror or exc}.") \
+            from None
+    except UnicodeDecodeError:
+        raise SettingError(f"config file {path} is not UTF-8 text (TOML).") from None
     except tomllib.TOMLDecodeError as exc:
         raise SettingError(f"config file {path} is not valid TOML: {exc}.") from None
     tool = data.get("tool", {})

@@ -33,6 +33,18 @@ def test_config_file_with_a_scalar_tool_key(project: Project) -> None:
                          "a table*")
 
 
+@pytest.mark.parametrize(("kind", "message"), [
+    ("directory", "cannot be read: Is a directory"), ("binary", "is not UTF-8 text")])
+def test_config_file_that_is_no_text_file(project: Project, kind: str, message: str) -> None:
+    config = project.path / "conf"
+    if kind == "directory":
+        config.mkdir()
+    else:
+        config.write_bytes(b"\xff\xfe\x00host")
+    result = project.run("-k", "T06", f"--irp-config={config}")
+    assert_one_paragraph(result, f"ERROR: pytest-irp: config file {config} {message}*")
+
+
 def test_missing_host_is_a_usage_error_before_any_stage(project: Project) -> None:
     result = project.run("-k", "T06", host=None)
     assert_one_paragraph(result, "ERROR: pytest-irp: setting 'host' is required by the "
