@@ -83,9 +83,7 @@ class Project:
         self.scenario: dict[str, Any] = {"calls": str(self.calls_path), "sha": self.sha}
         self.scenario_path = self.path / "scenario.json"
         pytester.syspathinsert(TESTING)
-        # the subprocess must import this checkout's pytest_irp, not the installed one
-        monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
-            filter(None, [str(REPO), os.environ.get("PYTHONPATH", "")])))
+        # PYTHONPATH: see _subprocesses_import_this_checkout (every pytester subprocess)
         monkeypatch.setenv("FAKE_SCENARIO", str(self.scenario_path))
         for name in list(__import__("os").environ):
             if name.startswith("IRP_"):
