@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from . import judge
-from .fileio import write_atomic
+from .fileio import locked, write_atomic
 from .redact import url_passwords
 from .registry import REALM_FIX
 from .stage import Facts, StageContext, StageError, Step
@@ -492,17 +492,20 @@ def live_run(ctx: StageContext) -> dict[str, Any]:
 
 def append_pipeline_log(s: Any, facts: Facts) -> str:
     """One row in the app repo's PIPELINE_LOG.md, in the workplan's format: written
-    atomically, once per SHA (called at the end of a fully green run)."""
+    atomically, once per SHA (called at the end of a fully green run). Parallel runs
+    read and rewrite it one at a time, under an exclusive lock on the app repository's
+    directory, so none loses another's row."""
     sha = facts.sha()
     path = facts.app_repo / "PIPELINE_LOG.md"
-    text = path.read_text(encoding="utf-8") if path.exists() else judge.PIPELINE_LOG_HEADER
-    if judge.pipeline_log_has(text, sha):
-        return "already logged"
-    registry = str(s.get("registry", "")).split("/")[0]
-    row = judge.pipeline_log_row(time.strftime("%Y-%m-%d"), sha[:7], s["host"], registry,
-                                 s["kube_context"])
-    new = text.rstrip("\n") + "\n" + row + "\n"
-    write_atomic(path, new)
+    with locked(facts.app_repo):
+        text = path.read_text(encoding="utf-8") if path.exists() else \
+            judge.PIPELINE_LOG_HEADER
+        if judge.pipeline_log_has(text, sha):
+            return "already logged"
+        registry = str(s.get("registry", "")).split("/")[0]
+        row = judge.pipeline_log_row(time.strftime("%Y-%m-%d"), sha[:7], s["host"],
+                                     registry, s["kube_context"])
+        write_atomic(path, text.rstrip("\n") + "\n" + row + "\n")
     return row
 
 

@@ -1,11 +1,17 @@
-"""Writing files so that a reader never sees half of one (reruns are safe)."""
+"""Writing files so that a reader never sees half of one (reruns are safe), and locks
+that let parallel runs share a reports directory or an app repository."""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
+
+LOCK_WAIT = 60.0  # seconds; the critical sections below take milliseconds
 
 
 def write_atomic(path: Path, data: str | bytes, mode: int = 0o644) -> None:
@@ -23,3 +29,43 @@ def write_atomic(path: Path, data: str | bytes, mode: int = 0o644) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def directory_problem(path: Path) -> str | None:
+    """Create the directory ``path`` (and its parents) if needed: None, or why it cannot
+    be a directory this process writes into, in words for a setting error."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()),
+                       path)
+        return f"{blocker} is a regular file, not a directory"
+    except OSError as exc:
+        return f"cannot create {path}: {exc.strerror or exc}"
+    if not os.access(path, os.W_OK | os.X_OK):
+        return f"{path} is not writable by this user"
+    return None
+
+
+@contextlib.contextmanager
+def locked(directory: Path, *, shared: bool = False, wait: float = LOCK_WAIT
+           ) -> Iterator[None]:
+    """Hold an flock(2) on ``directory`` itself (no lock file left behind): exclusive for
+    writers, ``shared`` for readers. Released when the block ends or the process dies;
+    a lock held longer than ``wait`` seconds raises TimeoutError instead of hanging."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        mode = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, mode)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{directory} stayed locked by another process for "
+                                       f"{wait:.0f} s") from None
+                time.sleep(0.005)
+        yield
+    finally:
+        os.close(fd)

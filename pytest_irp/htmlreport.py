@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from . import report as rep
+from .fileio import locked, write_atomic
 from .pipeline import CRITERIA, STAGES
 from .settings import TARGET_SETTINGS, describe
 
@@ -165,13 +166,13 @@ def write_summary(run: IrpRun, exit_code: int) -> None:
                             rows, list(run.records.values()), run.pipeline.results, exit_code)
     data = redact_data(json.loads(json.dumps(data, default=str)), run.redactor.redact)
     log_dir = run.report_dir / f"irp-{run.run_id}"
-    rep.write_json(log_dir / "summary.json", data)
-    rep.write_json(run.report_dir / "summary.json", data)
+    rep.write_json(log_dir / "summary.json", data)  # reports/summary.json: finish_html
 
 
 def write_report(run: IrpRun, exit_code: int) -> None:
-    """index.html in the run's folder; a full run also publishes latest/ and latest.html."""
+    """index.html in the run's folder, then :func:`publish_run`."""
     if not run.own_html or run.html_path is None:
+        publish_run(run, None)
         return
     from .html import bundle, render
 
@@ -179,6 +180,25 @@ def write_report(run: IrpRun, exit_code: int) -> None:
     folder = run.html_path.parent
     redact = run.redactor.redact
     bundle.write_page(folder, redact(render.page(report, redact)))
+    latest_page = None
     if report.run.full:
         report.link_prefix = bundle.LATEST_DIR + "/"
-        bundle.publish_latest(run.report_dir, folder, redact(render.page(report, redact)))
+        latest_page = redact(render.page(report, redact))
+    publish_run(run, latest_page)
+
+
+def publish_run(run: IrpRun, latest_page: str | None) -> None:
+    """Under one exclusive flock of the reports directory (parallel runs may share it):
+    ``reports/summary.json`` becomes this run's, and a full run (``latest_page`` given)
+    also swaps in ``latest/`` (its folder, with its own summary.json) and ``latest.html``.
+    A reader that wants latest.html with the summary of the same run takes a shared flock
+    on the directory and reads ``latest/summary.json``."""
+    from .html import bundle
+
+    folder = run.report_dir / f"irp-{run.run_id}"
+    summary = folder / "summary.json"
+    with locked(run.report_dir):
+        if latest_page is not None:
+            bundle.publish_latest(run.report_dir, folder, latest_page)
+        if summary.exists():
+            write_atomic(run.report_dir / "summary.json", summary.read_bytes())

@@ -46,12 +46,16 @@ def require(item: pytest.Item, result: StageResult) -> dict[str, Any]:
 
 
 STATUS_PASS, STATUS_FAIL, STATUS_BLOCKED, STATUS_SKIPPED = "PASS", "FAIL", "BLOCKED", "SKIPPED"
-_RANK = {STATUS_FAIL: 3, STATUS_BLOCKED: 2, STATUS_PASS: 1, STATUS_SKIPPED: 0}
+# a selected check that never ran (-x, --maxfail, --sw, Ctrl-C, pytest.exit): not proven
+STATUS_NOT_RUN = "NOT RUN"
+_RANK = {STATUS_FAIL: 4, STATUS_BLOCKED: 3, STATUS_NOT_RUN: 2, STATUS_PASS: 1,
+         STATUS_SKIPPED: 0}
+PROVEN = frozenset({STATUS_PASS, STATUS_SKIPPED})  # a criterion that needs no exit code 1
 
 
 def worst(statuses: list[str]) -> str:
-    """A criterion's status from its checks: any FAIL, else any BLOCKED, else PASS if one
-    passed, else SKIPPED (a skipped part does not hide a proven one)."""
+    """A criterion's status from its checks: any FAIL, else any BLOCKED, else any NOT RUN,
+    else PASS if one passed, else SKIPPED (a skipped part does not hide a proven one)."""
     if not statuses:
         return STATUS_SKIPPED
     return max(statuses, key=lambda s: _RANK[s])

@@ -52,20 +52,22 @@ def _key_chart(f: Facts) -> Mapping[str, Any]:
             **_target(f, "registry", "helm_values")}
 
 
+BUILD_HOST = ("host",)  # Stage.hosts: the settings naming the hosts a stage runs commands on
+
 STAGES: tuple[Stage, ...] = (
     Stage("source", "T06", "checkout of the SHA under test on the build host", (),
-          _lazy("source", "run"), _lazy("source", "plan"), _key_source),
+          _lazy("source", "run"), _lazy("source", "plan"), _key_source, hosts=BUILD_HOST),
     Stage("flake", "T01", "nix flake check on the build host", ("source",),
-          _lazy("nix", "flake_run"), _lazy("nix", "flake_plan"), _key_flake),
+          _lazy("nix", "flake_run"), _lazy("nix", "flake_plan"), _key_flake, hosts=BUILD_HOST),
     Stage("spec", "T05", "Hspec tests on the build host", ("source",),
-          _lazy("nix", "spec_run"), _lazy("nix", "spec_plan"), _key_build),
+          _lazy("nix", "spec_run"), _lazy("nix", "spec_plan"), _key_build, hosts=BUILD_HOST),
     Stage("prebuild", "T06", "pre-build checklist on the build host", ("source",),
-          _lazy("nix", "prebuild_run"), _lazy("nix", "prebuild_plan"), None),
+          _lazy("nix", "prebuild_run"), _lazy("nix", "prebuild_plan"), None, hosts=BUILD_HOST),
     Stage("build", "T06", "nix build of the image on the build host", ("prebuild",),
-          _lazy("nix", "build_run"), _lazy("nix", "build_plan"), _key_build),
+          _lazy("nix", "build_run"), _lazy("nix", "build_plan"), _key_build, hosts=BUILD_HOST),
     Stage("push", "T07", "skopeo push to the registry", ("build",),
           _lazy("registry", "run"), _lazy("registry", "plan"), _key_push,
-          imports=("requests",)),
+          hosts=BUILD_HOST, imports=("requests",)),
     Stage("chart", "T08", "helm lint of the chart", (),
           _lazy("deploy", "chart_run"), _lazy("deploy", "chart_plan"), _key_chart),
     Stage("render", "T08", "chart rendered and checked against the key notes", ("chart",),

@@ -28,9 +28,12 @@ def render_plan(pipeline: Pipeline, items: Sequence[pytest.Item]) -> str:
     hosts = sorted({step.host for name in stages for step in steps[name]} - {"local"})
     if hosts:
         lines.append("remote commands run as:")
-        for host in hosts:
-            wrapper = pipeline.runner(host).display_argv(["COMMAND..."])
+        wrappers = {host: pipeline.runner(host).display_argv(["COMMAND..."]) for host in hosts}
+        for host, wrapper in wrappers.items():
             lines.append(f"  [{host}] $ {shlex.join(wrapper)}")
+        if any("irp-ssh-XXXXXXXX" in arg for wrapper in wrappers.values() for arg in wrapper):
+            lines.append("  (irp-ssh-XXXXXXXX: the run's private ControlPath directory, made "
+                         "at its first ssh command: one connection per host)")
         lines.append("")
     for number, name in enumerate(stages, 1):
         stage = pipeline.stages[name]

@@ -19,11 +19,14 @@ import pytest
 
 from . import fixtures as fixtures_module
 from . import hooks
+from .fileio import directory_problem
 from .fixtures import PIPELINE_KEY
 from .outcomes import (
     MARKER,
+    PROVEN,
     STATUS_BLOCKED,
     STATUS_FAIL,
+    STATUS_NOT_RUN,
     STATUS_PASS,
     STATUS_SKIPPED,
     Blocked,
@@ -171,6 +174,7 @@ class IrpRun:
         self.run_id = run_id
         self.report_dir = report_dir
         self.records: dict[str, CheckRecord] = {}
+        self.locations: dict[str, tuple[str, int | None, str]] = {}
         self.blocked_lines: list[str] = []
         self.html_path: Path | None = None
         self.own_html = False
@@ -182,17 +186,21 @@ class IrpRun:
         for item in session.items:
             crit = criterion_of(item)
             if crit:
+                # NOT RUN until a report says otherwise: a check the session never reached
+                # (-x, --maxfail, --sw, Ctrl-C) must never read as PASS
                 self.records[item.nodeid] = CheckRecord(item.nodeid, crit,
                                                         check_name(item.name, crit),
-                                                        STATUS_PASS, 0.0)
+                                                        STATUS_NOT_RUN, 0.0)
+                self.locations[item.nodeid] = item.location
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """One record per check: the first phase that did not pass decides."""
+        """One record per check: the first phase that did not pass decides; a check is PASS
+        only once its call phase passed."""
         rec = self.records.get(report.nodeid)
         if rec is None:
             return
         rec.duration += report.duration
-        if rec.status != STATUS_PASS:
+        if rec.status not in (STATUS_NOT_RUN, STATUS_PASS):
             return
         blocked = getattr(report, "irp_blocked", None)
         if blocked:
@@ -202,6 +210,57 @@ class IrpRun:
             rec.status, rec.cause = STATUS_FAIL, _first_line(report)
         elif report.skipped:
             rec.status, rec.cause = STATUS_SKIPPED, _skip_reason(report)
+        elif report.when == "call":
+            rec.status, rec.cause = STATUS_PASS, ""
+
+    def not_run(self) -> list[CheckRecord]:
+        return [r for r in self.records.values() if r.status == STATUS_NOT_RUN]
+
+    def close_records(self, session: pytest.Session, exitstatus: int) -> None:
+        """At the session's end: give the checks that never ran their cause, list them in
+        JUnit XML, and make the exit code non-zero when a selected criterion is not
+        proven (pytest exits 0 after ``pytest.exit(returncode=0)`` with checks left)."""
+        missing = self.not_run()
+        if missing:
+            cause = (f"not run: the session stopped before this check "
+                     f"({_stop_reason(session, exitstatus)})")
+            for rec in missing:
+                rec.cause = rec.cause or cause
+            _junit_not_run(self.config, missing, self.locations)
+        if int(session.exitstatus) == int(pytest.ExitCode.OK) and any(
+                row["status"] not in PROVEN for row in self.rows()):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def rows(self) -> list[dict[str, Any]]:
+        from .report import criteria_table
+
+        return criteria_table(self.records.values(), CRITERIA)
+
+
+def _stop_reason(session: pytest.Session, exitstatus: int) -> str:
+    if session.shouldfail:
+        return str(session.shouldfail)  # -x / --maxfail: "stopping after 1 failures"
+    if session.shouldstop:
+        return str(session.shouldstop)  # --sw, or a plugin that stopped the session
+    if int(exitstatus) == int(pytest.ExitCode.INTERRUPTED):
+        return "the session was interrupted: Ctrl-C or KeyboardInterrupt"
+    return f"the session ended early, pytest exit status {int(exitstatus)}"
+
+
+def _junit_not_run(config: pytest.Config, records: list[CheckRecord],
+                   locations: dict[str, tuple[str, int | None, str]]) -> None:
+    """A ``<failure message="NOT RUN: ...">`` test case per check that never ran, so that a
+    JUnit reader does not count it as absent (absent reads as fine)."""
+    from _pytest.junitxml import xml_key
+
+    xml = config.stash.get(xml_key, None)
+    if xml is None:
+        return
+    for rec in records:
+        location = locations.get(rec.nodeid, (rec.nodeid.split("::")[0], None, rec.nodeid))
+        report = pytest.TestReport(rec.nodeid, location, {}, "failed",
+                                   f"NOT RUN: {rec.cause.removeprefix('not run: ')}", "call")
+        xml.pytest_runtest_logreport(report)
 
 
 def _refuse_parallel_and_random(config: pytest.Config) -> None:
@@ -265,7 +324,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     position = {id(item): i for i, item in enumerate(items)}
     items.sort(key=lambda it: (CRITERION_ORDER.get(criterion_of(it) or "", 99),
                                position[id(it)]))
-    _activate(config, frozenset(str(criterion_of(item)) for item in criteria))
+    _activate(config, frozenset(str(criterion_of(item)) for item in criteria), criteria)
     run = _run(config)
     if run is not None and not run.settings["plan"] and not config.option.collectonly:
         run.pipeline.prefetch(stages_requested(criteria))
@@ -293,16 +352,37 @@ def deselected_checks(config: pytest.Config) -> list[tuple[str, str]]:
 
 def _check_rootdir(config: pytest.Config) -> None:
     """pytest chooses its rootdir before plugin options are known, so the value of
-    ``--irp-config /abs/path`` is taken for a test path and can move the rootdir away."""
+    ``--irp-config /abs/path`` is taken for a test path and can move the rootdir away.
+    Only a value naming an existing path can (pytest ignores the others when it chooses),
+    and only when the rootdir chosen from the real test paths is another one:
+    ``pytest /abs/tests --irp-host NAME`` run from elsewhere is fine."""
     args = list(config.invocation_params.args)
     cwd = config.invocation_params.dir
     if config.rootpath == cwd or config.rootpath in cwd.parents:
         return
-    for option, value in itertools.pairwise(args):
-        if option.startswith("--irp-") and "=" not in option and not value.startswith("-"):
-            raise pytest.UsageError(
-                f"pytest-irp: pytest took the value of {option} ({value}) for a test path and "
-                f"chose rootdir {config.rootpath}. Write {option}={value} (with '=').")
+    suspects = [(option, value) for option, value in itertools.pairwise(args)
+                if option.startswith("--irp-") and "=" not in option
+                and not value.startswith("-") and (cwd / value).exists()]
+    if not suspects or _rootdir_of_test_paths(config) == config.rootpath:
+        return
+    option, value = suspects[0]
+    raise pytest.UsageError(
+        f"pytest-irp: pytest took the value of {option} ({value}) for a test path and "
+        f"chose rootdir {config.rootpath}. Write {option}={value} (with '=').")
+
+
+def _rootdir_of_test_paths(config: pytest.Config) -> Path | None:
+    """The rootdir pytest would choose from the test paths alone (None: unknown)."""
+    try:
+        from _pytest.config.findpaths import determine_setup
+
+        return determine_setup(inifile=config.option.inifilename,
+                               override_ini=config.option.override_ini,
+                               args=[str(a) for a in config.args],
+                               rootdir_cmd_arg=config.option.rootdir or None,
+                               invocation_dir=config.invocation_params.dir)[0]
+    except Exception:  # a pytest whose private API differs: refuse, as before
+        return None
 
 
 CLUSTER_CRITERIA = frozenset({"T10", "T11"})  # the criteria that talk to the cluster
@@ -356,7 +436,37 @@ def _check_kube_context(settings: Resolved, selected: frozenset[str]) -> None:
                                 f"{settings.sources['kube_context']}): {problem}.")
 
 
-def _activate(config: pytest.Config, selected: frozenset[str] = frozenset()) -> None:
+HOST_FIXTURES = {"build_host": "host", "cluster_node": "node_host"}
+
+
+def required_hosts(pipeline: Pipeline, items: list[pytest.Item]) -> dict[str, list[str]]:
+    """host setting -> the criteria of the selected checks whose stages (or testinfra host
+    fixtures) run commands on that host."""
+    needed: dict[str, list[str]] = {}
+    for item in items:
+        crit = str(criterion_of(item))
+        names = getattr(item, "fixturenames", ())
+        settings = [HOST_FIXTURES[n] for n in names if n in HOST_FIXTURES]
+        for stage in pipeline.closure([n for n in stages_requested([item])
+                                       if n in pipeline.stages]):
+            settings.extend(pipeline.stages[stage].hosts)
+        for setting in settings:
+            if crit not in needed.setdefault(setting, []):
+                needed[setting].append(crit)
+    return needed
+
+
+def _check_hosts(pipeline: Pipeline, items: list[pytest.Item]) -> None:
+    for setting, criteria in required_hosts(pipeline, items).items():
+        try:
+            pipeline.settings.require(setting, f"by the selected criteria "
+                                               f"({', '.join(sorted(criteria))})")
+        except SettingError as exc:
+            raise pytest.UsageError(f"pytest-irp: {exc}") from None
+
+
+def _activate(config: pytest.Config, selected: frozenset[str] = frozenset(),
+              items: list[pytest.Item] | None = None) -> None:
     _check_rootdir(config)
     extra: list[tuple[str, dict[str, Any]]] = []
     lab = None
@@ -389,6 +499,13 @@ def _activate(config: pytest.Config, selected: frozenset[str] = frozenset()) -> 
                             force=settings["force"], progress=_progress(config, redactor))
     except SettingError as exc:
         raise pytest.UsageError(f"pytest-irp: {exc}") from None
+    if not config.option.collectonly:
+        _check_hosts(pipeline, items or [])
+        problem = None if settings["plan"] else directory_problem(report_dir)
+        if problem:
+            raise pytest.UsageError(f"pytest-irp: setting 'reports_dir' "
+                                    f"({settings['reports_dir']!r}, from "
+                                    f"{settings.sources['reports_dir']}): {problem}.")
     run = IrpRun(config, settings, redactor, pipeline, run_id, report_dir)
     run.lab = lab
     config.pluginmanager.register(run, "irp-run")
@@ -536,10 +653,17 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     tr.write_sep("=", "exit criteria")
     for row in criteria_rows(run):
         color = {STATUS_PASS: {"green": True}, STATUS_FAIL: {"red": True},
-                 STATUS_BLOCKED: {"yellow": True}, STATUS_SKIPPED: {}}[row["status"]]
+                 STATUS_BLOCKED: {"yellow": True}, STATUS_NOT_RUN: {"yellow": True},
+                 STATUS_SKIPPED: {}}.get(row["status"], {"yellow": True})
         cause = f"  ({plain_cause(row['cause'])[:200]})" if row["cause"] and \
             row["status"] != STATUS_PASS else ""
         tr.write_line(f"{row['task']:4} {row['status']:8} {row['check']}{cause}", **color)
+    missing = run.not_run()
+    if missing:
+        tr.write_line(f"{len(missing)} selected check(s) NOT RUN (not proven): "
+                      f"{missing[0].cause.removeprefix('not run: ')}", yellow=True, bold=True)
+        tr.stats.setdefault("not run", []).extend(_NotRun(r.nodeid) for r in missing)
+        getattr(tr, "_set_main_color", lambda: None)()  # the final line: never green
     for result in run.pipeline.results.values():
         for f in result.findings:
             if f.severity != "info":
@@ -554,19 +678,37 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         tr.write_line("irp: partial run: latest.html still shows the last full run")
 
 
-@pytest.hookimpl(trylast=True)
+@dataclasses.dataclass(frozen=True)
+class _NotRun:
+    """An entry of the terminal's "N not run" count."""
+
+    nodeid: str
+    count_towards_summary: bool = True
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Before JUnit XML and the HTML report are written: the checks that never ran."""
+    run = _run(session.config)
+    if run is None or run.settings["plan"] or session.config.option.collectonly:
+        return
+    run.close_records(session, exitstatus)
+
+
+@pytest.hookimpl(trylast=True, specname="pytest_sessionfinish")
+def pytest_sessionfinish_last(session: pytest.Session, exitstatus: int) -> None:
     run = _run(session.config)
     if run is None or run.settings["plan"] or session.config.option.collectonly:
         return
     from .htmlreport import write_report, write_summary
 
+    exitstatus = int(session.exitstatus)
     live = run.pipeline.results.get("live")
-    if (run.settings["pipeline_log"] and int(exitstatus) == 0 and live is not None
+    if (run.settings["pipeline_log"] and exitstatus == 0 and live is not None
             and live.ok):
         from .deploy import append_pipeline_log
 
         live.value["pipeline_log"] = append_pipeline_log(run.settings, run.pipeline.facts)
-    write_summary(run, int(exitstatus))
-    write_report(run, int(exitstatus))
+    write_summary(run, exitstatus)
+    write_report(run, exitstatus)
     run.pipeline.close()

@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from .fileio import write_atomic
-from .outcomes import STATUS_BLOCKED, STATUS_FAIL, STATUS_PASS, STATUS_SKIPPED, worst
+from .outcomes import (
+    STATUS_BLOCKED,
+    STATUS_FAIL,
+    STATUS_NOT_RUN,
+    STATUS_PASS,
+    STATUS_SKIPPED,
+    worst,
+)
 from .stage import StageResult
 
 EXCERPT_LINES = 40
@@ -49,8 +56,8 @@ def criteria_table(records: Iterable[CheckRecord], titles: Mapping[str, str]
     for criterion in sorted(by, key=lambda c: (list(titles).index(c) if c in titles else 99, c)):
         recs = by[criterion]
         status = worst([r.status for r in recs])
-        causes = [r.cause for r in recs if r.status in (STATUS_FAIL, STATUS_BLOCKED, STATUS_SKIPPED)
-                  and r.cause]
+        causes = [r.cause for r in sorted(recs, key=lambda r: r.status != status)
+                  if r.status != STATUS_PASS and r.cause]
         rows.append({"task": criterion, "check": titles.get(criterion, ""), "status": status,
                      "duration": round(sum(r.duration for r in recs), 3),
                      "checks": {r.check: r.status for r in recs},
@@ -95,7 +102,7 @@ def write_json(path: Path, data: Any) -> None:
 # --------------------------------------------------------------------------- HTML pieces
 
 _COLORS = {STATUS_PASS: "#2e7d32", STATUS_FAIL: "#c62828", STATUS_BLOCKED: "#ef6c00",
-           STATUS_SKIPPED: "#757575"}
+           STATUS_NOT_RUN: "#6a1b9a", STATUS_SKIPPED: "#757575"}
 
 
 def html_criteria_table(rows: list[dict[str, Any]]) -> str:

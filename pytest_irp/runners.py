@@ -8,6 +8,7 @@ runner quotes the argument list for the remote shell and shares one connection p
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
@@ -149,8 +150,13 @@ class SshRunner:
         return self._control_path()
 
     def display_argv(self, argv: Sequence[str]) -> list[str]:
+        """What ``run`` executes, the shared connection's options included; before the
+        first command the ControlPath's private directory (made then) is shown as
+        ``irp-ssh-XXXXXXXX`` in the temp directory."""
+        control = (os.path.join(self._control_dir, "%C") if self._control_dir is not None
+                   else os.path.join(tempfile.gettempdir(), "irp-ssh-XXXXXXXX", "%C"))
         return ssh_argv(self.host, argv, ssh_config=self.ssh_config,
-                        connect_timeout=self.connect_timeout, control_path=None)
+                        connect_timeout=self.connect_timeout, control_path=control)
 
     def run(self, argv: Sequence[str], *, timeout: float, input: str | None = None,
             env: Mapping[str, str] | None = None, on_line: LineCallback | None = None,
@@ -216,11 +222,23 @@ def _run_process(host: str, argv: list[str], shown: list[str], *, timeout: float
         _kill_group(proc)
     for t in threads:
         t.join(timeout=5)
+    _close_pipes(proc, still_reading=any(t.is_alive() for t in threads))
     return CommandResult(host=host, argv=tuple(redactor.redact_argv(shown)),
                          rc=proc.returncode if proc.returncode is not None else -9,
                          stdout=redactor.redact("".join(out_chunks)),
                          stderr=redactor.redact("".join(err_chunks)),
                          duration=time.monotonic() - started, timed_out=timed_out)
+
+
+def _close_pipes(proc: subprocess.Popen[str], *, still_reading: bool) -> None:
+    """Close our ends of the child's pipes: an unclosed one is a ResourceWarning, an error
+    under ``-W error``. Output pipes that a pump thread still reads (a grandchild holds
+    them open) are left alone: closing them would wait for that thread's read."""
+    streams = (proc.stdin,) if still_reading else (proc.stdin, proc.stdout, proc.stderr)
+    for stream in streams:
+        if stream is not None:
+            with contextlib.suppress(OSError, ValueError):
+                stream.close()
 
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:

@@ -38,6 +38,20 @@ def _str(raw: Any) -> str:
     return text
 
 
+_SAFE_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,61}[a-z0-9])?$")
+
+
+def _safe_name(raw: Any) -> str:
+    """A name that is also one path component on the build host (its state directory,
+    which build.sh removes with rm -rf): lower case, no '/', no '..'."""
+    text = _str(raw)
+    if not _SAFE_NAME.match(text) or ".." in text:
+        raise ValueError("expected a lower-case name of letters, digits, '.', '_' and '-' "
+                         "that starts and ends with a letter or digit (at most 63 "
+                         f"characters, no '..'), got {text!r}")
+    return text
+
+
 def _path(raw: Any) -> str:
     return os.path.expanduser(_str(raw))
 
@@ -167,7 +181,8 @@ SETTINGS: tuple[Setting, ...] = (
        "duration", parse_duration, 10.0, "5s"),
     _s("app_repo", "Local path of the application's git repository.", "path", _path, ".",
        "~/src/ihp-railiance-probe"),
-    _s("app_name", "Application name (flake appName, chart name, image name).", "str", _str,
+    _s("app_name", "Application name (flake appName, chart name, image name): lower-case "
+       "letters, digits, '.', '_', '-'.", "str", _safe_name,
        "ihp-railiance-probe", "ihp-railiance-probe"),
     _s("remote_dir", "Path of the checkout on the build host (relative to the SSH user's home "
        "unless absolute).", "str", _str, "ihp-railiance-probe", "/root/ihp-railiance-probe"),
@@ -349,7 +364,7 @@ class Resolved:
         value = self.values.get(name)
         return default if value is None else value
 
-    def require(self, name: str) -> Any:
+    def require(self, name: str, needed_by: str = "here") -> Any:
         """The value, or a SettingError saying how to give it."""
         value = self.values.get(name)
         if value is None or value == ():
@@ -359,7 +374,7 @@ class Resolved:
                 ways = [s.env, f"{name}_file"]
             elif s.cli:
                 ways.insert(0, s.option)
-            raise SettingError(f"setting '{name}' is required here but not set "
+            raise SettingError(f"setting '{name}' is required {needed_by} but not set "
                                f"(give it with {', '.join(ways)}).")
         return value
 
@@ -383,9 +398,18 @@ def load_file(path: Path, *, section_required: bool = False) -> dict[str, Any]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise SettingError(f"config file {path} does not exist.") from None
+    except OSError as exc:
+        raise SettingError(f"config file {path} cannot be read: {exc.strerror or exc}.") \
+            from None
+    except UnicodeDecodeError:
+        raise SettingError(f"config file {path} is not UTF-8 text (TOML).") from None
     except tomllib.TOMLDecodeError as exc:
         raise SettingError(f"config file {path} is not valid TOML: {exc}.") from None
-    table = data.get("tool", {}).get("irp")
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        raise SettingError(f"config file {path}: 'tool' must be a table ([tool.irp] holds "
+                           f"the settings), got {type(tool).__name__} {tool!r}.")
+    table = tool.get("irp")
     if table is None:
         if section_required:
             return {}

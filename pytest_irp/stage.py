@@ -241,7 +241,8 @@ class Stage:
 
     ``run`` returns the stage's value (JSON-able) or raises :class:`StageError`.
     ``plan`` lists the commands it would run. ``key`` lists what its result depends on
-    (for reuse); ``None`` means the result is never reused. ``imports`` names the slow
+    (for reuse); ``None`` means the result is never reused. ``hosts`` names the settings
+    of the hosts it runs commands on (required before any stage runs). ``imports`` names the slow
     Python modules ``run`` will import (see :meth:`Pipeline.prefetch`).
     """
 

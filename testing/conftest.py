@@ -47,9 +47,15 @@ def pytest_irp_make_runner(config, host, settings, redactor):
 '''
 
 
-def git(repo: Path, *args: str) -> str:
-    import os
+@pytest.fixture(autouse=True)
+def _subprocesses_import_this_checkout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pytester's subprocess runs import pytest_irp from this checkout, not from wherever
+    pip's editable install points (another git worktree of the same repository)."""
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        filter(None, [str(REPO), os.environ.get("PYTHONPATH", "")])))
 
+
+def git(repo: Path, *args: str) -> str:
     env = {**os.environ, **SHA_ENV}
     return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
                           text=True, env=env).stdout.strip()
@@ -79,19 +85,19 @@ class Project:
         self.scenario: dict[str, Any] = {"calls": str(self.calls_path), "sha": self.sha}
         self.scenario_path = self.path / "scenario.json"
         pytester.syspathinsert(TESTING)
-        # the subprocess must import this checkout's pytest_irp, not the installed one
-        monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
-            filter(None, [str(REPO), os.environ.get("PYTHONPATH", "")])))
+        # PYTHONPATH: see _subprocesses_import_this_checkout (every pytester subprocess)
         monkeypatch.setenv("FAKE_SCENARIO", str(self.scenario_path))
         for name in list(__import__("os").environ):
             if name.startswith("IRP_"):
                 monkeypatch.delenv(name)
 
-    def run(self, *args: str, **scenario: Any) -> pytest.RunResult:
+    def run(self, *args: str, host: str | None = "haskelseed", **scenario: Any
+            ) -> pytest.RunResult:
         self.scenario.update(scenario)
         self.scenario_path.write_text(json.dumps(self.scenario))
         return self.pytester.runpytest_subprocess(
-            "tests", "--irp-host", "haskelseed", "--irp-app-repo", str(self.path / "app"),
+            "tests", *(("--irp-host", host) if host else ()),
+            "--irp-app-repo", str(self.path / "app"),
             "--irp-registry", "127.0.0.1:9/coulomb/ihp-railiance-probe",
             "--irp-registry-user", "tegwick", "--irp-reports-dir",
             str(self.path / "reports"), "-p", "no:randomly", *args)

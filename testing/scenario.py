@@ -82,7 +82,18 @@ HOSTS_TOML = ('server = "http://127.0.0.1:9"\n[host."http://127.0.0.1:9/v2"]\n'
               '  capabilities = ["pull", "resolve"]\n  override_path = true\n')
 
 
+def _interrupt(argv: Sequence[str], stdin: str | None) -> tuple[int, str, str]:
+    raise KeyboardInterrupt  # what Ctrl-C raises in the main thread while a command runs
+
+
 def rules_for(host: str, sc: dict[str, Any]) -> list[Rule]:
+    if sc.get("interrupt"):  # {"interrupt": "build"}: Ctrl-C while that script runs
+        return [(script_is(*str(sc["interrupt"]).split()), _interrupt),
+                *_rules_for(host, sc)]
+    return _rules_for(host, sc)
+
+
+def _rules_for(host: str, sc: dict[str, Any]) -> list[Rule]:
     secret = sc.get("secret", "")
     if host == "local":
         return [(starts_with("git"), _real),
