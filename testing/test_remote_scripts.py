@@ -1,0 +1,217 @@
+"""The remote scripts (pytest_irp/remote/*.sh) run on this machine under the two POSIX
+shells a build host may have as ``sh``: dash (Debian) and busybox sh (Alpine, the
+workplan's build host). Under busybox the PATH holds busybox's applets only (plus git, for
+the source script), as on Alpine.
+
+Commands the scripts call that are not available here or must not run for real (skopeo,
+nix) are **stand-ins**: small sh scripts on PATH that record how they were called and
+behave as the test needs. They prove what the scripts do around those commands (files,
+signals, pipes), not what the real tools do.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from pytest_irp import remote
+
+WAIT = 20.0  # upper bound of every wait below (they end as soon as the condition holds)
+AUTH = '{"auths": {"127.0.0.1:9": {"auth": "dGVnd2ljazpUcjB1YjRkb3JcQ0FOQVJZ"}}}'
+
+SKOPEO_STANDIN = r"""#!/bin/sh
+# stand-in for skopeo (records its arguments and the authfile it was given, then waits
+# until the test releases it; never talks to a registry)
+d=$IRP_TEST_DIR
+echo $$ > "$d/skopeo.pid"
+printf '%s\n' "$@" > "$d/skopeo.args"
+auth=; digest=; prev=
+for a in "$@"; do
+  case $prev in --authfile) auth=$a ;; --digestfile) digest=$a ;; esac
+  prev=$a
+done
+echo "$auth" > "$d/authfile.path"
+cat "$auth" > "$d/authfile.seen"
+stat -c %a "$auth" > "$d/authfile.mode"
+touch "$d/running"
+n=0
+while [ ! -e "$d/release" ]; do
+  n=$((n + 1)); [ $n -gt 400 ] && exit 9
+  sleep 0.05
+done
+[ -n "${STANDIN_PRINT:-}" ] && echo "Writing manifest to image destination"
+printf 'sha256:%064d' 0 > "$digest"
+exit 0
+"""
+
+
+@dataclass
+class Shell:
+    name: str
+    argv: list[str]
+    path: str  # PATH for the script
+
+
+@pytest.fixture(scope="module", params=["dash", "busybox"])
+def shell(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Shell:
+    standins = tmp_path_factory.mktemp("standins")
+    skopeo = standins / "skopeo"
+    skopeo.write_text(SKOPEO_STANDIN)
+    skopeo.chmod(0o755)
+    if request.param == "dash":
+        if shutil.which("dash") is None:
+            pytest.skip("dash is not installed")
+        return Shell("dash", ["dash"], f"{standins}:/usr/bin:/bin")
+    busybox = shutil.which("busybox")
+    if busybox is None:
+        pytest.skip("busybox is not installed")
+    applets = tmp_path_factory.mktemp("busybox-bin")
+    listed = subprocess.run([busybox, "--list"], capture_output=True, text=True, check=True)
+    for applet in listed.stdout.split():
+        (applets / applet).symlink_to(busybox)
+    git = shutil.which("git")
+    extra = [str(Path(git).parent)] if git else []
+    # git's own directory comes last: every other command is busybox's, as on Alpine
+    return Shell("busybox", [busybox, "sh"], ":".join([str(standins), str(applets), *extra]))
+
+
+@dataclass
+class Run:
+    proc: subprocess.Popen[bytes]
+    dir: Path  # the test's directory (stand-in records)
+    tmpdir: Path  # TMPDIR of the script: where its temporary files go
+
+    def wait_for(self, name: str) -> None:
+        deadline = time.monotonic() + WAIT
+        while not (self.dir / name).exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"{name} never appeared (script rc {self.proc.poll()})")
+            time.sleep(0.02)
+
+    def close_pipes(self) -> None:
+        """What sshd does to the command's pipes when the SSH session is gone."""
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
+
+    def finish(self) -> int:
+        try:
+            return self.proc.wait(timeout=WAIT)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+            raise AssertionError("the script did not end") from None
+
+    def leftovers(self) -> list[str]:
+        return sorted(str(p.relative_to(self.tmpdir)) for p in self.tmpdir.rglob("*"))
+
+    def standin_alive(self) -> bool:
+        pid = int((self.dir / "skopeo.pid").read_text())
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][:1] != "Z"
+
+
+def start(shell: Shell, tmp_path: Path, name: str, args: list[str], stdin: bytes | None,
+          env: dict[str, str] | None = None) -> Run:
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir(exist_ok=True)
+    argv = remote.argv(name, *args)
+    full_env = {"PATH": shell.path, "HOME": str(tmp_path / "home"), "TMPDIR": str(tmpdir),
+                "IRP_TEST_DIR": str(tmp_path), **(env or {})}
+    (tmp_path / "home").mkdir(exist_ok=True)
+    proc = subprocess.Popen([*shell.argv, *argv[1:]], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env,
+                            start_new_session=True)
+    assert proc.stdin is not None
+    if stdin is not None:
+        proc.stdin.write(stdin)
+    proc.stdin.close()
+    proc.stdin = None
+    return Run(proc, tmp_path, tmpdir)
+
+
+@pytest.fixture
+def build_dir(tmp_path: Path) -> Path:
+    work = tmp_path / "work"
+    work.mkdir()
+    archive = tmp_path / "image.tar"
+    archive.write_bytes(b"not really an image")
+    (work / "result").symlink_to(archive)
+    return work
+
+
+@pytest.fixture
+def push(shell: Shell, tmp_path: Path, build_dir: Path) -> Iterator[Run]:
+    run = start(shell, tmp_path, "push", [str(build_dir), "127.0.0.1:9/coulomb/app:abc",
+                                          "false", "skopeo"], AUTH.encode())
+    yield run
+    if run.proc.poll() is None:
+        os.killpg(run.proc.pid, signal.SIGKILL)
+        run.proc.wait()
+
+
+def test_push_gives_skopeo_a_private_authfile_and_removes_it(push: Run) -> None:
+    (push.dir / "release").touch()
+    out, err = push.proc.communicate(timeout=WAIT)
+    assert push.proc.returncode == 0, err
+    assert out.decode().splitlines()[-1] == f"@@digest sha256:{'0' * 64}"
+    assert (push.dir / "authfile.seen").read_text() == AUTH
+    assert (push.dir / "authfile.mode").read_text().strip() == "600"
+    args = (push.dir / "skopeo.args").read_text().splitlines()
+    assert args[-3:] == ["--", f"docker-archive:{push.dir / 'image.tar'}",
+                         "docker://127.0.0.1:9/coulomb/app:abc"]
+    assert push.leftovers() == []
+
+
+@pytest.mark.parametrize("sig", ["HUP", "INT", "TERM", "PIPE"])
+def test_no_authfile_remains_when_a_signal_ends_the_push(push: Run, sig: str) -> None:
+    push.wait_for("running")
+    auth = Path((push.dir / "authfile.path").read_text().strip())
+    assert auth.exists()
+    push.close_pipes()
+    os.kill(push.proc.pid, getattr(signal, f"SIG{sig}"))
+    assert push.finish() != 0
+    assert not auth.exists()
+    assert push.leftovers() == []
+    deadline = time.monotonic() + WAIT
+    while push.standin_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not push.standin_alive(), "skopeo was left running"
+
+
+def test_no_authfile_remains_when_the_session_died_before_skopeo_finished(push: Run) -> None:
+    """The channel is gone while skopeo finishes: the script's own output then gets
+    SIGPIPE (the hole: dash died in `echo` with the authfile still there)."""
+    push.wait_for("running")
+    auth = Path((push.dir / "authfile.path").read_text().strip())
+    push.close_pipes()
+    (push.dir / "release").touch()
+    push.finish()
+    assert not auth.exists()
+    assert push.leftovers() == []
+
+
+def test_a_closed_session_stops_a_silent_skopeo(push: Run) -> None:
+    """No signal at all (ssh without a tty gets none): the watchdog's write fails on the
+    closed pipe and the script stops skopeo and removes the authfile."""
+    push.wait_for("running")
+    auth = Path((push.dir / "authfile.path").read_text().strip())
+    push.close_pipes()
+    assert push.finish() != 0
+    assert not auth.exists()
+    assert push.leftovers() == []
+    deadline = time.monotonic() + WAIT
+    while push.standin_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not push.standin_alive(), "skopeo was left running"
