@@ -27,6 +27,7 @@ from .redact import Redactor
 LineCallback = Callable[[str], None]
 
 SSH_CONNECTION_ERROR = 255
+GRACE_SECONDS = 3.0  # between SIGTERM and SIGKILL when a child's process group is stopped
 FATAL_SSH_ERRORS = ("Host key verification failed", "Permission denied",
                     "Could not resolve hostname", "No route to host",
                     "Bad configuration option", "Can't open user config file",
@@ -202,20 +203,30 @@ def _run_process(host: str, argv: list[str], shown: list[str], *, timeout: float
                                 daemon=True)]
     for t in threads:
         t.start()
-    if input is not None and proc.stdin is not None:
-        try:
-            proc.stdin.write(input)
-            proc.stdin.close()
-        except BrokenPipeError:
-            pass
     timed_out = False
     try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        _kill_group(proc)
-    for t in threads:
-        t.join(timeout=5)
+        if input is not None and proc.stdin is not None:
+            try:
+                proc.stdin.write(input)
+                proc.stdin.close()
+            except BrokenPipeError:
+                pass
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+    finally:
+        # also on KeyboardInterrupt/SystemExit: the child runs in its own session (the
+        # terminal's Ctrl-C does not reach it), so nothing of its group may outlive us
+        stop_group(proc)
+        for t in threads:
+            t.join(timeout=5)
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            if stream is not None and not stream.closed:
+                try:
+                    stream.close()
+                except (BrokenPipeError, ValueError):
+                    pass
     return CommandResult(host=host, argv=tuple(redactor.redact_argv(shown)),
                          rc=proc.returncode if proc.returncode is not None else -9,
                          stdout=redactor.redact("".join(out_chunks)),
@@ -223,13 +234,59 @@ def _run_process(host: str, argv: list[str], shown: list[str], *, timeout: float
                          duration=time.monotonic() - started, timed_out=timed_out)
 
 
-def _kill_group(proc: subprocess.Popen[str]) -> None:
+def stop_group(proc: subprocess.Popen[str], grace: float | None = None) -> None:
+    """Terminate what is left of the process group ``proc`` leads (it was started with
+    ``start_new_session``, so its pid is the group id) and reap ``proc``: SIGTERM, then
+    SIGKILL after ``grace`` seconds (default GRACE_SECONDS) for whatever still runs.
+    Members that outlive their leader (a backgrounded grandchild) are found by the group
+    id and stopped too; they are not our children, so whoever adopted them reaps them. A
+    second Ctrl-C during the grace goes straight to SIGKILL."""
+    pgid = proc.pid
+    if proc.poll() is not None and not group_alive(pgid):
+        return
+    _signal_group(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + (GRACE_SECONDS if grace is None else grace)
     try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=3)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        while time.monotonic() < deadline:
+            if proc.poll() is not None and not group_alive(pgid):
+                return
+            time.sleep(0.02)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if proc.poll() is None or group_alive(pgid):
+            _signal_group(pgid, signal.SIGKILL)
         proc.wait()
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether a live process (not a zombie) of group ``pgid`` exists. Zombies do not
+    count: an orphan that died stays one until its new parent reaps it (in a container
+    whose init does not reap, forever), and it holds nothing."""
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return True  # no /proc: a member exists (perhaps a zombie)
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
+                fields = stat.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        # after the command name: state, ppid, pgrp, ...
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
+            return True
+    return False
