@@ -125,7 +125,8 @@ def ssh_argv(destination: str, remote: Sequence[str], *, ssh_config: str | None,
     if control_path:
         argv += ["-o", "ControlMaster=auto", "-o", f"ControlPath={control_path}",
                  "-o", "ControlPersist=60"]
-    argv += [destination, "--", shlex.join(remote)]
+    # `--` before the destination too: ssh re-reads options after it (ssh.c: `goto again`)
+    argv += ["--", destination, "--", shlex.join(remote)]
     return argv
 
 
@@ -169,7 +170,7 @@ class SshRunner:
             return
         control = os.path.join(self._control_dir, "%C")
         subprocess.run(["ssh", *(["-F", self.ssh_config] if self.ssh_config else []),
-                        "-o", f"ControlPath={control}", "-O", "exit", self.host],
+                        "-o", f"ControlPath={control}", "-O", "exit", "--", self.host],
                        capture_output=True, timeout=5, check=False, env=child_env())
         shutil.rmtree(self._control_dir, ignore_errors=True)
         self._control_dir = None

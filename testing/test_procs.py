@@ -52,16 +52,21 @@ def live(pid: int) -> bool:
         return False
 
 
-@pytest.fixture
-def family(tmp_path: Path) -> Iterator[tuple[list[str], Path]]:
-    pids = tmp_path / "pids"
-    yield ["sh", "-c", FAMILY, "irp-family", str(pids)], pids
-    if pids.exists():  # never leave a process behind, even when a test failed
+def kill_all(pids: Path) -> None:
+    """Never leave a process behind, even when a test failed."""
+    if pids.exists():
         for pid in (int(p) for p in pids.read_text().split()):
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+@pytest.fixture
+def family(tmp_path: Path) -> Iterator[tuple[list[str], Path]]:
+    pids = tmp_path / "pids"
+    yield ["sh", "-c", FAMILY, "irp-family", str(pids)], pids
+    kill_all(pids)
 
 
 def interrupt_when_started(pids: Path, interrupt: Callable[[], None]) -> list[int]:
@@ -117,7 +122,8 @@ def test_a_timeout_stops_the_whole_group(family: tuple[list[str], Path]) -> None
     assert_all_gone(read_pids(pidfile))
 
 
-def test_a_background_child_does_not_outlive_its_finished_leader(tmp_path: Path) -> None:
+def test_a_background_child_does_not_outlive_its_finished_leader(
+        tmp_path: Path, request: pytest.FixtureRequest) -> None:
     """The leader exits at once; its background child would keep the output pipe open
     (and run on with PPID 1): it is stopped, and the command's result still counts."""
     pidfile = tmp_path / "pids"
@@ -125,6 +131,7 @@ def test_a_background_child_does_not_outlive_its_finished_leader(tmp_path: Path)
              'echo done'
     result = LocalRunner(Redactor(())).run(["sh", "-c", script, "irp-bg", str(pidfile)],
                                            timeout=WAIT)
+    request.addfinalizer(lambda: kill_all(pidfile))
     assert result.ok
     assert result.stdout.strip() == "done"
     assert_all_gone(read_pids(pidfile))

@@ -215,3 +215,140 @@ def test_a_closed_session_stops_a_silent_skopeo(push: Run) -> None:
     while push.standin_alive() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not push.standin_alive(), "skopeo was left running"
+
+
+# --------------------------------------------------------------------------- source.sh
+
+
+def _git(repo: Path, *args: str) -> str:
+    env = {"PATH": os.environ["PATH"], "HOME": str(repo), "GIT_CONFIG_NOSYSTEM": "1",
+           "GIT_AUTHOR_NAME": "irp", "GIT_AUTHOR_EMAIL": "irp@example.invalid",
+           "GIT_COMMITTER_NAME": "irp", "GIT_COMMITTER_EMAIL": "irp@example.invalid"}
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
+                          text=True, env=env).stdout.strip()
+
+
+@pytest.fixture
+def upstream(tmp_path: Path) -> tuple[Path, str]:
+    repo = tmp_path / "upstream"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    (repo / "flake.nix").write_text("{ }\n")
+    _git(repo, "add", "flake.nix")
+    _git(repo, "commit", "-qm", "app")
+    return repo, _git(repo, "rev-parse", "HEAD")
+
+
+def test_a_git_remote_is_never_read_as_an_option(shell: Shell, tmp_path: Path,
+                                                 upstream: tuple[Path, str]) -> None:
+    """The issue's attack: `--upload-pack=...` as git_remote ran a command on the build
+    host. After `--` it is a repository name: nothing runs, the fetch fails."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    _, sha = upstream
+    marker = tmp_path / "pwned"
+    run = start(shell, tmp_path, "source", [str(tmp_path / "checkout"), sha,
+                                            f"--upload-pack=touch {marker};"], None)
+    rc = run.finish()
+    assert rc != 0
+    assert not marker.exists()
+
+
+def test_source_fetches_from_a_remote_and_from_a_bundle(shell: Shell, tmp_path: Path,
+                                                        upstream: tuple[Path, str]) -> None:
+    """`--` did not break the two ways the source stage works, and the bundle's temp
+    file is gone afterwards."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    import base64
+
+    repo, sha = upstream
+    fetched = start(shell, tmp_path, "source", [str(tmp_path / "-a checkout"), sha,
+                                                str(repo)], None)
+    out, err = fetched.proc.communicate(timeout=WAIT)
+    assert fetched.proc.returncode == 0, err
+    assert out.decode().split()[-1] == sha
+    _git(repo, "update-ref", "refs/irp/under-test", sha)
+    bundle = subprocess.run(["git", "-C", str(repo), "bundle", "create", "-",
+                             "refs/irp/under-test"], capture_output=True, check=True).stdout
+    sent = start(shell, tmp_path, "source", [str(tmp_path / "bundled"), sha],
+                 base64.b64encode(bundle))
+    out, err = sent.proc.communicate(timeout=WAIT)
+    assert sent.proc.returncode == 0, err
+    assert out.decode().split()[-1] == sha
+    assert sent.leftovers() == []
+
+
+@pytest.mark.parametrize("name", ["source", "build", "push", "prebuild"])
+def test_every_user_value_in_the_remote_scripts_comes_after_dashdash(name: str) -> None:
+    """A guard against regressions the run tests above cannot see: every `cd`, `mkdir`
+    and `git fetch` of a value in the scripts has `--` before it."""
+    lines = remote.script(name).splitlines()
+    for line in (x for x in lines if not x.lstrip().startswith("#")):
+        for command in ("cd ", "mkdir -p ", "git fetch -q "):
+            at = line.find(command)
+            if at >= 0 and '"$' in line[at:]:
+                assert line[at + len(command):].startswith("-- "), line
+
+
+# --------------------------------------------------------------------------- build.sh
+
+NIX_STANDIN = """#!/bin/sh
+# stand-in for nix (never builds anything): records its arguments, makes `result`
+printf '%s\\n' "$@" > "$IRP_TEST_DIR/nix.args"
+echo "building (stand-in)"
+ln -sfn "$IRP_TEST_DIR/image.tar" result
+"""
+
+
+def _dead_pid() -> int:
+    done = subprocess.Popen(["true"])
+    done.wait()
+    return done.pid
+
+
+def test_follow_reports_a_build_whose_process_died_holding_the_lock(
+        shell: Shell, tmp_path: Path) -> None:
+    """An interrupted or killed build leaves its lock (pid of a dead process) and no exit
+    code: follow says so (@@IRP-LOST) instead of waiting for timeout_build."""
+    state = tmp_path / "cache" / "irp" / "app"
+    (state / "lock").mkdir(parents=True)
+    (state / "lock" / "pid").write_text(f"{_dead_pid()}\n")
+    (state / "lock" / "sha").write_text("abc\n")
+    (state / "abc.log").write_text("building\n")
+    run = start(shell, tmp_path, "build", ["follow", str(tmp_path), "app", "abc"], None,
+                env={"XDG_CACHE_HOME": str(tmp_path / "cache")})
+    out, _ = run.proc.communicate(timeout=WAIT)
+    assert out.decode().split()[-1] == "@@IRP-LOST"
+
+
+def test_the_next_start_recovers_a_dead_builds_lock(shell: Shell, tmp_path: Path) -> None:
+    """...and the next run's start removes that lock, builds (a stand-in nix), and its
+    follow gets the exit code. The installable comes after `--`."""
+    standins = tmp_path / "nixbin"
+    standins.mkdir()
+    (standins / "nix").write_text(NIX_STANDIN)
+    (standins / "nix").chmod(0o755)
+    (tmp_path / "image.tar").write_bytes(b"x")
+    work = tmp_path / "work"
+    work.mkdir()
+    state = tmp_path / "cache" / "irp" / "app"
+    (state / "lock").mkdir(parents=True)
+    (state / "lock" / "pid").write_text(f"{_dead_pid()}\n")
+    (state / "lock" / "sha").write_text("old\n")
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "PATH": f"{standins}:{shell.path}"}
+    from pytest_irp.nix import build_args
+
+    args = build_args({"build_attr": ".#docker", "nix_options": ("-j1",)})
+    begun = start(shell, tmp_path, "build", ["start", str(work), "app", "abc", *args], None,
+                  env=env)
+    out, err = begun.proc.communicate(timeout=WAIT)
+    assert begun.proc.returncode == 0, err
+    assert out.decode().startswith("IRP started ")
+    follow = start(shell, tmp_path, "build", ["follow", str(work), "app", "abc"], None,
+                   env=env)
+    out, _ = follow.proc.communicate(timeout=WAIT)
+    assert out.decode().split()[-2:] == ["@@IRP-EXIT", "0"]
+    assert (tmp_path / "nix.args").read_text().splitlines() == [
+        "build", "-L", "--log-format", "internal-json", "-j1", "--", ".#docker"]
+    assert not (state / "lock").exists()
