@@ -125,8 +125,14 @@ def ssh_argv(destination: str, remote: Sequence[str], *, ssh_config: str | None,
     if control_path:
         argv += ["-o", "ControlMaster=auto", "-o", f"ControlPath={control_path}",
                  "-o", "ControlPersist=60"]
-    # `--` before the destination too: ssh re-reads options after it (ssh.c: `goto again`)
-    argv += ["--", destination, "--", shlex.join(remote)]
+    # `--` before the destination, so no host name is read as an option. ssh then reads
+    # options again after the destination and would take a second `--` for the command
+    # (seen with OpenSSH 9.2: `ssh -- host -- cmd` runs `-- cmd`); the command is one
+    # argument that starts with a program name, never with '-'.
+    command = shlex.join(remote)
+    if command.startswith("-"):
+        raise ValueError(f"a remote command starts with a program name, not {remote[0]!r}")
+    argv += ["--", destination, command]
     return argv
 
 
@@ -163,23 +169,40 @@ class SshRunner:
         full = ssh_argv(self.host, argv, ssh_config=self.ssh_config,
                         connect_timeout=self.connect_timeout, control_path=self._control_path())
         return _run_process(self.host, full, list(argv), timeout=timeout, input=input,
-                            env=child_env(), on_line=on_line, redactor=self.redactor)
+                            env=child_env(), on_line=on_line, redactor=self.redactor,
+                            on_abort=self._end_connection)
+
+    def _end_connection(self) -> None:
+        """Close the shared connection (the ControlMaster) after a command was stopped
+        (timeout, Ctrl-C): killing an ssh client that uses a master does not end its remote
+        command (the master only half-closes the channel and keeps our pipes), ending the
+        connection does: sshd closes the command's pipes, and the remote scripts notice.
+        The next command opens a new connection."""
+        if self._control_dir is None:
+            return
+        control = os.path.join(self._control_dir, "%C")
+        try:
+            subprocess.run(["ssh", *(["-F", self.ssh_config] if self.ssh_config else []),
+                            "-o", f"ControlPath={control}", "-O", "exit", "--", self.host],
+                           capture_output=True, timeout=5, check=False, env=child_env())
+        except (OSError, subprocess.SubprocessError):
+            pass
 
     def close(self) -> None:
         if self._control_dir is None:
             return
-        control = os.path.join(self._control_dir, "%C")
-        subprocess.run(["ssh", *(["-F", self.ssh_config] if self.ssh_config else []),
-                        "-o", f"ControlPath={control}", "-O", "exit", "--", self.host],
-                       capture_output=True, timeout=5, check=False, env=child_env())
+        self._end_connection()
         shutil.rmtree(self._control_dir, ignore_errors=True)
         self._control_dir = None
 
 
 def _run_process(host: str, argv: list[str], shown: list[str], *, timeout: float,
                  input: str | None, env: dict[str, str], on_line: LineCallback | None,
-                 redactor: Redactor) -> CommandResult:
-    """Run one process with a hard deadline; stream stdout lines to ``on_line``."""
+                 redactor: Redactor, on_abort: Callable[[], None] | None = None
+                 ) -> CommandResult:
+    """Run one process with a hard deadline; stream stdout lines to ``on_line``. When it
+    is stopped (timeout, KeyboardInterrupt, SystemExit), its process group is stopped and
+    ``on_abort`` runs before the outputs are collected."""
     started = time.monotonic()
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE if input is not None
@@ -205,6 +228,7 @@ def _run_process(host: str, argv: list[str], shown: list[str], *, timeout: float
     for t in threads:
         t.start()
     timed_out = False
+    finished = False
     try:
         if input is not None and proc.stdin is not None:
             try:
@@ -214,20 +238,26 @@ def _run_process(host: str, argv: list[str], shown: list[str], *, timeout: float
                 pass
         try:
             proc.wait(timeout=timeout)
+            finished = True
         except subprocess.TimeoutExpired:
             timed_out = True
     finally:
         # also on KeyboardInterrupt/SystemExit: the child runs in its own session (the
         # terminal's Ctrl-C does not reach it), so nothing of its group may outlive us
         stop_group(proc)
+        if not finished and on_abort is not None:
+            on_abort()
         for t in threads:
-            t.join(timeout=5)
-        for stream in (proc.stdin, proc.stdout, proc.stderr):
-            if stream is not None and not stream.closed:
-                try:
-                    stream.close()
-                except (BrokenPipeError, ValueError):
-                    pass
+            t.join(timeout=5 if finished else 1)
+        # a pipe still held elsewhere (an ssh ControlMaster keeps the client's pipes)
+        # stays open rather than block here: closing it waits for its reader thread
+        if not any(t.is_alive() for t in threads):
+            for stream in (proc.stdin, proc.stdout, proc.stderr):
+                if stream is not None and not stream.closed:
+                    try:
+                        stream.close()
+                    except (BrokenPipeError, ValueError):
+                        pass
     return CommandResult(host=host, argv=tuple(redactor.redact_argv(shown)),
                          rc=proc.returncode if proc.returncode is not None else -9,
                          stdout=redactor.redact("".join(out_chunks)),

@@ -81,7 +81,7 @@ def test_ssh_puts_the_destination_after_dashdash() -> None:
     argv = ssh_argv("haskelseed", ["true"], ssh_config="/etc/ssh/cfg", connect_timeout=5,
                     control_path="/tmp/cp")
     after_dashdash(argv, "haskelseed")
-    assert argv[-3:] == ["haskelseed", "--", "true"]
+    assert argv[-3:] == ["--", "haskelseed", "true"]  # a second `--` would reach the host
 
 
 def test_nix_build_puts_the_installable_after_dashdash() -> None:
