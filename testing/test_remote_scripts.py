@@ -48,6 +48,7 @@ while [ ! -e "$d/release" ]; do
   sleep 0.05
 done
 [ -n "${STANDIN_PRINT:-}" ] && echo "Writing manifest to image destination"
+[ -e "$d/fail" ] && { echo "FATA[0000] writing blob: unauthorized" >&2; exit 1; }
 printf 'sha256:%064d' 0 > "$digest"
 exit 0
 """
@@ -171,6 +172,16 @@ def test_push_gives_skopeo_a_private_authfile_and_removes_it(push: Run) -> None:
     args = (push.dir / "skopeo.args").read_text().splitlines()
     assert args[-3:] == ["--", f"docker-archive:{push.dir / 'image.tar'}",
                          "docker://127.0.0.1:9/coulomb/app:abc"]
+    assert push.leftovers() == []
+
+
+def test_a_failed_push_keeps_skopeos_message_and_leaves_no_file(push: Run) -> None:
+    (push.dir / "fail").touch()
+    (push.dir / "release").touch()
+    out, err = push.proc.communicate(timeout=WAIT)
+    assert push.proc.returncode == 1
+    assert b"@@digest" not in out
+    assert b"unauthorized" in err
     assert push.leftovers() == []
 
 
