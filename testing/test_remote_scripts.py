@@ -175,6 +175,37 @@ def test_push_gives_skopeo_a_private_authfile_and_removes_it(push: Run) -> None:
     assert push.leftovers() == []
 
 
+def test_the_next_push_removes_what_a_killed_push_left(shell: Shell, tmp_path: Path,
+                                                      build_dir: Path) -> None:
+    """SIGKILL runs no trap: the directory of a push whose script is gone is removed by
+    the next push; that of a running push (a live pid) is kept."""
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    stale = tmpdir / "irp-push.dead00"
+    stale.mkdir()
+    (stale / "auth").write_text(AUTH)
+    done = subprocess.Popen(["true"])
+    done.wait()
+    (stale / "pid").write_text(f"{done.pid}\n")
+    running = tmpdir / "irp-push.live00"
+    running.mkdir()
+    (running / "pid").write_text(f"{os.getpid()}\n")
+    old = tmpdir / "irp-push.nopid0"  # killed before it wrote its pid, ten minutes ago
+    old.mkdir()
+    (old / "auth").write_text(AUTH)
+    os.utime(old, (time.time() - 600, time.time() - 600))
+    starting = tmpdir / "irp-push.new000"  # a push that is just starting
+    starting.mkdir()
+    (tmp_path / "release").touch()
+    run = start(shell, tmp_path, "push", [str(build_dir), "127.0.0.1:9/coulomb/app:abc",
+                                         "false", "skopeo"], AUTH.encode())
+    _, err = run.proc.communicate(timeout=WAIT)
+    assert run.proc.returncode == 0, err
+    assert not stale.exists()
+    assert not old.exists()
+    assert run.leftovers() == ["irp-push.live00", "irp-push.live00/pid", "irp-push.new000"]
+
+
 def test_a_failed_push_keeps_skopeos_message_and_leaves_no_file(push: Run) -> None:
     (push.dir / "fail").touch()
     (push.dir / "release").touch()

@@ -29,7 +29,22 @@ trap 'stop 141' PIPE
 cd -- "$dir" || exit 2
 out=$(readlink -f result) || { echo "no result symlink in $dir" >&2; exit 4; }
 policy=; [ -f /etc/containers/policy.json ] || [ -f "$HOME/.config/containers/policy.json" ] || policy=--insecure-policy
-tmp=$(mktemp -d) || exit 2
+base=${TMPDIR:-/tmp}
+# a push killed by SIGKILL (no trap can run) left its directory: the next push removes
+# those whose script is gone (its pid file names a dead process, or it has none and is
+# older than a minute; another user's directories are left alone: kill -0 fails with EPERM
+# only for live processes, and rm cannot remove them)
+for old in "$base"/irp-push.*; do
+  [ -d "$old" ] || continue
+  opid=$(cat "$old/pid" 2>/dev/null) || opid=
+  if [ -n "$opid" ]; then
+    kill -0 "$opid" 2>/dev/null || rm -rf "$old" 2>/dev/null
+  elif [ -n "$(find "$old" -maxdepth 0 -mmin +1 2>/dev/null)" ]; then
+    rm -rf "$old" 2>/dev/null
+  fi
+done
+tmp=$(mktemp -d "$base/irp-push.XXXXXX") || exit 2
+echo $$ > "$tmp/pid"
 cat > "$tmp/auth" || stop 2
 "$@" $policy copy --authfile "$tmp/auth" --dest-tls-verify="$tls" --retry-times 2 \
   --digestfile "$tmp/digest" -- "docker-archive:$out" "docker://$dest" &
