@@ -51,16 +51,15 @@ def helm_major(ctx: StageContext) -> int:
 
 def chart_plan(ctx: StageContext) -> list[Step]:
     helm = list(ctx.settings["helm"])
-    return [Step("local", (*helm, "lint", "--strict", _chart_path(ctx),
-                           *_image_sets(ctx, ctx.facts.tag_or())),
+    return [Step("local", tuple(lint_argv(helm, _chart_path(ctx),
+                                          _image_sets(ctx, ctx.facts.tag_or()))),
                  ctx.settings["timeout_chart"], "T08 exit criterion")]
 
 
 def render_plan(ctx: StageContext) -> list[Step]:
     helm = list(ctx.settings["helm"])
-    return [Step("local", (*helm, "template", ctx.settings["release"], _chart_path(ctx),
-                           "--namespace", ctx.settings["namespace"],
-                           *_image_sets(ctx, ctx.facts.tag_or())),
+    return [Step("local", tuple(template_argv(helm, ctx.settings, _chart_path(ctx),
+                                              _image_sets(ctx, ctx.facts.tag_or()))),
                  ctx.settings["timeout_chart"], "render and check the workplan's key notes "
                  "(a chart that breaks them is not deployed)")]
 
@@ -71,8 +70,8 @@ def chart_run(ctx: StageContext) -> dict[str, Any]:
     chart = _chart_path(ctx)
     if not Path(chart, "Chart.yaml").is_file():
         raise StageError(f"no chart at {chart} (Chart.yaml missing; setting 'chart')")
-    lint = ctx.run("local", [*s["helm"], "lint", "--strict", chart,
-                             *_image_sets(ctx, ctx.facts.tag())], check=False)
+    lint = ctx.run("local", lint_argv(s["helm"], chart, _image_sets(ctx, ctx.facts.tag())),
+                   check=False)
     if not lint.ok:
         raise StageError(f"`helm lint --strict` failed: {lint.tail(8)}",
                          details=lint.tail(40))
@@ -84,9 +83,8 @@ def render_run(ctx: StageContext) -> dict[str, Any]:
     fails here, so the release (which needs it) is BLOCKED rather than deployed."""
     s = ctx.settings
     tag = ctx.facts.tag()
-    rendered = ctx.run("local", [*s["helm"], "template", s["release"], _chart_path(ctx),
-                                 "--namespace", s["namespace"], *_image_sets(ctx, tag)],
-                       what="helm template")
+    rendered = ctx.run("local", template_argv(s["helm"], s, _chart_path(ctx),
+                                              _image_sets(ctx, tag)), what="helm template")
     manifests = judge.load_manifests(rendered.stdout)
     expected_image = f"{s['registry']}:{tag}" if s.get("registry") else None
     problems = judge.chart_problems(manifests, expected_image)
@@ -105,9 +103,9 @@ def render_run(ctx: StageContext) -> dict[str, Any]:
 
 def mirror_plan(ctx: StageContext) -> list[Step]:
     s = ctx.settings
-    return [Step(s["node_host"], ("cat", s["registries_yaml"]), s["timeout_mirror"],
+    return [Step(s["node_host"], ("cat", "--", s["registries_yaml"]), s["timeout_mirror"],
                  "k3s registries.yaml"),
-            Step(s["node_host"], ("cat", f"{s['certs_dir']}/<host:port>/hosts.toml"),
+            Step(s["node_host"], ("cat", "--", f"{s['certs_dir']}/<host:port>/hosts.toml"),
                  s["timeout_mirror"], "containerd's rendered mirror (proof the node took it)")]
 
 
@@ -115,9 +113,9 @@ def mirror_run(ctx: StageContext) -> dict[str, Any]:
     s = ctx.settings
     node = s["node_host"]
     hostport = str(s.require("registry")).split("/")[0]
-    text = ctx.run(node, ["cat", s["registries_yaml"]], timeout=30,
+    text = ctx.run(node, ["cat", "--", s["registries_yaml"]], timeout=30,
                    what=f"reading {s['registries_yaml']} on {node}").stdout
-    hosts = ctx.run(node, ["cat", f"{s['certs_dir']}/{hostport}/hosts.toml"], timeout=30,
+    hosts = ctx.run(node, ["cat", "--", f"{s['certs_dir']}/{hostport}/hosts.toml"], timeout=30,
                     check=False)
     problems, findings = judge.mirror_problems(text, hostport,
                                                hosts.stdout if hosts.ok else None)
@@ -164,17 +162,16 @@ def pull_run(ctx: StageContext) -> dict[str, Any]:
 def release_plan(ctx: StageContext) -> list[Step]:
     s = ctx.settings
     ns, rel = s["namespace"], s["release"]
-    kube = _kube_args(s)
     helm = list(s["helm"])
     return [Step("local", ("kubernetes-api", "read/create", f"namespace/{ns}",
                            f"secret/{_secret_name(s)} (never overwritten)"), 30,
                  "namespace and env secret (values never printed)"),
-            Step("local", (*helm, "upgrade", "--install", rel, _chart_path(ctx), "--namespace",
-                           ns, *kube, *_image_sets(ctx, ctx.facts.tag_or()),
-                           "--wait=hookOnly (helm 4) | no --wait (helm 3)", "--timeout",
-                           f"{int(s['timeout_release'])}s"), s["timeout_release"],
+            Step("local", tuple(upgrade_argv(helm, s, _chart_path(ctx),
+                                             _image_sets(ctx, ctx.facts.tag_or()),
+                                             ["--wait=hookOnly (helm 4) | no --wait (helm 3)"])),
+                 s["timeout_release"],
                  "install; the rollout is then judged by the suite (fails fast)"),
-            Step("local", (*helm, "status", rel, "--namespace", ns, *kube, "-o", "json"), 30,
+            Step("local", tuple(release_argv(helm, "status", s, "-o", "json")), 30,
                  "deployed, revision"),
             Step("local", ("kubernetes-api", "watch", f"deployment,pods -l "
                            f"app.kubernetes.io/instance={rel}"), s["timeout_release"],
@@ -190,10 +187,35 @@ def wait_args(helm_major: int) -> list[str]:
 
 
 def _kube_args(s: Any) -> list[str]:
-    args = ["--kube-context", s["kube_context"]]
+    args = [f"--kube-context={s['kube_context']}"]
     if s.get("kubeconfig"):
-        args += ["--kubeconfig", s["kubeconfig"]]
+        args.append(f"--kubeconfig={s['kubeconfig']}")
     return args
+
+
+# helm command lines: flags with their values joined by `=`, the release and chart after
+# `--`, so no user-supplied value is ever read as an option (helm parses with cobra/pflag)
+
+
+def lint_argv(helm: Any, chart: str, sets: list[str]) -> list[str]:
+    return [*helm, "lint", "--strict", *sets, "--", chart]
+
+
+def template_argv(helm: Any, s: Any, chart: str, sets: list[str]) -> list[str]:
+    return [*helm, "template", f"--namespace={s['namespace']}", *sets, "--", s["release"],
+            chart]
+
+
+def upgrade_argv(helm: Any, s: Any, chart: str, sets: list[str], wait: list[str]
+                 ) -> list[str]:
+    return [*helm, "upgrade", "--install", f"--namespace={s['namespace']}", *_kube_args(s),
+            *sets, *wait, f"--timeout={int(s['timeout_release'])}s", "--", s["release"], chart]
+
+
+def release_argv(helm: Any, command: str, s: Any, *flags: str) -> list[str]:
+    """``helm status|history`` of the release."""
+    return [*helm, command, f"--namespace={s['namespace']}", *_kube_args(s), *flags, "--",
+            s["release"]]
 
 
 def _secret_name(s: Any) -> str:
@@ -309,17 +331,13 @@ def release_run(ctx: StageContext) -> dict[str, Any]:
     major = helm_major(ctx)
     wait = wait_args(major)
     ns, rel = s["namespace"], s["release"]
-    kube = _kube_args(s)
-    install = ctx.run("local", [*s["helm"], "upgrade", "--install", rel, _chart_path(ctx),
-                                "--namespace", ns, *kube, *_image_sets(ctx, push["tag"]),
-                                *wait, "--timeout", f"{int(s['timeout_release'])}s"],
-                      check=False)
+    install = ctx.run("local", upgrade_argv(s["helm"], s, _chart_path(ctx),
+                                            _image_sets(ctx, push["tag"]), wait), check=False)
     if not install.ok:
         raise StageError(f"helm upgrade --install failed: {install.tail(6)}",
                          details=install.tail(40))
-    status = json.loads(ctx.run("local", [*s["helm"], "status", rel, "--namespace", ns, *kube,
-                                          "-o", "json"], timeout=30,
-                                what="helm status").stdout)
+    status = json.loads(ctx.run("local", release_argv(s["helm"], "status", s, "-o", "json"),
+                                timeout=30, what="helm status").stdout)
     info = judge.helm_status(status)
     pods, dep = _wait_rollout(ctx, core, apps, ns, rel)
     problems = judge.pod_problems(pods)
@@ -423,10 +441,9 @@ def _diagnostics(ctx: StageContext, core: Any, ns: str, rel: str,
             parts.append(f"== previous log {pod['metadata']['name']} (before its restart) ==")
             parts.append(_pod_log(core, pod, ns, tail=30, previous=True))
     s = ctx.settings
-    for args in (["status", rel], ["history", rel]):
-        result = ctx.runners("local").run([*s["helm"], *args, "--namespace", ns,
-                                           *_kube_args(s)], timeout=20)
-        parts.append(f"== helm {' '.join(args)} ==\n{result.tail(20)}")
+    for command in ("status", "history"):
+        result = ctx.runners("local").run(release_argv(s["helm"], command, s), timeout=20)
+        parts.append(f"== helm {command} {rel} ==\n{result.tail(20)}")
     return ctx.redactor.redact("\n".join(parts))[-12000:]
 
 

@@ -245,9 +245,10 @@ def parse_inspect(text: str) -> ImageInfo:
 
 def build_args(settings: Any) -> list[str]:
     # -L before --log-format: older nix (2.8) takes -L for "--log-format bar-with-logs", so
-    # a later -L would switch the internal-json log back to plain text
-    return [settings["build_attr"], "-L", "--log-format", "internal-json",
-            *settings["nix_options"]]
+    # a later -L would switch the internal-json log back to plain text; nix_options are
+    # options by design, the installable comes after `--` (never read as an option)
+    return ["-L", "--log-format", "internal-json", *settings["nix_options"], "--",
+            settings["build_attr"]]
 
 
 def prebuild_plan(ctx: StageContext) -> list[Step]:
@@ -379,8 +380,9 @@ def _follow(ctx: StageContext, host: str, st: str, sha: str) -> tuple[int, str]:
 
 
 def in_checkout(remote_dir: str, argv: list[str]) -> list[str]:
-    """Run ``argv`` inside the checkout: ``sh -c 'cd "$1" && shift && exec "$@"'``."""
-    return ["sh", "-c", 'cd "$1" && shift && exec "$@"', "irp-in-checkout", remote_dir, *argv]
+    """Run ``argv`` inside the checkout: ``sh -c 'cd -- "$1" && shift && exec "$@"'``."""
+    return ["sh", "-c", 'cd -- "$1" && shift && exec "$@"', "irp-in-checkout", remote_dir,
+            *argv]
 
 
 def flake_plan(ctx: StageContext) -> list[Step]:

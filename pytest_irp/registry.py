@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -234,6 +234,8 @@ def run(ctx: StageContext) -> dict[str, Any]:
     dest = ref.with_tag(tag)
     result = ctx.run(host, push_argv(s, dest), input=authfile(ref.hostport, user, password),
                      check=False)
+    # push.sh's watchdog writes an empty line to stderr every 2 s (to notice a dead session)
+    result = replace(result, stderr=without_blank_lines(result.stderr))
     if not result.ok:
         hint = ""
         if problem and ("connection refused" in result.stderr.lower()
@@ -255,6 +257,10 @@ def run(ctx: StageContext) -> dict[str, Any]:
     return {"image": dest, "tag": tag, "digest": pushed, "registry": ref.hostport,
             "repository": ref.path, "realm": realm, "realm_problem": problem or "",
             "tags": [tag, *(t for t in tags if t != tag)][:50], "tags_total": len(tags)}
+
+
+def without_blank_lines(text: str) -> str:
+    return "".join(line for line in text.splitlines(keepends=True) if line.strip())
 
 
 def _marker(text: str, marker: str) -> str:

@@ -8,7 +8,6 @@ runner quotes the argument list for the remote shell and shares one connection p
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shlex
 import shutil
@@ -28,6 +27,7 @@ from .redact import Redactor
 LineCallback = Callable[[str], None]
 
 SSH_CONNECTION_ERROR = 255
+GRACE_SECONDS = 3.0  # between SIGTERM and SIGKILL when a child's process group is stopped
 FATAL_SSH_ERRORS = ("Host key verification failed", "Permission denied",
                     "Could not resolve hostname", "No route to host",
                     "Bad configuration option", "Can't open user config file",
@@ -125,7 +125,14 @@ def ssh_argv(destination: str, remote: Sequence[str], *, ssh_config: str | None,
     if control_path:
         argv += ["-o", "ControlMaster=auto", "-o", f"ControlPath={control_path}",
                  "-o", "ControlPersist=60"]
-    argv += [destination, "--", shlex.join(remote)]
+    # `--` before the destination, so no host name is read as an option. ssh then reads
+    # options again after the destination and would take a second `--` for the command
+    # (seen with OpenSSH 9.2: `ssh -- host -- cmd` runs `-- cmd`); the command is one
+    # argument that starts with a program name, never with '-'.
+    command = shlex.join(remote)
+    if command.startswith("-"):
+        raise ValueError(f"a remote command starts with a program name, not {remote[0]!r}")
+    argv += ["--", destination, command]
     return argv
 
 
@@ -167,23 +174,40 @@ class SshRunner:
         full = ssh_argv(self.host, argv, ssh_config=self.ssh_config,
                         connect_timeout=self.connect_timeout, control_path=self._control_path())
         return _run_process(self.host, full, list(argv), timeout=timeout, input=input,
-                            env=child_env(), on_line=on_line, redactor=self.redactor)
+                            env=child_env(), on_line=on_line, redactor=self.redactor,
+                            on_abort=self._end_connection)
+
+    def _end_connection(self) -> None:
+        """Close the shared connection (the ControlMaster) after a command was stopped
+        (timeout, Ctrl-C): killing an ssh client that uses a master does not end its remote
+        command (the master only half-closes the channel and keeps our pipes), ending the
+        connection does: sshd closes the command's pipes, and the remote scripts notice.
+        The next command opens a new connection."""
+        if self._control_dir is None:
+            return
+        control = os.path.join(self._control_dir, "%C")
+        try:
+            subprocess.run(["ssh", *(["-F", self.ssh_config] if self.ssh_config else []),
+                            "-o", f"ControlPath={control}", "-O", "exit", "--", self.host],
+                           capture_output=True, timeout=5, check=False, env=child_env())
+        except (OSError, subprocess.SubprocessError):
+            pass
 
     def close(self) -> None:
         if self._control_dir is None:
             return
-        control = os.path.join(self._control_dir, "%C")
-        subprocess.run(["ssh", *(["-F", self.ssh_config] if self.ssh_config else []),
-                        "-o", f"ControlPath={control}", "-O", "exit", self.host],
-                       capture_output=True, timeout=5, check=False, env=child_env())
+        self._end_connection()
         shutil.rmtree(self._control_dir, ignore_errors=True)
         self._control_dir = None
 
 
 def _run_process(host: str, argv: list[str], shown: list[str], *, timeout: float,
                  input: str | None, env: dict[str, str], on_line: LineCallback | None,
-                 redactor: Redactor) -> CommandResult:
-    """Run one process with a hard deadline; stream stdout lines to ``on_line``."""
+                 redactor: Redactor, on_abort: Callable[[], None] | None = None
+                 ) -> CommandResult:
+    """Run one process with a hard deadline; stream stdout lines to ``on_line``. When it
+    is stopped (timeout, KeyboardInterrupt, SystemExit), its process group is stopped and
+    ``on_abort`` runs before the outputs are collected."""
     started = time.monotonic()
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE if input is not None
@@ -208,21 +232,37 @@ def _run_process(host: str, argv: list[str], shown: list[str], *, timeout: float
                                 daemon=True)]
     for t in threads:
         t.start()
-    if input is not None and proc.stdin is not None:
-        try:
-            proc.stdin.write(input)
-            proc.stdin.close()
-        except BrokenPipeError:
-            pass
     timed_out = False
+    finished = False
     try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        _kill_group(proc)
-    for t in threads:
-        t.join(timeout=5)
-    _close_pipes(proc, still_reading=any(t.is_alive() for t in threads))
+        if input is not None and proc.stdin is not None:
+            try:
+                proc.stdin.write(input)
+                proc.stdin.close()
+            except BrokenPipeError:
+                pass
+        try:
+            proc.wait(timeout=timeout)
+            finished = True
+        except subprocess.TimeoutExpired:
+            timed_out = True
+    finally:
+        # also on KeyboardInterrupt/SystemExit: the child runs in its own session (the
+        # terminal's Ctrl-C does not reach it), so nothing of its group may outlive us
+        stop_group(proc)
+        if not finished and on_abort is not None:
+            on_abort()
+        for t in threads:
+            t.join(timeout=5 if finished else 1)
+        # a pipe still held elsewhere (an ssh ControlMaster keeps the client's pipes)
+        # stays open rather than block here: closing it waits for its reader thread
+        if not any(t.is_alive() for t in threads):
+            for stream in (proc.stdin, proc.stdout, proc.stderr):
+                if stream is not None and not stream.closed:
+                    try:
+                        stream.close()
+                    except (BrokenPipeError, ValueError):
+                        pass
     return CommandResult(host=host, argv=tuple(redactor.redact_argv(shown)),
                          rc=proc.returncode if proc.returncode is not None else -9,
                          stdout=redactor.redact("".join(out_chunks)),
@@ -230,24 +270,59 @@ def _run_process(host: str, argv: list[str], shown: list[str], *, timeout: float
                          duration=time.monotonic() - started, timed_out=timed_out)
 
 
-def _close_pipes(proc: subprocess.Popen[str], *, still_reading: bool) -> None:
-    """Close our ends of the child's pipes: an unclosed one is a ResourceWarning, an error
-    under ``-W error``. Output pipes that a pump thread still reads (a grandchild holds
-    them open) are left alone: closing them would wait for that thread's read."""
-    streams = (proc.stdin,) if still_reading else (proc.stdin, proc.stdout, proc.stderr)
-    for stream in streams:
-        if stream is not None:
-            with contextlib.suppress(OSError, ValueError):
-                stream.close()
-
-
-def _kill_group(proc: subprocess.Popen[str]) -> None:
+def stop_group(proc: subprocess.Popen[str], grace: float | None = None) -> None:
+    """Terminate what is left of the process group ``proc`` leads (it was started with
+    ``start_new_session``, so its pid is the group id) and reap ``proc``: SIGTERM, then
+    SIGKILL after ``grace`` seconds (default GRACE_SECONDS) for whatever still runs.
+    Members that outlive their leader (a backgrounded grandchild) are found by the group
+    id and stopped too; they are not our children, so whoever adopted them reaps them. A
+    second Ctrl-C during the grace goes straight to SIGKILL."""
+    pgid = proc.pid
+    if proc.poll() is not None and not group_alive(pgid):
+        return
+    _signal_group(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + (GRACE_SECONDS if grace is None else grace)
     try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=3)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        while time.monotonic() < deadline:
+            if proc.poll() is not None and not group_alive(pgid):
+                return
+            time.sleep(0.02)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if proc.poll() is None or group_alive(pgid):
+            _signal_group(pgid, signal.SIGKILL)
         proc.wait()
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether a live process (not a zombie) of group ``pgid`` exists. Zombies do not
+    count: an orphan that died stays one until its new parent reaps it (in a container
+    whose init does not reap, forever), and it holds nothing."""
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return True  # no /proc: a member exists (perhaps a zombie)
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
+                fields = stat.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        # after the command name: state, ppid, pgrp, ...
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
+            return True
+    return False

@@ -114,8 +114,49 @@ _REGISTRY = re.compile(r"^(?P<host>[A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\])(?::(?P<port
                        r"/(?P<path>[a-z0-9._-]+(?:/[a-z0-9._-]+)+)$")
 
 
-def _registry(raw: Any) -> str:
+def _not_an_option(text: str, what: str, reader: str, spaces: bool = False) -> str:
+    """Values that name hosts, refs, repositories and releases reach command lines; one
+    that starts with '-' would be read as an option there (`--` guards the commands this
+    suite builds, not every tool a user may wrap around them)."""
+    if text.startswith("-"):
+        raise ValueError(f"{what} cannot start with '-' ({reader} would read {text!r} as an "
+                         f"option)")
+    if not spaces and any(ch.isspace() for ch in text):
+        raise ValueError(f"{what} cannot contain white space, got {text!r}")
+    return text
+
+
+def _host(raw: Any) -> str:
+    return _not_an_option(_str(raw), "an SSH destination", "ssh")
+
+
+def _ref(raw: Any) -> str:
+    return _not_an_option(_str(raw), "a git ref", "git")
+
+
+def _git_remote(raw: Any) -> str:
+    return _not_an_option(_str(raw), "a git remote", "git fetch", spaces=True)
+
+
+def _k8s_name(raw: Any) -> str:
+    return _not_an_option(_str(raw), "a Kubernetes or Helm name", "helm")
+
+
+# the image reference grammar (distribution/reference): tag := [\w][\w.-]{0,127}; so a
+# tag never starts with '-' and holds no ',' or '=' that `helm --set` would split on
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+
+
+def _tag(raw: Any) -> str:
     text = _str(raw)
+    if not _TAG.match(text):
+        raise ValueError(f"expected an image tag (up to 128 letters, digits, '_', '.' and "
+                         f"'-', not starting with '-' or '.'), got {text!r}")
+    return text
+
+
+def _registry(raw: Any) -> str:
+    text = _not_an_option(_str(raw), "a registry", "skopeo")
     if not _REGISTRY.match(text):
         raise ValueError(f"expected HOST:PORT/OWNER/NAME (lower-case path), got {text!r}")
     return text
@@ -173,7 +214,7 @@ STAGE_TIMEOUTS: dict[str, float] = {
 SETTINGS: tuple[Setting, ...] = (
     # build host and source
     _s("host", "SSH destination or ssh-config alias of the build host (where `nix build` runs).",
-       "str", _str, None, "haskelseed"),
+       "str", _host, None, "haskelseed"),
     _s("ssh_config", "ssh config file passed to every ssh call with -F (aliases, keys, "
        "known_hosts). Without it, OpenSSH's own defaults apply.", "path", _path, None,
        "~/.ssh/config"),
@@ -187,10 +228,10 @@ SETTINGS: tuple[Setting, ...] = (
     _s("remote_dir", "Path of the checkout on the build host (relative to the SSH user's home "
        "unless absolute).", "str", _str, "ihp-railiance-probe", "/root/ihp-railiance-probe"),
     _s("git_remote", "Git URL the build host fetches the revision from. Unset: the tracked "
-       "files are copied over SSH and committed there.", "str", _str, None,
+       "files are copied over SSH and committed there.", "str", _git_remote, None,
        "ssh://git@git.example.invalid/coulomb/ihp-railiance-probe.git"),
-    _s("ref", "Git ref or SHA under test (resolved in app_repo).", "str", _str, "HEAD", "main"),
-    _s("tag", "Image tag. Default: the short SHA under test.", "str", _str, None, "a1b2c3d"),
+    _s("ref", "Git ref or SHA under test (resolved in app_repo).", "str", _ref, "HEAD", "main"),
+    _s("tag", "Image tag. Default: the short SHA under test.", "str", _tag, None, "a1b2c3d"),
     # nix build
     _s("nix_options", "Extra options for `nix build` on the build host (the workplan requires "
        "-j1 on the 2-CPU host).", "argv", _argv, ("-j1",), "-j1 --cores 2"),
@@ -226,7 +267,7 @@ SETTINGS: tuple[Setting, ...] = (
     _s("skopeo", "skopeo command on the build host.", "argv", _argv, ("skopeo",),
        "/nix/store/...-skopeo-1.22.2/bin/skopeo", group="registry"),
     # node / cluster
-    _s("node_host", "SSH destination or alias of the k3s node (for T09).", "str", _str,
+    _s("node_host", "SSH destination or alias of the k3s node (for T09).", "str", _host,
        "railiance01", "railiance01", group="cluster"),
     _s("registries_yaml", "Path of k3s's registries.yaml on the node.", "str", _str,
        "/etc/rancher/k3s/registries.yaml", "/etc/rancher/k3s/registries.yaml",
@@ -240,9 +281,9 @@ SETTINGS: tuple[Setting, ...] = (
        None, "~/.kube/config", group="cluster"),
     _s("kube_context", "kubeconfig context of the cluster.", "str", _str, "railiance01",
        "railiance01", group="cluster"),
-    _s("namespace", "Namespace of the release.", "str", _str, "coulomb", "coulomb",
+    _s("namespace", "Namespace of the release.", "str", _k8s_name, "coulomb", "coulomb",
        group="cluster"),
-    _s("release", "Helm release name.", "str", _str, "ihp-railiance-probe",
+    _s("release", "Helm release name.", "str", _k8s_name, "ihp-railiance-probe",
        "ihp-railiance-probe", group="cluster"),
     _s("chart", "Chart directory, relative to app_repo unless absolute.", "str", _str, "chart",
        "chart", group="cluster"),
@@ -301,7 +342,7 @@ SETTINGS: tuple[Setting, ...] = (
        None, "~/.config/irp/gitea-token", group="ci"),
     _s("gitea_repo", "OWNER/NAME of the app repository in Gitea. Default: the registry "
        "path.", "str", _str, None, "coulomb/ihp-railiance-probe", group="ci"),
-    _s("ci_branch", "Branch whose latest CI run must have succeeded.", "str", _str, "main",
+    _s("ci_branch", "Branch whose latest CI run must have succeeded.", "str", _ref, "main",
        "main", group="ci"),
     # run control
     _s("reports_dir", "Where reports, logs and summary.json go.", "path", _path, "reports",

@@ -426,3 +426,9 @@ def test_stages_requested_reads_the_stage_fixtures_of_the_selected_checks() -> N
              SimpleNamespace(fixturenames=["stage_source", "stage_push", "build_host"]),
              SimpleNamespace()]
     assert stages_requested(items) == ["source", "build", "push"]  # type: ignore[arg-type]
+
+
+def test_push_watchdog_lines_are_dropped_from_the_failure_text() -> None:
+    from pytest_irp.registry import without_blank_lines
+
+    assert without_blank_lines("\n\nFATA unauthorized\n\n \n") == "FATA unauthorized\n"

@@ -8,7 +8,7 @@ set -u
 cmd=$1; dir=$2; app=$3; sha=$4; shift 4
 state="${XDG_CACHE_HOME:-$HOME/.cache}/irp/$app"
 lock="$state/lock"; log="$state/$sha.log"; rc="$state/$sha.rc"
-mkdir -p "$state"
+mkdir -p -- "$state"
 case "$cmd" in
 start)
   command -v nix >/dev/null 2>&1 || { echo "nix is not installed on $(hostname)" >&2; exit 127; }
@@ -24,7 +24,7 @@ start)
   done
   echo "$sha" > "$lock/sha"
   rm -f "$rc"; : > "$log"
-  cd "$dir" || exit 2
+  cd -- "$dir" || exit 2
   IRP_LOG=$log IRP_RC=$rc IRP_LOCK=$lock setsid sh -c \
     'nix build "$@" >"$IRP_LOG" 2>&1; echo $? >"$IRP_RC.tmp"; mv "$IRP_RC.tmp" "$IRP_RC"; rm -rf "$IRP_LOCK"' \
     irp-nix-build "$@" </dev/null >/dev/null 2>&1 &
@@ -49,7 +49,10 @@ follow)
       tail -c +$((off + 1)) "$log" | head -c $((size - off)); off=$size
     fi
     if [ $finished = 1 ]; then echo; echo "@@IRP-EXIT $(cat "$rc")"; exit 0; fi
-    if [ ! -d "$lock" ]; then
+    # the build is gone without an exit code: no lock, or a lock whose build process is
+    # dead (killed with SIGKILL, host rebooted; the next start removes such a lock)
+    bpid=$(cat "$lock/pid" 2>/dev/null)
+    if [ ! -d "$lock" ] || { [ -n "$bpid" ] && ! kill -0 "$bpid" 2>/dev/null; }; then
       sleep 1; [ -f "$rc" ] && continue
       echo; echo "@@IRP-LOST"; exit 0
     fi
@@ -57,7 +60,7 @@ follow)
   done
   ;;
 inspect)
-  cd "$dir" || exit 2
+  cd -- "$dir" || exit 2
   out=$(readlink -f result) || { echo "no result symlink in $dir" >&2; exit 4; }
   echo "@@out $out"
   z=; [ "$(head -c 2 "$out" | od -An -tx1 | tr -d ' \n')" = 1f8b ] && z=z

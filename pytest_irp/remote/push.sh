@@ -1,15 +1,66 @@
-# Push the built archive with skopeo using an authfile read from stdin (mode 0600, removed
-# afterwards): no credential ever appears on a command line. Prints the pushed digest.
+# Push the built archive with skopeo using an authfile read from stdin: no credential ever
+# appears on a command line. The authfile (mode 0600, in a private temp directory) exists
+# only while skopeo runs: it is removed as soon as skopeo returns, before anything is
+# printed, and on HUP, INT, TERM and PIPE (dash and busybox sh skip an EXIT trap when a
+# signal kills them, so every signal that can end the script has its own trap).
+# While skopeo runs, a watchdog writes an empty line to stderr every 2 s: once the SSH
+# session is gone its pipes are closed, the write fails, and the script stops skopeo
+# (without a tty, sshd sends no SIGHUP: a closed pipe is all the script can notice).
+# Prints the pushed digest.
 # usage: sh -c "$(cat push.sh)" irp-push DIR DEST_REF TLS_VERIFY SKOPEO...
 set -u
 dir=$1; dest=$2; tls=$3; shift 3
 umask 077
-auth=$(mktemp); digest=$(mktemp)
-trap 'rm -f "$auth" "$digest"' EXIT INT TERM
-cat > "$auth"
-cd "$dir" || exit 2
+tmp=; pid=; watch=
+cleanup() { [ -n "$tmp" ] && rm -rf "$tmp"; tmp=; }
+stop() {
+  trap '' HUP INT TERM PIPE
+  [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null
+  [ -n "$watch" ] && kill -TERM "$watch" 2>/dev/null
+  cleanup
+  trap - EXIT
+  exit "$1"
+}
+trap 'cleanup' EXIT
+trap 'stop 129' HUP
+trap 'stop 130' INT
+trap 'stop 143' TERM
+trap 'stop 141' PIPE
+cd -- "$dir" || exit 2
 out=$(readlink -f result) || { echo "no result symlink in $dir" >&2; exit 4; }
 policy=; [ -f /etc/containers/policy.json ] || [ -f "$HOME/.config/containers/policy.json" ] || policy=--insecure-policy
-"$@" $policy copy --authfile "$auth" --dest-tls-verify="$tls" --retry-times 2 \
-  --digestfile "$digest" "docker-archive:$out" "docker://$dest" || exit $?
-echo "@@digest $(cat "$digest")"
+base=${TMPDIR:-/tmp}
+# a push killed by SIGKILL (no trap can run) left its directory: the next push removes
+# those whose script is gone (its pid file names a dead process, or it has none and is
+# older than a minute; another user's directories are left alone: kill -0 fails with EPERM
+# only for live processes, and rm cannot remove them)
+for old in "$base"/irp-push.*; do
+  [ -d "$old" ] || continue
+  opid=$(cat "$old/pid" 2>/dev/null) || opid=
+  if [ -n "$opid" ]; then
+    kill -0 "$opid" 2>/dev/null || rm -rf "$old" 2>/dev/null
+  elif [ -n "$(find "$old" -maxdepth 0 -mmin +1 2>/dev/null)" ]; then
+    rm -rf "$old" 2>/dev/null
+  fi
+done
+tmp=$(mktemp -d "$base/irp-push.XXXXXX") || exit 2
+echo $$ > "$tmp/pid"
+cat > "$tmp/auth" || stop 2
+"$@" $policy copy --authfile "$tmp/auth" --dest-tls-verify="$tls" --retry-times 2 \
+  --digestfile "$tmp/digest" -- "docker-archive:$out" "docker://$dest" &
+pid=$!
+(
+  trap '' PIPE
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 2 </dev/null >/dev/null 2>&1
+    printf '\n' >&2 2>/dev/null || { kill -TERM $$; exit 0; }
+  done
+) </dev/null >/dev/null &
+watch=$!
+wait "$pid"; rc=$?
+pid=
+digest=$(cat "$tmp/digest" 2>/dev/null)
+cleanup
+kill -TERM "$watch" 2>/dev/null; watch=
+[ "$rc" = 0 ] || exit "$rc"
+echo "@@digest $digest"
