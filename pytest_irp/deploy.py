@@ -42,10 +42,15 @@ def _helm_env() -> dict[str, str]:
     return {}
 
 
-def helm_major(ctx: StageContext) -> int:
+def helm_version(ctx: StageContext) -> str:
+    """``helm version --short`` (e.g. ``v4.0.5+g1b6053d``), '' when it does not answer."""
     result = ctx.run("local", [*ctx.settings["helm"], "version", "--short"], timeout=30,
-                     what="helm version")
-    match = re.search(r"v(\d+)\.", result.stdout)
+                     check=False, what="helm version")
+    return result.stdout.strip().splitlines()[0] if result.ok and result.stdout.strip() else ""
+
+
+def helm_major(version: str) -> int:
+    match = re.search(r"v(\d+)\.", version)
     return int(match.group(1)) if match else 3
 
 
@@ -169,11 +174,11 @@ def release_plan(ctx: StageContext) -> list[Step]:
     return [Step("local", ("kubernetes-api", "read/create", f"namespace/{ns}",
                            f"secret/{_secret_name(s)} (never overwritten)"), 30,
                  "namespace and env secret (values never printed)"),
-            Step("local", (*helm, "upgrade", "--install", rel, _chart_path(ctx), "--namespace",
-                           ns, *kube, *_image_sets(ctx, ctx.facts.tag_or()),
-                           "--wait=hookOnly (helm 4) | no --wait (helm 3)", "--timeout",
-                           f"{int(s['timeout_release'])}s"), s["timeout_release"],
-                 "install; the rollout is then judged by the suite (fails fast)"),
+            Step("local", tuple(release_argv(helm, rel, _chart_path(ctx), ns, kube,
+                                             _image_sets(ctx, ctx.facts.tag_or()),
+                                             s["timeout_release"])), s["timeout_release"],
+                 "install (helm waits for hooks only); the rollout is then judged by the "
+                 "suite (fails fast)"),
             Step("local", (*helm, "status", rel, "--namespace", ns, *kube, "-o", "json"), 30,
                  "deployed, revision"),
             Step("local", ("kubernetes-api", "watch", f"deployment,pods -l "
@@ -181,12 +186,16 @@ def release_plan(ctx: StageContext) -> list[Step]:
                  "rollout (kubectl's algorithm), Ready, restarts, imageID digest")]
 
 
-def wait_args(helm_major: int) -> list[str]:
-    """One wait strategy on helm 3 and 4: helm waits for hooks only, and the suite judges
-    the rollout itself (so it can fail fast on CrashLoopBackOff and friends). helm 3 does
-    that without --wait; helm 4 needs --wait=hookOnly (its bare --wait is the kstatus
-    watcher, and no flag at all is its default hookOnly, spelled out for clarity)."""
-    return ["--wait=hookOnly"] if helm_major >= 4 else []
+def release_argv(helm: list[str], release: str, chart: str, namespace: str,
+                 kube: list[str], sets: list[str], timeout: float) -> list[str]:
+    """The release command, the same on every helm 3 and 4 release line: no ``--wait``, so
+    helm waits for hooks only and the suite judges the rollout itself (it fails fast on
+    CrashLoopBackOff and friends). helm 3's ``--wait`` is a bool, false by default; helm 4's
+    default strategy without ``--wait`` is ``hookOnly`` (pkg/cmd/flags.go AddWaitFlag,
+    v4.0.0+). ``--wait=hookOnly`` is NOT used: helm 4.0.0-4.0.5 reject it ("invalid wait
+    input"), only 4.1.0+ accept it (helm PR #31421). ``--timeout`` bounds the hooks."""
+    return [*helm, "upgrade", "--install", release, chart, "--namespace", namespace, *kube,
+            *sets, "--timeout", f"{int(timeout)}s"]
 
 
 def _kube_args(s: Any) -> list[str]:
@@ -306,14 +315,12 @@ def release_run(ctx: StageContext) -> dict[str, Any]:
     core = client.CoreV1Api(api_client)
     apps = client.AppsV1Api(api_client)
     secret_state = ensure_namespace_and_secret(ctx, core, client)
-    major = helm_major(ctx)
-    wait = wait_args(major)
+    version = helm_version(ctx)
     ns, rel = s["namespace"], s["release"]
     kube = _kube_args(s)
-    install = ctx.run("local", [*s["helm"], "upgrade", "--install", rel, _chart_path(ctx),
-                                "--namespace", ns, *kube, *_image_sets(ctx, push["tag"]),
-                                *wait, "--timeout", f"{int(s['timeout_release'])}s"],
-                      check=False)
+    install = ctx.run("local", release_argv(list(s["helm"]), rel, _chart_path(ctx), ns, kube,
+                                            _image_sets(ctx, push["tag"]),
+                                            s["timeout_release"]), check=False)
     if not install.ok:
         raise StageError(f"helm upgrade --install failed: {install.tail(6)}",
                          details=install.tail(40))
@@ -333,7 +340,8 @@ def release_run(ctx: StageContext) -> dict[str, Any]:
             if not startup_ok:
                 problems.append(f"startup line {s['startup_line']!r} not in the pod log")
     return {"status": info["status"], "revision": info["revision"], "secret": secret_state,
-            "helm_major": major, "pods": [judge.pod_summary(p) for p in pods],
+            "helm_version": version, "helm_major": helm_major(version),
+            "pods": [judge.pod_summary(p) for p in pods],
             "pod_problems": problems, "running_digest": running[0] if running else "",
             "deployment": dep.get("metadata", {}).get("name", ""),
             "startup_line_seen": startup_ok, "log_excerpt": ctx.redactor.redact(logs[-2000:])}
