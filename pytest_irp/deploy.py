@@ -330,21 +330,30 @@ def release_run(ctx: StageContext) -> dict[str, Any]:
     info = judge.helm_status(status)
     pods, dep = _wait_rollout(ctx, core, apps, ns, rel)
     problems = judge.pod_problems(pods)
+    for title, detail in judge.restart_findings(pods):
+        ctx.finding("warning", title, detail, "Read the previous log in the release's "
+                    "diagnostics (kubectl logs --previous); T10 passes on a pod that runs "
+                    "Ready again.")
     running = judge.running_digests(pods)
     startup_ok = None
+    startup_problem = ""
     logs = ""
     if pods:
         logs = _pod_log(core, pods[0], ns, tail=200)
         if s.get("startup_line"):
-            startup_ok = s["startup_line"] in logs
-            if not startup_ok:
-                problems.append(f"startup line {s['startup_line']!r} not in the pod log")
+            startup_problem, note = judge.startup_problem(logs, s["startup_line"])
+            startup_ok = not startup_problem
+            if note:
+                ctx.finding("info", "Startup line not among the last log lines", note)
+    healthz = _healthz_via_cluster(core, ns, rel)
     return {"status": info["status"], "revision": info["revision"], "secret": secret_state,
             "helm_version": version, "helm_major": helm_major(version),
             "pods": [judge.pod_summary(p) for p in pods],
             "pod_problems": problems, "running_digest": running[0] if running else "",
             "deployment": dep.get("metadata", {}).get("name", ""),
-            "startup_line_seen": startup_ok, "log_excerpt": ctx.redactor.redact(logs[-2000:])}
+            "startup_line_seen": startup_ok,
+            "startup_problem": startup_problem, "healthz_via_cluster": healthz,
+            "log_excerpt": ctx.redactor.redact(logs[-2000:])}
 
 
 def _pod_log(core: Any, pod: dict[str, Any], ns: str, tail: int, previous: bool = False
@@ -356,11 +365,45 @@ def _pod_log(core: Any, pod: dict[str, Any], ns: str, tail: int, previous: bool 
         return f"(log unavailable: {exc})"
 
 
+def _healthz_via_cluster(core: Any, ns: str, rel: str) -> dict[str, Any]:
+    """The workplan's ``curl http://<cluster-ip>/healthz``, through the API server's
+    service proxy (so from inside the cluster, without a route to the cluster IP): the
+    release's Service on its port 80."""
+    selector = f"app.kubernetes.io/instance={rel}"
+    try:
+        services = core.list_namespaced_service(ns, label_selector=selector,
+                                                _request_timeout=15).items
+    except Exception as exc:
+        return {"status": 0, "body": "", "error": f"listing services: {str(exc)[:300]}"}
+    names = [svc.metadata.name for svc in services
+             if any(port.port == 80 for port in svc.spec.ports or [])]
+    if not names:
+        return {"status": 0, "body": "", "error": f"no Service with port 80 for {selector}"}
+    last: dict[str, Any] = {}
+    for attempt in range(5):
+        try:
+            body = core.connect_get_namespaced_service_proxy_with_path(
+                f"{names[0]}:80", ns, "healthz", _request_timeout=10,
+                _preload_content=False)
+            return {"status": int(body.status), "body": body.data.decode(errors="replace")
+                    [:2000], "error": "", "service": names[0]}
+        except Exception as exc:
+            status = getattr(exc, "status", 0) or 0
+            last = {"status": int(status), "body": str(getattr(exc, "body", "") or "")[:500],
+                    "error": str(getattr(exc, "reason", exc))[:300], "service": names[0]}
+            if status and status < 500:
+                return last
+        if attempt < 4:
+            time.sleep(2)
+    return last
+
+
 def _wait_rollout(ctx: StageContext, core: Any, apps: Any, ns: str, rel: str
                   ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     selector = f"app.kubernetes.io/instance={rel}"
     api = core.api_client
     last = "no deployment yet"
+    pulls = judge.PullWatch()
     while True:
         deps = apps.list_namespaced_deployment(ns, label_selector=selector,
                                                _request_timeout=15)
@@ -368,7 +411,8 @@ def _wait_rollout(ctx: StageContext, core: Any, apps: Any, ns: str, rel: str
         deps_d = [api.sanitize_for_serialization(d) for d in deps.items]
         pods = [api.sanitize_for_serialization(p) for p in pods_raw.items]
         current = _current_pods(apps, api, ns, selector, deps_d[0], pods) if deps_d else pods
-        fatal = judge.fatal_pod_state(current)
+        fatal = (judge.fatal_pod_state(current) or pulls.observe(current, time.monotonic())
+                 or (judge.rollout_failed(deps_d[0]) if deps_d else ""))
         if fatal:
             bundle = _diagnostics(ctx, core, ns, rel,
                                   current + [p for p in pods if p not in current])
@@ -383,8 +427,9 @@ def _wait_rollout(ctx: StageContext, core: Any, apps: Any, ns: str, rel: str
                 last = "deployment available but no Ready pod"
         if ctx.deadline - time.monotonic() < 3:
             bundle = _diagnostics(ctx, core, ns, rel, pods)
-            raise StageError(f"release {rel} not rolled out within timeout_release: {last}",
-                             details=bundle, log=bundle)
+            pulling = f" (image pull failing: {pulls.pending()})" if pulls.pending() else ""
+            raise StageError(f"release {rel} not rolled out within timeout_release: {last}"
+                             f"{pulling}", details=bundle, log=bundle)
         ctx.progress("release", last)
         time.sleep(2)
 

@@ -8,8 +8,16 @@ import re
 from typing import Any
 
 SECRET_KEYS = frozenset({"IHP_SESSION_SECRET", "DATABASE_URL", "IHP_BASEURL"})
-FATAL_WAITING = ("ImagePullBackOff", "ErrImagePull", "CrashLoopBackOff",
-                 "CreateContainerConfigError", "InvalidImageName")
+# waiting reasons that decide T10 at once (the kubelet does not get out of them by itself in
+# the wait): ErrImagePull / ImagePullBackOff are not here, see PullWatch
+FATAL_WAITING = ("CrashLoopBackOff", "CreateContainerConfigError", "InvalidImageName")
+PULL_WAITING = ("ErrImagePull", "ImagePullBackOff")
+# how long a pull may keep failing before T10 fails: the kubelet's image back-off starts
+# at 10 s and doubles up to 300 s (k8s pkg/kubelet/kubelet.go imageBackOffPeriod,
+# MaxImageBackOff; ImagePullBackOff while it backs off: pkg/kubelet/images/
+# image_manager.go), so 40 s hold the retries after a transient failure (10 s, then 20 s)
+# and fail a pull that keeps failing long before the progress deadline (600 s by default)
+PULL_GRACE = 40.0
 PIPELINE_LOG_HEADER = ("# Pipeline log\n\n| Date | SHA | Build | Push | Deploy | Smoke |\n"
                        "|------|-----|-------|------|--------|-------|\n")
 
@@ -140,17 +148,34 @@ def pulled_digest(inspect_json: str, repository: str) -> str:
 # --------------------------------------------------------------------------- rollout
 
 
+def rollout_failed(dep: dict[str, Any]) -> str:
+    """kubectl rollout status's one final error ('' when none): the Deployment controller
+    set the Progressing condition to False with reason ProgressDeadlineExceeded (k8s
+    pkg/controller/deployment/progress.go); kubectl then stops waiting and fails
+    (staging/src/k8s.io/kubectl/pkg/polymorphichelpers/rollout_status.go, checked once the
+    controller observed the current generation, on the reason as kubectl does)."""
+    meta, status = dep.get("metadata", {}), dep.get("status", {})
+    if meta.get("generation", 0) > status.get("observedGeneration", 0):
+        return ""
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == "Progressing" and cond.get("reason") == \
+                "ProgressDeadlineExceeded":
+            deadline = (dep.get("spec") or {}).get("progressDeadlineSeconds", 600)
+            return (f"deployment {meta.get('name', '?')} exceeded its progress deadline "
+                    f"({deadline} s): {cond.get('message', '')}".rstrip(": "))
+    return ""
+
+
 def rollout_status(dep: dict[str, Any]) -> tuple[bool, str]:
-    """kubectl rollout status for a Deployment (status fields are absent when zero)."""
+    """kubectl rollout status for a Deployment (status fields are absent when zero); a
+    final failure is :func:`rollout_failed`'s."""
     meta, spec, status = dep.get("metadata", {}), dep.get("spec", {}), dep.get("status", {})
     name = meta.get("name", "?")
     if meta.get("generation", 0) > status.get("observedGeneration", 0):
         return False, "waiting for the deployment spec update to be observed"
-    for cond in status.get("conditions") or []:
-        if cond.get("type") == "Progressing" and cond.get("reason") == \
-                "ProgressDeadlineExceeded":
-            raise_msg = f"deployment {name} exceeded its progress deadline"
-            return False, raise_msg
+    failed = rollout_failed(dep)
+    if failed:
+        return False, failed
     replicas = spec.get("replicas", 1)
     updated = status.get("updatedReplicas", 0)
     total = status.get("replicas", 0)
@@ -195,6 +220,60 @@ def fatal_pod_state(pods: list[dict[str, Any]]) -> str:
     return ""
 
 
+class PullWatch:
+    """Image pulls across the polls of one rollout wait (state in, verdict out; no I/O).
+
+    kubectl rollout status and helm's waiters wait through pull errors until their
+    deadline. The suite waits through a pull that recovers and fails one that keeps
+    failing: a container's pull is failing while its waiting reason is ErrImagePull (an
+    attempt failed) or ImagePullBackOff (the kubelet waits before the next attempt). It
+    fails T10 when (a) an attempt fails again after a back-off (ErrImagePull seen after
+    ImagePullBackOff: the retry failed too), or (b) the pull has kept failing for
+    ``grace`` seconds (a poll can miss the short ErrImagePull between two back-offs). A
+    container that leaves those states (created, running, or another reason) starts
+    afresh."""
+
+    def __init__(self, grace: float = PULL_GRACE) -> None:
+        self.grace = grace
+        self.failing: dict[str, dict[str, Any]] = {}
+
+    def observe(self, pods: list[dict[str, Any]], now: float) -> str:
+        """The fatal pull ('' while none) after one poll's pods at time ``now``."""
+        seen: set[str] = set()
+        verdict = ""
+        for pod in pods:
+            if pod.get("metadata", {}).get("deletionTimestamp"):
+                continue
+            for cs in pod.get("status", {}).get("containerStatuses") or []:
+                waiting = (cs.get("state") or {}).get("waiting") or {}
+                reason = waiting.get("reason")
+                if reason not in PULL_WAITING:
+                    continue
+                key = f"{pod['metadata'].get('uid') or pod['metadata']['name']}/{cs.get('name')}"
+                seen.add(key)
+                entry = self.failing.setdefault(key, {"since": now, "attempts": 1,
+                                                      "last": reason})
+                if reason == "ErrImagePull" and entry["last"] == "ImagePullBackOff":
+                    entry["attempts"] += 1
+                entry["last"] = reason
+                why = ""
+                if entry["attempts"] >= 2:
+                    why = f"the pull failed again after a back-off ({entry['attempts']} " \
+                          f"failed attempts seen)"
+                elif now - entry["since"] >= self.grace:
+                    why = f"the pull kept failing for {now - entry['since']:.0f} s"
+                if why and not verdict:
+                    verdict = (f"pod {pod['metadata']['name']} container {cs.get('name')}: "
+                               f"{reason}: {why}: {str(waiting.get('message', ''))[:300]}")
+        for key in set(self.failing) - seen:
+            del self.failing[key]
+        return verdict
+
+    def pending(self) -> str:
+        """What is failing now (for the progress line and a timeout's cause), or ''."""
+        return "; ".join(f"{key}: {entry['last']}" for key, entry in self.failing.items())
+
+
 REVISION = "deployment.kubernetes.io/revision"
 
 
@@ -218,18 +297,47 @@ def current_pods(dep: dict[str, Any], replica_sets: list[dict[str, Any]],
 
 
 def pod_problems(pods: list[dict[str, Any]]) -> list[str]:
+    """T10's "Running" (and Ready): restarts are :func:`restart_findings`, not problems (a
+    container that restarted and now runs Ready meets the workplan's exit)."""
     if not pods:
         return ["no pod of the release is Running and Ready"]
-    problems = []
+    return [f"pod {pod['metadata']['name']} is not Running and Ready" for pod in pods
+            if not pod_ready(pod)]
+
+
+def restart_findings(pods: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(title, detail) per container that restarted: the count and the last termination
+    (reason, exit code, message) from ``lastState.terminated``."""
+    found = []
     for pod in pods:
-        name = pod["metadata"]["name"]
-        if not pod_ready(pod):
-            problems.append(f"pod {name} is not Running and Ready")
         for cs in pod.get("status", {}).get("containerStatuses") or []:
-            if cs.get("restartCount", 0):
-                problems.append(f"pod {name} container {cs.get('name')} restarted "
-                                f"{cs['restartCount']} times")
-    return problems
+            count = cs.get("restartCount", 0)
+            if not count:
+                continue
+            ended = (cs.get("lastState") or {}).get("terminated") or {}
+            last = (f"last termination: {ended.get('reason') or 'unknown reason'}, exit code "
+                    f"{ended.get('exitCode', '?')}" if ended else "last termination unknown")
+            if ended.get("message"):
+                last += f": {str(ended['message'])[:300]}"
+            found.append((f"Container {cs.get('name')} of pod {pod['metadata']['name']} "
+                          f"restarted {count} time{'s' if count > 1 else ''}",
+                          f"{last} (finished {ended.get('finishedAt', '?')})"))
+    return found
+
+
+STARTUP_TAIL = 5  # the workplan's `kubectl logs deploy/... | tail -5`
+
+
+def startup_problem(log: str, line: str, tail: int = STARTUP_TAIL) -> tuple[str, str]:
+    """(problem, note) for the workplan's "IHP startup" in the last ``tail`` log lines:
+    a problem when ``line`` is not in the log at all; a note when it is, but earlier."""
+    lines = log.splitlines()
+    if any(line in text for text in lines[-tail:]):
+        return "", ""
+    if any(line in text for text in lines):
+        return "", (f"startup line {line!r} is in the pod log but not in its last {tail} "
+                    f"lines (the app logged more since)")
+    return f"startup line {line!r} not in the pod log", ""
 
 
 def running_digests(pods: list[dict[str, Any]]) -> list[str]:
