@@ -108,42 +108,73 @@ def render_run(ctx: StageContext) -> dict[str, Any]:
 # --------------------------------------------------------------------------- node (T09)
 
 
+def _sudo(s: Any) -> list[str]:
+    return list(s["node_sudo"])
+
+
 def mirror_plan(ctx: StageContext) -> list[Step]:
     s = ctx.settings
-    return [Step(s["node_host"], ("cat", s["registries_yaml"]), s["timeout_mirror"],
+    sudo = _sudo(s)
+    return [Step(s["node_host"], (*sudo, "cat", s["registries_yaml"]), s["timeout_mirror"],
                  "k3s registries.yaml"),
-            Step(s["node_host"], ("cat", f"{s['certs_dir']}/<host:port>/hosts.toml"),
+            Step(s["node_host"], ("k3s", "--version"), s["timeout_mirror"],
+                 "k3s's version (hosts.toml is written from v1.26.13/1.27.10/1.28.6/1.29.1)"),
+            Step(s["node_host"], (*sudo, "cat", f"{s['certs_dir']}/<host:port>/hosts.toml"),
                  s["timeout_mirror"], "containerd's rendered mirror (proof the node took it)")]
+
+
+def _read_node_file(ctx: StageContext, path: str) -> str | None:
+    """The file's text, None when it does not exist; a StageError naming the cause when
+    it cannot be read (sudo asking for a password, permission denied)."""
+    s = ctx.settings
+    node = s["node_host"]
+    result = ctx.run(node, [*_sudo(s), "cat", path], timeout=30, check=False,
+                     what=f"reading {path} on {node}")
+    if result.ok:
+        return result.stdout
+    problem = judge.node_read_problem(node, path, _sudo(s), result.rc, result.stderr)
+    if problem:
+        raise StageError(problem, details=result.tail(10))
+    return None
 
 
 def mirror_run(ctx: StageContext) -> dict[str, Any]:
     s = ctx.settings
     node = s["node_host"]
     hostport = str(s.require("registry")).split("/")[0]
-    text = ctx.run(node, ["cat", s["registries_yaml"]], timeout=30,
-                   what=f"reading {s['registries_yaml']} on {node}").stdout
-    hosts = ctx.run(node, ["cat", f"{s['certs_dir']}/{hostport}/hosts.toml"], timeout=30,
-                    check=False)
-    problems, findings = judge.mirror_problems(text, hostport,
-                                               hosts.stdout if hosts.ok else None)
+    text = _read_node_file(ctx, s["registries_yaml"])
+    if text is None:
+        raise StageError(f"no {s['registries_yaml']} on {node}: registries.yaml lacks the "
+                         f"mirror (k3s reads it at start; setting 'registries_yaml')")
+    version_out = ctx.run(node, ["k3s", "--version"], timeout=30, check=False)
+    version = judge.parse_k3s_version(version_out.stdout) if version_out.ok else None
+    if version is None:
+        ctx.finding("info", f"k3s version on {node} unknown",
+                    f"`k3s --version` answered: {version_out.tail(2) or 'nothing'}",
+                    "Without it T09 cannot tell an old k3s (no hosts.toml) from one that was "
+                    "not restarted.")
+    hosts = _read_node_file(ctx, f"{s['certs_dir']}/{hostport}/hosts.toml")
+    problems, findings = judge.mirror_problems(text, hostport, hosts, version)
     for title, detail, fix in findings:
         ctx.finding("warning", title, detail, fix)
-    return {"problems": problems, "registries_yaml": text,
-            "hosts_toml": hosts.stdout if hosts.ok else ""}
+    return {"problems": problems, "registries_yaml": text, "hosts_toml": hosts or "",
+            "k3s_version": ".".join(map(str, version)) if version else ""}
 
 
 def pull_plan(ctx: StageContext) -> list[Step]:
     s = ctx.settings
     image = f"{s.get('registry', '<registry>')}:{ctx.facts.tag_or()}"
-    return [Step(s["node_host"], (*s["crictl"], "pull", image), s["timeout_pull"],
+    crictl = [*_sudo(s), *s["crictl"]]
+    return [Step(s["node_host"], (*crictl, "pull", image), s["timeout_pull"],
                  "pull through the mirror"),
-            Step(s["node_host"], (*s["crictl"], "inspecti", "-o", "json", image),
+            Step(s["node_host"], (*crictl, "inspecti", "-o", "json", image),
                  s["timeout_pull"], "the pulled digest")]
 
 
 def pull_run(ctx: StageContext) -> dict[str, Any]:
     s = ctx.settings
     node = s["node_host"]
+    crictl = [*_sudo(s), *s["crictl"]]
     image = ctx.upstream("push")["image"]
     realm = ctx.upstream("push").get("realm_problem")
     if realm:
@@ -151,16 +182,24 @@ def pull_run(ctx: StageContext) -> dict[str, Any]:
                     f"containerd asks the advertised realm for a pull token even with an "
                     f"http:// mirror: {realm}. A pull works only while something answers "
                     f"there.", REALM_FIX)
-    pull = ctx.run(node, [*s["crictl"], "pull", image], check=False)
+    pull = ctx.run(node, [*crictl, "pull", image], check=False)
     if not pull.ok:
+        sudo_problem = judge.node_read_problem(node, "crictl", _sudo(s), pull.rc,
+                                               pull.stderr) if _sudo(s) else ""
+        if sudo_problem.startswith("sudo on"):
+            raise StageError(sudo_problem, details=pull.tail(10))
         hint = f" Likely cause: {realm}" if realm and "token" in pull.stderr.lower() else ""
         why = judge.crictl_error(pull.stderr) or pull.describe_failure()
-        raise StageError(f"`crictl pull {image}` on {node} failed: {why}" + hint,
-                         details=pull.tail(40))
-    inspect = ctx.run(node, [*s["crictl"], "inspecti", "-o", "json", image],
+        raise StageError(f"`crictl pull {image}` on {node} failed: {why}"
+                         f"{judge.pull_error_hint(why)}" + hint, details=pull.tail(40))
+    inspect = ctx.run(node, [*crictl, "inspecti", "-o", "json", image],
                       what=f"crictl inspecti {image}")
     digest = judge.pulled_digest(inspect.stdout, image.rsplit(":", 1)[0])
-    return {"image": image, "digest": digest, "output": pull.tail(3)}
+    hostport = image.split("/")[0]
+    hosts_toml = str(ctx.upstream("mirror").get("hosts_toml") or "")
+    route, route_why = judge.pull_route(hosts_toml, hostport, bool(s["registry_plain_http"]))
+    return {"image": image, "digest": digest, "output": pull.tail(3), "route": route,
+            "route_why": route_why}
 
 
 # --------------------------------------------------------------------------- release (T10)
