@@ -138,6 +138,9 @@ class HtmlHooks:
         env = [("target", describe(run.settings, TARGET_SETTINGS)),
                ("SHA under test", _value(results, "source", "sha")),
                ("nix", _value(results, "prebuild", "nix")),
+               ("skopeo", _value(results, "push", "skopeo_version")),
+               ("helm", _value(results, "release", "helm_version")),
+               ("k3s", _value(results, "mirror", "k3s_version")),
                ("run id", run.run_id)]
         for name, result in results.items():
             if result.reused_from:
