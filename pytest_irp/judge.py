@@ -195,11 +195,11 @@ def pull_route(hosts_toml: str, hostport: str, plain_http: bool) -> tuple[str, s
     """Which endpoint a successful pull used, from what can be known on the node: ('http',
     why) when it can only have been the http mirror, else ('', why not).
 
-    containerd tries the [host] entries in order and the server last (core/remotes/docker/
-    config/hosts.go); k3s's server is https://HOST:PORT/v2. A registry that speaks plain
-    HTTP on that port (registry_plain_http) cannot answer a TLS handshake, so a pull that
-    succeeded did not go over the https server: with http://HOST:PORT/v2 as the only other
-    host, it went over that."""
+    containerd tries the [host] entries in order and the server last (containerd v2.1.4
+    core/remotes/docker/config/hosts.go); k3s's server is https://HOST:PORT/v2. A registry
+    that speaks plain HTTP on that port (registry_plain_http) cannot answer a TLS
+    handshake, so a pull that succeeded did not go over the https server: with
+    http://HOST:PORT/v2 as the only other host, it went over that."""
     import tomllib
 
     try:
@@ -230,8 +230,8 @@ def pull_error_hint(error: str) -> str:
     """What a crictl pull error means with k3s's hosts.toml ('' when nothing to add)."""
     if HTTPS_FALLBACK in error:
         return (" (containerd fell back to the https server of hosts.toml: the http mirror "
-                "answered 404 or is not configured, and containerd reports the first non-404 "
-                "error of all hosts; check the tag exists and the http:// mirror)")
+                "is not configured or answered 404, and containerd 1.x reports the first "
+                "non-404 error of all hosts; check the http:// mirror and that the tag exists)")
     return ""
 
 

@@ -24,9 +24,11 @@ hosts.toml`` in a directory made with mode 0700::
   path ``/v2``: containerd tries the ``[host]`` entries in order and this server last.
   Only when the *last* endpoint is that same URL does k3s move it from the hosts to the
   server. So an ``http://`` mirror never makes the server http: a pull the mirror cannot
-  serve falls back to https, and from a plain-HTTP registry fails with "http: server gave
-  HTTP response to HTTPS client" (containerd reports the first non-404 error of all hosts,
-  core/remotes/docker/resolver.go; a 404 from the mirror moves on to the next host).
+  serve (a 404 moves on to the next host) falls back to https, which a plain-HTTP registry
+  answers with "http: server gave HTTP response to HTTPS client". Which error crictl then
+  shows depends on containerd (core/remotes/docker/resolver.go): 1.x keeps the first
+  non-404 error (the https one); v2.1 ranks errors and prefers the mirror's "not found".
+  With no hosts.toml at all the https server is the only host.
 - each endpoint gets ``/v2`` appended when its path is empty, ``/`` or ``/v2``; any other
   path is kept with ``override_path = true``. A scheme-less endpoint is https (http only
   for localhost on a port other than 443). Duplicate endpoints are dropped.
