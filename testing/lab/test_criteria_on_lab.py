@@ -715,9 +715,9 @@ def test_node_without_the_mirror_fails_t09_on_both_checks(suite: LabSuite,
     assert run.statuses == {"T09": "FAIL"}, run.explain()
     checks = run.checks()
     assert checks["test_T09_registries_yaml_has_http_mirror"] == "FAIL"
-    assert "registries.yaml lacks the mirror: no entry for 10.77.0.3:3000" in run.out
+    assert "registries.yaml lacks the mirror: no entry for 10.77.0.3:3000" in run.out + run.html
     assert checks["test_T09_node_pulls_pushed_digest"] == "FAIL"
-    assert HTTPS_FALLBACK in run.cause("T09") or HTTPS_FALLBACK in run.out
+    assert HTTPS_FALLBACK in run.cause("T09") or HTTPS_FALLBACK in run.out + run.html
 
 
 def test_node_with_https_only_endpoint_fails_through_the_https_fallback(
@@ -725,16 +725,16 @@ def test_node_with_https_only_endpoint_fails_through_the_https_fallback(
     node_config({"mirrors": {"10.77.0.3:3000": {"endpoint": ["10.77.0.3:3000"]}}})
     run = suite.run("-k", "T09", "--irp-reuse", via_lab=False)
     assert run.statuses == {"T09": "FAIL"}, run.explain()
-    assert "lack http://: k3s then assumes https" in run.out
-    assert HTTPS_FALLBACK in run.out
+    assert "lack http://: k3s then assumes https" in run.out + run.html
+    assert HTTPS_FALLBACK in run.out + run.html
 
 
 def test_node_with_stale_hosts_toml_says_restart_k3s(suite: LabSuite,
                                                      node_config: Any) -> None:
     node_config({"mirrors": {"10.77.0.3:3000": {"endpoint": ["http://10.77.0.3:3000"]}}},
                 rendered_from={"mirrors": {"10.77.0.3:3000": {
-                    "endpoint": ["http://10.77.0.99:3000"]}}})
+                    "endpoint": ["http://10.77.0.3:3999"]}}})  # a closed port
     run = suite.run("-k", "T09", "--irp-reuse", via_lab=False)
     assert run.statuses == {"T09": "FAIL"}, run.explain()
-    assert "hosts.toml for 10.77.0.3:3000 is stale" in run.out
-    assert "restart k3s" in run.out
+    assert "hosts.toml for 10.77.0.3:3000 is stale" in run.out + run.html
+    assert "restart k3s" in run.out + run.html
