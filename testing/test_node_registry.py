@@ -8,6 +8,8 @@ import tomllib
 from pathlib import Path
 
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pytest_irp.lab.node_registry import (
     HEADER,
@@ -127,3 +129,38 @@ def test_write_certs_d_modes_header_and_cleanup(tmp_path: Path) -> None:
     write_certs_d(lab_registries(LAB), fresh)
     assert stat.S_IMODE(fresh.stat().st_mode) == 0o700  # MkdirAll's mode for parents too
     assert write_certs_d(lab_registries(LAB), fresh) == [fresh / LAB / "hosts.toml"]  # rerun
+
+
+# ---- property-based ------------------------------------------------------------------------
+
+HOSTS = st.builds(lambda a, b, port: f"{a}.{b}.invalid:{port}",
+                  st.from_regex(r"[a-z][a-z0-9-]{0,8}", fullmatch=True),
+                  st.from_regex(r"[a-z]{1,5}", fullmatch=True), st.integers(1, 65535))
+ENDPOINTS = st.builds(lambda scheme, host, path: f"{scheme}{host}{path}",
+                      st.sampled_from(["http://", "https://", ""]), HOSTS,
+                      st.sampled_from(["", "/", "/v2", "/v2/mirror", "/x"]))
+
+
+@given(st.dictionaries(HOSTS, st.lists(ENDPOINTS, max_size=4), max_size=4))
+def test_rendered_hosts_toml_is_valid_toml_with_v2_hosts(mirrors: dict[str, list[str]]
+                                                         ) -> None:
+    out = render_hosts_toml({"mirrors": {k: {"endpoint": v} for k, v in mirrors.items()}})
+    for registry, text in out.items():
+        assert text.startswith(HEADER)
+        doc = tomllib.loads(text)
+        assert doc["server"] == f"https://{registry}/v2"
+        for url, table in doc.get("host", {}).items():
+            assert url.startswith(("http://", "https://"))
+            assert table["capabilities"] == ["pull", "resolve"]
+            assert url.endswith("/v2") or table.get("override_path") is True
+    for registry, endpoints in mirrors.items():
+        if any(e.startswith("http://") for e in endpoints):
+            assert registry in out  # an http endpoint never folds into the https server
+
+
+@given(st.integers(0, 3), st.integers(0, 40), st.integers(0, 30))
+def test_k3s_version_parses_back(major: int, minor: int, patch: int) -> None:
+    from pytest_irp import judge
+
+    text = f"k3s version v{major}.{minor}.{patch}+k3s1 (0123abcd)\ngo version go1.22\n"
+    assert judge.parse_k3s_version(text) == (major, minor, patch)
