@@ -42,10 +42,15 @@ def _helm_env() -> dict[str, str]:
     return {}
 
 
-def helm_major(ctx: StageContext) -> int:
+def helm_version(ctx: StageContext) -> str:
+    """``helm version --short`` (e.g. ``v4.0.5+g1b6053d``), '' when it does not answer."""
     result = ctx.run("local", [*ctx.settings["helm"], "version", "--short"], timeout=30,
-                     what="helm version")
-    match = re.search(r"v(\d+)\.", result.stdout)
+                     check=False, what="helm version")
+    return result.stdout.strip().splitlines()[0] if result.ok and result.stdout.strip() else ""
+
+
+def helm_major(version: str) -> int:
+    match = re.search(r"v(\d+)\.", version)
     return int(match.group(1)) if match else 3
 
 
@@ -101,42 +106,73 @@ def render_run(ctx: StageContext) -> dict[str, Any]:
 # --------------------------------------------------------------------------- node (T09)
 
 
+def _sudo(s: Any) -> list[str]:
+    return list(s["node_sudo"])
+
+
 def mirror_plan(ctx: StageContext) -> list[Step]:
     s = ctx.settings
-    return [Step(s["node_host"], ("cat", "--", s["registries_yaml"]), s["timeout_mirror"],
+    sudo = _sudo(s)
+    return [Step(s["node_host"], (*sudo, "cat", "--", s["registries_yaml"]), s["timeout_mirror"],
                  "k3s registries.yaml"),
-            Step(s["node_host"], ("cat", "--", f"{s['certs_dir']}/<host:port>/hosts.toml"),
+            Step(s["node_host"], ("k3s", "--version"), s["timeout_mirror"],
+                 "k3s's version (hosts.toml is written from v1.26.13/1.27.10/1.28.6/1.29.1)"),
+            Step(s["node_host"], (*sudo, "cat", "--", f"{s['certs_dir']}/<host:port>/hosts.toml"),
                  s["timeout_mirror"], "containerd's rendered mirror (proof the node took it)")]
+
+
+def _read_node_file(ctx: StageContext, path: str) -> str | None:
+    """The file's text, None when it does not exist; a StageError naming the cause when
+    it cannot be read (sudo asking for a password, permission denied)."""
+    s = ctx.settings
+    node = s["node_host"]
+    result = ctx.run(node, [*_sudo(s), "cat", "--", path], timeout=30, check=False,
+                     what=f"reading {path} on {node}")
+    if result.ok:
+        return result.stdout
+    problem = judge.node_read_problem(node, path, _sudo(s), result.rc, result.stderr)
+    if problem:
+        raise StageError(problem, details=result.tail(10))
+    return None
 
 
 def mirror_run(ctx: StageContext) -> dict[str, Any]:
     s = ctx.settings
     node = s["node_host"]
     hostport = str(s.require("registry")).split("/")[0]
-    text = ctx.run(node, ["cat", "--", s["registries_yaml"]], timeout=30,
-                   what=f"reading {s['registries_yaml']} on {node}").stdout
-    hosts = ctx.run(node, ["cat", "--", f"{s['certs_dir']}/{hostport}/hosts.toml"], timeout=30,
-                    check=False)
-    problems, findings = judge.mirror_problems(text, hostport,
-                                               hosts.stdout if hosts.ok else None)
+    text = _read_node_file(ctx, s["registries_yaml"])
+    if text is None:
+        raise StageError(f"no {s['registries_yaml']} on {node}: registries.yaml lacks the "
+                         f"mirror (k3s reads it at start; setting 'registries_yaml')")
+    version_out = ctx.run(node, ["k3s", "--version"], timeout=30, check=False)
+    version = judge.parse_k3s_version(version_out.stdout) if version_out.ok else None
+    if version is None:
+        ctx.finding("info", f"k3s version on {node} unknown",
+                    f"`k3s --version` answered: {version_out.tail(2) or 'nothing'}",
+                    "Without it T09 cannot tell an old k3s (no hosts.toml) from one that was "
+                    "not restarted.")
+    hosts = _read_node_file(ctx, f"{s['certs_dir']}/{hostport}/hosts.toml")
+    problems, findings = judge.mirror_problems(text, hostport, hosts, version)
     for title, detail, fix in findings:
         ctx.finding("warning", title, detail, fix)
-    return {"problems": problems, "registries_yaml": text,
-            "hosts_toml": hosts.stdout if hosts.ok else ""}
+    return {"problems": problems, "registries_yaml": text, "hosts_toml": hosts or "",
+            "k3s_version": ".".join(map(str, version)) if version else ""}
 
 
 def pull_plan(ctx: StageContext) -> list[Step]:
     s = ctx.settings
     image = f"{s.get('registry', '<registry>')}:{ctx.facts.tag_or()}"
-    return [Step(s["node_host"], (*s["crictl"], "pull", image), s["timeout_pull"],
+    crictl = [*_sudo(s), *s["crictl"]]
+    return [Step(s["node_host"], (*crictl, "pull", image), s["timeout_pull"],
                  "pull through the mirror"),
-            Step(s["node_host"], (*s["crictl"], "inspecti", "-o", "json", image),
+            Step(s["node_host"], (*crictl, "inspecti", "-o", "json", image),
                  s["timeout_pull"], "the pulled digest")]
 
 
 def pull_run(ctx: StageContext) -> dict[str, Any]:
     s = ctx.settings
     node = s["node_host"]
+    crictl = [*_sudo(s), *s["crictl"]]
     image = ctx.upstream("push")["image"]
     realm = ctx.upstream("push").get("realm_problem")
     if realm:
@@ -144,16 +180,24 @@ def pull_run(ctx: StageContext) -> dict[str, Any]:
                     f"containerd asks the advertised realm for a pull token even with an "
                     f"http:// mirror: {realm}. A pull works only while something answers "
                     f"there.", REALM_FIX)
-    pull = ctx.run(node, [*s["crictl"], "pull", image], check=False)
+    pull = ctx.run(node, [*crictl, "pull", image], check=False)
     if not pull.ok:
+        sudo_problem = judge.node_read_problem(node, "crictl", _sudo(s), pull.rc,
+                                               pull.stderr) if _sudo(s) else ""
+        if sudo_problem.startswith("sudo on"):
+            raise StageError(sudo_problem, details=pull.tail(10))
         hint = f" Likely cause: {realm}" if realm and "token" in pull.stderr.lower() else ""
         why = judge.crictl_error(pull.stderr) or pull.describe_failure()
-        raise StageError(f"`crictl pull {image}` on {node} failed: {why}" + hint,
-                         details=pull.tail(40))
-    inspect = ctx.run(node, [*s["crictl"], "inspecti", "-o", "json", image],
+        raise StageError(f"`crictl pull {image}` on {node} failed: {why}"
+                         f"{judge.pull_error_hint(why)}" + hint, details=pull.tail(40))
+    inspect = ctx.run(node, [*crictl, "inspecti", "-o", "json", image],
                       what=f"crictl inspecti {image}")
     digest = judge.pulled_digest(inspect.stdout, image.rsplit(":", 1)[0])
-    return {"image": image, "digest": digest, "output": pull.tail(3)}
+    hostport = image.split("/")[0]
+    hosts_toml = str(ctx.upstream("mirror").get("hosts_toml") or "")
+    route, route_why = judge.pull_route(hosts_toml, hostport, bool(s["registry_plain_http"]))
+    return {"image": image, "digest": digest, "output": pull.tail(3), "route": route,
+            "route_why": route_why}
 
 
 # --------------------------------------------------------------------------- release (T10)
@@ -167,23 +211,15 @@ def release_plan(ctx: StageContext) -> list[Step]:
                            f"secret/{_secret_name(s)} (never overwritten)"), 30,
                  "namespace and env secret (values never printed)"),
             Step("local", tuple(upgrade_argv(helm, s, _chart_path(ctx),
-                                             _image_sets(ctx, ctx.facts.tag_or()),
-                                             ["--wait=hookOnly (helm 4) | no --wait (helm 3)"])),
+                                             _image_sets(ctx, ctx.facts.tag_or()))),
                  s["timeout_release"],
-                 "install; the rollout is then judged by the suite (fails fast)"),
+                 "install (helm waits for hooks only); the rollout is then judged by the "
+                 "suite (fails fast)"),
             Step("local", tuple(release_argv(helm, "status", s, "-o", "json")), 30,
                  "deployed, revision"),
             Step("local", ("kubernetes-api", "watch", f"deployment,pods -l "
                            f"app.kubernetes.io/instance={rel}"), s["timeout_release"],
                  "rollout (kubectl's algorithm), Ready, restarts, imageID digest")]
-
-
-def wait_args(helm_major: int) -> list[str]:
-    """One wait strategy on helm 3 and 4: helm waits for hooks only, and the suite judges
-    the rollout itself (so it can fail fast on CrashLoopBackOff and friends). helm 3 does
-    that without --wait; helm 4 needs --wait=hookOnly (its bare --wait is the kstatus
-    watcher, and no flag at all is its default hookOnly, spelled out for clarity)."""
-    return ["--wait=hookOnly"] if helm_major >= 4 else []
 
 
 def _kube_args(s: Any) -> list[str]:
@@ -206,10 +242,15 @@ def template_argv(helm: Any, s: Any, chart: str, sets: list[str]) -> list[str]:
             chart]
 
 
-def upgrade_argv(helm: Any, s: Any, chart: str, sets: list[str], wait: list[str]
-                 ) -> list[str]:
+def upgrade_argv(helm: Any, s: Any, chart: str, sets: list[str]) -> list[str]:
+    """The release command, the same on every helm 3 and 4 release line: no ``--wait``, so
+    helm waits for hooks only and the suite judges the rollout itself (it fails fast on
+    CrashLoopBackOff and friends). helm 3's ``--wait`` is a bool, false by default; helm 4's
+    default strategy without ``--wait`` is ``hookOnly`` (pkg/cmd/flags.go AddWaitFlag,
+    v4.0.0+). ``--wait=hookOnly`` is NOT used: helm 4.0.0-4.0.5 reject it ("invalid wait
+    input"), only 4.1.0+ accept it (helm PR #31421). ``--timeout`` bounds the hooks."""
     return [*helm, "upgrade", "--install", f"--namespace={s['namespace']}", *_kube_args(s),
-            *sets, *wait, f"--timeout={int(s['timeout_release'])}s", "--", s["release"], chart]
+            *sets, f"--timeout={int(s['timeout_release'])}s", "--", s["release"], chart]
 
 
 def release_argv(helm: Any, command: str, s: Any, *flags: str) -> list[str]:
@@ -328,11 +369,10 @@ def release_run(ctx: StageContext) -> dict[str, Any]:
     core = client.CoreV1Api(api_client)
     apps = client.AppsV1Api(api_client)
     secret_state = ensure_namespace_and_secret(ctx, core, client)
-    major = helm_major(ctx)
-    wait = wait_args(major)
+    version = helm_version(ctx)
     ns, rel = s["namespace"], s["release"]
     install = ctx.run("local", upgrade_argv(s["helm"], s, _chart_path(ctx),
-                                            _image_sets(ctx, push["tag"]), wait), check=False)
+                                            _image_sets(ctx, push["tag"])), check=False)
     if not install.ok:
         raise StageError(f"helm upgrade --install failed: {install.tail(6)}",
                          details=install.tail(40))
@@ -341,20 +381,30 @@ def release_run(ctx: StageContext) -> dict[str, Any]:
     info = judge.helm_status(status)
     pods, dep = _wait_rollout(ctx, core, apps, ns, rel)
     problems = judge.pod_problems(pods)
+    for title, detail in judge.restart_findings(pods):
+        ctx.finding("warning", title, detail, "Read the previous log in the release's "
+                    "diagnostics (kubectl logs --previous); T10 passes on a pod that runs "
+                    "Ready again.")
     running = judge.running_digests(pods)
     startup_ok = None
+    startup_problem = ""
     logs = ""
     if pods:
         logs = _pod_log(core, pods[0], ns, tail=200)
         if s.get("startup_line"):
-            startup_ok = s["startup_line"] in logs
-            if not startup_ok:
-                problems.append(f"startup line {s['startup_line']!r} not in the pod log")
+            startup_problem, note = judge.startup_problem(logs, s["startup_line"])
+            startup_ok = not startup_problem
+            if note:
+                ctx.finding("info", "Startup line not among the last log lines", note)
+    healthz = _healthz_via_cluster(core, ns, rel)
     return {"status": info["status"], "revision": info["revision"], "secret": secret_state,
-            "helm_major": major, "pods": [judge.pod_summary(p) for p in pods],
+            "helm_version": version, "helm_major": helm_major(version),
+            "pods": [judge.pod_summary(p) for p in pods],
             "pod_problems": problems, "running_digest": running[0] if running else "",
             "deployment": dep.get("metadata", {}).get("name", ""),
-            "startup_line_seen": startup_ok, "log_excerpt": ctx.redactor.redact(logs[-2000:])}
+            "startup_line_seen": startup_ok,
+            "startup_problem": startup_problem, "healthz_via_cluster": healthz,
+            "log_excerpt": ctx.redactor.redact(logs[-2000:])}
 
 
 def _pod_log(core: Any, pod: dict[str, Any], ns: str, tail: int, previous: bool = False
@@ -366,11 +416,45 @@ def _pod_log(core: Any, pod: dict[str, Any], ns: str, tail: int, previous: bool 
         return f"(log unavailable: {exc})"
 
 
+def _healthz_via_cluster(core: Any, ns: str, rel: str) -> dict[str, Any]:
+    """The workplan's ``curl http://<cluster-ip>/healthz``, through the API server's
+    service proxy (so from inside the cluster, without a route to the cluster IP): the
+    release's Service on its port 80."""
+    selector = f"app.kubernetes.io/instance={rel}"
+    try:
+        services = core.list_namespaced_service(ns, label_selector=selector,
+                                                _request_timeout=15).items
+    except Exception as exc:
+        return {"status": 0, "body": "", "error": f"listing services: {str(exc)[:300]}"}
+    names = [svc.metadata.name for svc in services
+             if any(port.port == 80 for port in svc.spec.ports or [])]
+    if not names:
+        return {"status": 0, "body": "", "error": f"no Service with port 80 for {selector}"}
+    last: dict[str, Any] = {}
+    for attempt in range(5):
+        try:
+            body = core.connect_get_namespaced_service_proxy_with_path(
+                f"{names[0]}:80", ns, "healthz", _request_timeout=10,
+                _preload_content=False)
+            return {"status": int(body.status), "body": body.data.decode(errors="replace")
+                    [:2000], "error": "", "service": names[0]}
+        except Exception as exc:
+            status = getattr(exc, "status", 0) or 0
+            last = {"status": int(status), "body": str(getattr(exc, "body", "") or "")[:500],
+                    "error": str(getattr(exc, "reason", exc))[:300], "service": names[0]}
+            if status and status < 500:
+                return last
+        if attempt < 4:
+            time.sleep(2)
+    return last
+
+
 def _wait_rollout(ctx: StageContext, core: Any, apps: Any, ns: str, rel: str
                   ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     selector = f"app.kubernetes.io/instance={rel}"
     api = core.api_client
     last = "no deployment yet"
+    pulls = judge.PullWatch()
     while True:
         deps = apps.list_namespaced_deployment(ns, label_selector=selector,
                                                _request_timeout=15)
@@ -378,7 +462,8 @@ def _wait_rollout(ctx: StageContext, core: Any, apps: Any, ns: str, rel: str
         deps_d = [api.sanitize_for_serialization(d) for d in deps.items]
         pods = [api.sanitize_for_serialization(p) for p in pods_raw.items]
         current = _current_pods(apps, api, ns, selector, deps_d[0], pods) if deps_d else pods
-        fatal = judge.fatal_pod_state(current)
+        fatal = (judge.fatal_pod_state(current) or pulls.observe(current, time.monotonic())
+                 or (judge.rollout_failed(deps_d[0]) if deps_d else ""))
         if fatal:
             bundle = _diagnostics(ctx, core, ns, rel,
                                   current + [p for p in pods if p not in current])
@@ -393,8 +478,9 @@ def _wait_rollout(ctx: StageContext, core: Any, apps: Any, ns: str, rel: str
                 last = "deployment available but no Ready pod"
         if ctx.deadline - time.monotonic() < 3:
             bundle = _diagnostics(ctx, core, ns, rel, pods)
-            raise StageError(f"release {rel} not rolled out within timeout_release: {last}",
-                             details=bundle, log=bundle)
+            pulling = f" (image pull failing: {pulls.pending()})" if pulls.pending() else ""
+            raise StageError(f"release {rel} not rolled out within timeout_release: {last}"
+                             f"{pulling}", details=bundle, log=bundle)
         ctx.progress("release", last)
         time.sleep(2)
 

@@ -69,8 +69,12 @@ def _environment(run: IrpRun) -> list[tuple[str, str]]:
     source = results.get("source")
     sha = str(source.value.get("sha", "")) if source is not None and source.ok else ""
     env.append(("SHA under test", sha or run.pipeline.facts.sha_or("-")))
-    prebuild = results.get("prebuild")
-    env.append(("nix", str(prebuild.value.get("nix", "")) if prebuild is not None else ""))
+    for label, stage, key in (("nix", "prebuild", "nix"), ("skopeo", "push", "skopeo_version"),
+                              ("helm", "release", "helm_version"),
+                              ("k3s", "mirror", "k3s_version")):
+        result = results.get(stage)
+        value = result.value.get(key, "") if result is not None and result.value else ""
+        env.append((label, str(value or "")))
     env.append(("run id", run.run_id))
     for name, result in results.items():
         if result.reused_from:

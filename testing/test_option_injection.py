@@ -112,7 +112,8 @@ def test_helm_puts_release_and_chart_after_dashdash_and_joins_flag_values() -> N
     template = deploy.template_argv(helm, SETTINGS, "/app/chart", sets)
     after_dashdash(template, "probe", "/app/chart")
     assert "--namespace=coulomb" in template
-    upgrade = deploy.upgrade_argv(helm, SETTINGS, "/app/chart", sets, ["--wait=hookOnly"])
+    upgrade = deploy.upgrade_argv(helm, SETTINGS, "/app/chart", sets)
+    assert not any(a.startswith("--wait") for a in upgrade)
     after_dashdash(upgrade, "probe", "/app/chart")
     assert {"--namespace=coulomb", "--kube-context=railiance01",
             "--kubeconfig=/etc/kube/config", "--timeout=600s"} <= set(upgrade)

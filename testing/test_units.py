@@ -3,6 +3,7 @@ parsing, realm detection, judges of manifests, mirrors, rollouts and app files."
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -273,10 +274,80 @@ def test_pod_judges_on_recorded_pods() -> None:
     assert judge.pod_ready(ready)
     assert judge.fatal_pod_state([ready]) == ""
     assert "CrashLoopBackOff" in judge.fatal_pod_state([crash])
-    assert any(r in judge.fatal_pod_state([pull]) for r in ("ImagePullBackOff", "ErrImagePull"))
+    assert judge.fatal_pod_state([pull]) == ""  # pulls are PullWatch's
     assert judge.pod_problems([ready]) == []
-    assert any("restarted 1 times" in p for p in judge.pod_problems([crash]))
+    assert judge.pod_problems([crash]) == [f"pod {crash['metadata']['name']} is not Running "
+                                           f"and Ready"]
     assert judge.running_digests([ready])[0].startswith("sha256:")
+
+
+def test_progress_deadline_exceeded_is_final_at_once() -> None:
+    """kubectl rollout status fails on it (rollout_status.go); so does T10, without waiting
+    out timeout_release."""
+    dep = _recorded("deployment-deadline")
+    assert judge.rollout_failed(dep) == (
+        'deployment crash exceeded its progress deadline (600 s): ReplicaSet '
+        '"crash-f78848678" has timed out progressing.')
+    assert judge.rollout_status(dep)[0] is False
+    for name in ("deployment-new", "deployment-done", "deployment-crash"):
+        assert judge.rollout_failed(_recorded(name)) == "", name
+    stale = copy.deepcopy(dep)
+    stale["metadata"]["generation"] = dep["status"]["observedGeneration"] + 1
+    assert judge.rollout_failed(stale) == ""  # a new spec not yet observed: kubectl waits
+
+
+def _pull_sequence(*states: tuple[float, str]) -> list[str]:
+    """PullWatch's verdict after each (time, recorded pod) poll."""
+    watch = judge.PullWatch()
+    return [watch.observe([_recorded(name)], now) for now, name in states]
+
+
+def test_a_transient_errimagepull_that_recovers_does_not_fail() -> None:
+    verdicts = _pull_sequence((0, "pod-errimagepull"), (2, "pod-imagepull"),
+                              (8, "pod-imagepull"), (12, "pod-ready"))
+    assert verdicts == ["", "", "", ""]
+
+
+def test_a_pull_failing_again_after_its_back_off_fails_fast() -> None:
+    verdicts = _pull_sequence((0, "pod-errimagepull"), (2, "pod-imagepull"),
+                              (12, "pod-errimagepull"))
+    assert verdicts[:2] == ["", ""]
+    assert verdicts[2].startswith("pod noimage-68875df59f-xscqh container app: ")
+    assert "ErrImagePull: the pull failed again after a back-off (2 failed attempts seen)" \
+        in verdicts[2]
+    assert "not found" in verdicts[2]
+
+
+def test_an_image_pull_backoff_persisting_fails_after_the_grace() -> None:
+    polls = [(float(t), "pod-imagepull") for t in range(0, 42, 2)]
+    verdicts = _pull_sequence(*polls)
+    assert verdicts[-2] == ""  # 38 s
+    assert "ImagePullBackOff: the pull kept failing for 40 s" in verdicts[-1]
+
+
+def test_a_restart_during_the_wait_is_a_finding_not_a_failure() -> None:
+    pod = _recorded("pod-restarted-ready")
+    assert judge.pod_ready(pod)
+    assert judge.pod_problems([pod]) == []
+    assert judge.fatal_pod_state([pod]) == ""
+    [(title, detail)] = judge.restart_findings([pod])
+    assert title == f"Container app of pod {pod['metadata']['name']} restarted 1 time"
+    assert detail.startswith("last termination: Error, exit code 1")
+    [(_, crash_detail)] = judge.restart_findings([_recorded("pod-crashloop")])
+    assert crash_detail.startswith("last termination: StartError, exit code 128: failed to "
+                                   "create containerd task")
+    assert judge.restart_findings([_recorded("pod-ready")]) == []
+
+
+def test_startup_line_is_judged_on_the_last_log_lines() -> None:
+    log = "\n".join(["boot", "Server started", *[f"GET /x {i}" for i in range(3)]])
+    assert judge.startup_problem(log, "Server started") == ("", "")
+    longer = log + "\nGET /y\nGET /z"
+    problem, note = judge.startup_problem(longer, "Server started")
+    assert problem == ""
+    assert "not in its last 5 lines" in note
+    assert judge.startup_problem("boot\n", "Server started")[0] == \
+        "startup line 'Server started' not in the pod log"
 
 
 def test_latest_run_judge_on_gitea_listings() -> None:

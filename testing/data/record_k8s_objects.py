@@ -3,6 +3,15 @@ test): a Deployment right after creation, one rolled out, one whose container cr
 (CrashLoopBackOff) and one whose image does not exist (ErrImagePull/ImagePullBackOff).
 
     python testing/data/record_k8s_objects.py KUBECONFIG IMAGE_THAT_RUNS
+
+Derived from those (edited by hand, as the upstream code writes the fields; no cluster
+reaches these states quickly): ``deployment-deadline.json`` (deployment-crash with the
+Progressing condition False / ProgressDeadlineExceeded / 'ReplicaSet "..." has timed out
+progressing.', k8s pkg/controller/deployment/progress.go), ``pod-errimagepull.json``
+(pod-imagepull as the kubelet shows the failed attempt itself: reason ErrImagePull, the
+pull error as message, pkg/kubelet/images/image_manager.go) and
+``pod-restarted-ready.json`` (pod-ready after one restart: restartCount 1, lastState
+terminated with exit code 1, reason Error).
 """
 
 from __future__ import annotations

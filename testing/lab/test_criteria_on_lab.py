@@ -629,7 +629,10 @@ def test_tag_deleted_from_the_registry_fails_the_pull_and_the_rollout(suite: Lab
     assert checks["test_T09_registries_yaml_has_http_mirror"] == "PASS"
     assert checks["test_T09_node_pulls_pushed_digest"] == "FAIL"
     assert f"crictl pull 10.77.0.3:3000/coulomb/{APP_NAME}:{tag}" in run.cause("T09")
-    assert "not found" in run.cause("T09")
+    # the http mirror answers 404, containerd then tries k3s's https fallback server and
+    # reports its error (the first non-404 one); "not found" only without the fallback
+    assert "not found" in run.cause("T09") or \
+        "server gave HTTP response to HTTPS client" in run.cause("T09"), run.cause("T09")
     assert re.search(r"ErrImagePull|ImagePullBackOff", run.cause("T10")), run.cause("T10")
     assert run.cause_in_report("pull")
     assert run.cause_in_report("release")
@@ -690,3 +693,61 @@ def test_generated_session_secret_fails_t11_and_is_masked_everywhere(suite: LabS
     assert leaks == []
     pods_log = Path(run.stage("live")["logs"]["pods"]).read_text()
     assert "IHP_SESSION_SECRET=***" in pods_log
+
+
+# --------------------------------------------------------------------------- node variants
+# The lab's node as k3s leaves it after three mistakes (for the integrator to run: these
+# rewrite the node's registries.yaml and certs.d, which containerd reads at each pull, and
+# put them back as the lab writes them afterwards).
+
+
+@pytest.fixture
+def node_config(lab: Lab) -> Iterator[Any]:
+    from pytest_irp.fileio import write_atomic
+    from pytest_irp.lab.node_registry import dump_registries_yaml, lab_registries, write_certs_d
+
+    cluster = lab.cluster()
+
+    def put(registries: dict[str, Any], rendered_from: dict[str, Any] | None = None) -> None:
+        write_atomic(cluster.registries_yaml, dump_registries_yaml(registries))
+        if cluster.certs_d.exists():
+            shutil.rmtree(cluster.certs_d)
+        write_certs_d(registries if rendered_from is None else rendered_from, cluster.certs_d)
+
+    yield put
+    put(lab_registries(cluster.registry))
+
+
+HTTPS_FALLBACK = "server gave HTTP response to HTTPS client"
+
+
+def test_node_without_the_mirror_fails_t09_on_both_checks(suite: LabSuite,
+                                                          node_config: Any) -> None:
+    node_config({"mirrors": {"other.invalid:5000": {"endpoint": ["http://other.invalid:5000"]}}})
+    run = suite.run("-k", "T09", "--irp-reuse", via_lab=False)
+    assert run.statuses == {"T09": "FAIL"}, run.explain()
+    checks = run.checks()
+    assert checks["test_T09_registries_yaml_has_http_mirror"] == "FAIL"
+    assert "registries.yaml lacks the mirror: no entry for 10.77.0.3:3000" in run.out + run.html
+    assert checks["test_T09_node_pulls_pushed_digest"] == "FAIL"
+    assert HTTPS_FALLBACK in run.cause("T09") or HTTPS_FALLBACK in run.out + run.html
+
+
+def test_node_with_https_only_endpoint_fails_through_the_https_fallback(
+        suite: LabSuite, node_config: Any) -> None:
+    node_config({"mirrors": {"10.77.0.3:3000": {"endpoint": ["10.77.0.3:3000"]}}})
+    run = suite.run("-k", "T09", "--irp-reuse", via_lab=False)
+    assert run.statuses == {"T09": "FAIL"}, run.explain()
+    assert "lack http://: k3s then assumes https" in run.out + run.html
+    assert HTTPS_FALLBACK in run.out + run.html
+
+
+def test_node_with_stale_hosts_toml_says_restart_k3s(suite: LabSuite,
+                                                     node_config: Any) -> None:
+    node_config({"mirrors": {"10.77.0.3:3000": {"endpoint": ["http://10.77.0.3:3000"]}}},
+                rendered_from={"mirrors": {"10.77.0.3:3000": {
+                    "endpoint": ["http://10.77.0.3:3999"]}}})  # a closed port
+    run = suite.run("-k", "T09", "--irp-reuse", via_lab=False)
+    assert run.statuses == {"T09": "FAIL"}, run.explain()
+    assert "hosts.toml for 10.77.0.3:3000 is stale" in run.out + run.html
+    assert "restart k3s" in run.out + run.html
