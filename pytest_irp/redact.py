@@ -184,8 +184,18 @@ def _trie_pattern(words: Iterable[str]) -> str:
             node = node.setdefault(ch, {})
         node[end] = {}
 
+    def chain(ch: str, node: dict[str, Any]) -> str:
+        """``ch`` and the unbranched run below it as one literal, then the branch: the
+        recursion goes one level per branch point, not per character (an escaped form of
+        a long secret is thousands of characters)."""
+        run = [ch]
+        while len(node) == 1 and end not in node:
+            (ch, node), = node.items()
+            run.append(ch)
+        return re.escape("".join(run)) + build(node)
+
     def build(node: dict[str, Any]) -> str:
-        parts = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
+        parts = [chain(ch, child) for ch, child in sorted(node.items()) if ch]
         if end in node:
             if not parts:
                 return ""

@@ -151,3 +151,11 @@ def test_environment_variables_named_like_secrets_are_masked() -> None:
     assert "url-password-77" not in redactor.redact("the password url-password-77 alone")
     assert redactor.redact("PATH=/usr/bin:/bin HOME=/root true") == \
         "PATH=/usr/bin:/bin HOME=/root true"
+
+
+def test_a_long_secret_with_many_escaped_forms_compiles() -> None:
+    """The masking pattern of a long secret whose escaped forms run to thousands of
+    characters compiles (hypothesis found a RecursionError: one level per character)."""
+    secret = "".join(chr(0x10000 + i * 97) for i in range(400)) + "\\"
+    assert Redactor([secret]).redact(f"[{secret!r}]") == f"['{MASK}']"
+

@@ -72,8 +72,8 @@ def test_configured_node_passes_and_commands_take_the_sudo_prefix(tmp_path: Path
     assert result.ok, result.cause
     assert result.value["problems"] == []
     assert result.value["k3s_version"] == "1.29.1"
-    assert ["sudo", "-n", "cat", "/etc/rancher/k3s/registries.yaml"] in calls
-    assert ["sudo", "-n", "cat", f"{CERTS}/{HOSTPORT}/hosts.toml"] in calls
+    assert ["sudo", "-n", "cat", "--", "/etc/rancher/k3s/registries.yaml"] in calls
+    assert ["sudo", "-n", "cat", "--", f"{CERTS}/{HOSTPORT}/hosts.toml"] in calls
     assert ["k3s", "--version"] in calls  # needs no root
 
 
