@@ -173,15 +173,14 @@ def test_helm_missing_fails_t08_at_once(project: Project) -> None:
 
 
 def test_helm_40x_passes_while_the_release_passes_no_wait_flag(
-        project: Project, kube: KubeStandIn) -> None:
+        project: Project, sound_target: list[str]) -> None:
     """helm 4.0.0-4.0.5 reject --wait=hookOnly; the release's command line carries no
     --wait (deploy.upgrade_argv), so a helm 4.0.x is no failed precondition. If a --wait
     flag came back, test_helm_judge_knows_the_40x_hookonly_rejection says what happens."""
     from pytest_irp.preflight_run import release_wait_flags
 
     assert release_wait_flags(_settings()) == []
-    kubeconfig = kube.kubeconfig(project.path / "kubeconfig")
-    result = project.run("--irp-preflight", "-k", "T10", f"--irp-kubeconfig={kubeconfig}",
+    result = project.run("--irp-preflight", "-k", "T10", *sound_target,
                          helm_version="v4.0.3+g1234567")
     assert result.ret == 0, result.stdout.str()
     assert "ok     helm: helm v4.0.3+g1234567" in result.stdout.str()
