@@ -35,6 +35,7 @@ def render_plan(pipeline: Pipeline, items: Sequence[pytest.Item]) -> str:
             lines.append("  (irp-ssh-XXXXXXXX: the run's private ControlPath directory, made "
                          "at its first ssh command: one connection per host)")
         lines.append("")
+    lines += preflight_lines(pipeline, stages)
     for number, name in enumerate(stages, 1):
         stage = pipeline.stages[name]
         timeout = pipeline.settings.get(f"timeout_{name}", 0)
@@ -50,3 +51,21 @@ def render_plan(pipeline: Pipeline, items: Sequence[pytest.Item]) -> str:
     lines += ["", f"checks ({len(checks)}):"]
     lines += [f"  {criterion_of(item)}  {item.nodeid}" for item in checks]
     return "\n".join(lines)
+
+
+def preflight_lines(pipeline: Pipeline, stages: Sequence[str]) -> list[str]:
+    """The preflight's read-only checks, when the run gets one (or --irp-preflight)."""
+    from .preflight import plan_steps, selected, wanted
+
+    settings = pipeline.settings
+    if not wanted(stages, forced=bool(settings["preflight"])):
+        return []
+    lines = [" 0. preflight (read-only; in parallel with source; a failed check decides its "
+             "stage at once)"]
+    for pre, stage in selected(stages):
+        lines.append(f"      {pre.name} -> {stage} [{pipeline.stages[stage].criterion}]: "
+                     f"{pre.title}")
+        for step in plan_steps(settings, pre):
+            lines.append(f"        [{step.host}] $ {shlex.join(step.argv)}"
+                         f"   # timeout {step.timeout:.0f}s")
+    return lines

@@ -326,8 +326,16 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
                                position[id(it)]))
     _activate(config, frozenset(str(criterion_of(item)) for item in criteria), criteria)
     run = _run(config)
-    if run is not None and not run.settings["plan"] and not config.option.collectonly:
-        run.pipeline.prefetch(stages_requested(criteria))
+    if run is not None and not _runs_nothing(run.settings) and not config.option.collectonly:
+        loading = run.pipeline.prefetch(stages_requested(criteria))
+        from .preflight_run import start
+
+        start(run.pipeline, stages_requested(criteria), loading)  # beside the source stage
+
+
+def _runs_nothing(settings: Resolved) -> bool:
+    """Plan mode and preflight mode run no stage: no report, no summary of criteria."""
+    return bool(settings["plan"] or settings["preflight"])
 
 
 def stages_requested(items: list[pytest.Item]) -> list[str]:
@@ -501,7 +509,7 @@ def _activate(config: pytest.Config, selected: frozenset[str] = frozenset(),
         raise pytest.UsageError(f"pytest-irp: {exc}") from None
     if not config.option.collectonly:
         _check_hosts(pipeline, items or [])
-        problem = None if settings["plan"] else directory_problem(report_dir)
+        problem = None if _runs_nothing(settings) else directory_problem(report_dir)
         if problem:
             raise pytest.UsageError(f"pytest-irp: setting 'reports_dir' "
                                     f"({settings['reports_dir']!r}, from "
@@ -511,7 +519,7 @@ def _activate(config: pytest.Config, selected: frozenset[str] = frozenset(),
     config.pluginmanager.register(run, "irp-run")
     config.stash[RUN_KEY] = run
     config.stash[PIPELINE_KEY] = pipeline
-    if not settings["plan"] and not config.option.collectonly:
+    if not _runs_nothing(settings) and not config.option.collectonly:
         from .htmlreport import setup_html
         setup_html(run)
 
@@ -542,14 +550,36 @@ def _run(config: pytest.Config) -> IrpRun | None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtestloop(session: pytest.Session) -> bool | None:
     run = _run(session.config)
-    if run is None or not run.settings["plan"]:
+    if run is None or not _runs_nothing(run.settings):
         return None
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if not run.settings["plan"]:
+        if session.config.option.collectonly:
+            return None
+        return _preflight_only(session, run, reporter)
     from .plan import render_plan
 
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     text = render_plan(run.pipeline, session.items)
     if reporter is not None:
         reporter.write_line(run.redactor.redact(text))
+    return True
+
+
+def _preflight_only(session: pytest.Session, run: IrpRun, reporter: Any) -> bool:
+    """``--irp-preflight``: only the preflight; each failed precondition counts as a failed
+    test (exit code 1) and is printed as one paragraph."""
+    from .plan import needed_stages
+    from .preflight_run import run_only
+
+    def write(line: str) -> None:
+        if reporter is not None:
+            reporter.write_line(line)
+
+    try:
+        session.testsfailed = run_only(run.pipeline, needed_stages(run.pipeline,
+                                                                   session.items), write)
+    finally:
+        run.pipeline.close()
     return True
 
 
@@ -640,7 +670,7 @@ def _skip_reason(report: pytest.TestReport) -> str:
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config
                             ) -> None:
     run = _run(config)
-    if run is None or run.settings["plan"] or config.option.collectonly:
+    if run is None or _runs_nothing(run.settings) or config.option.collectonly:
         return
     from .html.text import plain_cause
     from .htmlreport import criteria_rows, is_full
@@ -690,7 +720,7 @@ class _NotRun:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Before JUnit XML and the HTML report are written: the checks that never ran."""
     run = _run(session.config)
-    if run is None or run.settings["plan"] or session.config.option.collectonly:
+    if run is None or _runs_nothing(run.settings) or session.config.option.collectonly:
         return
     run.close_records(session, exitstatus)
 
@@ -698,7 +728,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 @pytest.hookimpl(trylast=True, specname="pytest_sessionfinish")
 def pytest_sessionfinish_last(session: pytest.Session, exitstatus: int) -> None:
     run = _run(session.config)
-    if run is None or run.settings["plan"] or session.config.option.collectonly:
+    if run is None or _runs_nothing(run.settings) or session.config.option.collectonly:
         return
     from .htmlreport import write_report, write_summary
 

@@ -357,6 +357,9 @@ SETTINGS: tuple[Setting, ...] = (
        _criterion_list, (), "build", group="run", multiple=True),
     _s("plan", "Print the stages and exact commands for the selected criteria; run nothing.",
        "bool", _bool, False, "true", group="run"),
+    _s("preflight", "Run only the preflight (read-only checks of what the selected stages "
+       "need: registry, cluster, node, tools, base URL, build host) and exit non-zero when "
+       "one fails; no build, push or deploy.", "bool", _bool, False, "true", group="run"),
     _s("lab", "Bring the embedded lab up and run against it.", "bool", _bool, False, "true",
        group="run"),
     _s("lab_variant", "Sample app variant the lab prepares (for negative tests).", "str", _str,

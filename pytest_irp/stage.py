@@ -277,6 +277,9 @@ class Pipeline:
         self.force = set(force)
         self.progress: Progress = progress or (lambda stage, message: None)
         self.results: dict[str, StageResult] = {}
+        # called before a stage's first request (the preflight waits there; see
+        # pytest_irp.preflight_run); it may decide the stage by putting a result in results
+        self.gate: Callable[[str], None] | None = None
         self.facts = Facts(settings, self.runner("local"))
         unknown = self.force - set(self.stages)
         if unknown:
@@ -338,6 +341,8 @@ class Pipeline:
         return stage.plan(self.context(stage, time.monotonic() + 1e9))
 
     def result(self, name: str) -> StageResult:
+        if self.gate is not None and name not in self.results:
+            self.gate(name)
         if name not in self.results:
             self.results[name] = self._run(self.stages[name])
         return self.results[name]

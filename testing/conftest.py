@@ -8,7 +8,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,6 +90,8 @@ class Project:
         for name in list(__import__("os").environ):
             if name.startswith("IRP_"):
                 monkeypatch.delenv(name)
+        # no cluster unless a test gives one (the preflight reads the kubeconfig)
+        monkeypatch.setenv("KUBECONFIG", str(self.path / "no-kubeconfig"))
 
     def run(self, *args: str, host: str | None = "haskelseed", **scenario: Any
             ) -> pytest.RunResult:
@@ -195,3 +197,20 @@ def report_runs(tmp_path_factory: pytest.TempPathFactory) -> ReportRuns:
                                                   source_fail="")
     return ReportRuns(green_page, failing_page, partial_page, green / "reports",
                       failing / "reports", outputs)
+
+
+@pytest.fixture
+def sound_target(project: Project, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Settings under which every preflight check holds: loopback stand-ins for the registry
+    (its password in the environment) and the Kubernetes API (every access allowed), and a
+    base URL the fake runner resolves. For tests of what happens after the preflight."""
+    from standins import KubeStandIn, RegistryStandIn, serving
+
+    monkeypatch.setenv("IRP_REGISTRY_PASSWORD", "sound-target-password")
+    with serving(RegistryStandIn("tegwick", "sound-target-password")) as registry, \
+            serving(KubeStandIn()) as kube:
+        kubeconfig = kube.kubeconfig(project.path / "kubeconfig")
+        project.scenario["registry_hostport"] = f"127.0.0.1:{registry.port}"
+        yield [f"--irp-registry=127.0.0.1:{registry.port}/coulomb/ihp-railiance-probe",
+               "--irp-registry-plain-http", f"--irp-kubeconfig={kubeconfig}",
+               "--irp-base-url=http://probe.example.invalid"]

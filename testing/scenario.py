@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -58,7 +59,7 @@ INSPECT = (f"@@out {OUT}\n@@compressed no\n@@size 4096\n@@manifest\n"
 
 
 def _template(sc: dict[str, Any]) -> str:
-    image = f"127.0.0.1:9/coulomb/ihp-railiance-probe:{sc['sha'][:7]}"
+    image = f"{_hostport(sc)}/coulomb/ihp-railiance-probe:{sc['sha'][:7]}"
     path = "/wrong" if sc.get("liveness_wrong") else "/healthz"
     docs = [
         {"kind": "Service", "metadata": {"name": "p"},
@@ -74,6 +75,11 @@ def _template(sc: dict[str, Any]) -> str:
         {"kind": "Ingress", "metadata": {"name": "p"}, "spec": {}},
     ]
     return "\n---\n".join(json.dumps(d) for d in docs)
+
+
+def _hostport(sc: dict[str, Any]) -> str:
+    """The registry the run is given (the fake's port 9, or a loopback stand-in's)."""
+    return str(sc.get("registry_hostport", "127.0.0.1:9"))
 
 
 REGISTRIES_YAML = ('mirrors:\n  "127.0.0.1:9":\n    endpoint:\n'
@@ -93,7 +99,50 @@ def rules_for(host: str, sc: dict[str, Any]) -> list[Rule]:
     return _rules_for(host, sc)
 
 
+SSH_UNKNOWN = "ssh: Could not resolve hostname {host}: Name or service not known\n"
+
+
+def _slow(seconds: float, answer: Any) -> Any:
+    """An answer that takes ``seconds`` (a build that lasts: ordering tests)."""
+    def call(argv: Sequence[str], stdin: str | None) -> tuple[int, str, str]:
+        time.sleep(seconds)
+        return answer(argv, stdin)  # type: ignore[no-any-return]
+    return call
+
+
+def _preflight_rules(host: str, sc: dict[str, Any]) -> list[Rule]:
+    """Answers of the preflight's read-only commands (scenario keys break one each)."""
+    if host == "local":
+        resolved = reply(2, "", "") if sc.get("dns_fails") else \
+            reply(0, "127.0.0.1       STREAM probe.example.invalid\n")
+        helm = reply(0, sc["helm_version"] + "\n") if sc.get("helm_version") else None
+        rules: list[Rule] = [(starts_with("getent", "ahosts"), resolved)]
+        if sc.get("helm_missing"):
+            rules.append((contains("version", "--short"),
+                          reply(127, "", "helm: command not found on this machine")))
+        elif helm is not None:
+            rules.append((contains("version", "--short"), helm))
+        return rules
+    if host == "haskelseed":
+        skopeo = reply(127, "", "sh: 1: skopeo: not found\n") if sc.get("skopeo_missing") \
+            else reply(0, "skopeo version 1.22.2\n")
+        return [(contains("--version"), skopeo)]
+    if host == "railiance01":
+        if sc.get("node_unknown"):
+            return [(lambda argv: True, reply(255, "", SSH_UNKNOWN.format(host=host)))]
+        sudo = reply(1, "", "sudo: a password is required\n") if sc.get("sudo_password") \
+            else reply(0)
+        return [(starts_with("true"), reply(0)),
+                (starts_with("sudo", "-n", "true"), sudo),
+                (contains("irp-readable"), reply(0, "state=readable\n"))]
+    return []
+
+
 def _rules_for(host: str, sc: dict[str, Any]) -> list[Rule]:
+    return _preflight_rules(host, sc) + _stage_rules(host, sc)
+
+
+def _stage_rules(host: str, sc: dict[str, Any]) -> list[Rule]:
     secret = sc.get("secret", "")
     if host == "local":
         return [(starts_with("git"), _real),
@@ -108,7 +157,8 @@ def _rules_for(host: str, sc: dict[str, Any]) -> list[Rule]:
             (script_is("prebuild"), reply(0, "nix=nix (Nix) 2.8.0\ndisk_free_kb=99999999\n"
                                              f"mem_available_kb=9999999\ncpus=2\n{secret}\n")),
             (script_is("build", "start"), reply(0, "IRP started 4242\n")),
-            (script_is("build", "follow"), lambda argv, stdin: (0, _build_log(sc), "")),
+            (script_is("build", "follow"), _slow(float(sc.get("build_seconds", 0)),
+                                                 lambda argv, stdin: (0, _build_log(sc), ""))),
             (script_is("build", "inspect"), reply(0, INSPECT)),
             (contains("--no-build"), reply(sc.get("flake_rc", 0), "all checks passed\n")),
             (contains("show", "--json"), lambda argv, stdin: (
@@ -118,8 +168,9 @@ def _rules_for(host: str, sc: dict[str, Any]) -> list[Rule]:
                                                   "\n\n1 example, 0 failures\n")),
         ]
     if host == "railiance01":
+        here = _hostport(sc)
         return [(contains("cat", "/etc/rancher/k3s/registries.yaml"),
-                 reply(0, REGISTRIES_YAML)),
+                 reply(0, REGISTRIES_YAML.replace("127.0.0.1:9", here))),
                 (script_is("never"), reply(1)),
-                (starts_with("cat"), reply(0, HOSTS_TOML))]
+                (starts_with("cat"), reply(0, HOSTS_TOML.replace("127.0.0.1:9", here)))]
     return []

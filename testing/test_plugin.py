@@ -51,8 +51,10 @@ def test_items_run_in_pipeline_order_whatever_the_file_order(project: Project) -
     assert crits == sorted(crits)
 
 
-def test_failing_build_fails_t06_and_blocks_what_needs_the_image(project: Project) -> None:
-    result = project.run("-k", "T06 or T07 or T08 or T09 or T10 or T11", build_rc=1)
+def test_failing_build_fails_t06_and_blocks_what_needs_the_image(
+        project: Project, sound_target: list[str]) -> None:
+    result = project.run("-k", "T06 or T07 or T08 or T09 or T10 or T11", *sound_target,
+                         build_rc=1)
     assert result.ret == 1
     text = result.stdout.str()
     assert re.search(r"FAILED tests/test_t06_build.py::test_T06_nix_build_succeeds", text)
@@ -155,8 +157,9 @@ def test_planted_secret_reaches_no_output(project: Project,
     assert "***" in outputs["terminal"]
 
 
-def test_report_has_criteria_table_blocked_filter_and_log_links(project: Project) -> None:
-    project.run("-k", "T06 or T07", build_rc=1)
+def test_report_has_criteria_table_blocked_filter_and_log_links(
+        project: Project, sound_target: list[str]) -> None:
+    project.run("-k", "T06 or T07", *sound_target, build_rc=1)
     pages = list((project.path / "reports").glob("irp-*/index.html"))
     assert len(pages) == 1
     html = pages[0].read_text()
@@ -234,11 +237,10 @@ def test_redacted_failure_keeps_its_one_line_cause(project: Project,
 
 
 def test_k_t11_reports_only_t11_and_runs_the_stages_it_needs(
-        project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The fake registry (port 9) refuses connections, so the push fails: T11's checks are
-    BLOCKED naming T07, after source, prebuild and build really ran for them."""
-    monkeypatch.setenv("IRP_REGISTRY_PASSWORD", "fake-password")
-    result = project.run("-k", "T11", "-rA")
+        project: Project, sound_target: list[str]) -> None:
+    """Every precondition holds, but the fake runner has no skopeo push: the push fails, and
+    T11's checks are BLOCKED naming T07, after source, prebuild and build really ran."""
+    result = project.run("-k", "T11", "-rA", *sound_target)
     assert result.ret == 1
     lines = [line for line in result.stdout.lines if "::test_T" in line]
     assert lines

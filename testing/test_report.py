@@ -215,10 +215,11 @@ def test_terminal_keeps_the_end_of_the_cause(report_runs: ReportRuns) -> None:
     assert "Connection refused" in line
 
 
-def test_html_option_gets_the_sections_through_public_hooks(project: Project) -> None:
+def test_html_option_gets_the_sections_through_public_hooks(project: Project,
+                                                           sound_target: list[str]) -> None:
     target = project.path / "own" / "pytest-html.html"
     result = project.run("-k", "T06 or T07", f"--html={target}", "--self-contained-html",
-                         build_rc=1)
+                         *sound_target, build_rc=1)
     assert result.ret == 1
     text = target.read_text()
     assert 'id="root-cause"' in text
