@@ -37,7 +37,7 @@ def irp_settings(irp_pipeline: Pipeline) -> Resolved:
 
 
 def _testinfra_host(pipeline: Pipeline, host: str) -> Any:
-    import testinfra
+    import testinfra.host
 
     settings = pipeline.settings
     kwargs: dict[str, Any] = {"timeout": int(settings["connect_timeout"])}
@@ -48,7 +48,34 @@ def _testinfra_host(pipeline: Pipeline, host: str) -> Any:
         # the stages' connection to the host (one handshake per run, not one per command);
         # testinfra %-formats its command line
         kwargs["controlpath"] = str(control_path()).replace("%", "%%")
-    return testinfra.get_host(f"ssh://{host}", **kwargs)
+    return testinfra.host.Host(ssh_backend(host, **kwargs))
+
+
+def _ssh_backend_class() -> Any:
+    """testinfra's ssh backend whose local ssh client gets :func:`child_env` instead of
+    this process's whole environment (testinfra's ``run_local`` inherits it: secrets in
+    IRP_* variables would reach every ssh it starts)."""
+    import subprocess
+
+    from testinfra.backend.ssh import SshBackend
+
+    from .childenv import child_env
+
+    class Backend(SshBackend):  # type: ignore[misc]
+        def run_local(self, command: str, *args: str) -> Any:
+            cmd = self.encode(self.quote(command, *args))
+            # testinfra builds one quoted shell command line (its own design)
+            proc = subprocess.Popen(cmd, shell=True, stdin=subprocess.PIPE,  # noqa: S602
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    env=child_env())
+            stdout, stderr = proc.communicate()
+            return self.result(proc.returncode, cmd, stdout, stderr)
+
+    return Backend
+
+
+def ssh_backend(host: str, **kwargs: Any) -> Any:
+    return _ssh_backend_class()(host, **kwargs)
 
 
 @pytest.fixture(scope="session")

@@ -246,6 +246,21 @@ def test_children_get_only_the_environment_they_need(tmp_path: Path,
     assert "KUBECONFIG=/tmp/kubeconfig" in local_env  # helm and kubectl need it
 
 
+def test_testinfra_hosts_start_ssh_with_child_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The build_host/cluster_node fixtures' ssh client gets the allow-listed environment
+    (testinfra's own run_local inherits this process's)."""
+    from pytest_irp.fixtures import ssh_backend
+
+    monkeypatch.setenv("IRP_REGISTRY_PASSWORD", "testinfra-env-secret-1")
+    monkeypatch.setenv("LC_TIME", "C.UTF-8")
+    backend = ssh_backend("haskelseed", timeout=5)
+    out = backend.run_local("env").stdout
+    names = {line.split("=", 1)[0] for line in out.splitlines() if "=" in line}
+    assert "IRP_REGISTRY_PASSWORD" not in names
+    assert {"PATH", "LC_TIME"} <= names
+    assert "testinfra-env-secret-1" not in out
+
+
 def test_every_child_process_is_started_with_child_env() -> None:
     """Every subprocess call of the plugin (the lab's own machinery aside) passes
     env=child_env(...) or an env argument built by it."""
