@@ -502,16 +502,18 @@ def session_secret_problem(value: str) -> str:
 
 
 _PANIC = re.compile(r"(?i)\b(panic|uncaught exception|exception:|segmentation fault|fatal)\b")
-_SESSION = re.compile(r"IHP_SESSION_SECRET\s*=\s*(\S+)")
 
 
 def leaked_secrets(logs: str) -> list[str]:
-    return _SESSION.findall(logs)
+    """Session keys the app printed (the redactor's own pattern: it masks these)."""
+    from .redact import session_secret_values
+
+    return session_secret_values(logs)
 
 
 def log_problems(logs: str) -> list[str]:
     problems = []
-    if _SESSION.search(logs):
+    if leaked_secrets(logs):
         # worded without "IHP_SESSION_SECRET=": the redactor masks whatever follows that
         problems.append("the app printed a generated session key to the pod log (its "
                         "IHP_SESSION_SECRET is missing or invalid; the key is masked)")

@@ -387,7 +387,7 @@ def test_pipeline_log_row_is_found_by_its_short_sha() -> None:
 
 
 def test_unknown_kube_context_is_named_with_the_known_ones() -> None:
-    from pytest_irp.plugin import kube_context_problem
+    from pytest_irp.kubeconfig import kube_context_problem
 
     config = ("apiVersion: v1\nkind: Config\ncontexts:\n- name: railiance01\n  context:\n"
               "    cluster: railiance01\n    user: admin\n- name: other\n  context: {}\n")
@@ -491,7 +491,7 @@ def test_prefetch_imports_the_slow_modules_of_the_stages_and_their_needs(
 def test_stages_requested_reads_the_stage_fixtures_of_the_selected_checks() -> None:
     from types import SimpleNamespace
 
-    from pytest_irp.plugin import stages_requested
+    from pytest_irp.activation import stages_requested
 
     items = [SimpleNamespace(fixturenames=["irp_pipeline", "stage_source", "stage_build"]),
              SimpleNamespace(fixturenames=["stage_source", "stage_push", "build_host"]),
