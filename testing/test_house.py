@@ -12,7 +12,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "pytest_irp"
 MAX_LINES = 500
 # the stage engineer's (issue 11 part B: one file per stage) and the lab's (part A.1)
-NOT_YET = {"deploy.py", "nix.py", "routes.py", "judge.py", "settings.py"}
+NOT_YET = {"deploy.py", "nix.py"}
 
 
 def module_names() -> dict[str, Path]:
@@ -120,3 +120,44 @@ def test_no_module_of_the_plugin_over_500_lines() -> None:
         and (n := len(file.read_text(encoding="utf-8").splitlines())) > MAX_LINES
     }
     assert long == {}, f"split these by concern (at most {MAX_LINES} lines): {long}"
+
+
+# names vulture cannot see used: pytest hooks and fixtures (called by name), hook arguments
+# pytest passes by name, the stage functions pipeline.py imports by name, attributes that
+# pytest or requests read, and STATIC (the corpus self-test's table of judges)
+VULTURE_IGNORE = (
+    "pytest_*,*_plan,*_run,trust_env,__qualname__,toterminal,count_towards_summary,"
+    "testsfailed,postfix,pytestmark,STATIC"
+)
+
+
+def test_no_dead_code() -> None:
+    """vulture over the plugin (outside the lab) and the criteria that use it."""
+    pytest.importorskip("vulture")
+    import subprocess
+    import sys
+
+    root = PACKAGE.parent
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "vulture",
+            "pytest_irp",
+            "tests",
+            "--exclude",
+            "pytest_irp/lab",
+            "--min-confidence",
+            "60",
+            "--ignore-names",
+            VULTURE_IGNORE,
+            "--ignore-decorators",
+            "@pytest.fixture,@pytest.hookimpl",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
