@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -127,3 +128,39 @@ def test_on_wait_hears_each_try_that_is_not_done() -> None:
 def test_an_unbounded_poll_is_refused() -> None:
     with pytest.raises(ValueError, match="give a timeout"):
         poll("x", lambda: 1, every=1)
+
+
+# the waits that go through poll, on their real clock (no sleeps of note)
+
+
+def test_a_held_lock_times_out_with_its_own_message(tmp_path: Path) -> None:
+    import fcntl
+    import os
+
+    from pytest_irp.fileio import locked
+
+    holder = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        with (
+            pytest.raises(TimeoutError, match="stayed locked by another process"),
+            locked(tmp_path, wait=0.05),
+        ):
+            pass
+    finally:
+        os.close(holder)
+    with locked(tmp_path, wait=0.05):  # free again: taken at once
+        pass
+
+
+def test_http_get_gives_the_last_answer_after_its_tries() -> None:
+    import socket
+
+    from pytest_irp.deploy import http_get
+
+    with socket.socket() as sock:  # a loopback port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    answer = http_get(f"http://127.0.0.1:{port}/healthz", tries=2, every=0.0)
+    assert answer["status"] == 0
+    assert answer["error"]
