@@ -124,10 +124,11 @@ def test_no_module_of_the_plugin_over_500_lines() -> None:
 
 # names vulture cannot see used: pytest hooks and fixtures (called by name), hook arguments
 # pytest passes by name, the stage functions pipeline.py imports by name, attributes that
-# pytest or requests read, and STATIC (the corpus self-test's table of judges)
+# pytest or requests read, methods overriding testinfra's (run_local), and STATIC (the
+# corpus self-test's table of judges)
 VULTURE_IGNORE = (
     "pytest_*,*_plan,*_run,trust_env,__qualname__,toterminal,count_towards_summary,"
-    "testsfailed,postfix,pytestmark,STATIC"
+    "testsfailed,postfix,pytestmark,run_local,STATIC"
 )
 
 
