@@ -162,3 +162,17 @@ def test_no_dead_code() -> None:
         timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_plugin_module_holds_hooks_only() -> None:
+    """plugin.py defines pytest hooks and nothing else (no classes, no helpers): the
+    domain code lives in the modules of its concern."""
+    tree = ast.parse((PACKAGE / "plugin.py").read_text(encoding="utf-8"))
+    defined = [
+        node.name
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+    ]
+    assert defined
+    assert [name for name in defined if not name.startswith("pytest_")] == []
+    assert not [node for node in tree.body if isinstance(node, ast.Assign | ast.AnnAssign)]
