@@ -13,10 +13,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import judge
+from . import judge, mirror_judge
 from .fileio import locked, write_atomic
 from .redact import url_passwords
 from .registry import REALM_FIX
+from .retry import NotYet, RetryTimeout, poll
 from .stage import Facts, StageContext, StageError, Step
 
 # --------------------------------------------------------------------------- helm
@@ -36,10 +37,6 @@ def _image_sets(ctx: StageContext, tag: str) -> list[str]:
         path = Path(values)
         sets += ["-f", str(path if path.is_absolute() else ctx.facts.app_repo / path)]
     return sets
-
-
-def _helm_env() -> dict[str, str]:
-    return {}
 
 
 def helm_version(ctx: StageContext) -> str:
@@ -130,7 +127,7 @@ def _read_node_file(ctx: StageContext, path: str) -> str | None:
                      what=f"reading {path} on {node}")
     if result.ok:
         return result.stdout
-    problem = judge.node_read_problem(node, path, _sudo(s), result.rc, result.stderr)
+    problem = mirror_judge.node_read_problem(node, path, _sudo(s), result.rc, result.stderr)
     if problem:
         raise StageError(problem, details=result.tail(10))
     return None
@@ -145,14 +142,14 @@ def mirror_run(ctx: StageContext) -> dict[str, Any]:
         raise StageError(f"no {s['registries_yaml']} on {node}: registries.yaml lacks the "
                          f"mirror (k3s reads it at start; setting 'registries_yaml')")
     version_out = ctx.run(node, ["k3s", "--version"], timeout=30, check=False)
-    version = judge.parse_k3s_version(version_out.stdout) if version_out.ok else None
+    version = mirror_judge.parse_k3s_version(version_out.stdout) if version_out.ok else None
     if version is None:
         ctx.finding("info", f"k3s version on {node} unknown",
                     f"`k3s --version` answered: {version_out.tail(2) or 'nothing'}",
                     "Without it T09 cannot tell an old k3s (no hosts.toml) from one that was "
                     "not restarted.")
     hosts = _read_node_file(ctx, f"{s['certs_dir']}/{hostport}/hosts.toml")
-    problems, findings = judge.mirror_problems(text, hostport, hosts, version)
+    problems, findings = mirror_judge.mirror_problems(text, hostport, hosts, version)
     for title, detail, fix in findings:
         ctx.finding("warning", title, detail, fix)
     return {"problems": problems, "registries_yaml": text, "hosts_toml": hosts or "",
@@ -182,20 +179,20 @@ def pull_run(ctx: StageContext) -> dict[str, Any]:
                     f"there.", REALM_FIX)
     pull = ctx.run(node, [*crictl, "pull", image], check=False)
     if not pull.ok:
-        sudo_problem = judge.node_read_problem(node, "crictl", _sudo(s), pull.rc,
+        sudo_problem = mirror_judge.node_read_problem(node, "crictl", _sudo(s), pull.rc,
                                                pull.stderr) if _sudo(s) else ""
         if sudo_problem.startswith("sudo on"):
             raise StageError(sudo_problem, details=pull.tail(10))
         hint = f" Likely cause: {realm}" if realm and "token" in pull.stderr.lower() else ""
-        why = judge.crictl_error(pull.stderr) or pull.describe_failure()
+        why = mirror_judge.crictl_error(pull.stderr) or pull.describe_failure()
         raise StageError(f"`crictl pull {image}` on {node} failed: {why}"
-                         f"{judge.pull_error_hint(why)}" + hint, details=pull.tail(40))
+                         f"{mirror_judge.pull_error_hint(why)}" + hint, details=pull.tail(40))
     inspect = ctx.run(node, [*crictl, "inspecti", "-o", "json", image],
                       what=f"crictl inspecti {image}")
-    digest = judge.pulled_digest(inspect.stdout, image.rsplit(":", 1)[0])
+    digest = mirror_judge.pulled_digest(inspect.stdout, image.rsplit(":", 1)[0])
     hostport = image.split("/")[0]
     hosts_toml = str(ctx.upstream("mirror").get("hosts_toml") or "")
-    route, route_why = judge.pull_route(hosts_toml, hostport, bool(s["registry_plain_http"]))
+    route, route_why = mirror_judge.pull_route(hosts_toml, hostport, bool(s["registry_plain_http"]))
     return {"image": image, "digest": digest, "output": pull.tail(3), "route": route,
             "route_why": route_why}
 
@@ -430,8 +427,8 @@ def _healthz_via_cluster(core: Any, ns: str, rel: str) -> dict[str, Any]:
              if any(port.port == 80 for port in svc.spec.ports or [])]
     if not names:
         return {"status": 0, "body": "", "error": f"no Service with port 80 for {selector}"}
-    last: dict[str, Any] = {}
-    for attempt in range(5):
+
+    def get() -> dict[str, Any] | NotYet:
         try:
             body = core.connect_get_namespaced_service_proxy_with_path(
                 f"{names[0]}:80", ns, "healthz", _request_timeout=10,
@@ -444,18 +441,22 @@ def _healthz_via_cluster(core: Any, ns: str, rel: str) -> dict[str, Any]:
                     "error": str(getattr(exc, "reason", exc))[:300], "service": names[0]}
             if status and status < 500:
                 return last
-        if attempt < 4:
-            time.sleep(2)
-    return last
+            return NotYet(str(last["error"]), last)
+
+    try:
+        return poll(f"GET /healthz through the Service {names[0]}", get, every=2, tries=5)
+    except RetryTimeout as exc:
+        last: dict[str, Any] = exc.last.value
+        return last
 
 
 def _wait_rollout(ctx: StageContext, core: Any, apps: Any, ns: str, rel: str
                   ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     selector = f"app.kubernetes.io/instance={rel}"
     api = core.api_client
-    last = "no deployment yet"
     pulls = judge.PullWatch()
-    while True:
+
+    def rolled_out() -> tuple[list[dict[str, Any]], dict[str, Any]] | NotYet:
         deps = apps.list_namespaced_deployment(ns, label_selector=selector,
                                                _request_timeout=15)
         pods_raw = core.list_namespaced_pod(ns, label_selector=selector, _request_timeout=15)
@@ -468,6 +469,7 @@ def _wait_rollout(ctx: StageContext, core: Any, apps: Any, ns: str, rel: str
             bundle = _diagnostics(ctx, core, ns, rel,
                                   current + [p for p in pods if p not in current])
             raise StageError(f"release {rel}: {fatal}", details=bundle, log=bundle)
+        last = "no deployment yet"
         if deps_d:
             done, last = judge.rollout_status(deps_d[0])
             if done:
@@ -476,13 +478,17 @@ def _wait_rollout(ctx: StageContext, core: Any, apps: Any, ns: str, rel: str
                 if ready:
                     return ready, deps_d[0]
                 last = "deployment available but no Ready pod"
-        if ctx.deadline - time.monotonic() < 3:
-            bundle = _diagnostics(ctx, core, ns, rel, pods)
-            pulling = f" (image pull failing: {pulls.pending()})" if pulls.pending() else ""
-            raise StageError(f"release {rel} not rolled out within timeout_release: {last}"
-                             f"{pulling}", details=bundle, log=bundle)
-        ctx.progress("release", last)
-        time.sleep(2)
+        return NotYet(last, pods)
+
+    try:
+        return poll(f"rollout of release {rel}", rolled_out, every=2,
+                    deadline=ctx.deadline - 3,
+                    on_wait=lambda seen: ctx.progress("release", seen.seen))
+    except RetryTimeout as exc:
+        bundle = _diagnostics(ctx, core, ns, rel, exc.last.value)
+        pulling = f" (image pull failing: {pulls.pending()})" if pulls.pending() else ""
+        raise StageError(f"release {rel} not rolled out within timeout_release: "
+                         f"{exc.last.seen}{pulling}", details=bundle, log=bundle) from None
 
 
 def _current_pods(apps: Any, api: Any, ns: str, selector: str, dep: dict[str, Any],
@@ -551,20 +557,25 @@ def http_get(url: str, *, tries: int = 10, every: float = 2.0) -> dict[str, Any]
     """GET with bounded retries on connection errors and 5xx; the last answer wins."""
     import requests
 
-    last: dict[str, Any] = {"status": 0, "body": "", "error": ""}
     session = requests.Session()
     session.trust_env = False
-    for attempt in range(tries):
+
+    def get() -> dict[str, Any] | NotYet:
         try:
             response = session.get(url, timeout=5)
             last = {"status": response.status_code, "body": response.text[:2000], "error": ""}
             if response.status_code < 500:
                 return last
+            return NotYet(f"HTTP {response.status_code}", last)
         except requests.RequestException as exc:
-            last = {"status": 0, "body": "", "error": str(exc)[:300]}
-        if attempt < tries - 1:
-            time.sleep(every)
-    return last
+            error = str(exc)[:300]
+            return NotYet(error, {"status": 0, "body": "", "error": error})
+
+    try:
+        return poll(f"GET {url}", get, every=every, tries=max(1, tries))
+    except RetryTimeout as exc:
+        answer: dict[str, Any] = exc.last.value
+        return answer
 
 
 def live_run(ctx: StageContext) -> dict[str, Any]:
@@ -575,17 +586,21 @@ def live_run(ctx: StageContext) -> dict[str, Any]:
     client, api_client = kube_api(ctx)
     core = client.CoreV1Api(api_client)
     pods = ctx.upstream("release")["pods"]
-    deadline = time.monotonic() + float(s["log_watch"])
-    logs = ""
-    while True:
+
+    def read_logs() -> str | NotYet:
+        """The pods' logs once a session key shows in them (masked from then on)."""
         logs = "\n".join(_pod_log(core, {"metadata": {"name": p["name"]}}, s["namespace"],
                                   tail=2000) for p in pods)
         leaked = judge.leaked_secrets(logs)
         for value in leaked:
             ctx.redactor.add(value)
-        if leaked or time.monotonic() >= deadline:
-            break
-        time.sleep(min(5.0, max(0.0, deadline - time.monotonic())))
+        return logs if leaked else NotYet("no session key printed", logs)
+
+    try:  # a watch, not a wait: the whole of log_watch without a printed key is good
+        logs = poll("watch of the pod logs", read_logs, every=5.0,
+                    timeout=float(s["log_watch"]))
+    except RetryTimeout as exc:
+        logs = exc.last.value
     log_problems = judge.log_problems(logs)
     ctx.save_log("pods", logs)
     result = {"healthz": healthz, "probes": probes, "log_problems": log_problems,

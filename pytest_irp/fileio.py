@@ -7,9 +7,10 @@ import contextlib
 import fcntl
 import os
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
+
+from .retry import NotYet, RetryTimeout, poll
 
 LOCK_WAIT = 60.0  # seconds; the critical sections below take milliseconds
 
@@ -56,16 +57,19 @@ def locked(directory: Path, *, shared: bool = False, wait: float = LOCK_WAIT
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
         mode = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
-        deadline = time.monotonic() + wait
-        while True:
+
+        def take() -> bool | NotYet:
             try:
                 fcntl.flock(fd, mode)
-                break
             except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{directory} stayed locked by another process for "
-                                       f"{wait:.0f} s") from None
-                time.sleep(0.005)
+                return NotYet("locked by another process")
+            return True
+
+        try:
+            poll(f"lock {directory}", take, every=0.005, timeout=wait)
+        except RetryTimeout:
+            raise TimeoutError(f"{directory} stayed locked by another process for "
+                               f"{wait:.0f} s") from None
         yield
     finally:
         os.close(fd)

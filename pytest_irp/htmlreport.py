@@ -19,11 +19,12 @@ import pytest
 from . import report as rep
 from .fileio import locked, write_atomic
 from .pipeline import CRITERIA, STAGES
+from .run import deselected_checks
 from .settings import TARGET_SETTINGS, describe
 
 if TYPE_CHECKING:
     from .html.model import Report
-    from .plugin import IrpRun
+    from .run import IrpRun
 
 
 def setup_html(run: IrpRun) -> None:
@@ -97,8 +98,6 @@ def build_model(run: IrpRun, exit_code: int | None) -> Report:
     from .html import model
 
     config = run.config
-    from .plugin import deselected_checks
-
     deselected = deselected_checks(config)
     folder = run.report_dir / f"irp-{run.run_id}"
     info = model.RunInfo(

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import remote
+from .retry import NotYet, RetryTimeout, poll
 from .runners import SSH_CONNECTION_ERROR
 from .stage import StageContext, StageError, Step
 
 # nix activity and result types (nix/src/libutil/logging.hh)
 ACT_BUILD = 105
-ACT_COPY_PATH = 100
 RES_BUILD_LOG_LINE = 101
 RES_PHASE = 104
 LOG_TAIL_LINES = 40
@@ -333,8 +333,8 @@ def _follow(ctx: StageContext, host: str, st: str, sha: str) -> tuple[int, str]:
     """Stream the build log; reattach after SSH drops until the deadline."""
     progress = BuildProgress()
     last_report = [0.0]
-    failures = 0
-    while True:
+
+    def follow() -> tuple[int, str] | NotYet:
         lines: list[str] = []
         exit_code: list[int] = []
 
@@ -367,15 +367,20 @@ def _follow(ctx: StageContext, host: str, st: str, sha: str) -> tuple[int, str]:
         if result.ssh_fatal or result.rc != SSH_CONNECTION_ERROR:
             raise StageError(f"following the build on {host} failed: "
                              f"{result.describe_failure()}")
-        failures += 1
-        if failures > MAX_REATTACH:
-            raise StageError(f"lost the connection to {host} {failures} times in a row while "
-                             f"following the build (it goes on detached: rerun to attach): "
-                             f"{result.describe_failure()}")
         lost = (result.stderr.strip().splitlines() or [f"ssh exited {result.rc}"])[-1]
-        ctx.progress("build", f"connection lost ({lost}); reattaching")
-        time.sleep(min(10, 2 * failures))
-        ctx.remaining()
+        return NotYet(lost, result.describe_failure())
+
+    def reattach(seen: NotYet) -> None:
+        ctx.remaining()  # the stage's own deadline: raises once it has passed
+        ctx.progress("build", f"connection lost ({seen.seen}); reattaching")
+
+    try:
+        return poll(f"following the build on {host}", follow, tries=MAX_REATTACH + 1,
+                    every=lambda lost: min(10, 2 * lost), on_wait=reattach)
+    except RetryTimeout as exc:
+        raise StageError(f"lost the connection to {host} {exc.tries} times in a row while "
+                         f"following the build (it goes on detached: rerun to attach): "
+                         f"{exc.last.value}") from None
 
 
 

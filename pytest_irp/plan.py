@@ -19,7 +19,7 @@ def needed_stages(pipeline: Pipeline, items: Sequence[pytest.Item]) -> list[str]
     return pipeline.closure(sorted(direct))
 
 
-def render_plan(pipeline: Pipeline, items: Sequence[pytest.Item]) -> str:
+def plan_text(pipeline: Pipeline, items: Sequence[pytest.Item]) -> str:
     criteria = sorted({c for item in items if (c := criterion_of(item))})
     lines = ["", "pytest-irp plan (nothing is run; secrets masked)",
              f"criteria: {', '.join(criteria)}", ""]

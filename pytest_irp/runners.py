@@ -23,6 +23,7 @@ from typing import Protocol
 from . import remote
 from .childenv import child_env
 from .redact import Redactor
+from .retry import NotYet, RetryTimeout, poll
 
 LineCallback = Callable[[str], None]
 
@@ -281,13 +282,17 @@ def stop_group(proc: subprocess.Popen[str], grace: float | None = None) -> None:
     if proc.poll() is not None and not group_alive(pgid):
         return
     _signal_group(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + (GRACE_SECONDS if grace is None else grace)
+
+    def ended() -> bool | NotYet:
+        if proc.poll() is not None and not group_alive(pgid):
+            return True
+        return NotYet(f"process group {pgid} still runs")
+
     try:
-        while time.monotonic() < deadline:
-            if proc.poll() is not None and not group_alive(pgid):
-                return
-            time.sleep(0.02)
-    except KeyboardInterrupt:
+        poll(f"end of process group {pgid}", ended, every=0.02,
+             timeout=GRACE_SECONDS if grace is None else grace)
+        return
+    except (KeyboardInterrupt, RetryTimeout):
         pass
     finally:
         if proc.poll() is None or group_alive(pgid):

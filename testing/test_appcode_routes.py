@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_irp.appcode.routes import (
+from pytest_irp.appcode.route_parser import (
     Alt,
     End,
     Lit,
@@ -18,10 +18,9 @@ from pytest_irp.appcode.routes import (
     Seq,
     Undecided,
     Unknown,
-    actions_for,
-    route_verdict,
     run,
 )
+from pytest_irp.appcode.routes import actions_for, route_verdict
 
 BASE = Path(__file__).resolve().parent / "corpus" / "base"
 FILES = {p.relative_to(BASE).as_posix(): p.read_text() for p in BASE.glob("Web/**/*.hs")}

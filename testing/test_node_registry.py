@@ -160,7 +160,7 @@ def test_rendered_hosts_toml_is_valid_toml_with_v2_hosts(mirrors: dict[str, list
 
 @given(st.integers(0, 3), st.integers(0, 40), st.integers(0, 30))
 def test_k3s_version_parses_back(major: int, minor: int, patch: int) -> None:
-    from pytest_irp import judge
+    from pytest_irp import mirror_judge
 
     text = f"k3s version v{major}.{minor}.{patch}+k3s1 (0123abcd)\ngo version go1.22\n"
-    assert judge.parse_k3s_version(text) == (major, minor, patch)
+    assert mirror_judge.parse_k3s_version(text) == (major, minor, patch)

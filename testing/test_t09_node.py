@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from fake_runner import FakeRunner, Reply, reply
 
-from pytest_irp import judge
+from pytest_irp import mirror_judge
 from pytest_irp.lab.node_registry import lab_registries, render_hosts_toml
 from pytest_irp.pipeline import STAGES
 from pytest_irp.redact import Redactor
@@ -150,25 +150,25 @@ def test_unknown_k3s_version_is_a_finding_not_a_cause(tmp_path: Path) -> None:
 
 
 def test_k3s_versions_that_write_hosts_toml() -> None:
-    writes = judge.writes_hosts_toml
+    writes = mirror_judge.writes_hosts_toml
     assert [writes(v) for v in [(1, 26, 12), (1, 26, 13), (1, 27, 9), (1, 27, 10),
                                 (1, 28, 5), (1, 28, 6), (1, 29, 0), (1, 29, 1), (1, 33, 6),
                                 (1, 25, 99)]] == [False, True, False, True, False, True,
                                                   False, True, True, False]
-    assert judge.parse_k3s_version(NEW_K3S) == (1, 29, 1)
-    assert judge.parse_k3s_version("k3s: not found") is None
+    assert mirror_judge.parse_k3s_version(NEW_K3S) == (1, 29, 1)
+    assert mirror_judge.parse_k3s_version("k3s: not found") is None
 
 
 def test_pull_route_is_http_only_when_nothing_else_could_have_served() -> None:
-    route, why = judge.pull_route(HOSTS_TOML, HOSTPORT, plain_http=True)
+    route, why = mirror_judge.pull_route(HOSTS_TOML, HOSTPORT, plain_http=True)
     assert route == "http"
     assert "cannot answer" in why
-    assert judge.pull_route(HOSTS_TOML, HOSTPORT, plain_http=False)[0] == ""  # TLS possible
+    assert mirror_judge.pull_route(HOSTS_TOML, HOSTPORT, plain_http=False)[0] == ""  # TLS possible
     https_only = render_hosts_toml({"mirrors": {HOSTPORT: {"endpoint": [
         f"https://{HOSTPORT}", "https://m:5000"]}}})[HOSTPORT]
-    assert judge.pull_route(https_only, HOSTPORT, plain_http=True) == (
+    assert mirror_judge.pull_route(https_only, HOSTPORT, plain_http=True) == (
         "", "hosts.toml has no http://10.77.0.3:3000/v2 host")
-    assert judge.pull_route("", HOSTPORT, plain_http=True)[0] == ""
+    assert mirror_judge.pull_route("", HOSTPORT, plain_http=True)[0] == ""
 
 
 def test_https_fallback_error_is_explained() -> None:
@@ -176,8 +176,8 @@ def test_https_fallback_error_is_explained() -> None:
              'reference "10.77.0.3:3000/coulomb/app:x": failed to do request: Head '
              '"https://10.77.0.3:3000/v2/coulomb/app/manifests/x": http: server gave HTTP '
              'response to HTTPS client')
-    assert "fell back to the https server" in judge.pull_error_hint(error)
-    assert judge.pull_error_hint("not found") == ""
+    assert "fell back to the https server" in mirror_judge.pull_error_hint(error)
+    assert mirror_judge.pull_error_hint("not found") == ""
 
 
 class _Port:

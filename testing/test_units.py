@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_irp import judge, nix, registry
+from pytest_irp import judge, mirror_judge, nix, registry
 from pytest_irp.redact import Redactor
 from pytest_irp.settings import SETTINGS, SettingError, resolve
 from pytest_irp.stage import StageError
@@ -88,6 +88,19 @@ def test_redactor_masks_secret_its_base64_basic_auth_and_session_lines() -> None
     assert "dGVnd2lj" not in out
     assert "IHP_SESSION_SECRET=***" in out
     assert "abcdEFGH" not in out
+
+
+@pytest.mark.parametrize("line", ["IHP_SESSION_SECRET=abcdEFGH+/==",
+                                  "IHP_SESSION_SECRET: abcdEFGH+/==",
+                                  "IHP_SESSION_SECRET = abcdEFGH+/=="])
+def test_redactor_and_log_judge_agree_on_a_printed_session_key(line: str) -> None:
+    """One pattern: what the log judge (T11) calls a printed key is what the redactor masks
+    (the judge once missed the ``IHP_SESSION_SECRET: key`` form the redactor masked)."""
+    logs = f"Server started\n{line}\n"
+    assert judge.leaked_secrets(logs) == ["abcdEFGH+/=="]
+    assert any("session key" in p for p in judge.log_problems(logs))
+    assert "abcdEFGH" not in Redactor().redact(logs)
+    assert judge.log_problems("Server started\nIHP_SESSION_SECRET is set\n") == []
 
 
 def test_redactor_takes_secret_named_environment_variables() -> None:
@@ -223,10 +236,10 @@ def test_a_container_failing_again_after_a_restart_is_a_crash_loop() -> None:
 
 
 def test_mirror_judge_finds_missing_port_and_missing_http() -> None:
-    problems, _ = judge.mirror_problems('mirrors:\n  "reg":\n    endpoint: ["http://reg:5000"]',
+    problems, _ = mirror_judge.mirror_problems('mirrors:\n  "reg":\n    endpoint: ["http://reg:5000"]',
                                         "reg:5000", None)
     assert "without the port" in problems[0]
-    problems, findings = judge.mirror_problems(
+    problems, findings = mirror_judge.mirror_problems(
         'mirrors:\n  "reg:5000":\n    endpoint: ["reg:5000"]', "reg:5000",
         '[host."http://reg:5000/v2"]')
     assert "lack http://" in problems[0]
@@ -387,7 +400,7 @@ def test_pipeline_log_row_is_found_by_its_short_sha() -> None:
 
 
 def test_unknown_kube_context_is_named_with_the_known_ones() -> None:
-    from pytest_irp.plugin import kube_context_problem
+    from pytest_irp.kubeconfig import kube_context_problem
 
     config = ("apiVersion: v1\nkind: Config\ncontexts:\n- name: railiance01\n  context:\n"
               "    cluster: railiance01\n    user: admin\n- name: other\n  context: {}\n")
@@ -408,9 +421,10 @@ def test_crictl_error_is_the_reason_without_grpc_wrapping() -> None:
               f'time="2026-11-27T06:04:18Z" level=fatal msg="pulling image: rpc error: code = '
               f'NotFound desc = failed to pull and unpack image \\"{ref}\\": failed to resolve '
               f'reference \\"{ref}\\": {ref}: not found"\n')
-    assert judge.crictl_error(stderr) == (f'failed to pull and unpack image "{ref}": failed to '
-                                          f'resolve reference "{ref}": {ref}: not found')
-    assert judge.crictl_error("ssh: connect to host 10.77.0.4 port 22: refused") == ""
+    assert mirror_judge.crictl_error(stderr) == (
+        f'failed to pull and unpack image "{ref}": failed to '
+        f'resolve reference "{ref}": {ref}: not found')
+    assert mirror_judge.crictl_error("ssh: connect to host 10.77.0.4 port 22: refused") == ""
 
 
 def test_only_the_current_replica_sets_pods_decide_the_rollout() -> None:
@@ -491,7 +505,7 @@ def test_prefetch_imports_the_slow_modules_of_the_stages_and_their_needs(
 def test_stages_requested_reads_the_stage_fixtures_of_the_selected_checks() -> None:
     from types import SimpleNamespace
 
-    from pytest_irp.plugin import stages_requested
+    from pytest_irp.activation import stages_requested
 
     items = [SimpleNamespace(fixturenames=["irp_pipeline", "stage_source", "stage_build"]),
              SimpleNamespace(fixturenames=["stage_source", "stage_push", "build_host"]),

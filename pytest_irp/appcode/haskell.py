@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from . import line_of
-
 SKIP = frozenset({"comment", "haddock", "pragma", "cpp"})
 
 
@@ -231,6 +229,3 @@ def node_line(module: Module, node: Any) -> int:
         return node_line(module, node.left)
     return module.line(node)
 
-
-def offset_line(module: Module, offset: int) -> int:
-    return line_of(module.text, offset)

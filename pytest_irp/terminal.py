@@ -1,0 +1,176 @@
+"""What a validation run shows in pytest's reports and terminal: BLOCKED outcomes,
+redacted failure texts, the exit-criteria table, plan and preflight output."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from .outcomes import (
+    STATUS_BLOCKED,
+    STATUS_FAIL,
+    STATUS_NOT_RUN,
+    STATUS_PASS,
+    STATUS_SKIPPED,
+    Blocked,
+    CriterionFailed,
+)
+from .redact import SESSION_SECRET_NAME, Redactor
+from .run import IrpRun, deselected_checks
+
+
+def mark_outcome(report: pytest.TestReport, call: pytest.CallInfo[None]) -> None:
+    """A check that could not be proven (Blocked, CriterionFailed) fails in its call phase
+    with its one-line cause, not as a fixture error; a Blocked one is marked for the
+    BLOCKED status."""
+    excinfo = call.excinfo
+    if excinfo is not None and isinstance(excinfo.value, Blocked | CriterionFailed):
+        message = str(excinfo.value)
+        report.outcome = "failed"
+        report.when = "call"
+        report.longrepr = message
+        if isinstance(excinfo.value, Blocked):
+            report.irp_blocked = message  # type: ignore[attr-defined]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Crash:
+    path: str
+    lineno: int
+    message: str
+
+
+class RedactedLongrepr:
+    """A failure's text after redaction, keeping its crash line (``reprcrash``): the one-line
+    cause in the exit-criteria table, pytest's short summary and JUnit's message read it.
+    A plain string would lose it and show the traceback's first line (a fixture's repr)."""
+
+    def __init__(self, text: str, crash: Any, redactor: Redactor) -> None:
+        self.text = text
+        self.reprcrash = (
+            None
+            if crash is None
+            else _Crash(
+                str(getattr(crash, "path", "")),
+                int(getattr(crash, "lineno", 0) or 0),
+                redactor.redact(str(getattr(crash, "message", ""))),
+            )
+        )
+
+    def toterminal(self, tw: Any) -> None:
+        for line in self.text.splitlines():
+            tw.line(line)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def redact_report(report: pytest.TestReport, redactor: Redactor) -> None:
+    if (
+        redactor.count == 0
+        and SESSION_SECRET_NAME not in (report.longreprtext or "")
+        and not any(SESSION_SECRET_NAME in c for _, c in report.sections)
+    ):
+        return
+    text = report.longreprtext
+    if text:
+        cleaned = redactor.redact(text)
+        if cleaned != text:
+            crash = getattr(report.longrepr, "reprcrash", None)
+            report.longrepr = RedactedLongrepr(cleaned, crash, redactor)  # type: ignore[assignment]
+    report.sections = [(k, redactor.redact(v)) for k, v in report.sections]
+
+
+def blocked_status(
+    report: pytest.TestReport,
+) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
+    if getattr(report, "irp_blocked", None):
+        return "blocked", "B", ("BLOCKED", {"yellow": True, "bold": True})
+    return None
+
+
+_COLORS: dict[str, dict[str, bool]] = {
+    STATUS_PASS: {"green": True},
+    STATUS_FAIL: {"red": True},
+    STATUS_BLOCKED: {"yellow": True},
+    STATUS_NOT_RUN: {"yellow": True},
+    STATUS_SKIPPED: {},
+}
+
+
+def write_summary(tr: Any, run: IrpRun) -> None:
+    """BLOCKED lines, the exit-criteria table, NOT RUN, findings and where the report is."""
+    from .html.text import plain_cause
+    from .htmlreport import is_full
+
+    if run.blocked_lines:
+        tr.write_sep("=", "BLOCKED (not proven)", yellow=True)
+        for line in run.blocked_lines:
+            tr.write_line(run.redactor.redact(line))
+    tr.write_sep("=", "exit criteria")
+    for row in run.rows():
+        color = _COLORS.get(row["status"], {"yellow": True})
+        cause = (
+            f"  ({plain_cause(row['cause'])[:200]})"
+            if row["cause"] and row["status"] != STATUS_PASS
+            else ""
+        )
+        tr.write_line(f"{row['task']:4} {row['status']:8} {row['check']}{cause}", **color)
+    missing = run.not_run()
+    if missing:
+        tr.write_line(
+            f"{len(missing)} selected check(s) NOT RUN (not proven): "
+            f"{missing[0].cause.removeprefix('not run: ')}",
+            yellow=True,
+            bold=True,
+        )
+        tr.stats.setdefault("not run", []).extend(_NotRun(r.nodeid) for r in missing)
+        getattr(tr, "_set_main_color", lambda: None)()  # the final line: never green
+    for result in run.pipeline.results.values():
+        for f in result.findings:
+            if f.severity != "info":
+                tr.write_line(f"finding [{f.severity}] {f.title}: {f.fix or f.detail}", yellow=True)
+    live = run.pipeline.results.get("live")
+    if live is not None and live.value.get("pipeline_log"):
+        tr.write_line(f"PIPELINE_LOG.md: {live.value['pipeline_log']} (commit it with the app)")
+    tr.write_line(f"irp report: {run.html_path}; summary: {run.report_dir / 'summary.json'}")
+    if not is_full(run, deselected_checks(run.config)):
+        tr.write_line("irp: partial run: latest.html still shows the last full run")
+
+
+@dataclasses.dataclass(frozen=True)
+class _NotRun:
+    """An entry of the terminal's "N not run" count."""
+
+    nodeid: str
+    count_towards_summary: bool = True
+
+
+def run_instead_of_tests(session: pytest.Session, run: IrpRun) -> bool | None:
+    """Plan mode prints the plan; preflight mode runs only the preflight (each failed
+    precondition counts as a failed test, printed as one paragraph). None: run the tests."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+
+    def write(line: str) -> None:
+        if reporter is not None:
+            reporter.write_line(line)
+
+    if run.settings["plan"]:
+        from .plan import plan_text
+
+        write(run.redactor.redact(plan_text(run.pipeline, session.items)))
+        return True
+    if session.config.option.collectonly:
+        return None
+    from .plan import needed_stages
+    from .preflight_run import run_only
+
+    try:
+        session.testsfailed = run_only(
+            run.pipeline, needed_stages(run.pipeline, session.items), write
+        )
+    finally:
+        run.pipeline.close()
+    return True
