@@ -218,7 +218,8 @@ class Lab:
         """The LabRegistry of this lab (nothing is started)."""
         gitea = net.HOSTS_BY_NAME["gitea"]
         kwargs: dict[str, Any] = {"netns": gitea.netns, "address": gitea.address,
-                                  "port": REGISTRY_PORT}
+                                  "port": REGISTRY_PORT,
+                                  "build_host": net.HOSTS_BY_NAME["haskelseed"].address}
         if self.realm_mode is not None:
             kwargs["realm_mode"] = self.realm_mode
         if self.cache_dir is not None:

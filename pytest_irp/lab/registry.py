@@ -7,10 +7,16 @@ to Gitea's port. Both are started detached with pid files under ``STATE/registry
 
 The realm modes are set through Gitea's own configuration (``app.ini [server]``):
 
-* ``wrong-port-dead`` (default; the workplan's registry): ``ROOT_URL`` without the port and
-  ``PUBLIC_URL_DETECTION = legacy``, so Gitea's realm is ``http://ADDRESS/v2/token`` (port
-  80) and nothing listens there: clients following the realm get ``connection refused``.
-* ``wrong-port-forwarded``: the same app.ini, plus the operator's port-80 forward to Gitea.
+* ``wrong-port-dead``: ``ROOT_URL`` without the port and ``PUBLIC_URL_DETECTION = legacy``,
+  so Gitea's realm is ``http://ADDRESS/v2/token`` (port 80) and nothing listens there:
+  every client following the realm (skopeo, and containerd pulling for the node) gets
+  ``connection refused``.
+* ``wrong-port-dead-for-build-host`` (default; the workplan's registry as it behaves): the
+  same app.ini; port 80 is forwarded to Gitea for the node (the workplan's T09 pull works),
+  but refused for the build host (``REJECT --reject-with tcp-reset`` for its address in the
+  netns' own iptables), where the workplan's push needs its pre-fetched token.
+* ``wrong-port-forwarded``: the same app.ini, plus the operator's port-80 forward to Gitea
+  for everyone.
 * ``correct``: ``ROOT_URL`` with the port.
 
 (Gitea 1.26.0 ``routers/api/packages/container/container.go`` builds the realm from
@@ -60,9 +66,12 @@ from urllib.parse import quote, urlencode
 
 from pytest_irp.fileio import write_atomic
 
-RealmMode = Literal["wrong-port-dead", "wrong-port-forwarded", "correct"]
+RealmMode = Literal["wrong-port-dead-for-build-host", "wrong-port-dead", "wrong-port-forwarded",
+                    "correct"]
 REALM_MODES: Final[tuple[str, ...]] = get_args(RealmMode)
-DEFAULT_REALM_MODE: Final[RealmMode] = "wrong-port-dead"
+DEFAULT_REALM_MODE: Final[RealmMode] = "wrong-port-dead-for-build-host"
+FORWARDED_MODES: Final = ("wrong-port-dead-for-build-host", "wrong-port-forwarded")
+DEFAULT_BUILD_HOST: Final = "10.77.0.2"  # haskelseed
 
 GITEA_VERSION: Final = "1.26.0"
 SERVICE: Final = "container_registry"  # Gitea's service name
@@ -305,6 +314,12 @@ def parse_raw_token(output: str) -> str | None:
     return tokens[-1] if tokens else None
 
 
+def firewall_argv(action: str, source: str, port: int) -> list[str]:
+    """iptables: refuse TCP from ``source`` to ``port`` the way a closed port does (RST)."""
+    return ["iptables", "-w", action, "INPUT", "-p", "tcp", "-s", source, "--dport", str(port),
+            "-j", "REJECT", "--reject-with", "tcp-reset"]
+
+
 def nginx_argv(prefix: Path, config: Path, error_log: Path) -> list[str]:
     return [NGINX_BIN, "-p", str(prefix), "-c", str(config), "-e", str(error_log)]
 
@@ -372,7 +387,7 @@ def ready_checks(mode: RealmMode, address: str, port: int, wrong_port: int) -> l
     wrong = host_url(address, wrong_port)
     checks = [Check(f"{base}/api/v1/version", 200),
               Check(f"{base}/v2/", 401, realm_url(mode, address, port, wrong_port))]
-    if mode == "wrong-port-forwarded":
+    if mode in FORWARDED_MODES:  # (seen from here: for the node, the realm answers)
         checks.append(Check(f"{wrong}/api/v1/version", 200))
     elif mode == "wrong-port-dead":
         checks.append(Check(f"{wrong}/api/v1/version", 0))
@@ -669,7 +684,9 @@ class LabRegistry:
         wrong_port: int = DEFAULT_WRONG_PORT,
         user: str = DEFAULT_USER,
         cache_dir: Path | None = None,
+        build_host: str = DEFAULT_BUILD_HOST,
     ) -> None:
+        self.build_host = build_host
         self.netns = netns
         self.address = bind_address(netns, address)
         self.port = port
@@ -721,7 +738,7 @@ class LabRegistry:
         return {n: read_pid_file(self.layout.pid_file(n)) for n in PROCESS_NAMES}
 
     def _wanted(self) -> tuple[str, ...]:
-        return PROCESS_NAMES if self._mode == "wrong-port-forwarded" else ("gitea",)
+        return PROCESS_NAMES if self._mode in FORWARDED_MODES else ("gitea",)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -742,8 +759,10 @@ class LabRegistry:
                 self._first_setup_offline()
             self._spawn("gitea", gitea_argv(self.binary, self.layout.app_ini,
                                             self.layout.work_dir, "web"))
-            if self._mode == "wrong-port-forwarded":
+            if self._mode in FORWARDED_MODES:
                 self._spawn_forward()
+            if self._mode == "wrong-port-dead-for-build-host":
+                self._firewall("-I")
             self._save_state()
             self._wait_ready()
             if not self.layout.setup_file.exists():
@@ -753,9 +772,23 @@ class LabRegistry:
             raise
 
     def stop(self) -> None:
-        """Stop exactly the processes named by our pid files."""
+        """Stop exactly the processes named by our pid files (and drop our firewall rule)."""
         for name in reversed(PROCESS_NAMES):
             self._stop_one(name)
+        if self.netns is not None and Path("/run/netns", self.netns).exists() and \
+                shutil.which("iptables"):
+            while self._firewall("-D", check=False):  # every copy of our one rule
+                pass
+
+    def _firewall(self, action: str, *, check: bool = True) -> bool:
+        """Insert (``-I``) or delete (``-D``) the rule refusing the build host's connections
+        to the realm port, in the netns' own iptables (it goes with the netns)."""
+        argv = netns_argv(self.netns, firewall_argv(action, self.build_host, self.wrong_port))
+        done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=30)
+        if check and done.returncode != 0:
+            raise RegistryError(f"iptables {action} in {self.netns} failed: "
+                                f"{done.stderr.strip()[-300:]}")
+        return done.returncode == 0
 
     def set_realm_mode(self, mode: str) -> None:
         """Switch the realm mode as an operator would: app.ini, restart Gitea, forward on or
@@ -848,7 +881,13 @@ class LabRegistry:
     def _check_prerequisites(self) -> None:
         missing = [] if os.access(self.binary, os.X_OK) else [
             f"{self.binary} (run: bash lab/build-gitea.sh)"]
-        if self._mode == "wrong-port-forwarded" and shutil.which(NGINX_BIN) is None:
+        if self._mode == "wrong-port-dead-for-build-host" and self.netns is None:
+            raise RegistryError("realm mode wrong-port-dead-for-build-host needs the lab "
+                                "network (a netns): on loopback there is no build host "
+                                "address to refuse")
+        if self._mode == "wrong-port-dead-for-build-host" and shutil.which("iptables") is None:
+            missing.append("iptables")
+        if self._mode in FORWARDED_MODES and shutil.which(NGINX_BIN) is None:
             missing.append(NGINX_BIN)
         if self.netns is not None and shutil.which("ip") is None:
             missing.append("ip")

@@ -16,9 +16,18 @@ from pathlib import Path
 
 import pytest
 
+# The suite's RegistryClient uses requests, imported lazily; importing it here, at collection,
+# keeps one http.cookiejar for the session (an in-process pytester run elsewhere restores
+# sys.modules afterwards, and requests imported inside it then fails with "You can only
+# merge into CookieJar").
+import requests  # noqa: F401
+
 from pytest_irp import registry as suite_registry
 from pytest_irp.lab import registry as reg
 from pytest_irp.lab.cluster import ImageFile, build_image_archive
+
+# the default mode refuses the build host's address: it needs the lab network
+LOOPBACK_MODES = tuple(m for m in reg.REALM_MODES if m != "wrong-port-dead-for-build-host")
 
 # --------------------------------------------------------------------------- pure
 
@@ -31,6 +40,7 @@ def _spec(mode: reg.RealmMode) -> reg.GiteaSpec:
 
 
 @pytest.mark.parametrize(("mode", "root"), [
+    ("wrong-port-dead-for-build-host", "http://10.77.0.3/"),
     ("wrong-port-dead", "http://10.77.0.3/"), ("wrong-port-forwarded", "http://10.77.0.3/"),
     ("correct", "http://10.77.0.3:3000/")])
 def test_app_ini_sets_the_realm_through_root_url(mode: reg.RealmMode, root: str) -> None:
@@ -42,10 +52,19 @@ def test_app_ini_sets_the_realm_through_root_url(mode: reg.RealmMode, root: str)
     assert reg.realm_url(mode, "10.77.0.3", 3000, 80) == root + "v2/token"
 
 
-def test_default_mode_is_the_workplans_dead_realm() -> None:
-    assert reg.DEFAULT_REALM_MODE == "wrong-port-dead"
+def test_default_mode_is_the_workplans_realm_dead_for_the_build_host() -> None:
+    assert reg.DEFAULT_REALM_MODE == "wrong-port-dead-for-build-host"
     checks = reg.ready_checks("wrong-port-dead", "10.77.0.3", 3000, 80)
     assert reg.Check("http://10.77.0.3/api/v1/version", 0) in checks  # refused
+    assert reg.firewall_argv("-I", "10.77.0.2", 80) == [
+        "iptables", "-w", "-I", "INPUT", "-p", "tcp", "-s", "10.77.0.2", "--dport", "80",
+        "-j", "REJECT", "--reject-with", "tcp-reset"]  # refused like a closed port
+
+
+def test_build_host_mode_needs_the_lab_network(tmp_path: Path) -> None:
+    lab = reg.LabRegistry(tmp_path, netns=None, address="127.0.0.1", port=reg.free_port())
+    with pytest.raises(reg.RegistryError, match="needs the lab network"):
+        lab.start()
 
 
 def test_generated_password_is_read_from_gitea_output() -> None:
@@ -93,7 +112,7 @@ def gitea(tmp_path_factory: pytest.TempPathFactory) -> Iterator[reg.LabRegistry]
         pytest.skip(reason)
     state = tmp_path_factory.mktemp("gitea")
     lab = reg.LabRegistry(state, netns=None, address="127.0.0.1", port=reg.free_port(),
-                          wrong_port=reg.free_port())
+                          wrong_port=reg.free_port(), realm_mode="wrong-port-dead")
     lab.start()
     try:
         yield lab
@@ -138,7 +157,7 @@ def test_start_is_idempotent_and_keeps_the_credentials(gitea: reg.LabRegistry) -
     assert gitea.layout.password_file.read_text() == password
 
 
-@pytest.mark.parametrize("in_mode", reg.REALM_MODES, indirect=True)
+@pytest.mark.parametrize("in_mode", LOOPBACK_MODES, indirect=True)
 def test_realm_mode_through_gitea_config(in_mode: reg.LabRegistry) -> None:
     status, www, _ = _get(f"{in_mode.base_url}/v2/")
     assert status == 401
@@ -175,7 +194,7 @@ def _skopeo_push(lab: reg.LabRegistry, archive: Path, ref: str, tmp_path: Path
                               capture_output=True, text=True, timeout=120, check=False)
 
 
-@pytest.mark.parametrize("in_mode", reg.REALM_MODES, indirect=True)
+@pytest.mark.parametrize("in_mode", LOOPBACK_MODES, indirect=True)
 def test_skopeo_authfile_push_follows_the_realm(in_mode: reg.LabRegistry,
                                                 tmp_path: Path) -> None:
     ref = f"{in_mode.hostport}/coulomb/tiny:{in_mode.realm_mode}"
@@ -241,7 +260,7 @@ def test_stop_leaves_nothing(tmp_path: Path) -> None:
 
 def test_missing_binary_is_one_clear_error(tmp_path: Path) -> None:
     lab = reg.LabRegistry(tmp_path, netns=None, address="127.0.0.1", port=reg.free_port(),
-                          cache_dir=tmp_path / "empty-cache")
+                          cache_dir=tmp_path / "empty-cache", realm_mode="correct")
     with pytest.raises(reg.RegistryError, match=r"build-gitea\.sh"):
         lab.start()
     assert not lab.is_running()
@@ -250,7 +269,8 @@ def test_missing_binary_is_one_clear_error(tmp_path: Path) -> None:
 def test_cli_status_is_json(tmp_path: Path) -> None:
     env = {**os.environ, "IRP_LAB_DIR": str(tmp_path)}
     done = subprocess.run([shutil.which("python3") or "python3", "-m",
-                           "pytest_irp.lab.registry", "status", "--loopback"],
+                           "pytest_irp.lab.registry", "status", "--loopback",
+                           "--mode", "correct"],
                           capture_output=True, text=True, env=env, check=False)
     assert done.returncode == 3
     assert json.loads(done.stdout)["running"] is False
