@@ -1,6 +1,6 @@
 # Push the built archive with skopeo using an authfile read from stdin: no credential ever
 # appears on a command line. The authfile (mode 0600, in a private temp directory) exists
-# only while skopeo runs: it is removed as soon as skopeo returns, before anything is
+# only while skopeo runs (copy, then inspect): it is removed as soon as skopeo returns, before anything is
 # printed, and on HUP, INT, TERM and PIPE (dash and busybox sh skip an EXIT trap when a
 # signal kills them, so every signal that can end the script has its own trap).
 # While skopeo runs, a watchdog writes an empty line to stderr every 2 s: once the SSH
