@@ -321,7 +321,7 @@ def judge_challenge(status: int, headers: Sequence[str], hostport: str, plain: b
 def judge_token(status: int, body: str, user: str, hostport: str) -> str:
     """The token from ``GET /v2/token`` (basic auth), or Failed naming the credentials."""
     if status in (401, 403):
-        said = first_line(body)  # the registry's own words (Gitea: a plain-text body)
+        said = first_line(body)  # the registry's own words (Gitea 1.26: UNAUTHORIZED)
         raise Failed(f"registry {hostport} rejected the credentials of user {user!r} (HTTP "
                      f"{status} from /v2/token{': ' + repr(said) if said else ''})",
                      "check registry_user and the password (IRP_REGISTRY_PASSWORD or "

@@ -338,7 +338,18 @@ class RegistryClient:
 
 
 def first_line(text: str, limit: int = 160) -> str:
-    """The first non-empty line of a response body, shortened (a registry's own words)."""
+    """A registry's own words from a response body, shortened: the codes and messages of a
+    registry error document (``{"errors": [{"code": ..., "message": ...}]}``, what Gitea
+    1.26 answers a wrong password at /v2/token), else the first non-empty line."""
+    try:
+        data = json.loads(text)
+    except (TypeError, ValueError):
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("errors"), list):
+        words = [f"{e.get('code', '')}" + (f": {e['message']}" if e.get("message") else "")
+                 for e in data["errors"] if isinstance(e, dict)]
+        if any(words):
+            return "; ".join(w for w in words if w)[:limit]
     for line in (text or "").splitlines():
         if line.strip():
             return line.strip()[:limit]

@@ -105,6 +105,14 @@ def test_realm_refusal_is_read_from_skopeos_retries() -> None:
     assert registry.realm_refusal("manifest unknown", realm) is None
 
 
+def test_registry_words_from_an_error_body() -> None:
+    gitea = '{"errors":[{"code":"UNAUTHORIZED","message":""}]}'  # Gitea 1.26.0, wrong password
+    assert registry.first_line(gitea) == "UNAUTHORIZED"
+    assert registry.first_line('{"errors":[{"code":"DENIED","message":"no"}]}') == "DENIED: no"
+    assert registry.first_line("\nUnauthorized\nmore") == "Unauthorized"
+    assert registry.first_line("") == ""
+
+
 def test_next_page_from_link() -> None:
     base = "http://reg.example.invalid:32166"
     link = '</v2/o/n/tags/list?last=b&n=2>; rel="next"'
