@@ -176,7 +176,7 @@ def pull_run(ctx: StageContext) -> dict[str, Any]:
         ctx.finding("warning", "Pulls follow the registry's token realm",
                     f"containerd asks the advertised realm for a pull token even with an "
                     f"http:// mirror: {realm}. A pull works only while something answers "
-                    f"there.", REALM_FIX)
+                    f"there.", ctx.upstream("push").get("realm_fix") or REALM_FIX)
     pull = ctx.run(node, [*crictl, "pull", image], check=False)
     if not pull.ok:
         sudo_problem = mirror_judge.node_read_problem(node, "crictl", _sudo(s), pull.rc,
@@ -631,51 +631,105 @@ def append_pipeline_log(s: Any, facts: Facts) -> str:
 
 
 def ci_plan(ctx: StageContext) -> list[Step]:
+    s = ctx.settings
+    if s.get("gitea_api_url") and s.get("gitea_token"):
+        api, repo = s["gitea_api_url"], _gitea_repo(s)
+        return [Step("local", ("GET", f"{api}/repos/{repo}/contents/.gitea/workflows?ref="
+                               f"{s['ci_branch']}", "(token)"), 10,
+                     "the workflow files as Gitea has them (triggers, runner, steps)"),
+                Step("local", ("GET", f"{api}/repos/{repo}/actions/runs", "(token)"), 10,
+                     "the latest run on the CI branch")]
     return [Step("local", ("read", ".gitea/workflows/*.yml"), 5, "triggers, runner, steps")]
 
 
 def ci_run(ctx: StageContext) -> dict[str, Any]:
     s = ctx.settings
-    workflows = sorted((ctx.facts.app_repo / ".gitea" / "workflows").glob("*.y*ml"))
-    if not workflows:
-        raise StageError("no workflow in .gitea/workflows/")
-    texts = {w.name: w.read_text(encoding="utf-8") for w in workflows}
-    problems = judge.workflow_problems(texts, s["runner_label"])
     latest: dict[str, Any] | None = None
     if s.get("gitea_api_url") and s.get("gitea_token"):
         ctx.redactor.add(s["gitea_token"])  # a Secret: registered by its value
-        latest = _latest_run(s)
+        api = _GiteaApi(s)
+        texts = api.workflows(s["ci_branch"])
+        source = f"Gitea {s['gitea_api_url']} ({_gitea_repo(s)} at {s['ci_branch']})"
+        problems = judge.workflow_problems(texts, s["runner_label"]) if texts else [
+            f"no workflow in .gitea/workflows/ of {source}"]
+        if texts:
+            ctx.finding("info", "CI workflows read through Gitea's API",
+                        f"{', '.join(sorted(texts))} from {source}", "")
+        latest = api.latest_runs()
         problem = judge.latest_run_problem(latest, s["ci_branch"])
         if problem:
             problems.append(problem)
     else:
+        workflows = sorted((ctx.facts.app_repo / ".gitea" / "workflows").glob("*.y*ml"))
+        if not workflows:
+            raise StageError("no workflow in .gitea/workflows/")
+        texts = {w.name: w.read_text(encoding="utf-8") for w in workflows}
+        source = str(ctx.facts.app_repo)
+        problems = judge.workflow_problems(texts, s["runner_label"])
         ctx.finding("info", "Latest CI run not checked",
                     "gitea_api_url and gitea_token are not both set, so only the workflow "
                     "file was checked.", "Set both to check that the latest run on main "
                     "succeeded.")
-    return {"workflows": sorted(texts), "problems": problems, "latest_runs": latest}
+    return {"workflows": sorted(texts), "problems": problems, "latest_runs": latest,
+            "workflow_source": source}
 
 
-def _latest_run(s: Any) -> dict[str, Any]:
-    """GET the repository's Actions runs (newer Gitea: /actions/runs; older: /tasks)."""
-    import requests
+def _gitea_repo(s: Any) -> str:
+    return str(s.get("gitea_repo") or str(s.require("registry")).split("/", 1)[1])
 
-    repo = s.get("gitea_repo") or str(s.require("registry")).split("/", 1)[1]
-    session = requests.Session()
-    session.trust_env = False
-    headers = {"Authorization": f"token {s['gitea_token'].reveal()}"}
-    for path in ("actions/runs", "actions/tasks"):
-        url = f"{s['gitea_api_url']}/repos/{repo}/{path}?limit=20"
+
+class _GiteaApi:
+    """The few Gitea API calls of T12 (token auth; never through a proxy)."""
+
+    def __init__(self, s: Any) -> None:
+        import requests
+
+        self.api = str(s["gitea_api_url"]).rstrip("/")
+        self.repo = _gitea_repo(s)
+        self.session = requests.Session()
+        self.session.trust_env = False
+        self.session.headers["Authorization"] = f"token {s['gitea_token'].reveal()}"
+
+    def get(self, path: str, **params: Any) -> Any:
+        import requests
+
+        url = f"{self.api}/repos/{self.repo}/{path}"
         try:
-            response = session.get(url, headers=headers, timeout=10)
+            response = self.session.get(url, params=params, timeout=10)
         except requests.RequestException as exc:
-            raise StageError(f"Gitea API {s['gitea_api_url']} unreachable: {exc}") from None
-        if response.status_code == 404:
-            continue
+            raise StageError(f"Gitea API {self.api} unreachable: {exc}") from None
         if response.status_code in (401, 403):
             raise StageError(f"Gitea API rejected gitea_token (HTTP {response.status_code})")
-        if response.status_code != 200:
-            raise StageError(f"Gitea API {url}: HTTP {response.status_code}")
-        return dict(response.json())
-    raise StageError(f"Gitea API at {s['gitea_api_url']} has no Actions runs endpoint for "
-                     f"{repo}")
+        return response
+
+    def workflows(self, ref: str) -> dict[str, str]:
+        """{file name: text} of ``.gitea/workflows/*.y*ml`` at ``ref``, read through the
+        contents API (``GET /repos/O/R/contents/PATH?ref=REF``, base64 content)."""
+        listing = self.get("contents/.gitea/workflows", ref=ref)
+        if listing.status_code == 404:
+            return {}
+        if listing.status_code != 200:
+            raise StageError(f"Gitea API contents/.gitea/workflows: HTTP "
+                             f"{listing.status_code}")
+        texts: dict[str, str] = {}
+        for entry in listing.json() or []:
+            name = str(entry.get("name", ""))
+            if entry.get("type") != "file" or not name.endswith((".yml", ".yaml")):
+                continue
+            got = self.get(f"contents/{entry['path']}", ref=ref)
+            if got.status_code != 200:
+                raise StageError(f"Gitea API contents/{entry['path']}: HTTP {got.status_code}")
+            texts[name] = base64.b64decode(got.json().get("content") or "").decode("utf-8")
+        return texts
+
+    def latest_runs(self) -> dict[str, Any]:
+        """The repository's Actions runs (newer Gitea: /actions/runs; older: /tasks)."""
+        for path in ("actions/runs", "actions/tasks"):
+            response = self.get(path, limit=20)
+            if response.status_code == 404:
+                continue
+            if response.status_code != 200:
+                raise StageError(f"Gitea API {path}: HTTP {response.status_code}")
+            return dict(response.json())
+        raise StageError(f"Gitea API at {self.api} has no Actions runs endpoint for "
+                         f"{self.repo}")

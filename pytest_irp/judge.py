@@ -389,6 +389,10 @@ def workflow_problems(texts: dict[str, str], runner_label: str) -> list[str]:
     return problems
 
 
+# Gitea's ActionWorkflowRun.status values before a run completes (services/convert)
+UNFINISHED_RUN_STATES = ("queued", "waiting", "in_progress", "running", "blocked")
+
+
 def latest_run_problem(listing: dict[str, Any], branch: str) -> str:
     """Why the latest Actions run on ``branch`` is not a success ('' when it is).
     Accepts Gitea's /actions/runs (``workflow_runs``) and /actions/tasks (``workflow_runs``
@@ -399,6 +403,11 @@ def latest_run_problem(listing: dict[str, Any], branch: str) -> str:
         return f"no CI run on {branch} yet"
     latest = max(on_branch, key=lambda r: (str(r.get("created_at") or r.get("run_started_at")
                                                   or ""), int(r.get("id") or 0)))
+    number = latest.get("run_number", latest.get("id"))
+    state = str(latest.get("status") or "")
+    if not latest.get("conclusion") and state in UNFINISHED_RUN_STATES:
+        return (f"the latest CI run on {branch} (#{number}) is {state} and has not finished "
+                f"(a queued run that never starts: no Actions runner has taken it)")
     status = str(latest.get("conclusion") or latest.get("status") or "?")
     if status != "success":
         return (f"the latest CI run on {branch} (#{latest.get('run_number', latest.get('id'))})"

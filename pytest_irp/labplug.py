@@ -1,6 +1,7 @@
 """--irp-lab: bring the embedded lab up (build host, registry, Kubernetes node) and use its
-settings as a config layer. The cluster binaries are built once into the cache
-(``lab/build-cluster.sh``: minutes cold, instant when cached); helm comes from PyPI."""
+settings as a config layer. The cluster binaries and Gitea are built once into the cache
+(``lab/build-cluster.sh``, ``lab/build-gitea.sh``: minutes cold, instant when cached); helm
+comes from PyPI."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ import pytest
 from .fileio import write_atomic
 from .settings import SettingError, load_file
 
-BUILD_SCRIPT = Path(__file__).resolve().parent.parent / "lab" / "build-cluster.sh"
+LAB_SOURCES = Path(__file__).resolve().parent.parent / "lab"
+BUILD_SCRIPTS = (("cluster binaries", LAB_SOURCES / "build-cluster.sh"),
+                 ("Gitea", LAB_SOURCES / "build-gitea.sh"))
 
 
 def lab_layer(config: pytest.Config) -> tuple[Any, dict[str, Any]]:
@@ -26,14 +29,16 @@ def lab_layer(config: pytest.Config) -> tuple[Any, dict[str, Any]]:
     variant = (config.getoption("irp_lab_variant", None) or os.environ.get("IRP_LAB_VARIANT")
                or "ok")
     reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if BUILD_SCRIPT.exists():
+    for what, script in BUILD_SCRIPTS:
+        if not script.exists():
+            continue
         if reporter is not None:
-            reporter.write_line("irp lab: cluster binaries (built once into the cache) ...")
-        done = subprocess.run(["bash", str(BUILD_SCRIPT)], capture_output=True, text=True,
+            reporter.write_line(f"irp lab: {what} (built once into the cache) ...")
+        done = subprocess.run(["bash", str(script)], capture_output=True, text=True,
                               check=False)
         if done.returncode != 0:
-            raise SettingError(f"building the lab cluster failed: {done.stdout[-400:]}"
-                               f"{done.stderr[-400:]}")
+            raise SettingError(f"building the lab's {what} failed ({script.name}): "
+                               f"{done.stdout[-400:]}{done.stderr[-400:]}")
     lab = Lab(with_cluster=True)
     try:
         toml_path = lab.up(variant=variant)

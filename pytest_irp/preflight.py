@@ -23,7 +23,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import remote
-from .registry import REALM_FIX, ImageRef, parse_challenge, realm_problem, token_url
+from .registry import (
+    REALM_FIX,
+    ImageRef,
+    first_line,
+    parse_challenge,
+    realm_problem,
+    token_url,
+)
 from .runners import SSH_CONNECTION_ERROR, CommandResult
 from .settings import Resolved
 from .stage import Step
@@ -314,8 +321,9 @@ def judge_challenge(status: int, headers: Sequence[str], hostport: str, plain: b
 def judge_token(status: int, body: str, user: str, hostport: str) -> str:
     """The token from ``GET /v2/token`` (basic auth), or Failed naming the credentials."""
     if status in (401, 403):
+        said = first_line(body)  # the registry's own words (Gitea 1.26: UNAUTHORIZED)
         raise Failed(f"registry {hostport} rejected the credentials of user {user!r} (HTTP "
-                     f"{status} from /v2/token)",
+                     f"{status} from /v2/token{': ' + repr(said) if said else ''})",
                      "check registry_user and the password (IRP_REGISTRY_PASSWORD or "
                      "registry_password_file)")
     if status != 200:

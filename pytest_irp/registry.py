@@ -1,9 +1,16 @@
 """The container registry: realm check, token, push with skopeo, verification via the API.
 
-Gitea builds the ``WWW-Authenticate`` realm from its ROOT_URL, not from the address the
-client used, so a ROOT_URL without the port sends clients to the wrong port. The push
-stage detects that, reports it with its fix, fetches the token from the registry's own
-``/v2/token`` and hands skopeo an authfile (0600, read from stdin, removed afterwards).
+Gitea builds the ``WWW-Authenticate`` realm from its ROOT_URL (up to 1.21 always; from 1.22
+unless the request carries ``X-Forwarded-Proto``; from 1.24 as ``[server]
+PUBLIC_URL_DETECTION`` says), so a ROOT_URL without the port sends clients to the wrong
+port. The push stage detects that and reports it with the fix for the Gitea version the
+registry reports (``GET /api/v1/version``). skopeo gets an authfile (0600, read from stdin,
+removed afterwards); it reads only ``auth`` and ``identitytoken`` from it and both go to the
+realm (containers/image ``pkg/docker/config/config.go``), so with a realm that does not
+answer the push cannot work: T07 fails at once with that cause, unless
+``registry_token_workaround`` opts in to the workplan's workaround (the token from the
+registry's own ``/v2/token`` on skopeo's command line, ``--dest-registry-token``, for that
+push only; masked, and reported as a finding).
 """
 
 from __future__ import annotations
@@ -16,6 +23,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import remote
+from .registry_facts import _block as _block
+from .registry_facts import first_line as first_line
+from .registry_facts import inspect_facts as inspect_facts
+from .registry_facts import parse_challenge as parse_challenge
+from .registry_facts import parse_challenges as parse_challenges
+from .registry_facts import parse_version as parse_version
+from .registry_facts import realm_fix as realm_fix
+from .registry_facts import realm_refusal as realm_refusal
 from .stage import StageContext, StageError, Step
 
 MANIFEST_TYPES = ", ".join([
@@ -25,6 +40,9 @@ MANIFEST_TYPES = ", ".join([
     "application/vnd.docker.distribution.manifest.list.v2+json"])
 HTTP_TIMEOUT = 10
 MAX_TAG_PAGES = 50
+SERVICE = "container_registry"
+REALM_FINDING = "Registry token realm points to the wrong address"
+EXPOSURE_FINDING = "Registry token was visible in the build host's process list"
 
 
 @dataclass(frozen=True)
@@ -42,14 +60,6 @@ class ImageRef:
 
     def base_url(self, plain_http: bool) -> str:
         return f"{'http' if plain_http else 'https'}://{self.hostport}"
-
-
-def parse_challenge(header: str) -> dict[str, str]:
-    """``Bearer realm="...",service="...",scope="..."`` -> {"scheme": "bearer", ...}."""
-    scheme, _, rest = header.strip().partition(" ")
-    params = {k.lower(): v for k, v in re.findall(r'(\w+)="([^"]*)"', rest)}
-    params["scheme"] = scheme.lower()
-    return params
 
 
 def _netloc(url: str) -> str:
@@ -86,9 +96,11 @@ def authfile(hostport: str, user: str, password: str) -> str:
     return json.dumps({"auths": {hostport: {"auth": auth}}})
 
 
-def push_argv(settings: Any, dest: str) -> list[str]:
+def push_argv(settings: Any, dest: str, mode: str = "authfile") -> list[str]:
+    """The push script; ``mode`` ``authfile`` (stdin: containers-auth.json) or ``token``
+    (stdin: the registry token, which the script passes to skopeo's argv)."""
     tls = "false" if settings["registry_plain_http"] else "true"
-    return remote.argv("push", settings["remote_dir"], dest, tls, *settings["skopeo"])
+    return remote.argv("push", settings["remote_dir"], dest, tls, mode, *settings["skopeo"])
 
 
 def plan(ctx: StageContext) -> list[Step]:
@@ -105,11 +117,17 @@ def plan(ctx: StageContext) -> list[Step]:
         Step(s.get("host", "<host>"), (*s["skopeo"], "--version"), HTTP_TIMEOUT,
              "skopeo's version, for the report (the push keeps to what 1.9 and 1.22 do)"),
         Step(s.get("host", "<host>"), tuple(remote.display(push_argv(s, ref.with_tag(tag)))),
-             s["timeout_push"], "skopeo copy with an authfile read from stdin (0600, removed)"),
+             s["timeout_push"], "skopeo copy + inspect with an authfile read from stdin "
+             "(0600, removed)" + ("; with a wrong realm (registry_token_workaround): mode "
+                                  "token, the token on skopeo's argv" if
+                                  s.get("registry_token_workaround") else "")),
         Step("local", ("GET", f"{ref.base_url(plain)}/v2/{ref.path}/tags/list"), HTTP_TIMEOUT,
              "the tag is listed"),
         Step("local", ("HEAD", f"{ref.base_url(plain)}/v2/{ref.path}/manifests/{tag}"),
              HTTP_TIMEOUT, "Docker-Content-Digest equals the pushed digest"),
+        Step("local", ("GET", f"{ref.base_url(plain)}/api/v1/packages/{ref.path.split('/')[0]}"
+                       f"?type=container&q={ref.path.split('/')[-1]}"), HTTP_TIMEOUT,
+             "Gitea lists the image and the tag (when the registry is a Gitea)"),
     ]
 
 
@@ -144,10 +162,11 @@ class RegistryClient:
     def token(self, user: str, password: str) -> str:
         response = self.get(token_url(self.ref, self.plain_http), auth=(user, password))
         if response.status_code in (401, 403):
+            said = first_line(response.text)
             raise StageError(f"registry {self.ref.hostport} rejected the credentials of user "
-                             f"{user!r} (HTTP {response.status_code} from /v2/token): check "
-                             f"registry_user and the password (IRP_REGISTRY_PASSWORD or "
-                             f"registry_password_file)")
+                             f"{user!r} (HTTP {response.status_code} from /v2/token"
+                             f"{': ' + repr(said) if said else ''}): check registry_user and "
+                             f"the password (IRP_REGISTRY_PASSWORD or registry_password_file)")
         if response.status_code != 200:
             raise StageError(f"registry {self.ref.hostport}: /v2/token answered HTTP "
                              f"{response.status_code}")
@@ -159,22 +178,80 @@ class RegistryClient:
             raise StageError(f"registry {self.ref.hostport}: /v2/token returned no token")
         return str(token)
 
-    def tags(self, token: str) -> list[str]:
-        """Every tag: registries may answer in pages (``Link: <...>; rel="next"``)."""
-        url: str | None = f"{self.base}/v2/{self.ref.path}/tags/list"
+    def tags(self, token: str, page_size: int | None = None) -> list[str]:
+        """Every tag: registries may answer in pages (``Link: <...>; rel="next"``; Gitea
+        sends one after every non-empty page, the last too, then answers an empty page)."""
+        url: str | None = f"{self.base}/v2/{self.ref.path}/tags/list" + (
+            f"?n={page_size}" if page_size else "")
         tags: list[str] = []
+        seen: set[str] = set()
         for _ in range(MAX_TAG_PAGES):
-            if url is None:
+            if url is None or url in seen:  # Gitea sends Link on the last page too
                 break
+            seen.add(url)
             response = self.get(url, headers={"Authorization": f"Bearer {token}"})
             if response.status_code == 404:
                 return tags
             if response.status_code != 200:
                 raise StageError(f"tags/list of {self.ref.path} answered HTTP "
                                  f"{response.status_code}")
-            tags += list(response.json().get("tags") or [])
+            page = list(response.json().get("tags") or [])
+            if not page:
+                break
+            tags += page
             url = next_page(self.base, response.headers.get("Link", ""))
         return tags
+
+    def version(self) -> str | None:
+        """Gitea's version (``GET /api/v1/version``, anonymous); None for other registries."""
+        import requests
+
+        try:
+            response = self.session.get(f"{self.base}/api/v1/version", timeout=HTTP_TIMEOUT)
+            data = response.json() if response.status_code == 200 else {}
+        except (requests.RequestException, ValueError):
+            return None
+        version = data.get("version") if isinstance(data, dict) else None
+        return str(version) if version else None
+
+    def realm_answers(self, realm: str) -> bool | None:
+        """Does anything answer at the realm? None: not probed (the realm names another host
+        than the registry's: the suite contacts only the registry host it was given)."""
+        import requests
+
+        if urlsplit(realm).hostname != urlsplit(self.base).hostname:
+            return None
+        try:
+            self.session.get(realm, timeout=(3, HTTP_TIMEOUT), params={"service": SERVICE})
+        except requests.ConnectionError:
+            return False
+        except requests.RequestException:
+            return None
+        return True
+
+    def package_versions(self, user: str, password: str, owner: str, name: str,
+                         want: str) -> list[str]:
+        """Versions (tags) of the container package OWNER/NAME in Gitea's packages API
+        (``GET /api/v1/packages/OWNER?type=container&q=NAME``), paged until ``want`` shows."""
+        found: list[str] = []
+        for page in range(1, MAX_TAG_PAGES + 1):
+            response = self.get(f"{self.base}/api/v1/packages/{owner}", auth=(user, password),
+                                params={"type": "container", "q": name, "page": page,
+                                        "limit": 50})
+            if response.status_code != 200:
+                raise StageError(f"Gitea's packages API answered HTTP {response.status_code} "
+                                 f"for {owner}/{name} (GET /api/v1/packages/{owner})")
+            try:
+                rows = response.json()
+            except ValueError:
+                rows = None
+            if not isinstance(rows, list) or not rows:
+                break
+            found += [str(r.get("version")) for r in rows
+                      if isinstance(r, dict) and r.get("name") == name]
+            if want in found:
+                break
+        return found
 
     def digest(self, tag: str, token: str) -> str | None:
         import requests
@@ -228,30 +305,59 @@ def run(ctx: StageContext) -> dict[str, Any]:
     realm = challenge.get("realm", "")
     problem = realm_problem(realm, ref.hostport, plain) if challenge["scheme"] == "bearer" \
         else None
+    version = client.version() if problem else None
+    fix = realm_fix(version, ref.hostport)
+    answers = client.realm_answers(realm) if problem else True
     if problem:
-        ctx.finding("warning", "Registry token realm points to the wrong address", problem,
-                    REALM_FIX)
+        seen = {False: " Nothing answers there (connection refused).",
+                True: " Something answers there, seen from this machine (a forward?).",
+                None: ""}[answers]
+        ctx.finding("warning", REALM_FINDING,
+                    f"{problem}.{seen} Gitea {version or '(version unknown)'}.", fix)
+    workaround = bool(problem) and bool(s["registry_token_workaround"])
+    if problem and answers is False and not workaround:
+        raise StageError(
+            f"the registry's token realm {realm} does not answer (connection refused); "
+            f"skopeo asks it for every push (an authfile's `auth` and `identitytoken` both go "
+            f"there), so the push cannot succeed. Fix: {fix} (Or opt in to the workplan's "
+            f"workaround, registry_token_workaround = true: the token on skopeo's command "
+            f"line.)")
     token = client.token(user, password)
-    ctx.redactor.add(token)
+    ctx.redactor.add(token)  # before any command line holding it is built
     dest = ref.with_tag(tag)
-    version = ctx.run(host, [*s["skopeo"], "--version"], timeout=HTTP_TIMEOUT, check=False)
-    skopeo_version = version.stdout.strip().splitlines()[0] if version.ok and \
-        version.stdout.strip() else f"unknown ({version.describe_failure()})"
-    result = ctx.run(host, push_argv(s, dest), input=authfile(ref.hostport, user, password),
-                     check=False)
+    skopeo = ctx.run(host, [*s["skopeo"], "--version"], timeout=HTTP_TIMEOUT, check=False)
+    skopeo_version = skopeo.stdout.strip().splitlines()[0] if skopeo.ok and \
+        skopeo.stdout.strip() else f"unknown ({skopeo.describe_failure()})"
+    if workaround:
+        result = ctx.run(host, push_argv(s, dest, "token"), input=token, check=False)
+        ctx.finding("warning", EXPOSURE_FINDING,
+                    f"registry_token_workaround is on and the realm is wrong: the push of "
+                    f"{dest} passed the registry token to `skopeo copy --dest-registry-token` "
+                    f"and `skopeo inspect --registry-token` on {host}, so it was visible in "
+                    f"{host}'s process list (ps, /proc/PID/cmdline: every user of that host) "
+                    f"for the push's duration (valid 24 h on Gitea). It is masked in every "
+                    f"output here.", f"Fix the realm ({fix}); then the push uses an authfile "
+                    f"(0600, removed afterwards) and the workaround is not needed.")
+    else:
+        result = ctx.run(host, push_argv(s, dest), input=authfile(ref.hostport, user, password),
+                         check=False)
     # push.sh's watchdog writes an empty line to stderr every 2 s (to notice a dead session)
     result = replace(result, stderr=without_blank_lines(result.stderr))
     if not result.ok:
-        hint = ""
-        if problem and ("connection refused" in result.stderr.lower()
-                        or "realm" in result.stderr.lower()):
-            hint = f" The cause is the registry's token realm: {problem}. {REALM_FIX}"
+        at_realm = realm_refusal(result.stderr, realm) if problem else None
+        if at_realm:
+            raise StageError(
+                f"skopeo push of {dest} from {host} failed at the registry's token realm: "
+                f"{at_realm}. Fix: {fix}" + (
+                    "" if workaround else " (Or opt in to the workplan's workaround, "
+                    "registry_token_workaround = true: the token on skopeo's command line.)"),
+                details=result.tail(40))
         raise StageError(f"skopeo push of {dest} from {host} failed: "
-                         f"{result.describe_failure()}.{hint}",
-                         details=result.tail(40))
+                         f"{result.describe_failure()}.", details=result.tail(40))
     pushed = _marker(result.stdout, "@@digest")
     if not pushed.startswith("sha256:"):
         raise StageError(f"skopeo did not report a digest for {dest} (digestfile empty)")
+    inspected = inspect_facts(_block(result.stdout, "@@inspect"))
     tags = client.tags(token)
     if tag not in tags:
         raise StageError(f"tag {tag} is not listed in {ref.hostport}/{ref.path} after the push "
@@ -259,9 +365,17 @@ def run(ctx: StageContext) -> dict[str, Any]:
     served = client.digest(tag, token)
     if served != pushed:
         raise StageError(f"the registry serves {served} for {tag}, but skopeo pushed {pushed}")
+    owner, _, name = ref.path.partition("/")
+    gitea = version or client.version()  # None: not a Gitea (no packages API to ask)
+    packages = client.package_versions(user, password, owner, name, tag) if gitea else None
     return {"image": dest, "tag": tag, "digest": pushed, "registry": ref.hostport,
             "repository": ref.path, "realm": realm, "realm_problem": problem or "",
-            "skopeo_version": skopeo_version,
+            "realm_answers": answers, "realm_fix": fix if problem else "",
+            "gitea_version": gitea or "",
+            "token_workaround": workaround, "skopeo_version": skopeo_version,
+            "inspect_ok": inspected["ok"], "inspect_digest": inspected["digest"],
+            "inspect_tags": inspected["tags"], "inspect_error": inspected["error"],
+            "package_versions": packages,
             "tags": [tag, *(t for t in tags if t != tag)][:50], "tags_total": len(tags)}
 
 

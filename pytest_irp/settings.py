@@ -132,6 +132,11 @@ SETTINGS: tuple[Setting, ...] = (
        _path, None, "~/.config/irp/registry-password", group="registry"),
     _s("registry_plain_http", "Talk to the registry over plain HTTP (no TLS), as the "
        "workplan's Gitea does.", "bool", _bool, False, "true", group="registry"),
+    _s("registry_token_workaround", "Opt in to the workplan's workaround for a wrong token "
+       "realm: the token from the registry's own /v2/token is passed to skopeo "
+       "(--dest-registry-token) for that push only. It is visible in the build host's "
+       "process list meanwhile (masked here, reported as a finding). Off: a realm that does "
+       "not answer fails T07 with its fix.", "bool", _bool, False, "true", group="registry"),
     _s("skopeo", "skopeo command on the build host.", "argv", _argv, ("skopeo",),
        "/nix/store/...-skopeo-1.22.2/bin/skopeo", group="registry"),
     # node / cluster

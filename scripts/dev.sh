@@ -16,6 +16,9 @@ setup() {
   # 4.0.5 (built from its Go module: ~209 CPU-seconds cold, see docs/upstream-facts.md)
   bash lab/build-cluster.sh
   bash lab/build-helm.sh
+  # the lab's Gitea 1.26.0 (registry, git, API; built once into the same cache: see
+  # docs/lab-registry.md for the cold build time)
+  bash lab/build-gitea.sh
   python3 -m pytest_irp.lab.helmbin 3 >/dev/null
   python3 -m pytest_irp.lab.helmbin 4 >/dev/null
 }

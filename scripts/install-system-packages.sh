@@ -15,8 +15,8 @@ PACKAGES=(
   ca-certificates
   curl
   procps
-  # registry and image transport
-  docker-registry
+  # image transport; nginx: the lab's stand-in for an operator's port-80 forward to Gitea
+  # (the registry itself is Gitea, built by lab/build-gitea.sh)
   skopeo
   nginx-light
   # kubernetes node runtime
@@ -59,9 +59,4 @@ for attempt in 1 2 3; do
   sleep 10
 done
 apt-get "${APT_OPTS[@]}" install -y --no-install-recommends "${missing[@]}"
-# The docker-registry package starts a registry on all interfaces when an init system
-# runs it; the lab always starts its own with a private config, so make sure none is left.
-if command -v service >/dev/null 2>&1 && [[ -e /etc/init.d/docker-registry ]]; then
-  service docker-registry stop >/dev/null 2>&1 || true
-fi
 echo "install-system-packages: done"

@@ -101,7 +101,8 @@ def test_remote_scripts_get_values_as_positional_arguments() -> None:
     argv = source.source_argv("work", "a" * 40, "--upload-pack=x")
     assert argv[3:] == ["irp-source", "work", "a" * 40, "--upload-pack=x"]
     push = registry.push_argv(SETTINGS, "127.0.0.1:9/coulomb/app:abc")
-    assert push[3:] == ["irp-push", "work", "127.0.0.1:9/coulomb/app:abc", "false", "skopeo"]
+    assert push[3:] == ["irp-push", "work", "127.0.0.1:9/coulomb/app:abc", "false", "authfile",
+                        "skopeo"]
 
 
 def test_helm_puts_release_and_chart_after_dashdash_and_joins_flag_values() -> None:

@@ -76,9 +76,9 @@ def test_wrong_password_fails_t07_at_once_while_t06_builds(
     crit = criteria(project)
     assert crit["T06"]["status"] == "PASS"  # the bad password does not stop the build
     assert crit["T07"]["status"] == "FAIL"
-    assert "rejected the credentials of user 'tegwick' (HTTP 401 from /v2/token)" in \
-        crit["T07"]["cause"]
-    assert "(HTTP 401 from /v2/token): check registry_user and the password" in \
+    assert "rejected the credentials of user 'tegwick' (HTTP 401 from /v2/token: " \
+        "'Unauthorized')" in crit["T07"]["cause"]  # the registry's own words
+    assert "(HTTP 401 from /v2/token: 'Unauthorized'): check registry_user and the password" in \
         result.stdout.str()
     assert not project.called(lambda argv: "irp-push" in argv)  # decided, never pushed
     assert "wr0ng-password-value" not in result.stdout.str() + result.stderr.str()

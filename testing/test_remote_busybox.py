@@ -47,6 +47,9 @@ esac
 SKOPEO = """#!/bin/busybox sh
 # stand-in for skopeo copy: record argv, the authfile and its mode; write a digest
 out=$IRP_FAKE_SKOPEO_OUT
+case " $* " in *" inspect "*)  # push.sh's inspect after the copy: answer, record nothing
+  echo '{"Digest": "sha256:7", "RepoTags": ["x"]}'; exit 0 ;;
+esac
 printf '%s\\n' "$@" > "$out/argv"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -170,9 +173,11 @@ def test_push_reads_the_authfile_from_stdin_and_prints_the_digest(bin_dir: Path,
     out.mkdir()
     auth = '{"auths": {"10.77.0.3:3000": {"auth": "dTpw"}}}'
     done = run(bin_dir, tmp_path, "push", str(work), "10.77.0.3:3000/coulomb/app:x", "false",
-               "skopeo", stdin=auth, env={"IRP_FAKE_SKOPEO_OUT": str(out)})
+               "authfile", "skopeo", stdin=auth, env={"IRP_FAKE_SKOPEO_OUT": str(out)})
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == f"@@digest sha256:{'0' * 63}7"
+    assert done.stdout.splitlines() == [f"@@digest sha256:{'0' * 63}7", "@@inspect-begin",
+                                        '{"Digest": "sha256:7", "RepoTags": ["x"]}',
+                                        "@@inspect-end"]
     argv = (out / "argv").read_text().splitlines()
     assert argv[:3] == ["--insecure-policy", "copy", "--authfile"] or argv[0] == "copy"
     assert "--dest-tls-verify=false" in argv
@@ -180,6 +185,28 @@ def test_push_reads_the_authfile_from_stdin_and_prints_the_digest(bin_dir: Path,
                          "docker://10.77.0.3:3000/coulomb/app:x"]
     assert (out / "auth").read_text() == auth
     assert (out / "auth_mode").read_text().strip() == "600"
+
+
+def test_push_token_mode_hands_the_token_to_skopeo_and_keeps_no_file(bin_dir: Path,
+                                                                   tmp_path: Path) -> None:
+    """registry_token_workaround: the token arrives on stdin (not on the script's argv) and
+    goes to skopeo's --dest-registry-token (the workplan's workaround); no file remains."""
+    work = tmp_path / "checkout"
+    work.mkdir()
+    (work / "result").symlink_to(archive(tmp_path))
+    out = tmp_path / "skopeo"
+    out.mkdir()
+    token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ0In0.c2lnbmF0dXJl"
+    before = set(Path("/tmp").glob("irp-push.*"))
+    done = run(bin_dir, tmp_path, "push", str(work), "10.77.0.3:3000/coulomb/app:x", "false",
+               "token", "skopeo", stdin=token, env={"IRP_FAKE_SKOPEO_OUT": str(out)})
+    assert done.returncode == 0, done.stderr
+    argv = (out / "argv").read_text().splitlines()
+    assert argv[argv.index("--dest-registry-token") + 1] == token
+    assert "--authfile" not in argv
+    assert not (out / "auth").exists()
+    assert done.stdout.splitlines()[0] == f"@@digest sha256:{'0' * 63}7"
+    assert set(Path("/tmp").glob("irp-push.*")) <= before
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")

@@ -31,6 +31,9 @@ SKOPEO_STANDIN = r"""#!/bin/sh
 # stand-in for skopeo (records its arguments and the authfile it was given, then waits
 # until the test releases it; never talks to a registry)
 d=$IRP_TEST_DIR
+case " $* " in *" inspect "*)  # push.sh's inspect after the copy: answer, record nothing
+  printf '{"Digest": "sha256:%064d", "RepoTags": ["abc"]}\n' 0; exit 0 ;;
+esac
 echo $$ > "$d/skopeo.pid"
 printf '%s\n' "$@" > "$d/skopeo.args"
 auth=; digest=; prev=
@@ -155,7 +158,7 @@ def build_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def push(shell: Shell, tmp_path: Path, build_dir: Path) -> Iterator[Run]:
     run = start(shell, tmp_path, "push", [str(build_dir), "127.0.0.1:9/coulomb/app:abc",
-                                          "false", "skopeo"], AUTH.encode())
+                                          "false", "authfile", "skopeo"], AUTH.encode())
     yield run
     if run.proc.poll() is None:
         os.killpg(run.proc.pid, signal.SIGKILL)
@@ -166,7 +169,9 @@ def test_push_gives_skopeo_a_private_authfile_and_removes_it(push: Run) -> None:
     (push.dir / "release").touch()
     out, err = push.proc.communicate(timeout=WAIT)
     assert push.proc.returncode == 0, err
-    assert out.decode().splitlines()[-1] == f"@@digest sha256:{'0' * 64}"
+    assert out.decode().splitlines() == [
+        f"@@digest sha256:{'0' * 64}", "@@inspect-begin",
+        f'{{"Digest": "sha256:{"0" * 64}", "RepoTags": ["abc"]}}', "@@inspect-end"]
     assert (push.dir / "authfile.seen").read_text() == AUTH
     assert (push.dir / "authfile.mode").read_text().strip() == "600"
     args = (push.dir / "skopeo.args").read_text().splitlines()
@@ -198,7 +203,7 @@ def test_the_next_push_removes_what_a_killed_push_left(shell: Shell, tmp_path: P
     starting.mkdir()
     (tmp_path / "release").touch()
     run = start(shell, tmp_path, "push", [str(build_dir), "127.0.0.1:9/coulomb/app:abc",
-                                         "false", "skopeo"], AUTH.encode())
+                                         "false", "authfile", "skopeo"], AUTH.encode())
     _, err = run.proc.communicate(timeout=WAIT)
     assert run.proc.returncode == 0, err
     assert not stale.exists()

@@ -225,7 +225,7 @@ def test_html_option_gets_the_sections_through_public_hooks(project: Project,
     assert 'id="root-cause"' in text
     assert 'data-filter="BLOCKED"' in text
     summary = json.loads((project.path / "reports" / "summary.json").read_text())
-    assert text.count('<tr class="check"') == len(summary["checks"]) == 7
+    assert text.count('<tr class="check"') == len(summary["checks"]) == 9  # T06: 5, T07: 4
     assert "../reports/irp-" in text  # the log links point at the run's folder
     assert list((project.path / "reports").glob("irp-*/index.html"))
 

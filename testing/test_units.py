@@ -376,6 +376,11 @@ def test_latest_run_judge_on_gitea_listings() -> None:
     runs["workflow_runs"][1]["conclusion"] = "failure"
     assert "ended failure" in judge.latest_run_problem(runs, "main")
     assert judge.latest_run_problem({"workflow_runs": []}, "main") == "no CI run on main yet"
+    queued = {"workflow_runs": [{"id": 1, "run_number": 1, "head_branch": "main",
+                                 "status": "queued", "conclusion": ""}]}
+    assert judge.latest_run_problem(queued, "main") == (
+        "the latest CI run on main (#1) is queued and has not finished (a queued run that "
+        "never starts: no Actions runner has taken it)")
 
 
 def test_session_secret_must_be_base64_of_96_bytes() -> None:

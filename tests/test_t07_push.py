@@ -11,3 +11,16 @@ def test_T07_tag_listed_in_registry(pushed_image):
 
 def test_T07_registry_digest_equals_pushed_digest(pushed_image):
     assert pushed_image["digest"].startswith("sha256:")
+
+
+def test_T07_skopeo_inspect_of_pushed_reference_succeeds(pushed_image):
+    assert pushed_image["inspect_ok"], pushed_image["inspect_error"]
+    assert pushed_image["inspect_digest"] == pushed_image["digest"]
+
+
+def test_T07_image_visible_in_gitea_packages(pushed_image):
+    versions = pushed_image["package_versions"]
+    assert versions is not None, "the registry is no Gitea: no packages API to ask"
+    assert pushed_image["tag"] in versions, (
+        f"{pushed_image['repository']} tag {pushed_image['tag']} is not in Gitea's packages "
+        f"of the owner (versions seen: {', '.join(versions[:10]) or 'none'})")

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pytest_irp.lab.app import VARIANT_DOCS, VARIANTS
 from pytest_irp.lab.orchestrator import Lab
 from pytest_irp.lab.proc import LabError
+from pytest_irp.lab.registry import DEFAULT_REALM_MODE, REALM_MODES
 
 
 def parser() -> argparse.ArgumentParser:
@@ -23,7 +24,8 @@ def parser() -> argparse.ArgumentParser:
                     help="sample app variant (default: ok)")
     up.add_argument("--with-cluster", action="store_true", help="also start Kubernetes")
     up.add_argument("--no-registry", action="store_true", help="leave the registry out")
-    up.add_argument("--realm-mode", help="registry realm mode (default: the registry's)")
+    up.add_argument("--realm-mode", choices=REALM_MODES,
+                    help=f"Gitea's realm mode (default: {DEFAULT_REALM_MODE})")
     down = sub.add_parser("down", help="stop and remove what the lab started")
     down.add_argument("--purge", action="store_true", help="also delete the lab directory")
     sub.add_parser("status", help="print the lab's state as JSON")

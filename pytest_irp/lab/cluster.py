@@ -44,7 +44,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from pytest_irp.fileio import write_atomic
-from pytest_irp.lab import tokenserver
 from pytest_irp.lab.node_registry import dump_registries_yaml, lab_registries, write_certs_d
 from pytest_irp.lab.proc import LabError, wait_for
 from pytest_irp.registry import authfile
@@ -141,9 +140,13 @@ class CertSpec:
     ips: tuple[str, ...] = ()
 
 
-# the same P-256 keys and PKCS#8 PEM as the registry's token signer
-_new_key = tokenserver.new_signing_key
-_key_pem = tokenserver.key_pem
+def _new_key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
 
 
 def _name(cn: str, orgs: Iterable[str] = ()) -> x509.Name:

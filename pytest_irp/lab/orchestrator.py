@@ -81,6 +81,7 @@ def session_env(layout: LabLayout) -> dict[str, str]:
 
 def lab_settings(layout: LabLayout, *, registry_user: str | None,
                  registry_password_file: Path | None, kubeconfig: Path,
+                 gitea_token_file: Path | None = None,
                  registries_yaml: Path, certs_dir: Path,
                  crictl: Sequence[str]) -> dict[str, Value]:
     """The ``[tool.irp]`` table that points the suite at the lab (pure)."""
@@ -100,6 +101,8 @@ def lab_settings(layout: LabLayout, *, registry_user: str | None,
         values["registry_password_file"] = str(registry_password_file)
     values.update({
         "registry_plain_http": True,
+        # the workplan's own workaround for its dead token realm (the lab's default mode)
+        "registry_token_workaround": True,
         "kubeconfig": str(kubeconfig),
         "kube_context": "railiance01",
         "namespace": "coulomb",
@@ -113,7 +116,11 @@ def lab_settings(layout: LabLayout, *, registry_user: str | None,
         "registries_yaml": str(registries_yaml),
         "certs_dir": str(certs_dir),
         "crictl": list(crictl),
+        "gitea_api_url": f"http://{registry_host}:{REGISTRY_PORT}/api/v1",
+        "gitea_repo": REGISTRY_OWNER_NAME,
     })
+    if gitea_token_file is not None:
+        values["gitea_token_file"] = str(gitea_token_file)
     return values
 
 
@@ -211,9 +218,12 @@ class Lab:
         """The LabRegistry of this lab (nothing is started)."""
         gitea = net.HOSTS_BY_NAME["gitea"]
         kwargs: dict[str, Any] = {"netns": gitea.netns, "address": gitea.address,
-                                  "port": REGISTRY_PORT}
+                                  "port": REGISTRY_PORT,
+                                  "build_host": net.HOSTS_BY_NAME["haskelseed"].address}
         if self.realm_mode is not None:
             kwargs["realm_mode"] = self.realm_mode
+        if self.cache_dir is not None:
+            kwargs["cache_dir"] = self.cache_dir
         return LabRegistry(self.layout.registry_state_dir, **kwargs)
 
     def cluster(self) -> LabCluster:
@@ -274,6 +284,8 @@ class Lab:
             if registry is not None:
                 registry.start()
                 state["registry"] = {"started": True, "realm_mode": str(registry.realm_mode)}
+                self._save(state)
+                registry.publish_repo(self.layout.app_repo)  # the sample app, over HTTP git
                 t = step("registry", t)
 
             cluster = self.cluster() if self.with_cluster else None
@@ -338,10 +350,13 @@ class Lab:
         lay = self.layout
         user: str | None = None
         password_file: Path | None = None
+        token_file: Path | None = None
         if registry is not None:
             user, password_file = registry.credentials
+            token_file = registry.token_file
         cluster = self.cluster()
         return lab_settings(lay, registry_user=user, registry_password_file=password_file,
+                            gitea_token_file=token_file,
                             kubeconfig=Path(cluster.kubeconfig_path),
                             registries_yaml=Path(cluster.registries_yaml),
                             certs_dir=Path(cluster.certs_d),

@@ -47,6 +47,8 @@ APP_TO_PULL = tuple(f"T{n:02d}" for n in range(1, 10))  # T01-T09: no cluster ro
 NOT_DEPLOYED = ("-k", "not T10 and not T11 and not T12")
 T12_REASON = "T12 is optional (Phase 2) and was not asked for: enable with --irp-ci"
 REALM_FINDING = "Registry token realm points to the wrong address"
+EXPOSURE_FINDING = "Registry token was visible in the build host's process list"
+JWT = re.compile(r"eyJ[\w-]{8,}\.eyJ[\w-]{8,}\.[\w-]{8,}")  # a registry token, unmasked
 GHC_ERROR = "Web/FrontController.hs:9:1: error: [GHC-87110]"
 MISSING_MODULE = "Could not find module 'Web.Controller.Missing'."
 CLUSTER_DIAGNOSTICS = ("== pods ==", "== events ==", "== log ", "== helm status",
@@ -339,6 +341,9 @@ def test_happy_path_every_criterion_passes_and_the_sha_is_logged_once(suite: Lab
     assert pushed in run.record("push")
     assert REALM_FINDING in page
     assert "ROOT_URL" in page
+    assert "PUBLIC_URL_DETECTION" in page  # the fix for the Gitea version (1.26) it reports
+    assert EXPOSURE_FINDING in page  # the lab opts in to the workplan's token workaround
+    assert not [where for where, text in all_output(suite, run).items() if JWT.search(text)]
     log = (app_repo / "PIPELINE_LOG.md").read_text()
     assert log.count(f"| {sha[:7]} |") == 1, log
 
@@ -486,9 +491,10 @@ def test_wrong_registry_password_fails_t07_naming_the_user(suite: LabSuite,
     assert run.statuses == {"T07": "FAIL"}
     cause = run.cause("T07")
     assert "\n" not in cause
-    assert cause.endswith("registry 10.77.0.3:3000 rejected the credentials of user "
-                          "'tegwick' (HTTP 401 from /v2/token): check registry_user and the "
-                          "password (IRP_REGISTRY_PASSWORD or registry_password_file)"), cause
+    assert re.search(r"registry 10\.77\.0\.3:3000 rejected the credentials of user "
+                     r"'tegwick' \(HTTP 401 from /v2/token: 'UNAUTHORIZED'\): check registry_user "
+                     r"and the password \(IRP_REGISTRY_PASSWORD or registry_password_file\)$",
+                     cause), cause  # Gitea's own words: its 401's error code
     assert run.cause_in_report("push")
     assert not [name for name, text in all_output(suite, run).items() if wrong in text]
 
@@ -607,18 +613,17 @@ def test_wrong_liveness_path_fails_t08_and_blocks_the_release(suite: LabSuite) -
 
 def test_tag_deleted_from_the_registry_fails_the_pull_and_the_rollout(suite: LabSuite,
                                                                      lab: Lab) -> None:
-    """A first run pushes the image under a fresh tag (-k T07); the tag is then deleted from
-    the registry's storage (its `_manifests/tags/TAG` directory: what deleting a tag in the
-    registry does; the registry keeps no tag cache); a second run with --irp-reuse takes the
-    saved push result (push is not re-run) and asks the node and the cluster for the tag."""
+    """A first run pushes the image under a fresh tag (-k T07); the tag is then deleted in
+    Gitea (``DELETE /api/v1/packages/coulomb/container/NAME/TAG``); a second run with
+    --irp-reuse takes the saved push result (push is not re-run) and asks the node and the
+    cluster for the tag."""
     tag = f"irp-gone-{uuid.uuid4().hex[:8]}"
     pushed = suite.run("-k", "T07", f"--irp-tag={tag}")
     assert pushed.ret == 0, pushed.explain()
     registry = lab.registry()
     assert registry is not None
-    tags = registry.layout.storage / "docker/registry/v2/repositories/coulomb" / APP_NAME / \
-        "_manifests" / "tags"
-    shutil.rmtree(tags / tag)
+    require_lab_network(lab, "10.77.0.3")
+    registry.delete_tag(f"coulomb/{APP_NAME}", tag)  # Gitea's packages API
 
     run = suite.run("-k", "T09 or T10", f"--irp-tag={tag}", "--irp-reuse")
 
@@ -751,3 +756,152 @@ def test_node_with_stale_hosts_toml_says_restart_k3s(suite: LabSuite,
     assert run.statuses == {"T09": "FAIL"}, run.explain()
     assert "hosts.toml for 10.77.0.3:3000 is stale" in run.out + run.html
     assert "restart k3s" in run.out + run.html
+
+
+# --------------------------------------------------------------------------- 7. Gitea's realm
+
+
+def test_lab_registry_address_answers_giteas_version(lab: Lab) -> None:
+    from pytest_irp.lab.registry import GITEA_VERSION, http_request
+
+    require_lab_network(lab, "10.77.0.3")
+    status, _, body = http_request("http://10.77.0.3:3000/api/v1/version")
+    assert status == 200
+    assert json.loads(body) == {"version": GITEA_VERSION}
+
+
+@pytest.mark.parametrize("mode", ["wrong-port-dead-for-build-host", "wrong-port-dead"])
+def test_dead_realm_without_opt_in_fails_t07_with_the_realm_and_blocks_t09_t11(
+        suite: LabSuite, lab: Lab, monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
+    """The workplan's registry without the token workaround: skopeo asks the dead realm, so
+    T07 fails, naming the realm and its fix; what needs the image is BLOCKED. Realm dead for
+    everyone: the suite sees it before any push. Dead only for the build host (the lab's
+    default): skopeo's refusal there is the cause."""
+    lab.up(variant="ok")
+    registry = lab.registry()
+    require_lab_network(lab, "10.77.0.3")
+    monkeypatch.setenv("IRP_REGISTRY_TOKEN_WORKAROUND", "false")
+    registry.set_realm_mode(mode)
+    try:
+        run = suite.run("-k", "T07 or T09 or T10 or T11", via_lab=False)
+    finally:
+        lab.up(variant="ok")  # back to the lab's default mode
+
+    assert run.ret == 1, run.explain()
+    assert run.statuses == {"T07": "FAIL", "T09": "BLOCKED", "T10": "BLOCKED",
+                            "T11": "BLOCKED"}, run.explain()
+    cause = run.cause("T07")
+    assert "\n" not in cause
+    full = run.stage("push")["cause"]  # the criteria table shortens long causes
+    if mode == "wrong-port-dead":
+        assert cause.startswith("stage 'push' (T07) failed: the registry's token realm "
+                                "http://10.77.0.3/v2/token does not answer (connection "
+                                "refused); skopeo asks it for every push"), cause
+    else:  # the realm answers this machine, not the build host: skopeo's refusal
+        assert cause.startswith(
+            "stage 'push' (T07) failed: skopeo push of 10.77.0.3:3000/coulomb/"
+            f"{APP_NAME}:"), cause
+        assert "failed at the registry's token realm: skopeo asked http://10.77.0.3/v2/token " \
+            "for a token: dial tcp 10.77.0.3:80: connect: connection refused" in full, full
+    assert "ROOT_URL = http://10.77.0.3:3000/" in full
+    assert "PUBLIC_URL_DETECTION = auto" in full  # Gitea 1.26's own switch
+    assert "registry_token_workaround = true" in full
+    for crit in ("T09", "T10", "T11"):
+        assert run.cause(crit).startswith("BLOCKED by stage 'push' (T07) failed: "), crit
+    assert REALM_FINDING in run.html
+    assert EXPOSURE_FINDING not in run.html
+    assert run.cause_in_report("push")
+
+
+def test_realm_dead_for_the_node_too_fails_its_pull_after_the_token_push(
+        suite: LabSuite, lab: Lab) -> None:
+    """With the workaround T07 passes even when the realm is dead for everyone, but the node's
+    containerd follows the realm for its pull token (whatever registries.yaml says): T09
+    fails with the realm as the likely cause. This is why the lab's default keeps port 80
+    answering for the node, as it must have been for the workplan's T09."""
+    lab.up(variant="ok")
+    registry = lab.registry()
+    require_lab_network(lab, "10.77.0.3")
+    registry.set_realm_mode("wrong-port-dead")
+    tag = f"irp-deadpull-{uuid.uuid4().hex[:8]}"
+    try:
+        run = suite.run("-k", "T07 or T09", f"--irp-tag={tag}", via_lab=False)
+    finally:
+        lab.up(variant="ok")
+
+    assert run.ret == 1, run.explain()
+    assert run.statuses == {"T07": "PASS", "T09": "FAIL"}, run.explain()
+    cause = run.stage("pull")["cause"]  # whole (the criteria table shortens it)
+    assert "failed to fetch anonymous token" in cause, cause
+    assert "dial tcp 10.77.0.3:80: connect: connection refused" in cause, cause
+    assert "Likely cause: the registry advertises the token realm http://10.77.0.3/v2/token" \
+        in cause, cause
+    assert EXPOSURE_FINDING in run.html
+
+
+@pytest.mark.parametrize(("mode", "opt_in", "realm_finding", "exposure_finding"), [
+    ("wrong-port-forwarded", False, True, False),  # the forward answers: authfile push
+    ("wrong-port-forwarded", True, True, True),  # the workplan's way: the token on argv
+    ("correct", True, False, False),  # nothing to work around
+])
+def test_realm_mode_decides_t07s_findings(suite: LabSuite, lab: Lab,
+                                          monkeypatch: pytest.MonkeyPatch, mode: str,
+                                          opt_in: bool, realm_finding: bool,
+                                          exposure_finding: bool) -> None:
+    lab.up(variant="ok")
+    registry = lab.registry()
+    require_lab_network(lab, "10.77.0.3")
+    monkeypatch.setenv("IRP_REGISTRY_TOKEN_WORKAROUND", "true" if opt_in else "false")
+    registry.set_realm_mode(mode)
+    try:
+        run = suite.run("-k", "T07", via_lab=False)
+    finally:
+        lab.up(variant="ok")  # back to the lab's default mode
+
+    assert run.ret == 0, run.explain()
+    assert run.statuses == {"T07": "PASS"}, run.explain()
+    page = run.html
+    assert (REALM_FINDING in page) == realm_finding
+    assert (EXPOSURE_FINDING in page) == exposure_finding
+    if realm_finding:
+        assert "Something answers there, seen from this machine" in page
+    assert not [where for where, text in all_output(suite, run).items() if JWT.search(text)]
+
+
+# --------------------------------------------------------------------------- 8. Gitea's git and API
+
+
+def test_source_stage_fetches_the_revision_from_giteas_git(suite: LabSuite, lab: Lab) -> None:
+    """``git_remote`` = the lab Gitea's repository (the lab pushed the sample app there over
+    HTTP git): the build host fetches the SHA under test from it instead of a bundle."""
+    lab.up(variant="ok")
+    remote = f"http://10.77.0.3:3000/coulomb/{APP_NAME}.git"
+    fetch_head = lab.layout.remote_dir / ".git" / "FETCH_HEAD"
+    fetch_head.unlink(missing_ok=True)
+
+    run = suite.run("-k", "T01", f"--irp-git-remote={remote}", via_lab=False)
+
+    assert run.ret == 0, run.explain()
+    assert run.statuses == {"T01": "PASS"}, run.explain()
+    fetched = fetch_head.read_text()  # written by this run's `git fetch` on the build host
+    assert lab_app.head(lab.layout.app_repo) in fetched, fetched
+    assert f"of {remote.removesuffix('.git')}" in fetched, fetched  # git drops .git
+
+
+def test_t12_reads_the_workflow_through_giteas_api_and_finds_no_finished_run(suite: LabSuite,
+                                                                        lab: Lab) -> None:
+    """T12 against the lab's real Gitea API: the workflow file is read from the repository
+    through the contents API and the Actions runs endpoint is asked. No Actions runner
+    (act_runner) can be built here (the module proxy refuses it): the run Gitea queued for
+    the lab's push never starts, so T12 must not PASS and says so. (A repository with no run
+    at all gives "no CI run on main yet": testing/test_units.py, on Gitea's listing shape.)"""
+    lab.up(variant="ok")
+
+    run = suite.run("-k", "T12", "--irp-ci", via_lab=False)
+
+    assert run.ret == 1, run.explain()
+    assert run.statuses == {"T12": "FAIL"}, run.explain()
+    assert re.search(r"the latest CI run on main \(#\d+\) is queued and has not finished",
+                     run.cause("T12")), run.cause("T12")
+    assert "build-and-deploy.yml from Gitea http://10.77.0.3:3000/api/v1 " \
+        "(coulomb/ihp-railiance-probe at main)" in run.html

@@ -55,7 +55,7 @@ def test_preflight_only_fails_on_a_wrong_password(suite: LabSuite,
     run = suite.run("--irp-preflight", "-k", "T07", via_lab=False)
     assert run.ret == 1, run.explain()
     assert paragraphs(run) == [("registry", "push", "T07")], run.explain()
-    assert "rejected the credentials of user 'tegwick' (HTTP 401 from /v2/token)" in run.out
+    assert "rejected the credentials of user 'tegwick' (HTTP 401 from /v2/token: " in run.out
     assert wrong not in run.out
 
 
