@@ -8,6 +8,7 @@ runner quotes the argument list for the remote shell and shares one connection p
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
@@ -298,6 +299,17 @@ def stop_group(proc: subprocess.Popen[str], grace: float | None = None) -> None:
         if proc.poll() is None or group_alive(pgid):
             _signal_group(pgid, signal.SIGKILL)
         proc.wait()
+        _wait_group_gone(pgid)
+
+
+def _wait_group_gone(pgid: int, timeout: float = 2.0) -> None:
+    """SIGKILL is delivered asynchronously: members not our children (a backgrounded
+    grandchild) may still show as running for a moment. Wait, bounded, until none does."""
+    def gone() -> bool | NotYet:
+        return True if not group_alive(pgid) else NotYet(f"process group {pgid} still runs")
+
+    with contextlib.suppress(RetryTimeout):
+        poll(f"end of killed process group {pgid}", gone, every=0.01, timeout=timeout)
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:

@@ -355,12 +355,18 @@ class Lab:
             user, password_file = registry.credentials
             token_file = registry.token_file
         cluster = self.cluster()
-        return lab_settings(lay, registry_user=user, registry_password_file=password_file,
-                            gitea_token_file=token_file,
-                            kubeconfig=Path(cluster.kubeconfig_path),
-                            registries_yaml=Path(cluster.registries_yaml),
-                            certs_dir=Path(cluster.certs_d),
-                            crictl=[str(a) for a in cluster.crictl_args()])
+        values = lab_settings(lay, registry_user=user, registry_password_file=password_file,
+                              gitea_token_file=token_file,
+                              kubeconfig=Path(cluster.kubeconfig_path),
+                              registries_yaml=Path(cluster.registries_yaml),
+                              certs_dir=Path(cluster.certs_d),
+                              crictl=[str(a) for a in cluster.crictl_args()])
+        from pytest_irp.lab import helmbin
+
+        # the lab's helm (cached; none on PATH here): `--irp-config=irp-lab.toml` runs and
+        # --irp-lab runs get the same one
+        values.setdefault("helm", [str(helmbin.ensure(3))])
+        return values
 
     def _write_toml(self, registry: Any | None) -> None:
         header = ("Written by the pytest-irp lab (python -m pytest_irp.lab up) at "
