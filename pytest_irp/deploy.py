@@ -77,7 +77,7 @@ def chart_run(ctx: StageContext) -> dict[str, Any]:
     if not lint.ok:
         raise StageError(f"`helm lint --strict` failed: {lint.tail(8)}",
                          details=lint.tail(40))
-    return {"lint_ok": True, "lint_output": lint.tail(10)}
+    return {"lint_rc": lint.rc, "lint_output": lint.tail(10)}
 
 
 def render_run(ctx: StageContext) -> dict[str, Any]:
@@ -97,7 +97,8 @@ def render_run(ctx: StageContext) -> dict[str, Any]:
     if problems:
         raise StageError("the chart breaks the workplan's key notes: " + "; ".join(problems),
                          details=rendered.tail(60))
-    return {"kinds": [m.get("kind") for m in manifests], "problems": problems}
+    return {"kinds": [m.get("kind") for m in manifests], "problems": problems,
+            "manifests": judge.masked_manifests(manifests), "expected_image": expected_image}
 
 
 # --------------------------------------------------------------------------- node (T09)
@@ -152,8 +153,9 @@ def mirror_run(ctx: StageContext) -> dict[str, Any]:
     problems, findings = mirror_judge.mirror_problems(text, hostport, hosts, version)
     for title, detail, fix in findings:
         ctx.finding("warning", title, detail, fix)
-    return {"problems": problems, "registries_yaml": text, "hosts_toml": hosts or "",
-            "k3s_version": ".".join(map(str, version)) if version else ""}
+    return {"problems": problems, "registries_yaml": text, "hosts_toml": hosts,
+            "hostport": hostport, "k3s_version_output": version_out.stdout if version_out.ok
+            else "", "k3s_version": ".".join(map(str, version)) if version else ""}
 
 
 def pull_plan(ctx: StageContext) -> list[Step]:
@@ -194,7 +196,8 @@ def pull_run(ctx: StageContext) -> dict[str, Any]:
     hosts_toml = str(ctx.upstream("mirror").get("hosts_toml") or "")
     route, route_why = mirror_judge.pull_route(hosts_toml, hostport, bool(s["registry_plain_http"]))
     return {"image": image, "digest": digest, "output": pull.tail(3), "route": route,
-            "route_why": route_why}
+            "route_why": route_why, "hosts_toml": hosts_toml,
+            "plain_http": bool(s["registry_plain_http"])}
 
 
 # --------------------------------------------------------------------------- release (T10)
@@ -397,6 +400,7 @@ def release_run(ctx: StageContext) -> dict[str, Any]:
     return {"status": info["status"], "revision": info["revision"], "secret": secret_state,
             "helm_version": version, "helm_major": helm_major(version),
             "pods": [judge.pod_summary(p) for p in pods],
+            "pod_facts": [judge.pod_facts(p) for p in pods],
             "pod_problems": problems, "running_digest": running[0] if running else "",
             "deployment": dep.get("metadata", {}).get("name", ""),
             "startup_line_seen": startup_ok,

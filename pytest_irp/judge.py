@@ -272,6 +272,52 @@ def startup_problem(log: str, line: str, tail: int = STARTUP_TAIL) -> tuple[str,
     return f"startup line {line!r} not in the pod log", ""
 
 
+def pod_facts(pod: dict[str, Any]) -> dict[str, Any]:
+    """What T10's checks judge of a pod, recorded as the API server gave it: its name,
+    phase, conditions and containers' image IDs (input of :func:`pod_problems` and
+    :func:`running_digests`)."""
+    status = pod.get("status", {})
+    return {"metadata": {"name": pod["metadata"]["name"]},
+            "status": {"phase": status.get("phase"),
+                       "conditions": [{"type": c.get("type"), "status": c.get("status")}
+                                      for c in status.get("conditions") or []],
+                       "containerStatuses": [{"name": cs.get("name"),
+                                              "imageID": cs.get("imageID")}
+                                             for cs in status.get("containerStatuses") or []]}}
+
+
+def digest_problems(running: list[str], pushed: str) -> list[str]:
+    """T10's "the right image": every running container's digest is the one pushed."""
+    if not running:
+        return ["no running container reports an image digest"]
+    return [f"a container runs {digest}, not the pushed {pushed}" for digest in running
+            if digest != pushed]
+
+
+def http_ok_problem(answer: dict[str, Any]) -> str:
+    """A /healthz answer (``{status, body, error}``) is HTTP 200 with the body ``ok``."""
+    if answer.get("status") != 200:
+        return (f"HTTP {answer.get('status')} {answer.get('error', '')} "
+                f"{str(answer.get('body', ''))[:200]}").strip()
+    if str(answer.get("body", "")).strip() != "ok":
+        return f"answered {str(answer.get('body', ''))[:200]!r}, not ok"
+    return ""
+
+
+def masked_manifests(manifests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rendered manifests as recorded: a Secret's values replaced, its keys kept (what
+    :func:`chart_problems` reads of it)."""
+    def mask(m: dict[str, Any]) -> dict[str, Any]:
+        if m.get("kind") != "Secret":
+            return m
+        out = dict(m)
+        for field in ("data", "stringData"):
+            if isinstance(m.get(field), dict):
+                out[field] = dict.fromkeys(m[field], "***")
+        return out
+    return [mask(m) for m in manifests]
+
+
 def running_digests(pods: list[dict[str, Any]]) -> list[str]:
     digests = []
     for pod in pods:
