@@ -654,28 +654,24 @@ def ci_run(ctx: StageContext) -> dict[str, Any]:
         api = _GiteaApi(s)
         texts = api.workflows(s["ci_branch"])
         source = f"Gitea {s['gitea_api_url']} ({_gitea_repo(s)} at {s['ci_branch']})"
-        problems = judge.workflow_problems(texts, s["runner_label"]) if texts else [
-            f"no workflow in .gitea/workflows/ of {source}"]
         if texts:
             ctx.finding("info", "CI workflows read through Gitea's API",
                         f"{', '.join(sorted(texts))} from {source}", "")
         latest = api.latest_runs()
-        problem = judge.latest_run_problem(latest, s["ci_branch"])
-        if problem:
-            problems.append(problem)
     else:
         workflows = sorted((ctx.facts.app_repo / ".gitea" / "workflows").glob("*.y*ml"))
         if not workflows:
             raise StageError("no workflow in .gitea/workflows/")
         texts = {w.name: w.read_text(encoding="utf-8") for w in workflows}
         source = str(ctx.facts.app_repo)
-        problems = judge.workflow_problems(texts, s["runner_label"])
         ctx.finding("info", "Latest CI run not checked",
                     "gitea_api_url and gitea_token are not both set, so only the workflow "
                     "file was checked.", "Set both to check that the latest run on main "
                     "succeeded.")
+    problems = judge.ci_problems(texts, s["runner_label"], latest, s["ci_branch"], source)
     return {"workflows": sorted(texts), "problems": problems, "latest_runs": latest,
-            "workflow_source": source}
+            "workflow_source": source, "workflow_texts": texts,
+            "runner_label": s["runner_label"], "ci_branch": s["ci_branch"]}
 
 
 def _gitea_repo(s: Any) -> str:

@@ -194,7 +194,8 @@ def built_image(request: pytest.FixtureRequest, stage_build: StageResult) -> Any
 
 @pytest.fixture
 def pushed_image(request: pytest.FixtureRequest, stage_push: StageResult) -> Any:
-    """{image, tag, digest, registry, repository, realm, realm_problem, tags}"""
+    """{image, tag, digest (skopeo's), served_digest (the registry's), registry_tags (the
+    registry's tags/list), inspect_ok, inspect_digest, package_versions, registry, realm, ...}"""
     return require(request.node, stage_push)
 
 
@@ -239,6 +240,8 @@ def live_app(request: pytest.FixtureRequest, stage_live: StageResult) -> Any:
 
 @pytest.fixture
 def ci_workflow(request: pytest.FixtureRequest, stage_ci: StageResult) -> Any:
+    """{workflows, workflow_texts, workflow_source, runner_label, ci_branch, latest_runs
+    (None: Gitea's API not asked), problems}"""
     return require(request.node, stage_ci)
 
 

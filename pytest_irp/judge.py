@@ -439,6 +439,20 @@ def workflow_problems(texts: dict[str, str], runner_label: str) -> list[str]:
 UNFINISHED_RUN_STATES = ("queued", "waiting", "in_progress", "running", "blocked")
 
 
+def ci_problems(texts: dict[str, str], runner_label: str, latest: dict[str, Any] | None,
+                branch: str, source: str) -> list[str]:
+    """T12: the workflows (name -> text) build, push and deploy on the runner label, and,
+    when Gitea's run listing was read (``latest`` not None), the latest run on ``branch``
+    succeeded."""
+    problems = workflow_problems(texts, runner_label) if texts else [
+        f"no workflow in .gitea/workflows/ of {source}"]
+    if latest is not None:
+        problem = latest_run_problem(latest, branch)
+        if problem:
+            problems.append(problem)
+    return problems
+
+
 def latest_run_problem(listing: dict[str, Any], branch: str) -> str:
     """Why the latest Actions run on ``branch`` is not a success ('' when it is).
     Accepts Gitea's /actions/runs (``workflow_runs``) and /actions/tasks (``workflow_runs``

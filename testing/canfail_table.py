@@ -157,7 +157,10 @@ class _NoResult(FakeHost):
 
 
 PUSHED = {"pushed_image": {"image": IMAGE, "tag": "0123456", "digest": DIGEST,
-                           "tags": ["0123456", "latest"]}}
+                           "served_digest": DIGEST, "registry_tags": ["latest", "0123456"],
+                           "inspect_ok": True, "inspect_digest": DIGEST, "inspect_error": "",
+                           "repository": "coulomb/ihp-railiance-probe",
+                           "package_versions": ["latest", "0123456"]}}
 LINT = {"chart_lint": {"lint_rc": 0, "lint_output": "1 chart(s) linted, 0 chart(s) failed"}}
 _MANIFESTS = judge.load_manifests(_template({"sha": "0123456789ab"}))
 RENDERED = {"rendered_chart": {"kinds": [m["kind"] for m in _MANIFESTS], "problems": [],
@@ -226,9 +229,25 @@ class _Request:
         return self.values[name]
 
 
-def _ci(problems: list[str]) -> Facts:
+WORKFLOW = (REPO / "lab" / "app" / ".gitea" / "workflows" / "build-and-deploy.yml").read_text(
+    encoding="utf-8")
+RUNS = {"workflow_runs": [{"id": 7, "run_number": 7, "head_branch": "main",
+                           "status": "completed", "conclusion": "success",
+                           "created_at": "2026-12-01T10:00:00Z"}]}
+
+
+def _ci(texts: dict[str, str] | None = None, latest: dict[str, Any] | None = RUNS) -> Facts:
+    value = {"workflow_texts": {"build-and-deploy.yml": WORKFLOW} if texts is None else texts,
+             "runner_label": "haskelseed", "latest_runs": latest, "ci_branch": "main",
+             "workflow_source": "Gitea http://127.0.0.1:3000 (coulomb/ihp-railiance-probe)"}
     return lambda _env: {"irp_settings": SETTINGS,
-                         "request": _Request({"ci_workflow": {"problems": problems}})}
+                         "request": _Request({"ci_workflow": value})}
+
+
+def _failed_run() -> dict[str, Any]:
+    runs = copy.deepcopy(RUNS)
+    runs["workflow_runs"][0]["conclusion"] = "failure"
+    return runs
 
 
 def _live(**changes: Any) -> Facts:
@@ -285,9 +304,19 @@ CASES: dict[str, Case] = {
         _same(BUILT), (_with(BUILT, build_host=_NoResult(None)),
                        _with(BUILT, build_host=_NoResult("/nix/store/other-image.tar")))),
     "test_T07_tag_listed_in_registry": Case(
-        _same(PUSHED), (_with(PUSHED, pushed_image={"tags": ["latest"]}),)),
+        _same(PUSHED), (_with(PUSHED, pushed_image={"registry_tags": ["latest", "01234567"]}),
+                        _with(PUSHED, pushed_image={"registry_tags": []}))),
     "test_T07_registry_digest_equals_pushed_digest": Case(
-        _same(PUSHED), (_with(PUSHED, pushed_image={"digest": ""}),)),
+        _same(PUSHED), (_with(PUSHED, pushed_image={"served_digest": OTHER}),
+                        _with(PUSHED, pushed_image={"served_digest": None}),
+                        _with(PUSHED, pushed_image={"digest": "", "served_digest": ""}))),
+    "test_T07_skopeo_inspect_of_pushed_reference_succeeds": Case(
+        _same(PUSHED), (_with(PUSHED, pushed_image={"inspect_ok": False, "inspect_digest": "",
+                                                    "inspect_error": "manifest unknown"}),
+                        _with(PUSHED, pushed_image={"inspect_digest": OTHER}))),
+    "test_T07_image_visible_in_gitea_packages": Case(
+        _same(PUSHED), (_with(PUSHED, pushed_image={"package_versions": None}),
+                        _with(PUSHED, pushed_image={"package_versions": ["latest"]}))),
     "test_T08_helm_lint_strict_passes": Case(
         _same(LINT), (_with(LINT, chart_lint={"lint_rc": 1}),)),
     "test_T08_deployment_matches_key_notes": Case(
@@ -340,5 +369,10 @@ CASES: dict[str, Case] = {
     "test_T11_no_panic_or_leaked_secret_in_logs": Case(
         _same(LIVE), (_live(log_problems=["panic/exception in the pod log: boom"]),)),
     "test_T12_workflow_builds_pushes_deploys": Case(
-        _ci([]), (_ci(["ci.yaml job build has no push step (skopeo)"]),)),
+        _ci(), (_ci(texts={}),
+                _ci(texts={"ci.yml": WORKFLOW.replace("runs-on: haskelseed",
+                                                      "runs-on: ubuntu-latest")}),
+                _ci(texts={"ci.yml": WORKFLOW.replace("skopeo copy", "echo")}),
+                _ci(latest=_failed_run()),
+                _ci(latest={"workflow_runs": []}))),
 }
