@@ -24,8 +24,8 @@ from urllib.parse import urlsplit
 
 from . import remote
 from .registry_facts import _block as _block
-from .registry_facts import first_line as first_line
 from .registry_facts import digest_problem, tag_problem
+from .registry_facts import first_line as first_line
 from .registry_facts import inspect_facts as inspect_facts
 from .registry_facts import parse_challenge as parse_challenge
 from .registry_facts import parse_challenges as parse_challenges

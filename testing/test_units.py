@@ -558,3 +558,28 @@ def test_digest_and_healthz_predicates() -> None:
         "HTTP 503  down"
     assert judge.http_ok_problem({"status": 200, "body": "okay"}) == \
         "answered 'okay', not ok"
+
+
+def test_push_predicates_on_the_registrys_answers() -> None:
+    from pytest_irp.registry_facts import digest_problem, tag_problem
+
+    pushed = "sha256:" + "ab" * 32
+    assert tag_problem("abc1234", ["latest", "abc1234"], "r.invalid/o/app") == ""
+    assert tag_problem("abc1234", ["abc12345"], "r.invalid/o/app") == (
+        "tag abc1234 is not listed in r.invalid/o/app after the push (tags: abc12345)")
+    assert "tags: none" in tag_problem("abc1234", [], "r.invalid/o/app")
+    assert digest_problem(pushed, pushed, "abc1234") == ""
+    assert digest_problem(pushed, None, "abc1234") == (
+        f"the registry serves None for abc1234, but skopeo pushed {pushed}")
+    assert digest_problem("", "", "abc1234").startswith("skopeo did not report a digest")
+
+
+def test_ci_problems_join_workflow_and_latest_run() -> None:
+    ok = {"workflow_runs": [{"id": 1, "head_branch": "main", "status": "completed",
+                             "conclusion": "success"}]}
+    assert judge.ci_problems({}, "x", None, "main", "repo") == [
+        "no workflow in .gitea/workflows/ of repo"]
+    assert judge.ci_problems({}, "x", ok, "main", "repo") == [
+        "no workflow in .gitea/workflows/ of repo"]
+    assert judge.ci_problems({}, "x", {"workflow_runs": []}, "main", "repo")[1] == \
+        "no CI run on main yet"
