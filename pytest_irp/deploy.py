@@ -77,7 +77,7 @@ def chart_run(ctx: StageContext) -> dict[str, Any]:
     if not lint.ok:
         raise StageError(f"`helm lint --strict` failed: {lint.tail(8)}",
                          details=lint.tail(40))
-    return {"lint_ok": True, "lint_output": lint.tail(10)}
+    return {"lint_rc": lint.rc, "lint_output": lint.tail(10)}
 
 
 def render_run(ctx: StageContext) -> dict[str, Any]:
@@ -97,7 +97,8 @@ def render_run(ctx: StageContext) -> dict[str, Any]:
     if problems:
         raise StageError("the chart breaks the workplan's key notes: " + "; ".join(problems),
                          details=rendered.tail(60))
-    return {"kinds": [m.get("kind") for m in manifests], "problems": problems}
+    return {"kinds": [m.get("kind") for m in manifests], "problems": problems,
+            "manifests": judge.masked_manifests(manifests), "expected_image": expected_image}
 
 
 # --------------------------------------------------------------------------- node (T09)
@@ -152,8 +153,9 @@ def mirror_run(ctx: StageContext) -> dict[str, Any]:
     problems, findings = mirror_judge.mirror_problems(text, hostport, hosts, version)
     for title, detail, fix in findings:
         ctx.finding("warning", title, detail, fix)
-    return {"problems": problems, "registries_yaml": text, "hosts_toml": hosts or "",
-            "k3s_version": ".".join(map(str, version)) if version else ""}
+    return {"problems": problems, "registries_yaml": text, "hosts_toml": hosts,
+            "hostport": hostport, "k3s_version_output": version_out.stdout if version_out.ok
+            else "", "k3s_version": ".".join(map(str, version)) if version else ""}
 
 
 def pull_plan(ctx: StageContext) -> list[Step]:
@@ -194,7 +196,8 @@ def pull_run(ctx: StageContext) -> dict[str, Any]:
     hosts_toml = str(ctx.upstream("mirror").get("hosts_toml") or "")
     route, route_why = mirror_judge.pull_route(hosts_toml, hostport, bool(s["registry_plain_http"]))
     return {"image": image, "digest": digest, "output": pull.tail(3), "route": route,
-            "route_why": route_why}
+            "route_why": route_why, "hosts_toml": hosts_toml,
+            "plain_http": bool(s["registry_plain_http"])}
 
 
 # --------------------------------------------------------------------------- release (T10)
@@ -397,6 +400,7 @@ def release_run(ctx: StageContext) -> dict[str, Any]:
     return {"status": info["status"], "revision": info["revision"], "secret": secret_state,
             "helm_version": version, "helm_major": helm_major(version),
             "pods": [judge.pod_summary(p) for p in pods],
+            "pod_facts": [judge.pod_facts(p) for p in pods],
             "pod_problems": problems, "running_digest": running[0] if running else "",
             "deployment": dep.get("metadata", {}).get("name", ""),
             "startup_line_seen": startup_ok,
@@ -650,28 +654,24 @@ def ci_run(ctx: StageContext) -> dict[str, Any]:
         api = _GiteaApi(s)
         texts = api.workflows(s["ci_branch"])
         source = f"Gitea {s['gitea_api_url']} ({_gitea_repo(s)} at {s['ci_branch']})"
-        problems = judge.workflow_problems(texts, s["runner_label"]) if texts else [
-            f"no workflow in .gitea/workflows/ of {source}"]
         if texts:
             ctx.finding("info", "CI workflows read through Gitea's API",
                         f"{', '.join(sorted(texts))} from {source}", "")
         latest = api.latest_runs()
-        problem = judge.latest_run_problem(latest, s["ci_branch"])
-        if problem:
-            problems.append(problem)
     else:
         workflows = sorted((ctx.facts.app_repo / ".gitea" / "workflows").glob("*.y*ml"))
         if not workflows:
             raise StageError("no workflow in .gitea/workflows/")
         texts = {w.name: w.read_text(encoding="utf-8") for w in workflows}
         source = str(ctx.facts.app_repo)
-        problems = judge.workflow_problems(texts, s["runner_label"])
         ctx.finding("info", "Latest CI run not checked",
                     "gitea_api_url and gitea_token are not both set, so only the workflow "
                     "file was checked.", "Set both to check that the latest run on main "
                     "succeeded.")
+    problems = judge.ci_problems(texts, s["runner_label"], latest, s["ci_branch"], source)
     return {"workflows": sorted(texts), "problems": problems, "latest_runs": latest,
-            "workflow_source": source}
+            "workflow_source": source, "workflow_texts": texts,
+            "runner_label": s["runner_label"], "ci_branch": s["ci_branch"]}
 
 
 def _gitea_repo(s: Any) -> str:

@@ -194,48 +194,54 @@ def built_image(request: pytest.FixtureRequest, stage_build: StageResult) -> Any
 
 @pytest.fixture
 def pushed_image(request: pytest.FixtureRequest, stage_push: StageResult) -> Any:
-    """{image, tag, digest, registry, repository, realm, realm_problem, tags}"""
+    """{image, tag, digest (skopeo's), served_digest (the registry's), registry_tags (the
+    registry's tags/list), inspect_ok, inspect_digest, package_versions, registry, realm, ...}"""
     return require(request.node, stage_push)
 
 
 @pytest.fixture
 def chart_lint(request: pytest.FixtureRequest, stage_chart: StageResult) -> Any:
-    """{lint_ok, lint_output}"""
+    """{lint_rc, lint_output}"""
     return require(request.node, stage_chart)
 
 
 @pytest.fixture
 def rendered_chart(request: pytest.FixtureRequest, stage_render: StageResult) -> Any:
-    """{kinds, problems} (the stage fails when the key notes are broken)"""
+    """{kinds, problems, manifests (Secret values masked), expected_image} (the stage
+    fails when the key notes are broken)"""
     return require(request.node, stage_render)
 
 
 @pytest.fixture
 def node_mirror(request: pytest.FixtureRequest, stage_mirror: StageResult) -> Any:
-    """{registries, hosts_toml, mirror_key, endpoints}"""
+    """{problems, registries_yaml, hosts_toml (None: not there), hostport,
+    k3s_version_output, k3s_version}"""
     return require(request.node, stage_mirror)
 
 
 @pytest.fixture
 def pulled_image(request: pytest.FixtureRequest, stage_pull: StageResult) -> Any:
-    """{image, digest, output}"""
+    """{image, digest, output, route, route_why, hosts_toml, plain_http}"""
     return require(request.node, stage_pull)
 
 
 @pytest.fixture
 def deployed_release(request: pytest.FixtureRequest, stage_release: StageResult) -> Any:
-    """{status, revision, pods, image_id, digest_chain, ...}"""
+    """{status, revision, pods, pod_facts, pod_problems, running_digest,
+    startup_line_seen, startup_problem, healthz_via_cluster, ...}"""
     return require(request.node, stage_release)
 
 
 @pytest.fixture
 def live_app(request: pytest.FixtureRequest, stage_live: StageResult) -> Any:
-    """{healthz, probes, log_findings, ...}"""
+    """{healthz, probes, log_problems, watched_seconds}"""
     return require(request.node, stage_live)
 
 
 @pytest.fixture
 def ci_workflow(request: pytest.FixtureRequest, stage_ci: StageResult) -> Any:
+    """{workflows, workflow_texts, workflow_source, runner_label, ci_branch, latest_runs
+    (None: Gitea's API not asked), problems}"""
     return require(request.node, stage_ci)
 
 

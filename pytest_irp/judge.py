@@ -272,6 +272,52 @@ def startup_problem(log: str, line: str, tail: int = STARTUP_TAIL) -> tuple[str,
     return f"startup line {line!r} not in the pod log", ""
 
 
+def pod_facts(pod: dict[str, Any]) -> dict[str, Any]:
+    """What T10's checks judge of a pod, recorded as the API server gave it: its name,
+    phase, conditions and containers' image IDs (input of :func:`pod_problems` and
+    :func:`running_digests`)."""
+    status = pod.get("status", {})
+    return {"metadata": {"name": pod["metadata"]["name"]},
+            "status": {"phase": status.get("phase"),
+                       "conditions": [{"type": c.get("type"), "status": c.get("status")}
+                                      for c in status.get("conditions") or []],
+                       "containerStatuses": [{"name": cs.get("name"),
+                                              "imageID": cs.get("imageID")}
+                                             for cs in status.get("containerStatuses") or []]}}
+
+
+def digest_problems(running: list[str], pushed: str) -> list[str]:
+    """T10's "the right image": every running container's digest is the one pushed."""
+    if not running:
+        return ["no running container reports an image digest"]
+    return [f"a container runs {digest}, not the pushed {pushed}" for digest in running
+            if digest != pushed]
+
+
+def http_ok_problem(answer: dict[str, Any]) -> str:
+    """A /healthz answer (``{status, body, error}``) is HTTP 200 with the body ``ok``."""
+    if answer.get("status") != 200:
+        return (f"HTTP {answer.get('status')} {answer.get('error', '')} "
+                f"{str(answer.get('body', ''))[:200]}").strip()
+    if str(answer.get("body", "")).strip() != "ok":
+        return f"answered {str(answer.get('body', ''))[:200]!r}, not ok"
+    return ""
+
+
+def masked_manifests(manifests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rendered manifests as recorded: a Secret's values replaced, its keys kept (what
+    :func:`chart_problems` reads of it)."""
+    def mask(m: dict[str, Any]) -> dict[str, Any]:
+        if m.get("kind") != "Secret":
+            return m
+        out = dict(m)
+        for field in ("data", "stringData"):
+            if isinstance(m.get(field), dict):
+                out[field] = dict.fromkeys(m[field], "***")
+        return out
+    return [mask(m) for m in manifests]
+
+
 def running_digests(pods: list[dict[str, Any]]) -> list[str]:
     digests = []
     for pod in pods:
@@ -391,6 +437,20 @@ def workflow_problems(texts: dict[str, str], runner_label: str) -> list[str]:
 
 # Gitea's ActionWorkflowRun.status values before a run completes (services/convert)
 UNFINISHED_RUN_STATES = ("queued", "waiting", "in_progress", "running", "blocked")
+
+
+def ci_problems(texts: dict[str, str], runner_label: str, latest: dict[str, Any] | None,
+                branch: str, source: str) -> list[str]:
+    """T12: the workflows (name -> text) build, push and deploy on the runner label, and,
+    when Gitea's run listing was read (``latest`` not None), the latest run on ``branch``
+    succeeded."""
+    problems = workflow_problems(texts, runner_label) if texts else [
+        f"no workflow in .gitea/workflows/ of {source}"]
+    if latest is not None:
+        problem = latest_run_problem(latest, branch)
+        if problem:
+            problems.append(problem)
+    return problems
 
 
 def latest_run_problem(listing: dict[str, Any], branch: str) -> str:

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from . import remote
 from .registry_facts import _block as _block
+from .registry_facts import digest_problem, tag_problem
 from .registry_facts import first_line as first_line
 from .registry_facts import inspect_facts as inspect_facts
 from .registry_facts import parse_challenge as parse_challenge
@@ -355,16 +356,17 @@ def run(ctx: StageContext) -> dict[str, Any]:
         raise StageError(f"skopeo push of {dest} from {host} failed: "
                          f"{result.describe_failure()}.", details=result.tail(40))
     pushed = _marker(result.stdout, "@@digest")
-    if not pushed.startswith("sha256:"):
-        raise StageError(f"skopeo did not report a digest for {dest} (digestfile empty)")
+    if not pushed.startswith("sha256:"):  # nothing to look for in the registry
+        raise StageError(digest_problem(pushed, None, dest))
     inspected = inspect_facts(_block(result.stdout, "@@inspect"))
     tags = client.tags(token)
-    if tag not in tags:
-        raise StageError(f"tag {tag} is not listed in {ref.hostport}/{ref.path} after the push "
-                         f"(tags: {', '.join(tags[:10]) or 'none'})")
+    problem_tag = tag_problem(tag, tags, f"{ref.hostport}/{ref.path}")
+    if problem_tag:
+        raise StageError(problem_tag)
     served = client.digest(tag, token)
-    if served != pushed:
-        raise StageError(f"the registry serves {served} for {tag}, but skopeo pushed {pushed}")
+    problem_digest = digest_problem(pushed, served, tag)
+    if problem_digest:
+        raise StageError(problem_digest)
     owner, _, name = ref.path.partition("/")
     gitea = version or client.version()  # None: not a Gitea (no packages API to ask)
     packages = client.package_versions(user, password, owner, name, tag) if gitea else None
@@ -376,7 +378,7 @@ def run(ctx: StageContext) -> dict[str, Any]:
             "inspect_ok": inspected["ok"], "inspect_digest": inspected["digest"],
             "inspect_tags": inspected["tags"], "inspect_error": inspected["error"],
             "package_versions": packages,
-            "tags": [tag, *(t for t in tags if t != tag)][:50], "tags_total": len(tags)}
+            "registry_tags": tags, "tags_total": len(tags), "served_digest": served}
 
 
 def without_blank_lines(text: str) -> str:

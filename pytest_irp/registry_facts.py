@@ -115,6 +115,24 @@ def realm_refusal(stderr: str, realm: str) -> str | None:
     return f"skopeo asked {realm} for a token: {match.group('why')}"
 
 
+def tag_problem(tag: str, registry_tags: list[str], repository: str) -> str:
+    """T07's "visible in the registry": the tag is in the registry's own tags/list."""
+    if tag in registry_tags:
+        return ""
+    return (f"tag {tag} is not listed in {repository} after the push (tags: "
+            f"{', '.join(registry_tags[:10]) or 'none'})")
+
+
+def digest_problem(pushed: str, served: str | None, tag: str) -> str:
+    """T07's digest: skopeo reported one (its digestfile) and the registry serves that one
+    for the tag (``Docker-Content-Digest`` of ``HEAD /v2/<name>/manifests/<tag>``)."""
+    if not pushed.startswith("sha256:"):
+        return f"skopeo did not report a digest for {tag} (digestfile: {pushed!r})"
+    if served != pushed:
+        return f"the registry serves {served} for {tag}, but skopeo pushed {pushed}"
+    return ""
+
+
 def inspect_facts(text: str) -> dict[str, Any]:
     """What ``skopeo inspect`` printed (JSON with ``Digest``, ``RepoTags``), judged."""
     try:

@@ -122,7 +122,9 @@ def test_next_page_from_link() -> None:
 
 # ---- T07's criteria on recorded facts --------------------------------------------------
 
-GOOD = {"tag": "abc1234", "tags": ["abc1234"], "digest": "sha256:ab", "inspect_ok": True,
+GOOD = {"tag": "abc1234", "registry_tags": ["latest", "abc1234"], "digest": "sha256:ab",
+        "served_digest": "sha256:ab", "image": "127.0.0.1:9/coulomb/ihp-railiance-probe:abc1234",
+        "inspect_ok": True,
         "inspect_digest": "sha256:ab", "inspect_error": "", "package_versions": ["abc1234"],
         "repository": "coulomb/ihp-railiance-probe"}
 
@@ -157,6 +159,9 @@ def test_t07_criteria_pass_on_good_facts(pytester: pytest.Pytester) -> None:
     ({"package_versions": []}, "test_T07_image_visible_in_gitea_packages"),
     ({"package_versions": None}, "test_T07_image_visible_in_gitea_packages"),
     ({"package_versions": ["other"]}, "test_T07_image_visible_in_gitea_packages"),
+    ({"registry_tags": ["latest"]}, "test_T07_tag_listed_in_registry"),
+    ({"served_digest": "sha256:cd"}, "test_T07_registry_digest_equals_pushed_digest"),
+    ({"served_digest": None}, "test_T07_registry_digest_equals_pushed_digest"),
 ])
 def test_t07_criteria_fail_where_they_do_not_hold(pytester: pytest.Pytester,
                                                   change: dict[str, object],

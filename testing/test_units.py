@@ -522,3 +522,64 @@ def test_push_watchdog_lines_are_dropped_from_the_failure_text() -> None:
     from pytest_irp.registry import without_blank_lines
 
     assert without_blank_lines("\n\nFATA unauthorized\n\n \n") == "FATA unauthorized\n"
+
+
+def test_recorded_manifests_keep_a_secrets_keys_not_its_values() -> None:
+    secret = {"kind": "Secret", "metadata": {"name": "env"},
+              "data": {"IHP_SESSION_SECRET": "c2VjcmV0"}, "stringData": {"DATABASE_URL": "pg"}}
+    deployment = {"kind": "Deployment", "spec": {"replicas": 1}}
+    masked = judge.masked_manifests([secret, deployment])
+    assert masked[1] is deployment
+    assert masked[0]["data"] == {"IHP_SESSION_SECRET": "***"}
+    assert masked[0]["stringData"] == {"DATABASE_URL": "***"}
+    assert secret["data"] == {"IHP_SESSION_SECRET": "c2VjcmV0"}  # the input is not changed
+    assert "c2VjcmV0" not in json.dumps(masked)
+    assert judge.chart_problems(masked, None) == judge.chart_problems([secret, deployment],
+                                                                      None)
+
+
+def test_pod_facts_keep_what_the_pod_judges_read() -> None:
+    for name in ("pod-ready", "pod-crashloop", "pod-imagepull", "pod-restarted-ready"):
+        pod = _recorded(name)
+        facts = judge.pod_facts(pod)
+        assert judge.pod_problems([facts]) == judge.pod_problems([pod])
+        assert judge.running_digests([facts]) == judge.running_digests([pod])
+
+
+def test_digest_and_healthz_predicates() -> None:
+    pushed = "sha256:" + "ab" * 32
+    assert judge.digest_problems([pushed, pushed], pushed) == []
+    assert judge.digest_problems([], pushed) == ["no running container reports an image "
+                                                 "digest"]
+    assert judge.digest_problems([pushed, "sha256:00"], pushed) == [
+        f"a container runs sha256:00, not the pushed {pushed}"]
+    assert judge.http_ok_problem({"status": 200, "body": "ok\n", "error": ""}) == ""
+    assert judge.http_ok_problem({"status": 503, "body": "down", "error": ""}) == \
+        "HTTP 503  down"
+    assert judge.http_ok_problem({"status": 200, "body": "okay"}) == \
+        "answered 'okay', not ok"
+
+
+def test_push_predicates_on_the_registrys_answers() -> None:
+    from pytest_irp.registry_facts import digest_problem, tag_problem
+
+    pushed = "sha256:" + "ab" * 32
+    assert tag_problem("abc1234", ["latest", "abc1234"], "r.invalid/o/app") == ""
+    assert tag_problem("abc1234", ["abc12345"], "r.invalid/o/app") == (
+        "tag abc1234 is not listed in r.invalid/o/app after the push (tags: abc12345)")
+    assert "tags: none" in tag_problem("abc1234", [], "r.invalid/o/app")
+    assert digest_problem(pushed, pushed, "abc1234") == ""
+    assert digest_problem(pushed, None, "abc1234") == (
+        f"the registry serves None for abc1234, but skopeo pushed {pushed}")
+    assert digest_problem("", "", "abc1234").startswith("skopeo did not report a digest")
+
+
+def test_ci_problems_join_workflow_and_latest_run() -> None:
+    ok = {"workflow_runs": [{"id": 1, "head_branch": "main", "status": "completed",
+                             "conclusion": "success"}]}
+    assert judge.ci_problems({}, "x", None, "main", "repo") == [
+        "no workflow in .gitea/workflows/ of repo"]
+    assert judge.ci_problems({}, "x", ok, "main", "repo") == [
+        "no workflow in .gitea/workflows/ of repo"]
+    assert judge.ci_problems({}, "x", {"workflow_runs": []}, "main", "repo")[1] == \
+        "no CI run on main yet"

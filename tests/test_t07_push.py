@@ -2,15 +2,24 @@
 
 import pytest
 
+from pytest_irp.registry_facts import digest_problem, tag_problem
+
 pytestmark = pytest.mark.irp_criterion("T07")
 
 
 def test_T07_tag_listed_in_registry(pushed_image):
-    assert pushed_image["tag"] in pushed_image["tags"]
+    """The tag in the registry's own tags/list (all pages), as the registry answered it."""
+    problem = tag_problem(pushed_image["tag"], pushed_image["registry_tags"],
+                          pushed_image["image"].rsplit(":", 1)[0])
+    assert not problem, problem
 
 
 def test_T07_registry_digest_equals_pushed_digest(pushed_image):
-    assert pushed_image["digest"].startswith("sha256:")
+    """The digest skopeo reported for the push and the one the registry serves for the tag
+    (Docker-Content-Digest); the push stage stops on the same predicate."""
+    problem = digest_problem(pushed_image["digest"], pushed_image["served_digest"],
+                             pushed_image["tag"])
+    assert not problem, problem
 
 
 def test_T07_skopeo_inspect_of_pushed_reference_succeeds(pushed_image):

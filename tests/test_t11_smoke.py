@@ -2,18 +2,24 @@
 
 import pytest
 
+from pytest_irp.judge import http_ok_problem
+
 pytestmark = pytest.mark.irp_criterion("T11")
 
 
 def test_T11_healthz_answers_ok(live_app):
-    assert live_app["healthz"]["status"] == 200
-    assert live_app["healthz"]["body"].strip() == "ok"
+    problem = http_ok_problem(live_app["healthz"])
+    assert not problem, f"GET /healthz from outside the cluster: {problem}"
 
 
 def test_T11_probes_answers_200(live_app):
-    assert live_app["probes"]["status"] == 200
+    probes = live_app["probes"]
+    assert probes["status"] == 200, (f"GET /probes: HTTP {probes['status']} "
+                                     f"{probes.get('error', '')}")
 
 
 def test_T11_no_panic_or_leaked_secret_in_logs(live_app):
+    """The pod logs may hold the secret itself, so the stage records the log judge's
+    findings (pytest_irp.judge.log_problems), not the logs."""
     problems = live_app["log_problems"]
     assert not problems, "; ".join(problems)
