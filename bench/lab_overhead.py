@@ -33,8 +33,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from pytest_irp.lab import app as lab_app  # noqa: E402
-from pytest_irp.lab.orchestrator import Lab  # noqa: E402
+from pytest_irp_lab import app as lab_app  # noqa: E402
+from pytest_irp_lab.orchestrator import Lab  # noqa: E402
 
 LOG_WATCH = 0.1
 PLAIN = r"""set -e

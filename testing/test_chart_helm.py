@@ -1,5 +1,5 @@
 """T08's chart stage and T10's release command with the real helm binaries of three release
-lines: 3.17.3 and 4.1.4 (from PyPI packages, :mod:`pytest_irp.lab.helmbin`) and 4.0.5 (built
+lines: 3.17.3 and 4.1.4 (from PyPI packages, :mod:`pytest_irp_lab.helmbin`) and 4.0.5 (built
 from its Go module by ``lab/build-helm.sh``; ``scripts/dev.sh`` set-up builds it, and
 without it its cases are skipped saying so). On the lab's sample chart and its
 wrong-liveness-path variant. No cluster is needed: the release command is run with
@@ -28,7 +28,7 @@ REGISTRY = "127.0.0.1:5000/coulomb/ihp-railiance-probe"
 @pytest.fixture(scope="module", params=["3", "4.0.5", "4"],
                 ids=["helm3.17", "helm4.0.5", "helm4.1"])
 def helm(request: pytest.FixtureRequest) -> Path:
-    from pytest_irp.lab import helmbin
+    from pytest_irp_lab import helmbin
 
     if request.param in helmbin.BUILT_VERSIONS:
         found = helmbin.built(request.param)
@@ -58,7 +58,7 @@ def chart_result(repo: Path, helm: Path, tmp_path: Path, stage: str = "render"
 
 
 def test_sample_chart_lints_strict_and_renders_as_planned(helm: Path, tmp_path: Path) -> None:
-    from pytest_irp.lab.app import prepare_app_repo
+    from pytest_irp_lab.app import prepare_app_repo
 
     repo = prepare_app_repo(tmp_path / "app", "ok")
     out = chart_result(repo, helm, tmp_path)
@@ -70,7 +70,7 @@ def test_sample_chart_lints_strict_and_renders_as_planned(helm: Path, tmp_path: 
 
 
 def test_wrong_liveness_path_fails_render_but_not_lint(helm: Path, tmp_path: Path) -> None:
-    from pytest_irp.lab.app import prepare_app_repo
+    from pytest_irp_lab.app import prepare_app_repo
 
     repo = prepare_app_repo(tmp_path / "app", "wrong-liveness-path")
     out = chart_result(repo, helm, tmp_path)
@@ -81,7 +81,7 @@ def test_wrong_liveness_path_fails_render_but_not_lint(helm: Path, tmp_path: Pat
 
 
 def test_malformed_chart_fails_with_helm_lint_cause(helm: Path, tmp_path: Path) -> None:
-    from pytest_irp.lab.app import prepare_app_repo
+    from pytest_irp_lab.app import prepare_app_repo
 
     repo = prepare_app_repo(tmp_path / "app", "ok")
     (repo / "chart" / "templates" / "deployment.yaml").write_text("{{ .Values.nope.broken }")
@@ -171,7 +171,7 @@ def flags_accepted(argv: list[str], tmp_path: Path) -> tuple[bool, str]:
 
 
 def test_release_command_is_accepted_and_renders(helm: Path, tmp_path: Path) -> None:
-    from pytest_irp.lab.app import prepare_app_repo
+    from pytest_irp_lab.app import prepare_app_repo
 
     repo = prepare_app_repo(tmp_path / "app", "ok")
     argv = release_command(repo, helm, tmp_path)
@@ -189,7 +189,7 @@ def test_release_command_is_accepted_and_renders(helm: Path, tmp_path: Path) -> 
 def test_wait_hookonly_is_refused_where_the_issue_says(helm: Path, tmp_path: Path) -> None:
     """The check above fails on the facts it guards against: helm 4.0.x refuses
     --wait=hookOnly (4.1.0+ and helm 3's bool --wait parse differently)."""
-    from pytest_irp.lab.app import prepare_app_repo
+    from pytest_irp_lab.app import prepare_app_repo
 
     repo = prepare_app_repo(tmp_path / "app", "ok")
     argv = release_command(repo, helm, tmp_path)

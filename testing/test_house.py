@@ -1,5 +1,6 @@
 """The package's house rules: no import cycle (lazy imports inside functions count too),
-no module over 500 lines outside the lab, every module importable."""
+no module over 500 lines, every module importable, the lab (pytest_irp_lab, its own
+package) never imported by the plugin but through importlib for --irp-lab."""
 
 from __future__ import annotations
 
@@ -106,17 +107,30 @@ def test_no_import_cycle_in_the_package() -> None:
 
 @pytest.mark.parametrize("name", sorted(module_names()))
 def test_every_module_imports(name: str) -> None:
-    if name.startswith("pytest_irp.lab.") and name.endswith("__main__"):
-        pytest.skip("an entry point: runs the lab when imported")
     importlib.import_module(name)
+
+
+def test_the_plugin_never_imports_the_lab() -> None:
+    """Anywhere in pytest_irp (top level, in functions): the lab is its own distribution,
+    imported lazily by name (activation.LAB_MODULE) only when --irp-lab asks for it."""
+    found = []
+    for name, file in module_names().items():
+        for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                targets = [node.module or ""]
+            else:
+                continue
+            found += [f"{name}: {t}" for t in targets if t.split(".")[0] == "pytest_irp_lab"]
+    assert found == []
 
 
 def test_no_module_of_the_plugin_over_500_lines() -> None:
     long = {
         str(file.relative_to(PACKAGE)): n
         for file in PACKAGE.rglob("*.py")
-        if "lab" not in file.relative_to(PACKAGE).parts[:-1]
-        and file.name not in NOT_YET
+        if file.name not in NOT_YET
         and (n := len(file.read_text(encoding="utf-8").splitlines())) > MAX_LINES
     }
     assert long == {}, f"split these by concern (at most {MAX_LINES} lines): {long}"
@@ -146,8 +160,6 @@ def test_no_dead_code() -> None:
             "vulture",
             "pytest_irp",
             "tests",
-            "--exclude",
-            "pytest_irp/lab",
             "--min-confidence",
             "60",
             "--ignore-names",

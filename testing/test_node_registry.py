@@ -11,7 +11,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_irp.lab.node_registry import (
+from pytest_irp_lab.node_registry import (
     HEADER,
     dump_registries_yaml,
     lab_registries,

@@ -1,7 +1,7 @@
 """T09's node side with the fake runner (testing/fake_runner.py): each cause of a failing
 mirror check has its own words, the node's commands go through ``node_sudo``, and the
 pull's route (http mirror or k3s's https fallback) is judged from the rendered hosts.toml.
-The hosts.toml texts are what k3s writes (pytest_irp.lab.node_registry renders them).
+The hosts.toml texts are what k3s writes (pytest_irp_lab.node_registry renders them).
 Also T10's /healthz through the cluster (the API server's service proxy) on a fake API."""
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import pytest
 from fake_runner import FakeRunner, Reply, reply
 
 from pytest_irp import mirror_judge
-from pytest_irp.lab.node_registry import lab_registries, render_hosts_toml
 from pytest_irp.pipeline import STAGES
 from pytest_irp.redact import Redactor
 from pytest_irp.settings import resolve
 from pytest_irp.stage import Pipeline
+from pytest_irp_lab.node_registry import lab_registries, render_hosts_toml
 
 HOSTPORT = "10.77.0.3:3000"  # the lab registry's address; nothing is contacted
 REGISTRIES = f'mirrors:\n  "{HOSTPORT}":\n    endpoint:\n      - "http://{HOSTPORT}"\n'

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_irp.lab.orchestrator import Lab, missing_programs
-from pytest_irp.lab.proc import LabError
+from pytest_irp_lab.orchestrator import Lab, missing_programs
+from pytest_irp_lab.proc import LabError
 
 
 def foreign_processes(netns: str) -> list[str]:
@@ -54,13 +54,13 @@ def lab_up(lab_dir: Path) -> Iterator[Lab]:
     if holder is not None and holder != str(lab_dir):
         pytest.skip(
             f"another lab is up ({holder}): bring it down first "
-            f"(IRP_LAB_DIR={holder} python -m pytest_irp.lab down)"
+            f"(IRP_LAB_DIR={holder} python -m pytest_irp_lab down)"
         )
     busy = foreign_processes("irp-haskelseed")
     if busy:
         pytest.skip(
             f"processes {' '.join(busy)} run in irp-haskelseed (another lab?): "
-            "bring it down first (python -m pytest_irp.lab down)"
+            "bring it down first (python -m pytest_irp_lab down)"
         )
     try:
         lab.up()

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 
 
 def _lab():  # type: ignore[no-untyped-def]
-    from pytest_irp.lab.orchestrator import Lab, missing_programs
+    from pytest_irp_lab.orchestrator import Lab, missing_programs
 
     missing = missing_programs()
     if missing:

@@ -34,12 +34,12 @@ from typing import Any
 
 import pytest
 
-from pytest_irp.lab import app as lab_app
-from pytest_irp.lab import helmbin
-from pytest_irp.lab.layout import APP_NAME
-from pytest_irp.lab.orchestrator import Lab, missing_programs
-from pytest_irp.lab.proc import LabError
-from pytest_irp.lab.sshd import in_netns
+from pytest_irp_lab import app as lab_app
+from pytest_irp_lab import helmbin
+from pytest_irp_lab.layout import APP_NAME
+from pytest_irp_lab.orchestrator import Lab, missing_programs
+from pytest_irp_lab.proc import LabError
+from pytest_irp_lab.sshd import in_netns
 
 REPO = Path(__file__).resolve().parents[2]
 ALL = tuple(f"T{n:02d}" for n in range(1, 13))
@@ -217,7 +217,7 @@ def _skip_reason() -> str | None:
         return ("the lab's cluster binaries are not in the cache (build them once with "
                 "`bash lab/build-cluster.sh`; this module downloads nothing)")
     if not helmbin.binary_path(3).exists():
-        return ("helm 3 is not in the cache (`python -m pytest_irp.lab.helmbin 3` once; this "
+        return ("helm 3 is not in the cache (`python -m pytest_irp_lab.helmbin 3` once; this "
                 "module downloads nothing)")
     return None
 
@@ -233,7 +233,7 @@ def lab() -> Iterator[Lab]:
     holder = the_lab.holder()
     if holder is not None and holder != str(the_lab.layout.root):
         pytest.skip(f"another lab holds the lab network ({holder}): bring it down first "
-                    f"(IRP_LAB_DIR={holder} python -m pytest_irp.lab down)")
+                    f"(IRP_LAB_DIR={holder} python -m pytest_irp_lab down)")
     was_up = holder is not None and the_lab.healthy()
     try:
         the_lab.up(variant="ok")
@@ -709,7 +709,7 @@ def test_generated_session_secret_fails_t11_and_is_masked_everywhere(suite: LabS
 @pytest.fixture
 def node_config(lab: Lab) -> Iterator[Any]:
     from pytest_irp.fileio import write_atomic
-    from pytest_irp.lab.node_registry import dump_registries_yaml, lab_registries, write_certs_d
+    from pytest_irp_lab.node_registry import dump_registries_yaml, lab_registries, write_certs_d
 
     cluster = lab.cluster()
 
@@ -762,7 +762,7 @@ def test_node_with_stale_hosts_toml_says_restart_k3s(suite: LabSuite,
 
 
 def test_lab_registry_address_answers_giteas_version(lab: Lab) -> None:
-    from pytest_irp.lab.registry import GITEA_VERSION, http_request
+    from pytest_irp_lab.registry import GITEA_VERSION, http_request
 
     require_lab_network(lab, "10.77.0.3")
     status, _, body = http_request("http://10.77.0.3:3000/api/v1/version")

@@ -22,10 +22,10 @@ from typing import Any
 
 import pytest
 
-from pytest_irp.lab import app, net
-from pytest_irp.lab.orchestrator import LIBHSGHC_SIZE, Lab
-from pytest_irp.lab.proc import LabError, Proc, alive, cmdline, proc_of, read_json
 from pytest_irp.settings import load_file, resolve
+from pytest_irp_lab import app, net
+from pytest_irp_lab.orchestrator import LIBHSGHC_SIZE, Lab
+from pytest_irp_lab.proc import LabError, Proc, alive, cmdline, proc_of, read_json
 
 pytestmark = pytest.mark.lab_core
 
@@ -285,7 +285,7 @@ def test_build_host_pushes_to_the_lab_registry(lab_up: Lab, tmp_path):
     from there to the lab's Gitea in irp-gitea (authfile 0600, no secret on a command line;
     realm mode `correct`: the default one refuses the build host at the realm, see
     test_criteria_on_lab.py for that)."""
-    from pytest_irp.lab.registry import missing_tools
+    from pytest_irp_lab.registry import missing_tools
 
     missing = missing_tools()
     if missing:

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from pytest_irp.lab import app, net, sshd
-from pytest_irp.lab.layout import LabLayout
-from pytest_irp.lab.nixconf import render_nix_conf
-from pytest_irp.lab.orchestrator import lab_settings, session_env
-from pytest_irp.lab.proc import Proc, parse_starttime, write_atomic
-from pytest_irp.lab.tomlout import render_table
 from pytest_irp.settings import load_file, resolve
+from pytest_irp_lab import app, net, sshd
+from pytest_irp_lab.layout import LabLayout
+from pytest_irp_lab.nixconf import render_nix_conf
+from pytest_irp_lab.orchestrator import lab_settings, session_env
+from pytest_irp_lab.proc import Proc, parse_starttime, write_atomic
+from pytest_irp_lab.tomlout import render_table
 
 EMPTY = net.NetState(frozenset(), frozenset())
 FULL = net.NetState(
@@ -333,7 +333,7 @@ def _helm() -> str | None:
     import os
     import shutil
 
-    from pytest_irp.lab import helmbin
+    from pytest_irp_lab import helmbin
 
     cached = helmbin.binary_path(3)
     return (os.environ.get("IRP_HELM") or shutil.which("helm")
@@ -388,8 +388,8 @@ def test_owner_is_active_only_while_its_sshd_runs(tmp_path):
     import json
     import os
 
-    from pytest_irp.lab.orchestrator import owner_active
-    from pytest_irp.lab.proc import proc_of
+    from pytest_irp_lab.orchestrator import owner_active
+    from pytest_irp_lab.proc import proc_of
 
     me = proc_of(os.getpid())
     assert me is not None

@@ -1,4 +1,4 @@
-"""The lab's Gitea (pytest_irp.lab.registry): pure builders, and a real Gitea 1.26.0 on
+"""The lab's Gitea (pytest_irp_lab.registry): pure builders, and a real Gitea 1.26.0 on
 loopback (free ports; the realm's "port 80" is a free port too), in each realm mode.
 
 The Gitea tests need the binary built by ``lab/build-gitea.sh`` (skipped otherwise, with
@@ -23,8 +23,8 @@ import pytest
 import requests  # noqa: F401
 
 from pytest_irp import registry as suite_registry
-from pytest_irp.lab import registry as reg
-from pytest_irp.lab.cluster import ImageFile, build_image_archive
+from pytest_irp_lab import registry as reg
+from pytest_irp_lab.cluster import ImageFile, build_image_archive
 
 # the default mode refuses the build host's address: it needs the lab network
 LOOPBACK_MODES = tuple(m for m in reg.REALM_MODES if m != "wrong-port-dead-for-build-host")
@@ -271,7 +271,7 @@ def test_missing_binary_is_one_clear_error(tmp_path: Path) -> None:
 def test_cli_status_is_json(tmp_path: Path) -> None:
     env = {**os.environ, "IRP_LAB_DIR": str(tmp_path)}
     done = subprocess.run([shutil.which("python3") or "python3", "-m",
-                           "pytest_irp.lab.registry", "status", "--loopback",
+                           "pytest_irp_lab.registry", "status", "--loopback",
                            "--mode", "correct"],
                           capture_output=True, text=True, env=env, check=False)
     assert done.returncode == 3

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pytest_irp.lab.proc import write_atomic
+from pytest_irp_lab.proc import write_atomic
 
 EMPTY_REGISTRY = {"flakes": [], "version": 2}
 

@@ -165,7 +165,7 @@ def app_ini(spec: GiteaSpec) -> str:
     """Gitea's app.ini: SQLite, packages and Actions on, no SSH, no registration, realm from
     ROOT_URL (``PUBLIC_URL_DETECTION = legacy``). Holds secrets: write it 0600."""
     work = spec.work_dir
-    return f"""; written by pytest_irp.lab.registry; rewritten on a realm-mode change
+    return f"""; written by pytest_irp_lab.registry; rewritten on a realm-mode change
 APP_NAME = irp lab Gitea
 RUN_MODE = prod
 WORK_PATH = {work}
@@ -246,7 +246,7 @@ def forward_config(spec: ForwardSpec) -> str:
     Gitea's legacy URL detection keeps using ROOT_URL), bodies streamed."""
     user = f"user {spec.worker_user};\n" if spec.worker_user else ""
     tmp = spec.temp_dir
-    return f"""# written by pytest_irp.lab.registry; do not edit
+    return f"""# written by pytest_irp_lab.registry; do not edit
 {user}worker_processes 1;
 daemon off;
 pid {spec.pid_file};
@@ -1065,7 +1065,7 @@ def default_state_dir() -> Path:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m pytest_irp.lab.registry",
+    p = argparse.ArgumentParser(prog="python -m pytest_irp_lab.registry",
                                 description="The lab's Gitea.")
     p.add_argument("command", choices=["start", "stop", "status"])
     p.add_argument("--state-dir", type=Path, default=default_state_dir())

@@ -7,31 +7,32 @@ from __future__ import annotations
 
 import os
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .fileio import write_atomic
-from .settings import SettingError, load_file
+from pytest_irp.fileio import write_atomic
+from pytest_irp.settings import SettingError, load_file
+from pytest_irp_lab import helmbin
+from pytest_irp_lab.orchestrator import Lab
+from pytest_irp_lab.proc import LabError
+from pytest_irp_lab.sources import require_lab_sources
 
-LAB_SOURCES = Path(__file__).resolve().parent.parent / "lab"
-BUILD_SCRIPTS = (("cluster binaries", LAB_SOURCES / "build-cluster.sh"),
-                 ("Gitea", LAB_SOURCES / "build-gitea.sh"))
+BUILD_SCRIPTS = (("cluster binaries", "build-cluster.sh"), ("Gitea", "build-gitea.sh"))
 
 
 def lab_layer(config: pytest.Config) -> tuple[Any, dict[str, Any]]:
+    """The lab, brought up, and its settings table (the plugin imports this module lazily,
+    only for --irp-lab)."""
     try:
-        from .lab import helmbin
-        from .lab.orchestrator import Lab
-    except ImportError as exc:
-        raise SettingError(f"the embedded lab is not available: {exc}") from None
+        sources = require_lab_sources()
+    except LabError as exc:
+        raise SettingError(str(exc)) from None
     variant = (config.getoption("irp_lab_variant", None) or os.environ.get("IRP_LAB_VARIANT")
                or "ok")
     reporter = config.pluginmanager.get_plugin("terminalreporter")
-    for what, script in BUILD_SCRIPTS:
-        if not script.exists():
-            continue
+    for what, name in BUILD_SCRIPTS:
+        script = sources / name
         if reporter is not None:
             reporter.write_line(f"irp lab: {what} (built once into the cache) ...")
         done = subprocess.run(["bash", str(script)], capture_output=True, text=True,

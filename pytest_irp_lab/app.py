@@ -13,7 +13,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Final
 
-from pytest_irp.lab.proc import LabError, run
+from pytest_irp_lab.proc import LabError, run
+from pytest_irp_lab.sources import lab_sources
 
 MARKER: Final = "irp-lab-variant"  # file in .git/ naming the variant of a prepared repo
 BRANCH: Final = "main"
@@ -32,11 +33,11 @@ GIT_ENV: Final[Mapping[str, str]] = {
 
 
 def template_dir() -> Path:
-    """``$IRP_LAB_APP_TEMPLATE`` or ``lab/app`` of this source tree."""
+    """``$IRP_LAB_APP_TEMPLATE`` or ``app`` of the lab's sources (:mod:`pytest_irp_lab.sources`)."""
     override = os.environ.get("IRP_LAB_APP_TEMPLATE")
     if override:
         return Path(override)
-    return Path(__file__).resolve().parents[2] / "lab" / "app"
+    return lab_sources() / "app"
 
 
 # ------------------------------------------------------------------------ variants

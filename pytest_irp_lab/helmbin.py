@@ -10,7 +10,7 @@ helm 4.0.5 (the last helm 4 before 4.1, which first accepts ``--wait=hookOnly``)
 PyPI package: ``lab/build-helm.sh`` builds it from its Go module into
 ``<cache>/helm/v4.0.5/helm`` (``scripts/dev.sh`` set-up runs it); :func:`built` finds it.
 
-CLI: ``python -m pytest_irp.lab.helmbin [3|4]`` prints the helm path (installing it).
+CLI: ``python -m pytest_irp_lab.helmbin [3|4]`` prints the helm path (installing it).
 """
 
 from __future__ import annotations

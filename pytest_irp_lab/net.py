@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from pytest_irp.lab.proc import LabError, run
+from pytest_irp_lab.proc import LabError, run
 
 BRIDGE: Final = "irpbr0"
 BRIDGE_ADDRESS: Final = "10.77.0.1"

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from pytest_irp.lab.net import netns_exec, require_lab_route
-from pytest_irp.lab.proc import (
+from pytest_irp_lab.net import netns_exec, require_lab_route
+from pytest_irp_lab.proc import (
     LabError,
     Proc,
     alive,

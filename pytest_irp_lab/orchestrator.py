@@ -20,12 +20,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from pytest_irp.lab import app as app_mod
-from pytest_irp.lab import net
-from pytest_irp.lab.cluster import LabCluster
-from pytest_irp.lab.layout import APP_NAME, LabLayout, lab_dir_from_env
-from pytest_irp.lab.nixconf import write_nix_conf
-from pytest_irp.lab.proc import (
+from pytest_irp_lab import app as app_mod
+from pytest_irp_lab import net
+from pytest_irp_lab.cluster import LabCluster
+from pytest_irp_lab.layout import APP_NAME, LabLayout, lab_dir_from_env
+from pytest_irp_lab.nixconf import write_nix_conf
+from pytest_irp_lab.proc import (
     LabError,
     Proc,
     alive,
@@ -36,15 +36,15 @@ from pytest_irp.lab.proc import (
     write_atomic,
     write_json_atomic,
 )
-from pytest_irp.lab.registry import LabRegistry
-from pytest_irp.lab.sshd import (
+from pytest_irp_lab.registry import LabRegistry
+from pytest_irp_lab.sshd import (
     Sshd,
     SshHost,
     ensure_key,
     render_client_config,
     render_known_hosts,
 )
-from pytest_irp.lab.tomlout import Value, render_table
+from pytest_irp_lab.tomlout import Value, render_table
 
 STATE_VERSION: Final = 1
 SSH_HOSTS: Final = ("haskelseed", "railiance01")
@@ -179,7 +179,7 @@ class Lab:
         if owner and owner.get("lab_dir") != mine and owner_active(owner):
             raise LabError(f"the lab network is held by the lab in {owner.get('lab_dir')} "
                            f"(since {owner.get('since')}): bring that one down first "
-                           f"(IRP_LAB_DIR={owner.get('lab_dir')} python -m pytest_irp.lab down)")
+                           f"(IRP_LAB_DIR={owner.get('lab_dir')} python -m pytest_irp_lab down)")
         if owner.get("lab_dir") != mine:
             write_json_atomic(self.owner_file, {"lab_dir": mine, "since": _now(),
                                                 "pid": os.getpid()})
@@ -361,7 +361,7 @@ class Lab:
                               registries_yaml=Path(cluster.registries_yaml),
                               certs_dir=Path(cluster.certs_d),
                               crictl=[str(a) for a in cluster.crictl_args()])
-        from pytest_irp.lab import helmbin
+        from pytest_irp_lab import helmbin
 
         # the lab's helm (cached; none on PATH here): `--irp-config=irp-lab.toml` runs and
         # --irp-lab runs get the same one
@@ -369,7 +369,7 @@ class Lab:
         return values
 
     def _write_toml(self, registry: Any | None) -> None:
-        header = ("Written by the pytest-irp lab (python -m pytest_irp.lab up) at "
+        header = ("Written by the pytest-irp lab (python -m pytest_irp_lab up) at "
                   f"{_now()}.\nUse with: pytest --irp-config {self.toml_path}")
         write_atomic(self.toml_path, render_table("tool.irp", self.settings(registry), header))
 

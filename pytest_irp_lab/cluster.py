@@ -44,9 +44,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from pytest_irp.fileio import write_atomic
-from pytest_irp.lab.node_registry import dump_registries_yaml, lab_registries, write_certs_d
-from pytest_irp.lab.proc import LabError, wait_for
 from pytest_irp.registry import authfile
+from pytest_irp_lab.node_registry import dump_registries_yaml, lab_registries, write_certs_d
+from pytest_irp_lab.proc import LabError, wait_for
+from pytest_irp_lab.sources import lab_sources
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,6 @@ ETCD_PEER_PORT = 2380
 DEFAULT_REGISTRY = "10.77.0.3:3000"
 PAUSE_TAG = "irp/pause:1.0"
 NOFILE_HARD = 20000  # the VM's hard limit; nothing may ask for more
-REPO_DIR = Path(__file__).resolve().parents[2]
 # sysctls that kubelet (setupKernelTunables) or this module change; restored by stop().
 TOUCHED_SYSCTLS = (
     "net/ipv4/ip_forward",
@@ -785,7 +785,7 @@ class LabCluster:
     k8s_version: str = K8S_VERSION
     etcd_version: str = ETCD_VERSION
     crictl_version: str = CRICTL_VERSION
-    source_dir: Path = REPO_DIR / "lab"
+    source_dir: Path = field(default_factory=lab_sources)
     ready_timeout: float = 180
 
     def __post_init__(self) -> None:
@@ -1032,7 +1032,7 @@ class LabCluster:
         remove_empty_dirs(d for d in HOST_DIRS if d not in before["dirs"])
         self._restore_sysctls()
         created = self.run_dir / "created-bridge"
-        # Others (pytest_irp.lab.net) may have attached their veths meanwhile: keep it then.
+        # Others (pytest_irp_lab.net) may have attached their veths meanwhile: keep it then.
         if created.exists() and not bridge_ports(LAB_BRIDGE):
             delete_link(LAB_BRIDGE)
             created.unlink()
@@ -1497,7 +1497,7 @@ def smoke(
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m pytest_irp.lab.cluster", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m pytest_irp_lab.cluster", description=__doc__)
     p.add_argument("command", choices=["build", "start", "stop", "status", "smoke", "push-pause"])
     p.add_argument("--state-dir", type=Path, default=default_lab_dir() / "cluster")
     p.add_argument("--cache-dir", type=Path, default=default_cache_dir())

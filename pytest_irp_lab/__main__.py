@@ -1,4 +1,4 @@
-"""``python -m pytest_irp.lab up|down|status|env``: drive the embedded lab by hand."""
+"""``python -m pytest_irp_lab up|down|status|env``: drive the embedded lab by hand."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ import shlex
 import sys
 from collections.abc import Sequence
 
-from pytest_irp.lab.app import VARIANT_DOCS, VARIANTS
-from pytest_irp.lab.orchestrator import Lab
-from pytest_irp.lab.proc import LabError
-from pytest_irp.lab.registry import DEFAULT_REALM_MODE, REALM_MODES
+from pytest_irp_lab.app import VARIANT_DOCS, VARIANTS
+from pytest_irp_lab.orchestrator import Lab
+from pytest_irp_lab.proc import LabError
+from pytest_irp_lab.registry import DEFAULT_REALM_MODE, REALM_MODES
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m pytest_irp.lab",
+    p = argparse.ArgumentParser(prog="python -m pytest_irp_lab",
                                 description="The pytest-irp embedded lab.")
     p.add_argument("--lab-dir", help="lab directory (default: $IRP_LAB_DIR or /var/tmp/irp-lab)")
     sub = p.add_subparsers(dest="command", required=True)
