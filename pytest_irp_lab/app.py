@@ -19,6 +19,8 @@ from pytest_irp_lab.sources import lab_sources
 MARKER: Final = "irp-lab-variant"  # file in .git/ naming the variant of a prepared repo
 BRANCH: Final = "main"
 SLOW_BUILD_SECONDS: Final = 8  # the slow-build variant's image build sleeps this long
+MINUTE_BUILD_SECONDS: Final = 60  # the minute-build variant's (issue 16: the preflight
+# decides T07 while a build of about a minute goes on)
 COMMIT_DATE: Final = "2026-05-02T12:00:00+02:00"
 GIT_ENV: Final[Mapping[str, str]] = {
     "GIT_AUTHOR_NAME": "IRP Lab",
@@ -124,6 +126,11 @@ def _slow_build(root: Path) -> None:
                  f"set -eu\nsleep {SLOW_BUILD_SECONDS}  # slow-build variant\n")
 
 
+def _minute_build(root: Path) -> None:
+    replace_once(root / "nix/docker.sh", "set -eu\n",
+                 f"set -eu\nsleep {MINUTE_BUILD_SECONDS}  # minute-build variant\n")
+
+
 def _wrong_liveness_path(root: Path) -> None:
     replace_once(root / "chart/templates/deployment.yaml", "path: /healthz", "path: /health")
 
@@ -139,6 +146,7 @@ VARIANTS: Final[Mapping[str, Callable[[Path], None] | None]] = {
     "failing-spec": _failing_spec,
     "wrong-liveness-path": _wrong_liveness_path,
     "slow-build": _slow_build,
+    "minute-build": _minute_build,
 }
 
 VARIANT_DOCS: Final[Mapping[str, str]] = {
@@ -157,6 +165,8 @@ VARIANT_DOCS: Final[Mapping[str, str]] = {
     "wrong-liveness-path": "the chart's livenessProbe asks /health instead of /healthz",
     "slow-build": f"nix/docker.sh sleeps {SLOW_BUILD_SECONDS} s before building: a build long "
                   "enough to cut its SSH connection or attach a second run to it",
+    "minute-build": f"nix/docker.sh sleeps {MINUTE_BUILD_SECONDS} s before building: the "
+                    "preflight decides T07 while this build goes on",
 }
 
 

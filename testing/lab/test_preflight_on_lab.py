@@ -93,13 +93,14 @@ def test_preflight_only_fails_on_an_unresolvable_base_url(suite: LabSuite) -> No
 
 def test_wrong_password_decides_t07_while_the_slow_build_goes_on(
         suite: LabSuite, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The slow-build variant at a never-built SHA: T07 FAILs on the credentials, printed
-    before the build's progress line; T06's build goes on and passes."""
-    suite.lab.up(variant="slow-build")
+    """The minute-build variant (the image build sleeps 60 s) at a never-built SHA: T07
+    FAILs on the credentials, printed before the build's progress line and decided long
+    before the build ends; T06's build goes on and passes."""
+    suite.lab.up(variant="minute-build")
     sha = side_commit(suite.lab.layout.app_repo, "preflight")
     monkeypatch.setenv("IRP_REGISTRY_PASSWORD", f"wrong-{uuid.uuid4().hex[:8]}")
     try:
-        run = suite.run("-k", "T06 or T07", f"--irp-ref={sha}", variant="slow-build")
+        run = suite.run("-k", "T06 or T07", f"--irp-ref={sha}", variant="minute-build")
     finally:
         suite.lab.up(variant="ok")
     assert run.ret == 1, run.explain()
@@ -110,5 +111,6 @@ def test_wrong_password_decides_t07_while_the_slow_build_goes_on(
                   if line.startswith("irp [preflight] FAILED registry"))
     build = next(i for i, line in enumerate(lines) if line.startswith("irp [build]"))
     assert failed < build
-    print(f"T06+T07 with the slow build: {run.seconds:.1f} s; the preflight line is line "
+    assert run.seconds > 60  # the build really took its minute (T07 was decided before)
+    print(f"T06+T07 with the minute build: {run.seconds:.1f} s; the preflight line is line "
           f"{failed}, the build's first line {build}")
