@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from . import tstree
+from .tstree import SourceTree
+
 SKIP = frozenset({"comment", "haddock", "pragma", "cpp"})
 
 
@@ -23,24 +26,9 @@ def _parser() -> Any:
 
 
 @dataclass
-class Module:
-    path: str
-    text: str
-    source: bytes
-    root: Any
-
-    def code(self, node: Any) -> str:
-        return self.source[node.start_byte:node.end_byte].decode("utf-8", "replace")
-
-    def line(self, node: Any) -> int:
-        return int(node.start_point[0]) + 1
-
-    def syntax_error_line(self) -> int:
-        """Line of the first part tree-sitter could not parse (0: none)."""
-        for node in walk(self.root):
-            if node.is_error or node.is_missing:
-                return self.line(node)
-        return 0
+class Module(SourceTree):
+    text: str = ""
+    SKIP = SKIP
 
     def declarations(self) -> list[Any]:
         decls = self.root.child_by_field_name("declarations")
@@ -108,17 +96,11 @@ class Module:
 
 def parse(path: str, text: str) -> Module:
     source = text.encode("utf-8")
-    return Module(path, text, source, _parser().parse(source).root_node)
+    return Module(path=path, text=text, source=source, root=_parser().parse(source).root_node)
 
 
 def walk(node: Any) -> Iterator[Any]:
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if current.type in SKIP:
-            continue
-        yield current
-        stack.extend(reversed(current.children))
+    return tstree.walk(node, SKIP)
 
 
 def named(node: Any) -> list[Any]:

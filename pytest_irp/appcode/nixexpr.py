@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from . import tstree
+from .tstree import SourceTree
+
 
 @lru_cache(maxsize=1)
 def _parser() -> Any:
@@ -18,22 +21,7 @@ def _parser() -> Any:
 
 
 @dataclass
-class NixFile:
-    path: str
-    source: bytes
-    root: Any
-
-    def code(self, node: Any) -> str:
-        return self.source[node.start_byte:node.end_byte].decode("utf-8", "replace")
-
-    def line(self, node: Any) -> int:
-        return int(node.start_point[0]) + 1
-
-    def syntax_error_line(self) -> int:
-        for node in walk(self.root):
-            if node.is_error or node.is_missing:
-                return self.line(node)
-        return 0
+class NixFile(SourceTree):
 
     def attr_names(self, attrpath: Any) -> list[str]:
         """``a.${b.c}."d-e"`` -> ["a", "${b.c}", "d-e"]."""
@@ -63,13 +51,7 @@ def parse(path: str, text: str) -> NixFile:
 
 
 def walk(node: Any) -> Iterator[Any]:
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if current.type == "comment":
-            continue
-        yield current
-        stack.extend(reversed(current.children))
+    return tstree.walk(node, SourceTree.SKIP)
 
 
 def unparen(node: Any) -> Any:
