@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -114,3 +115,42 @@ def test_wrong_password_decides_t07_while_the_slow_build_goes_on(
     assert run.seconds > 60  # the build really took its minute (T07 was decided before)
     print(f"T06+T07 with the minute build: {run.seconds:.1f} s; the preflight line is line "
           f"{failed}, the build's first line {build}")
+
+
+def test_preflight_only_fails_without_rbac_permission(suite: LabSuite, tmp_path: Path) -> None:
+    """A ServiceAccount of the lab's cluster bound to no Role (the API server runs with
+    --authorization-mode=Node,RBAC): its SelfSubjectAccessReviews are denied, and the
+    preflight fails T10's release stage at once, naming what the user may not do."""
+    import yaml
+    from kubernetes import client
+
+    core = on_lab.kube(suite.lab)
+    name = f"irp-norbac-{uuid.uuid4().hex[:6]}"
+    core.create_namespaced_service_account(
+        "coulomb", client.V1ServiceAccount(metadata=client.V1ObjectMeta(name=name)))
+    try:
+        token = core.create_namespaced_service_account_token(
+            name, "coulomb", client.AuthenticationV1TokenRequest(
+                spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=600))
+        ).status.token
+        admin = yaml.safe_load(Path(str(suite.lab.settings()["kubeconfig"])).read_text())
+        context = next(c for c in admin["contexts"] if c["name"] == "railiance01")
+        cluster = next(c for c in admin["clusters"]
+                       if c["name"] == context["context"]["cluster"])
+        kubeconfig = tmp_path / "norbac.kubeconfig"
+        kubeconfig.write_text(yaml.safe_dump({
+            "apiVersion": "v1", "kind": "Config", "current-context": "norbac",
+            "clusters": [cluster],
+            "users": [{"name": name, "user": {"token": token}}],
+            "contexts": [{"name": "norbac", "context": {
+                "cluster": cluster["name"], "user": name, "namespace": "coulomb"}}]}))
+        kubeconfig.chmod(0o600)
+        run = suite.run("--irp-preflight", "-k", "T10", f"--irp-kubeconfig={kubeconfig}",
+                        "--irp-kube-context=norbac", via_lab=False)
+    finally:
+        core.delete_namespaced_service_account(name, "coulomb")
+    assert run.ret == 1, run.explain()
+    assert ("kube", "release", "T10") in paragraphs(run), run.explain()
+    assert "(SelfSubjectAccessReview denied)" in run.out
+    assert "may not: " in run.out
+    assert token not in run.out
