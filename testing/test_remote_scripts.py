@@ -221,6 +221,14 @@ def test_a_failed_push_keeps_skopeos_message_and_leaves_no_file(push: Run) -> No
     assert push.leftovers() == []
 
 
+def assert_skopeo_stopped(push: Run) -> None:
+    """The stand-in skopeo ends within WAIT seconds of the push script."""
+    deadline = time.monotonic() + WAIT
+    while push.standin_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not push.standin_alive(), "skopeo was left running"
+
+
 @pytest.mark.parametrize("sig", ["HUP", "INT", "TERM", "PIPE"])
 def test_no_authfile_remains_when_a_signal_ends_the_push(push: Run, sig: str) -> None:
     push.wait_for("running")
@@ -231,10 +239,7 @@ def test_no_authfile_remains_when_a_signal_ends_the_push(push: Run, sig: str) ->
     assert push.finish() != 0
     assert not auth.exists()
     assert push.leftovers() == []
-    deadline = time.monotonic() + WAIT
-    while push.standin_alive() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not push.standin_alive(), "skopeo was left running"
+    assert_skopeo_stopped(push)
 
 
 def test_no_authfile_remains_when_the_session_died_before_skopeo_finished(push: Run) -> None:
@@ -258,10 +263,7 @@ def test_a_closed_session_stops_a_silent_skopeo(push: Run) -> None:
     assert push.finish() != 0
     assert not auth.exists()
     assert push.leftovers() == []
-    deadline = time.monotonic() + WAIT
-    while push.standin_alive() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not push.standin_alive(), "skopeo was left running"
+    assert_skopeo_stopped(push)
 
 
 # --------------------------------------------------------------------------- source.sh

@@ -269,24 +269,16 @@ def _operator(scope: Scope, tree: Any) -> Any:
         return Seq((parser_of(scope, tree.left), parser_of(scope, tree.right)))
     if op == "<*":
         return Seq((parser_of(scope, tree.left), parser_of(scope, tree.right)), keep=0)
-    if op == "<$":
+    if op in ("<$", "$>"):  # `C <$ p` and `p $> C`: run p, the result is C
+        const, parsed = (tree.left, tree.right) if op == "<$" else (tree.right, tree.left)
         value = (
-            constructor_value(module, tree.left)
-            if not isinstance(tree.left, Op)
-            else Unknown(module.path, "<$")
+            constructor_value(module, const)
+            if not isinstance(const, Op)
+            else Unknown(module.path, op)
         )
         if isinstance(value, Unknown):
             return value
-        return Seq((parser_of(scope, tree.right), Pure(value)))
-    if op == "$>":
-        value = (
-            constructor_value(module, tree.right)
-            if not isinstance(tree.right, Op)
-            else Unknown(module.path, "$>")
-        )
-        if isinstance(value, Unknown):
-            return value
-        return Seq((parser_of(scope, tree.left), Pure(value)))
+        return Seq((parser_of(scope, parsed), Pure(value)))
     if op == "$" and not isinstance(tree.left, Op):
         fn = unwrap(tree.left)
         name = last_name(module.code(fn))
