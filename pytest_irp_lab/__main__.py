@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from pytest_irp_lab.app import VARIANT_DOCS, VARIANTS
+from pytest_irp_lab.hostns import DEFAULT_SUDO_MODE, SUDO_MODES
 from pytest_irp_lab.orchestrator import Lab
 from pytest_irp_lab.proc import LabError
 from pytest_irp_lab.registry import DEFAULT_REALM_MODE, REALM_MODES
@@ -26,6 +27,9 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--no-registry", action="store_true", help="leave the registry out")
     up.add_argument("--realm-mode", choices=REALM_MODES,
                     help=f"Gitea's realm mode (default: {DEFAULT_REALM_MODE})")
+    up.add_argument("--node-sudo", choices=SUDO_MODES, default=DEFAULT_SUDO_MODE,
+                    help="the node user's sudo rule: NOPASSWD, or asking for a password "
+                         f"(default: {DEFAULT_SUDO_MODE})")
     down = sub.add_parser("down", help="stop and remove what the lab started")
     down.add_argument("--purge", action="store_true", help="also delete the lab directory")
     sub.add_parser("status", help="print the lab's state as JSON")
@@ -39,7 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with_cluster = bool(getattr(args, "with_cluster", False))
     lab = Lab(args.lab_dir, with_cluster=with_cluster,
               with_registry=not getattr(args, "no_registry", False),
-              realm_mode=getattr(args, "realm_mode", None))
+              realm_mode=getattr(args, "realm_mode", None),
+              node_sudo=getattr(args, "node_sudo", DEFAULT_SUDO_MODE))
     try:
         if args.command == "up":
             path = lab.up(args.variant)

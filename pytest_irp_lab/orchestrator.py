@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from pytest_irp_lab import app as app_mod
-from pytest_irp_lab import net
+from pytest_irp_lab import hostns, net
 from pytest_irp_lab.cluster import LabCluster
 from pytest_irp_lab.layout import APP_NAME, LabLayout, lab_dir_from_env
 from pytest_irp_lab.nixconf import write_nix_conf
@@ -48,6 +48,7 @@ from pytest_irp_lab.tomlout import Value, render_table
 
 STATE_VERSION: Final = 1
 SSH_HOSTS: Final = ("haskelseed", "railiance01")
+NODE_HOST: Final = "railiance01"
 REGISTRY_PORT: Final = 3000
 REGISTRY_OWNER_NAME: Final = f"coulomb/{APP_NAME}"
 NODE_PORT: Final = 30080
@@ -64,7 +65,11 @@ def missing_programs(programs: Sequence[str] = REQUIRED_PROGRAMS) -> list[str]:
 
 
 def ssh_hosts() -> list[SshHost]:
-    return [SshHost(h.name, h.netns, h.address) for h in net.HOSTS if h.name in SSH_HOSTS]
+    """The build host logs in as root (the workplan's ``ssh root@haskelseed``); the node as
+    a user who needs sudo (the workplan's ``sudo cat``, ``sudo k3s crictl``)."""
+    return [SshHost(h.name, h.netns, h.address,
+                    user=hostns.NODE_USER if h.name == NODE_HOST else "root")
+            for h in net.HOSTS if h.name in SSH_HOSTS]
 
 
 def session_env(layout: LabLayout) -> dict[str, str]:
@@ -153,16 +158,20 @@ class Lab:
     """The embedded lab under ``lab_dir`` (default ``${IRP_LAB_DIR:-/var/tmp/irp-lab}``).
 
     ``with_cluster`` adds the Kubernetes node; ``realm_mode`` is passed to the registry
-    (None: the registry's default). ``with_registry=False`` leaves the registry out.
+    (None: the registry's default); ``node_sudo`` is the node user's sudo rule
+    (:data:`hostns.SUDO_MODES`, default NOPASSWD). ``with_registry=False`` leaves the
+    registry out.
     """
 
     def __init__(self, lab_dir: Path | str | None = None, *, with_cluster: bool = False,
                  with_registry: bool = True, realm_mode: str | None = None,
-                 cache_dir: Path | str | None = None) -> None:
+                 cache_dir: Path | str | None = None,
+                 node_sudo: str = hostns.DEFAULT_SUDO_MODE) -> None:
         self.layout = LabLayout(Path(lab_dir).absolute() if lab_dir else lab_dir_from_env())
         self.with_cluster = with_cluster
         self.with_registry = with_registry
         self.realm_mode = realm_mode
+        self.node_sudo = node_sudo
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.notes: list[str] = []
 
@@ -209,10 +218,31 @@ class Lab:
 
     # ------------------------------------------------------------------ components
 
+    @property
+    def node_etc_dir(self) -> Path:
+        """The node's own /etc files (bound over this machine's inside the node)."""
+        return self.layout.host_dir(NODE_HOST) / "etc"
+
+    @property
+    def node_login(self) -> hostns.Login:
+        """The node's user (not root), whose home is the lab's ``railiance01/home/irp``."""
+        return hostns.Login(hostns.NODE_UID, self.layout.host_dir(NODE_HOST) / "home")
+
     def _sshds(self, client_public: str = "") -> dict[str, Sshd]:
         env = session_env(self.layout)
-        return {h.alias: Sshd(h, self.layout.sshd_dir(h.alias), authorized_key=client_public,
-                              env=env) for h in ssh_hosts()}
+        sshds = {}
+        for h in ssh_hosts():
+            node = h.alias == NODE_HOST
+            sshds[h.alias] = Sshd(h, self.layout.sshd_dir(h.alias), authorized_key=client_public,
+                                  env=env,
+                                  binds=hostns.node_binds(self.node_etc_dir, self.node_login)
+                                  if node else (),
+                                  login=self.node_login if node else None)
+        return sshds
+
+    def set_node_sudo(self, mode: str) -> None:
+        """The node user's sudo rule from now on (:data:`hostns.SUDO_MODES`)."""
+        hostns.set_sudo_mode(self.node_etc_dir, mode)
 
     def registry(self) -> LabRegistry:
         """The LabRegistry of this lab (nothing is started)."""
@@ -306,6 +336,8 @@ class Lab:
         lay = self.layout
         lay.ssh_dir.mkdir(parents=True, exist_ok=True)
         client_public = ensure_key(lay.client_key, "irp-lab-client")
+        hostns.write_node_etc(self.node_etc_dir, self.node_login,
+                              [(h.address, h.name) for h in net.HOSTS], self.node_sudo)
         sshds = self._sshds(client_public)
         entries = [(d.host, d.prepare()) for d in sshds.values()]
         write_atomic(lay.known_hosts, render_known_hosts(entries))

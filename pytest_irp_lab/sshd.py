@@ -4,6 +4,9 @@ Every file lives under the lab's ``ssh/`` directory: host keys, the client key, 
 ``known_hosts`` the lab writes, ``config`` with ``Host haskelseed`` / ``Host railiance01``.
 The machine's ``~/.ssh`` is never read nor written (use ``ssh -F <lab>/ssh/config``).
 
+Each sshd runs as PID 1's one program in the host's own PID, mount and UTS namespaces
+(:mod:`pytest_irp_lab.hostns`): the lab records the ``unshare`` that holds them.
+
 Renderers and argument lists are pure; :class:`Sshd` runs them.
 """
 
@@ -11,11 +14,13 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from pytest_irp_lab.hostns import Bind, Login, host_argv, stop_host
 from pytest_irp_lab.net import netns_exec, require_lab_route
 from pytest_irp_lab.proc import (
     LabError,
@@ -24,7 +29,6 @@ from pytest_irp_lab.proc import (
     cmdline,
     proc_of,
     run,
-    terminate,
     wait_for,
     write_atomic,
 )
@@ -33,6 +37,9 @@ SSHD: Final = "/usr/sbin/sshd"
 SFTP_SERVER: Final = "/usr/lib/openssh/sftp-server"
 SSH_PORT: Final = 22
 START_TIMEOUT: Final = 10.0
+# hosts started by this interpreter, kept so that none is collected while it runs (no
+# "still running" warning) and its exit is reaped
+_STARTED: dict[int, subprocess.Popen[bytes]] = {}
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,7 @@ class SshHost:
     netns: str
     address: str
     port: int = SSH_PORT
+    user: str = "root"
 
 
 # ------------------------------------------------------------------------ pure renderers
@@ -53,14 +61,16 @@ def keygen_argv(key_file: Path, comment: str) -> list[str]:
     return ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(key_file)]
 
 
-def render_sshd_config(host: SshHost, *, host_key: Path, authorized_keys: Path,
-                       pid_file: Path, env: Mapping[str, str]) -> str:
+def render_sshd_config(host: SshHost, *, host_key: Path, authorized_keys: Path | str,
+                       env: Mapping[str, str]) -> str:
     lines = [
         "# Written by the pytest-irp lab: a private sshd, key-only.",
         f"Port {host.port}",
         f"ListenAddress {host.address}",
         f"HostKey {host_key}",
-        f"PidFile {pid_file}",
+        # sshd runs in the foreground in the host's PID namespace, where its own pid means
+        # nothing here: the lab records the unshare that holds the host instead
+        "PidFile none",
         f"AuthorizedKeysFile {authorized_keys}",
         "PermitRootLogin prohibit-password",
         "AuthenticationMethods publickey",
@@ -85,14 +95,10 @@ def render_sshd_config(host: SshHost, *, host_key: Path, authorized_keys: Path,
     return "\n".join(lines) + "\n"
 
 
-def sshd_argv(netns: str, config: Path, log: Path) -> list[str]:
-    """sshd in the host's netns and in a UTS namespace of its own (its own hostname)."""
-    return netns_exec(netns, ["unshare", "--uts", "--", SSHD, "-f", str(config), "-E", str(log)])
-
-
-def hostname_argv(pid: int, hostname: str) -> list[str]:
-    """Set the hostname of the UTS namespace that process ``pid`` lives in."""
-    return ["nsenter", "--target", str(pid), "--uts", "--", "hostname", hostname]
+def sshd_argv(host: SshHost, config: Path, log: Path, binds: Sequence[Bind] = ()) -> list[str]:
+    """sshd, in the foreground, as the one program of the host's own namespaces."""
+    return netns_exec(host.netns, host_argv(host.alias, binds, [
+        SSHD, "-D", "-f", str(config), "-E", str(log)]))
 
 
 def sshd_test_argv(config: Path) -> list[str]:
@@ -118,7 +124,7 @@ def render_client_config(hosts: Sequence[SshHost], *, identity_file: Path,
             f"Host {host.alias}",
             f"    HostName {host.address}",
             f"    Port {host.port}",
-            "    User root",
+            f"    User {host.user}",
             f"    IdentityFile {identity_file}",
             "    IdentitiesOnly yes",
             f"    UserKnownHostsFile {known_hosts}",
@@ -167,11 +173,14 @@ class Sshd:
     """One private sshd: files under ``directory``, process inside ``host.netns``."""
 
     def __init__(self, host: SshHost, directory: Path, *, authorized_key: str,
-                 env: Mapping[str, str]) -> None:
+                 env: Mapping[str, str], binds: Sequence[Bind] = (),
+                 login: Login | None = None) -> None:
         self.host = host
         self.dir = directory
         self.authorized_key = authorized_key
         self.env = dict(env)
+        self.binds = tuple(binds)
+        self.login = login  # a user who is not root: its authorized_keys is in its home
 
     @property
     def config(self) -> Path:
@@ -183,7 +192,12 @@ class Sshd:
 
     @property
     def pid_file(self) -> Path:
-        return self.dir / "sshd.pid"
+        """The host's ``unshare`` (this machine's pid), written by :meth:`start`."""
+        return self.dir / "host.pid"
+
+    @property
+    def start_log(self) -> Path:
+        return self.dir / "host.log"
 
     @property
     def log(self) -> Path:
@@ -191,15 +205,19 @@ class Sshd:
 
     @property
     def authorized_keys(self) -> Path:
-        return self.dir / "authorized_keys"
+        """The file as this machine sees it (in the user's home for a :class:`Login`)."""
+        return self.login.lab_authorized_keys if self.login else self.dir / "authorized_keys"
 
     def prepare(self) -> str:
         """Keys and config; returns the host's public key (for known_hosts)."""
         public = ensure_key(self.host_key, f"irp-lab-{self.host.alias}")
         write_atomic(self.authorized_keys, self.authorized_key + "\n", 0o600)
+        if self.login:  # sshd reads it as the user
+            os.chown(self.authorized_keys, self.login.uid, self.login.uid)
         write_atomic(self.config, render_sshd_config(
-            self.host, host_key=self.host_key, authorized_keys=self.authorized_keys,
-            pid_file=self.pid_file, env=self.env))
+            self.host, host_key=self.host_key,
+            authorized_keys=self.login.authorized_keys if self.login else self.authorized_keys,
+            env=self.env))
         Path("/run/sshd").mkdir(mode=0o755, parents=True, exist_ok=True)  # privsep dir
         run(sshd_test_argv(self.config))
         return public
@@ -211,7 +229,7 @@ class Sshd:
         except (OSError, ValueError, IndexError):
             return None
         proc = proc_of(pid)
-        if proc is None or str(self.config) not in " ".join(cmdline(pid)):
+        if proc is None or str(self.config) not in cmdline(pid):
             return None
         return proc
 
@@ -221,24 +239,32 @@ class Sshd:
         if proc is not None and in_netns(proc.pid, self.host.netns):
             return proc
         if proc is not None:  # ours, but its netns was deleted and made anew: restart
-            terminate(proc)
+            stop_host(proc)
         Path("/run/sshd").mkdir(mode=0o755, parents=True, exist_ok=True)
         self.pid_file.unlink(missing_ok=True)
         require_lab_route(self.host.address)
-        run(sshd_argv(self.host.netns, self.config, self.log))
+        with open(self.start_log, "wb") as log:
+            child = subprocess.Popen(sshd_argv(self.host, self.config, self.log, self.binds),
+                                     stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                     start_new_session=True, close_fds=True)
+        _STARTED[child.pid] = child
+        write_atomic(self.pid_file, f"{child.pid}\n")
         wait_for(f"sshd of {self.host.alias} on {self.host.address}:{self.host.port}",
-                 lambda: self.running() is not None
-                 and port_open(self.host.address, self.host.port),
+                 lambda: child.poll() is not None
+                 or port_open(self.host.address, self.host.port),
                  timeout=START_TIMEOUT)
         proc = self.running()
-        if proc is None:
-            raise LabError(f"sshd of {self.host.alias} died at start; see {self.log}")
-        run(hostname_argv(proc.pid, self.host.alias))
+        if child.poll() is not None or proc is None:
+            said = self.start_log.read_text(errors="replace").strip()[-500:]
+            raise LabError(f"sshd of {self.host.alias} died at start: {said or 'no output'}; "
+                           f"see {self.log}")
         return proc
 
     def stop(self, recorded: Proc | None = None) -> None:
         """Stop our sshd (the recorded process, or the one named by our pid file)."""
         for proc in (recorded, self.running()):
             if proc is not None and alive(proc):
-                terminate(proc)
+                stop_host(proc)
+            if proc is not None and proc.pid in _STARTED:
+                _STARTED.pop(proc.pid).wait(timeout=5)
         self.pid_file.unlink(missing_ok=True)

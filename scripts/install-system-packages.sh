@@ -15,6 +15,8 @@ PACKAGES=(
   ca-certificates
   curl
   procps
+  # the lab node's user needs sudo, as the workplan's does (pytest_irp_lab/hostns.py)
+  sudo
   # image transport; nginx: the lab's stand-in for an operator's port-80 forward to Gitea
   # (the registry itself is Gitea, built by lab/build-gitea.sh)
   skopeo

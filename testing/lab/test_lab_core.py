@@ -17,13 +17,17 @@ import tarfile
 import time
 import tomllib
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pytest_irp import remote
+from pytest_irp.nix import judge_prebuild, parse_facts
 from pytest_irp.settings import load_file, resolve
-from pytest_irp_lab import app, net
+from pytest_irp_lab import app, hostns, net
+from pytest_irp_lab.layout import APP_NAME
 from pytest_irp_lab.orchestrator import LIBHSGHC_SIZE, Lab
 from pytest_irp_lab.proc import LabError, Proc, alive, cmdline, proc_of, read_json
 
@@ -458,6 +462,84 @@ def test_a_second_lab_is_refused_while_one_is_up(lab_up: Lab, tmp_path):
         tmp_path / "other" / "state.json"
     ).get("up")
     assert lab_up.healthy()
+
+
+# ---------------------------------------------------------------- hosts in own namespaces
+# Each lab host in namespaces of its own (issue 13, item 5) and the node's user who needs
+# sudo (issue 16): ``ps`` on a host shows only that host's processes, so a ``nix build``
+# running elsewhere on this machine is no "other build" for the build host's pre-build
+# check, while one started on the build host is; the node is reached as a user who is not
+# root, whose sudo rule the lab sets (NOPASSWD by default, or one that asks for a password,
+# which ``sudo -n`` refuses at once); that user exists inside the node only.
+
+FAKE_NIX = "#!/bin/sh\n# a stand-in for a long `nix build`: its comm is `nix`\nsleep 60\n"
+
+
+def prebuild_problems(lab: Lab) -> list[str]:
+    res = subprocess.run(lab.ssh_argv("haskelseed", *remote.argv("prebuild", APP_NAME)),
+                         capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert res.returncode == 0, res.stderr
+    return judge_prebuild(parse_facts(res.stdout), sha="0" * 40, lib_path=None, lib_size=0,
+                          min_disk_mb=0, min_mem_mb=0)
+
+
+@pytest.fixture
+def fake_nix(tmp_path: Path) -> Iterator[Path]:
+    """An executable named ``nix`` (same file on this machine and on the lab hosts)."""
+    tmp_path.chmod(0o755)
+    path = tmp_path / "nix"
+    path.write_text(FAKE_NIX)
+    path.chmod(0o755)
+    yield path
+    subprocess.run(["pkill", "-f", f"{path} build"], check=False)
+
+
+def test_build_host_sees_its_own_processes_only(lab_up: Lab, fake_nix: Path) -> None:
+    elsewhere = subprocess.Popen([str(fake_nix), "build", ".#docker"])
+    try:
+        time.sleep(0.2)
+        listing = ssh(lab_up, "haskelseed", "ps -eo pid=,args=")
+        assert listing.returncode == 0, listing.stderr
+        assert str(fake_nix) not in listing.stdout
+        assert listing.stdout.split()[0] == "1"  # PID 1: the host's init, not this machine's
+        assert prebuild_problems(lab_up) == []
+    finally:
+        elsewhere.kill()
+        elsewhere.wait()
+    started = ssh(lab_up, "haskelseed",
+                  f"setsid {fake_nix} build .#docker </dev/null >/dev/null 2>&1 &")
+    assert started.returncode == 0, started.stderr
+    deadline = time.monotonic() + 10
+    while str(fake_nix) not in ssh(lab_up, "haskelseed", "ps -eo args=").stdout:
+        assert time.monotonic() < deadline, "the build host's fake nix build did not start"
+        time.sleep(0.1)
+    problems = prebuild_problems(lab_up)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith("another nix build is running on the build host: ")
+    assert f"{fake_nix} build .#docker" in problems[0]
+    ssh(lab_up, "haskelseed", f"pkill -f '{fake_nix} build'")
+
+
+def test_node_user_is_not_root_and_needs_sudo(lab_up: Lab) -> None:
+    res = ssh(lab_up, "railiance01", "id -un; cat /etc/shadow >/dev/null 2>&1 || echo denied; "
+                                     "sudo -n cat /etc/shadow >/dev/null && echo sudo-ok")
+    assert res.stdout.split() == [hostns.NODE_USER, "denied", "sudo-ok"], res.stderr
+    assert hostns.NODE_USER not in [row.split(":")[0] for row in
+                                    Path("/etc/passwd").read_text().splitlines()]
+    assert not Path(f"/etc/sudoers.d/{hostns.SUDOERS_FILE}").exists()
+
+
+def test_node_sudo_asking_for_a_password_is_refused_at_once(lab_up: Lab) -> None:
+    lab_up.set_node_sudo("password")
+    try:
+        started = time.monotonic()
+        res = ssh(lab_up, "railiance01", "sudo -n true")
+        assert res.returncode == 1
+        assert "a password is required" in res.stderr
+        assert time.monotonic() - started < 10
+    finally:
+        lab_up.set_node_sudo("nopasswd")
+    assert ssh(lab_up, "railiance01", "sudo -n true").returncode == 0
 
 
 def test_down_leaves_nothing_behind(lab_up: Lab):

@@ -132,7 +132,6 @@ def test_sshd_config_is_key_only_with_lab_env(tmp_path):
         host,
         host_key=tmp_path / "hk",
         authorized_keys=tmp_path / "ak",
-        pid_file=tmp_path / "pid",
         env={"NIX_CONF_DIR": "/lab/nix"},
     )
     lines = set(text.splitlines())
@@ -144,14 +143,15 @@ def test_sshd_config_is_key_only_with_lab_env(tmp_path):
         "KbdInteractiveAuthentication no",
         "PermitRootLogin prohibit-password",
         "SetEnv NIX_CONF_DIR=/lab/nix",
+        "PidFile none",
     ):
         assert line in lines
-    assert sshd.sshd_argv("irp-haskelseed", Path("/c"), Path("/l"))[:4] == [
-        "ip",
-        "netns",
-        "exec",
-        "irp-haskelseed",
-    ]
+    argv = sshd.sshd_argv(host, Path("/c"), Path("/l"))
+    assert argv[:4] == ["ip", "netns", "exec", "irp-haskelseed"]
+    # its own PID, mount and UTS namespaces; sshd in the foreground under the lab's init
+    assert argv[4:13] == ["unshare", "--uts", "--pid", "--mount", "--fork", "--mount-proc",
+                          "--propagation", "private", "--kill-child"]
+    assert argv[-7:] == ["--", sshd.SSHD, "-D", "-f", "/c", "-E", "/l"]
 
 
 def test_client_config_and_known_hosts(tmp_path):
@@ -163,6 +163,7 @@ def test_client_config_and_known_hosts(tmp_path):
         hosts, identity_file=tmp_path / "id", known_hosts=tmp_path / "kh"
     )
     assert "Host haskelseed\n    HostName 10.77.0.2\n" in cfg
+    assert "Host railiance01\n    HostName 10.77.0.4\n    Port 2222\n    User root\n" in cfg
     for line in (
         "User root",
         "StrictHostKeyChecking yes",

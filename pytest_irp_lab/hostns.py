@@ -1,0 +1,217 @@
+"""Each lab host in namespaces of its own, and the node's non-root user with sudo.
+
+A lab host is a network namespace (:mod:`pytest_irp_lab.net`) whose sshd runs in a PID,
+mount and UTS namespace of its own as well: ``ps`` on ``haskelseed`` shows the build host's
+processes only (a ``nix build`` elsewhere on this machine is not "another build on the
+build host"), and its hostname is its alias. The chain that starts a host is::
+
+    ip netns exec NS  unshare --uts --pid --mount --fork --mount-proc --kill-child --
+        python -m pytest_irp_lab.nsinit --hostname ALIAS [--bind SRC DST]... -- sshd -D ...
+
+``unshare`` stays in this machine's PID namespace (it is the process the lab records and
+stops); its child, :mod:`pytest_irp_lab.nsinit`, is PID 1 of the host: it makes the host's
+bind mounts, sets the hostname, runs sshd and reaps orphans. When it ends, the kernel ends
+every process of the host (its ssh sessions, a detached build).
+
+The workplan's node is reached as a user who needs ``sudo`` (its steps say ``sudo cat``,
+``sudo k3s crictl``). The lab's node logs in as :data:`NODE_USER`, a user who exists only
+inside the node's mount namespace: the lab binds its own ``passwd``, ``group``, ``shadow``,
+``hosts`` and ``sudoers.d`` over this machine's, so this machine's ``/etc`` is never
+changed. The node user's sudo rule is one of :data:`SUDO_MODES`: ``nopasswd`` (the
+default: a NOPASSWD rule, the fix the suite's preflight names) or ``password`` (sudo asks
+for a password, which ``sudo -n`` refuses at once).
+
+The node's Kubernetes processes (containerd, kubelet) run in this machine's PID namespace
+(:mod:`pytest_irp_lab.cluster`); the suite never reads the node's process list.
+
+Renderers are pure; :func:`write_node_etc` and :func:`set_sudo_mode` write the files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from pytest_irp_lab.proc import LabError, Proc, alive, cmdline, terminate, wait_for, write_atomic
+
+NODE_USER: Final = "irp"
+NODE_UID: Final = 61577  # far above Debian's dynamic range; checked against this machine
+SUDO_MODES: Final = ("nopasswd", "password")
+DEFAULT_SUDO_MODE: Final = "nopasswd"
+SUDOERS_FILE: Final = "irp-lab-node"  # no '.' or '~': sudo's @includedir skips those
+ETC_FILES: Final = ("passwd", "group", "shadow", "hosts")
+
+
+@dataclass(frozen=True)
+class Login:
+    """A login user of a host who is not root: ``lab_home`` (a lab directory holding the
+    user's home) is bound over ``/home`` inside the host, so the user's sshd child can read
+    its ``authorized_keys`` however private the lab directory is."""
+
+    uid: int
+    lab_homes: Path
+    name: str = NODE_USER
+
+    @property
+    def home(self) -> str:
+        return f"/home/{self.name}"
+
+    @property
+    def authorized_keys(self) -> str:
+        """The path as the host sees it."""
+        return f"{self.home}/.ssh/authorized_keys"
+
+    @property
+    def lab_authorized_keys(self) -> Path:
+        """The same file as this machine sees it."""
+        return self.lab_homes / self.name / ".ssh" / "authorized_keys"
+
+
+@dataclass(frozen=True)
+class Bind:
+    """``source`` (a file or directory of the lab) bound over ``target`` in the host."""
+
+    source: Path
+    target: str
+
+
+# ------------------------------------------------------------------------ pure renderers
+
+
+def host_argv(alias: str, binds: Sequence[Bind], program: Sequence[str]) -> list[str]:
+    """The command (to run inside the host's netns) that starts ``program`` as the host."""
+    init = [sys.executable, "-m", "pytest_irp_lab.nsinit", "--hostname", alias]
+    for bind in binds:
+        init += ["--bind", str(bind.source), bind.target]
+    return ["unshare", "--uts", "--pid", "--mount", "--fork", "--mount-proc",
+            "--propagation", "private", "--kill-child", "--", *init, "--", *program]
+
+
+def _with_line(base: str, name: str, line: str) -> str:
+    """``base`` (an /etc database) without entries for ``name``, plus ``line``."""
+    kept = [row for row in base.splitlines() if row.split(":", 1)[0] != name]
+    return "\n".join([*kept, line]) + "\n"
+
+
+def render_passwd(base: str, home: str) -> str:
+    return _with_line(base, NODE_USER, f"{NODE_USER}:x:{NODE_UID}:{NODE_UID}:"
+                      f"pytest-irp lab node user:{home}:/bin/sh")
+
+
+def render_group(base: str) -> str:
+    return _with_line(base, NODE_USER, f"{NODE_USER}:x:{NODE_UID}:")
+
+
+def render_shadow(base: str) -> str:
+    # '*': no password can ever match; unlike '!' it is not a locked account, which
+    # OpenSSH refuses even for a key login (UsePAM no)
+    return _with_line(base, NODE_USER, f"{NODE_USER}:*:20000:0:99999:7:::")
+
+
+def render_hosts(base: str, entries: Sequence[tuple[str, str]]) -> str:
+    """``base`` plus the lab's names, so that nothing (sudo resolving its host name) asks
+    a name server."""
+    lines = [base.rstrip("\n"), "# pytest-irp lab hosts"]
+    lines += [f"{address} {name}" for address, name in entries]
+    return "\n".join(lines) + "\n"
+
+
+def render_sudoers(mode: str) -> str:
+    if mode not in SUDO_MODES:
+        raise LabError(f"unknown sudo mode {mode!r}; known: {', '.join(SUDO_MODES)}")
+    rule = "NOPASSWD: ALL" if mode == "nopasswd" else "ALL"
+    return (f"# Written by the pytest-irp lab (sudo mode {mode}).\n"
+            f"{NODE_USER} ALL=(ALL:ALL) {rule}\n")
+
+
+def node_binds(etc_dir: Path, login: Login) -> list[Bind]:
+    """The node's bind mounts: the lab's /etc databases and sudoers.d over this machine's,
+    the lab's home directories over /home."""
+    binds = [Bind(etc_dir / name, f"/etc/{name}") for name in ETC_FILES]
+    return [*binds, Bind(etc_dir / "sudoers.d", "/etc/sudoers.d"), Bind(login.lab_homes, "/home")]
+
+
+# ------------------------------------------------------------------------ thin layer
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError:
+        return ""
+
+
+def write_node_etc(etc_dir: Path, login: Login, hosts: Sequence[tuple[str, str]],
+                   mode: str = DEFAULT_SUDO_MODE) -> None:
+    """Write the node's /etc files (from this machine's) and its user's home."""
+    base_passwd = _read("/etc/passwd")
+    for row in base_passwd.splitlines():
+        fields = row.split(":")
+        if len(fields) > 2 and fields[2] == str(NODE_UID) and fields[0] != NODE_USER:
+            raise LabError(f"uid {NODE_UID} is taken by {fields[0]!r} on this machine: the "
+                           "lab's node user needs it")
+    etc_dir.mkdir(parents=True, exist_ok=True)
+    login.lab_homes.mkdir(parents=True, exist_ok=True)
+    login.lab_homes.chmod(0o755)
+    ssh_dir = login.lab_authorized_keys.parent
+    ssh_dir.mkdir(parents=True, exist_ok=True)
+    for path in (ssh_dir.parent, ssh_dir):
+        os.chown(path, login.uid, login.uid)
+    ssh_dir.parent.chmod(0o755)
+    ssh_dir.chmod(0o700)
+    write_atomic(etc_dir / "passwd", render_passwd(base_passwd, login.home), 0o644)
+    write_atomic(etc_dir / "group", render_group(_read("/etc/group")), 0o644)
+    write_atomic(etc_dir / "shadow", render_shadow(_read("/etc/shadow")), 0o640)
+    write_atomic(etc_dir / "hosts", render_hosts(_read("/etc/hosts"), hosts), 0o644)
+    set_sudo_mode(etc_dir, mode)
+
+
+def set_sudo_mode(etc_dir: Path, mode: str) -> None:
+    """Replace the node user's sudo rule (takes effect at the next ``sudo``: the node sees
+    the directory, not a file, so a new file is seen at once)."""
+    sudoers_d = etc_dir / "sudoers.d"
+    sudoers_d.mkdir(mode=0o755, parents=True, exist_ok=True)
+    write_atomic(sudoers_d / SUDOERS_FILE, render_sudoers(mode), 0o440)
+
+
+def sudo_mode(etc_dir: Path) -> str | None:
+    """The node's sudo mode as written (None before the lab wrote it)."""
+    text = _read(str(etc_dir / "sudoers.d" / SUDOERS_FILE))
+    for mode in SUDO_MODES:
+        if f"(sudo mode {mode})" in text:
+            return mode
+    return None
+
+
+def init_of(holder: Proc) -> int | None:
+    """The host's PID 1 as this machine sees it: the nsinit child of its ``unshare``."""
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat[stat.rindex(")") + 2:].split()[1]) == holder.pid and \
+                "pytest_irp_lab.nsinit" in cmdline(int(entry.name)):
+            return int(entry.name)
+    return None
+
+
+def stop_host(holder: Proc, timeout: float = 5.0) -> None:
+    """End a host: SIGTERM to its PID 1, which passes it to sshd and, when sshd is gone,
+    ends, and the kernel with it every process of the host. (``unshare`` itself blocks
+    SIGTERM while it waits; it is killed only if the host does not end in time.)"""
+    if not alive(holder):
+        return
+    init = init_of(holder)
+    if init is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(init, signal.SIGTERM)
+        with contextlib.suppress(LabError):
+            wait_for("the lab host to end", lambda: not alive(holder), timeout=timeout)
+    terminate(holder, timeout=0.5)
