@@ -7,9 +7,9 @@ testing/lab/test_preflight_on_lab.py -p no:randomly``. It reuses the fixtures of
 test_criteria_on_lab.py (the lab with the cluster, the pytester suite). Names that must not
 resolve are looked up in a mount namespace whose nsswitch.conf reads /etc/hosts only (as
 test_unknown_build_host_alias_fails_t06_naming_it does): no DNS query leaves the machine.
-Only loopback and lab addresses are contacted. Sudo asking for a password is not shown on
-the lab (its node user is root, for whom sudo never asks): testing/test_preflight.py shows
-it with the fake runner.
+Only loopback and lab addresses are contacted. Sudo asking for a password is shown with
+the lab node's user, who is not root, under the lab's ``password`` sudo rule
+(pytest_irp_lab/hostns.py).
 """
 
 from __future__ import annotations
@@ -67,6 +67,19 @@ def test_preflight_only_fails_on_an_unknown_node_alias(suite: LabSuite) -> None:
     assert paragraphs(run) == [("node", "mirror", "T09")], run.explain()
     assert "nosuchnode is not reachable over ssh" in run.out
     assert "Could not resolve hostname" in run.out
+
+
+def test_preflight_only_fails_when_node_sudo_asks_for_a_password(suite: LabSuite) -> None:
+    suite.lab.set_node_sudo("password")
+    try:
+        run = suite.run("--irp-preflight", "-k", "T09", via_lab=False)
+    finally:
+        suite.lab.set_node_sudo("nopasswd")
+    assert run.ret == 1, run.explain()
+    assert paragraphs(run) == [("node", "mirror", "T09")], run.explain()
+    assert "`sudo -n true` on railiance01 asks for a password: the node's commands" in run.out
+    assert "a NOPASSWD rule in /etc/sudoers.d" in run.out
+    print(f"--irp-preflight with sudo asking for a password: {run.seconds:.2f} s")
 
 
 def test_preflight_only_fails_on_an_unknown_context_as_a_usage_error(suite: LabSuite) -> None:
