@@ -121,6 +121,8 @@ def lab_settings(layout: LabLayout, *, registry_user: str | None,
         "registries_yaml": str(registries_yaml),
         "certs_dir": str(certs_dir),
         "crictl": list(crictl),
+        # the node's user is not root (pytest_irp_lab/hostns.py), as the workplan's is not
+        "node_sudo": ["sudo", "-n"],
         "gitea_api_url": f"http://{registry_host}:{REGISTRY_PORT}/api/v1",
         "gitea_repo": REGISTRY_OWNER_NAME,
     })

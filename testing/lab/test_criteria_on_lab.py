@@ -758,6 +758,17 @@ def test_node_with_stale_hosts_toml_says_restart_k3s(suite: LabSuite,
     assert "restart k3s" in run.out + run.html
 
 
+def test_node_commands_without_sudo_fail_t09_naming_node_sudo(suite: LabSuite) -> None:
+    """The lab's node user is not root (as the workplan's is not): without the sudo prefix
+    T09 fails on the 0700 certs.d directory with node_sudo as the fix, not "restart k3s"."""
+    run = suite.run("-k", "T09", "--irp-reuse", "--irp-node-sudo=", via_lab=False)
+    assert run.statuses == {"T09": "FAIL"}, run.explain()
+    cause = run.cause("T09")
+    assert "permission denied reading /var/tmp/irp-lab/cluster/containerd/certs.d/" in cause
+    assert "node_sudo = 'sudo -n'" in run.out + run.html
+    assert "restart k3s" not in cause
+
+
 # --------------------------------------------------------------------------- 7. Gitea's realm
 
 
