@@ -20,13 +20,24 @@ from typing import Any
 from .preflight import (
     CHECK_TIMEOUT,
     PARALLEL_STAGES,
-    REALM_FIX,
     Failed,
     Precondition,
     Verdict,
     access_needed,
     base_url_host,
     helm_argv,
+    node_prefix,
+    outcome_lines,
+    paragraph,
+    readable_argv,
+    resolve_argv,
+    selected,
+    skopeo_argv,
+    stage_cause,
+    sudo_argv,
+    wanted,
+)
+from .preflight_judge import (
     judge_access,
     judge_challenge,
     judge_helm,
@@ -37,19 +48,9 @@ from .preflight import (
     judge_ssh,
     judge_sudo,
     judge_token,
-    node_prefix,
-    outcome_lines,
-    paragraph,
-    readable_argv,
-    resolve_argv,
-    selected,
-    skopeo_argv,
-    stage_cause,
-    sudo_argv,
     token_access,
-    wanted,
 )
-from .registry import ImageRef, credentials, token_url
+from .registry import REALM_FIX, ImageRef, credentials, token_url
 from .runners import CommandResult
 from .settings import SettingError
 from .stage import Pipeline, StageContext, StageError, StageResult, one_paragraph

@@ -17,6 +17,7 @@ from standins import KubeStandIn, RegistryStandIn, jwt, serving
 
 from conftest import Project
 from pytest_irp import preflight as pf
+from pytest_irp import preflight_judge as pj
 from pytest_irp.runners import CommandResult
 from pytest_irp.settings import resolve
 
@@ -299,31 +300,31 @@ def _settings(**values: Any) -> Any:
 
 def test_token_judge_names_rejected_credentials() -> None:
     with pytest.raises(pf.Failed, match=r"rejected the credentials of user 'u' \(HTTP 401"):
-        pf.judge_token(401, "Unauthorized", "u", "r:1")
-    assert pf.judge_token(200, json.dumps({"token": "t"}), "u", "r:1") == "t"
+        pj.judge_token(401, "Unauthorized", "u", "r:1")
+    assert pj.judge_token(200, json.dumps({"token": "t"}), "u", "r:1") == "t"
     with pytest.raises(pf.Failed, match="returned no token"):
-        pf.judge_token(200, "not json", "u", "r:1")
+        pj.judge_token(200, "not json", "u", "r:1")
 
 
 def test_push_scope_from_the_token_access_claim() -> None:
     push = jwt({"access": [{"type": "repository", "name": PATH, "actions": ["pull", "push"]}]})
-    assert pf.judge_push_scope(pf.token_access(push), PATH, "u") == f"push scope granted on {PATH}"
+    assert pj.judge_push_scope(pj.token_access(push), PATH, "u") == f"push scope granted on {PATH}"
     pull = jwt({"access": [{"type": "repository", "name": PATH, "actions": ["pull"]}]})
     with pytest.raises(pf.Failed, match=f"grants no push on {PATH} \\(granted: {PATH}: pull"):
-        pf.judge_push_scope(pf.token_access(pull), PATH, "u")
+        pj.judge_push_scope(pj.token_access(pull), PATH, "u")
     gitea = jwt({"sub": "u", "exp": 1})
-    assert "names no access" in pf.judge_push_scope(pf.token_access(gitea), PATH, "u")
+    assert "names no access" in pj.judge_push_scope(pj.token_access(gitea), PATH, "u")
 
 
 @given(st.text())
 def test_token_access_never_raises(token: str) -> None:
-    assert pf.token_access(token) is None or isinstance(pf.token_access(token), list)
+    assert pj.token_access(token) is None or isinstance(pj.token_access(token), list)
 
 
 @given(st.integers(0, 999), st.integers(0, 999), st.integers(0, 999), st.text(max_size=20))
 def test_parse_version_reads_helm_short_versions(major: int, minor: int, patch: int,
                                                  suffix: str) -> None:
-    assert pf.parse_version(f"v{major}.{minor}.{patch}+g{suffix}") == (major, minor, patch)
+    assert pj.parse_version(f"v{major}.{minor}.{patch}+g{suffix}") == (major, minor, patch)
 
 
 @given(st.text())
@@ -331,7 +332,7 @@ def test_readable_judge_only_ever_decides(stdout: str) -> None:
     """Whatever the node prints, the judge passes or fails with a cause: it never raises
     anything else."""
     try:
-        pf.judge_readable(_result(0, stdout), "/f")
+        pj.judge_readable(_result(0, stdout), "/f")
         passed = True
     except pf.Failed:
         passed = False
@@ -342,14 +343,14 @@ def test_readable_judge_only_ever_decides(stdout: str) -> None:
 def test_challenge_judge_reads_the_bearer_realm_among_two() -> None:
     headers = ['Bearer realm="http://r.invalid/v2/token",service="container_registry"',
                'Basic realm="Gitea Container Registry"']
-    realm, problem = pf.judge_challenge(401, headers, "r.invalid:3000", True)
+    realm, problem = pj.judge_challenge(401, headers, "r.invalid:3000", True)
     assert realm == "http://r.invalid/v2/token"
     assert "go to r.invalid:80" in problem
-    assert pf.judge_challenge(401, headers[:1] and
+    assert pj.judge_challenge(401, headers[:1] and
                               ['Bearer realm="http://r.invalid:3000/v2/token"'],
                               "r.invalid:3000", True) == ("http://r.invalid:3000/v2/token", "")
     with pytest.raises(pf.Failed, match="does not answer like a container registry"):
-        pf.judge_challenge(404, [], "r.invalid:3000", True)
+        pj.judge_challenge(404, [], "r.invalid:3000", True)
 
 
 @pytest.mark.parametrize(("version", "release", "fails"), [
@@ -360,28 +361,28 @@ def test_helm_judge_knows_the_40x_hookonly_rejection(version: str, release: bool
     wait = ["--wait=hookOnly"] if version.startswith("v4") else []  # helm 4's own spelling
     if fails:
         with pytest.raises(pf.Failed, match="rejects --wait=hookOnly") as exc:
-            pf.judge_helm(_result(0, version), ["helm"], wait_args=wait,
+            pj.judge_helm(_result(0, version), ["helm"], wait_args=wait,
                           release_selected=release)
         assert exc.value.stage == "release"
     else:
-        assert pf.judge_helm(_result(0, version), ["helm"], wait_args=wait,
+        assert pj.judge_helm(_result(0, version), ["helm"], wait_args=wait,
                              release_selected=release) == version
     with pytest.raises(pf.Failed, match="helm is not usable here"):
-        pf.judge_helm(_result(127, "", "helm: command not found"), ["helm"], wait_args=[],
+        pj.judge_helm(_result(127, "", "helm: command not found"), ["helm"], wait_args=[],
                       release_selected=release)
 
 
 def test_sudo_and_readable_judges() -> None:
     with pytest.raises(pf.Failed, match="asks for a password"):
-        pf.judge_sudo(_result(1, "", "sudo: a password is required"), ("sudo",))
+        pj.judge_sudo(_result(1, "", "sudo: a password is required"), ("sudo",))
     with pytest.raises(pf.Failed, match="not reachable over ssh"):
-        pf.judge_sudo(_result(255, "", "ssh: Could not resolve hostname h"), ("sudo",))
-    pf.judge_sudo(_result(0), ("sudo",))
-    pf.judge_readable(_result(0, "state=readable\n"), "/f")
+        pj.judge_sudo(_result(255, "", "ssh: Could not resolve hostname h"), ("sudo",))
+    pj.judge_sudo(_result(0), ("sudo",))
+    pj.judge_readable(_result(0, "state=readable\n"), "/f")
     with pytest.raises(pf.Failed, match="does not exist"):
-        pf.judge_readable(_result(0, "state=missing\n"), "/f")
+        pj.judge_readable(_result(0, "state=missing\n"), "/f")
     with pytest.raises(pf.Failed, match="not readable"):
-        pf.judge_readable(_result(0, "state=unreadable\n"), "/f")
+        pj.judge_readable(_result(0, "state=unreadable\n"), "/f")
 
 
 def test_node_prefix_from_node_sudo_or_crictl() -> None:
@@ -396,8 +397,8 @@ def test_access_judge_names_every_denied_review() -> None:
     reviews = [("create", "", "namespaces", "", False, False),
                ("get", "", "pods", "log", True, False), ("get", "", "secrets", "", True, True)]
     with pytest.raises(pf.Failed, match=r"may not: create namespaces, get pods/log in ns "):
-        pf.judge_access(reviews, "ns", "c")
-    pf.judge_access([r for r in reviews if r[5]], "ns", "c")
+        pj.judge_access(reviews, "ns", "c")
+    pj.judge_access([r for r in reviews if r[5]], "ns", "c")
     assert pf.access_needed(False)[0][:3] == ("create", "", "namespaces")
     assert all(r[2] != "namespaces" for r in pf.access_needed(True))
 
@@ -406,8 +407,8 @@ def test_base_url_host_and_resolution() -> None:
     assert pf.base_url_host("http://10.77.0.5:8080") is None
     assert pf.base_url_host("http://probe.example.invalid/x") == "probe.example.invalid"
     with pytest.raises(pf.Failed, match="does not resolve"):
-        pf.judge_resolve(_result(2), "probe.example.invalid", "http://probe.example.invalid")
-    pf.judge_resolve(_result(0, "127.0.0.1 STREAM x\n"), "x", "http://x")
+        pj.judge_resolve(_result(2), "probe.example.invalid", "http://probe.example.invalid")
+    pj.judge_resolve(_result(0, "127.0.0.1 STREAM x\n"), "x", "http://x")
 
 
 def test_selection_needs_a_long_stage_unless_forced() -> None:
