@@ -178,7 +178,7 @@ def test_helm_40x_passes_while_the_release_passes_no_wait_flag(
     """helm 4.0.0-4.0.5 reject --wait=hookOnly; the release's command line carries no
     --wait (deploy.upgrade_argv), so a helm 4.0.x is no failed precondition. If a --wait
     flag came back, test_helm_judge_knows_the_40x_hookonly_rejection says what happens."""
-    from pytest_irp.preflight_run import release_wait_flags
+    from pytest_irp.preflight_probes import release_wait_flags
 
     assert release_wait_flags(_settings()) == []
     result = project.run("--irp-preflight", "-k", "T10", *sound_target,
