@@ -69,179 +69,41 @@ class Setting:
         return "IRP_" + self.name.upper()
 
 
-def _s(name: str, help: str, type_name: str, parse: Callable[[Any], Any], default: Any = None,
-       example: str = "", **kw: Any) -> Setting:
-    return Setting(name, help, type_name, parse, default, example, **kw)
-
-
 STAGE_TIMEOUTS: dict[str, float] = {
     "source": 120, "prebuild": 60, "flake": 600, "build": 5400, "push": 900, "spec": 3600,
     "chart": 120, "render": 120, "mirror": 60, "pull": 300, "release": 600, "live": 300, "ci": 60,
 }
 
-SETTINGS: tuple[Setting, ...] = (
-    # build host and source
-    _s("host", "SSH destination or ssh-config alias of the build host (where `nix build` runs).",
-       "str", _host, None, "haskelseed"),
-    _s("ssh_config", "ssh config file passed to every ssh call with -F (aliases, keys, "
-       "known_hosts). Without it, OpenSSH's own defaults apply.", "path", _path, None,
-       "~/.ssh/config"),
-    _s("connect_timeout", "Seconds to wait for an SSH connection before giving up.",
-       "duration", parse_duration, 10.0, "5s"),
-    _s("app_repo", "Local path of the application's git repository.", "path", _path, ".",
-       "~/src/ihp-railiance-probe"),
-    _s("app_name", "Application name (flake appName, chart name, image name): lower-case "
-       "letters, digits, '.', '_', '-'.", "str", _safe_name,
-       "ihp-railiance-probe", "ihp-railiance-probe"),
-    _s("remote_dir", "Path of the checkout on the build host (relative to the SSH user's home "
-       "unless absolute).", "str", _str, "ihp-railiance-probe", "/root/ihp-railiance-probe"),
-    _s("git_remote", "Git URL the build host fetches the revision from. Unset: the tracked "
-       "files are copied over SSH and committed there.", "str", _git_remote, None,
-       "ssh://git@git.example.invalid/coulomb/ihp-railiance-probe.git"),
-    _s("ref", "Git ref or SHA under test (resolved in app_repo).", "str", _ref, "HEAD", "main"),
-    _s("tag", "Image tag. Default: the short SHA under test.", "str", _tag, None, "a1b2c3d"),
-    # nix build
-    _s("nix_options", "Extra options for `nix build` on the build host (the workplan requires "
-       "-j1 on the 2-CPU host).", "argv", _argv, ("-j1",), "-j1 --cores 2"),
-    _s("build_attr", "Flake attribute that builds the image (IHP's flake module names its "
-       "images .#optimized-docker-image and .#unoptimized-docker-image).", "str", _str,
-       ".#docker", ".#optimized-docker-image"),
-    _s("flake_options", "Options for T01's `nix flake check`, `nix flake show` and `nix eval`. "
-       "IHP apps are devenv-based flakes that need --impure (IHP's own CI and Guide run "
-       "`nix flake check --impure`); set it empty for a pure flake.", "argv", _argv,
-       ("--impure",), "--impure --option sandbox relaxed"),
-    _s("libhsghc_path", "Path on the build host of the GHC library archive the workplan checks "
-       "before building (Bug 2). Unset: the check is skipped with its reason.", "str", _str,
-       None, "/nix/store/...-ghc-9.10.3/lib/.../libHSghc-9.10.3-5702.a"),
-    _s("libhsghc_size", "Expected size in bytes of that archive.", "int", _int, 289295782,
-       "289295782"),
-    _s("min_free_disk_mb", "Free space needed in the build host's /nix, in MiB.", "int", _int,
-       2048, "10240"),
-    _s("min_free_mem_mb", "Available memory needed on the build host, in MiB.", "int", _int,
-       512, "1500"),
-    # registry
-    _s("registry", "Image repository as HOST:PORT/OWNER/NAME.", "str", _registry, None,
-       "registry.example.invalid:32166/coulomb/ihp-railiance-probe", group="registry"),
-    _s("registry_user", "Registry user name.", "str", _str, None, "tegwick", group="registry"),
-    _s("registry_password", "Registry password or API key. Environment "
-       "(IRP_REGISTRY_PASSWORD) or registry_password_file only: never on the command line "
-       "or in a TOML file.",
-       "str", _str, None, "(from the environment)", secret=True, cli=False, group="registry"),
-    _s("registry_password_file", "File holding the registry password (first line; mode "
-       "0600: a file group or others can read is refused).", "path",
-       _path, None, "~/.config/irp/registry-password", group="registry"),
-    _s("registry_plain_http", "Talk to the registry over plain HTTP (no TLS), as the "
-       "workplan's Gitea does.", "bool", _bool, False, "true", group="registry"),
-    _s("registry_token_workaround", "Opt in to the workplan's workaround for a wrong token "
-       "realm: the token from the registry's own /v2/token is passed to skopeo "
-       "(--dest-registry-token) for that push only. It is visible in the build host's "
-       "process list meanwhile (masked here, reported as a finding). Off: a realm that does "
-       "not answer fails T07 with its fix.", "bool", _bool, False, "true", group="registry"),
-    _s("skopeo", "skopeo command on the build host.", "argv", _argv, ("skopeo",),
-       "/nix/store/...-skopeo-1.22.2/bin/skopeo", group="registry"),
-    # node / cluster
-    _s("node_host", "SSH destination or alias of the k3s node (for T09).", "str", _host,
-       "railiance01", "railiance01", group="cluster"),
-    _s("registries_yaml", "Path of k3s's registries.yaml on the node.", "str", _str,
-       "/etc/rancher/k3s/registries.yaml", "/etc/rancher/k3s/registries.yaml",
-       group="cluster"),
-    _s("certs_dir", "Directory of containerd's rendered hosts.toml files on the node.", "str",
-       _str, "/var/lib/rancher/k3s/agent/etc/containerd/certs.d",
-       "/var/lib/rancher/k3s/agent/etc/containerd/certs.d", group="cluster"),
-    _s("crictl", "crictl command on the node (node_sudo goes in front).", "argv", _argv,
-       ("k3s", "crictl"), "k3s crictl", group="cluster"),
-    _s("node_sudo", "Prefix for the node's commands that need root (reading registries.yaml "
-       "and hosts.toml, crictl): `sudo -n` (fails at once when sudo wants a password), "
-       "`sudo`, or empty for none (a root login).", "argv", _argv, (), "sudo -n",
-       group="cluster"),
-    _s("kubeconfig", "kubeconfig file. Unset: KUBECONFIG or ~/.kube/config.", "path", _path,
-       None, "~/.kube/config", group="cluster"),
-    _s("kube_context", "kubeconfig context of the cluster.", "str", _str, "railiance01",
-       "railiance01", group="cluster"),
-    _s("namespace", "Namespace of the release.", "str", _k8s_name, "coulomb", "coulomb",
-       group="cluster"),
-    _s("release", "Helm release name.", "str", _k8s_name, "ihp-railiance-probe",
-       "ihp-railiance-probe", group="cluster"),
-    _s("chart", "Chart directory, relative to app_repo unless absolute.", "str", _str, "chart",
-       "chart", group="cluster"),
-    _s("secret_name", "Name of the env Secret. Default: RELEASE-env.", "str", _str, None,
-       "ihp-railiance-probe-env", group="cluster"),
-    _s("helm", "helm command on this machine.", "argv", _argv, ("helm",),
-       "/usr/local/bin/helm", group="cluster"),
-    _s("helm_values", "Extra values files for the release (relative to app_repo).", "argv",
-       _argv, (), "chart/values-prod.yaml", group="cluster"),
-    _s("database_url", "DATABASE_URL for the env Secret when it has to be created. "
-       "Environment (IRP_DATABASE_URL) or database_url_file only.", "str", _str, None,
-       "(from the environment)", secret=True, cli=False, group="cluster"),
-    _s("database_url_file", "File holding database_url (first line; mode 0600).", "path",
-       _path, None, "~/.config/irp/database-url", group="cluster"),
-    _s("session_secret", "IHP_SESSION_SECRET for the env Secret when it has to be created "
-       "(base64 of 96 bytes; generated when unset). Environment (IRP_SESSION_SECRET) or "
-       "session_secret_file only.", "str", _str, None, "(from the environment)", secret=True,
-       cli=False, group="cluster"),
-    _s("session_secret_file", "File holding session_secret (first line; mode 0600).", "path",
-       _path, None, "~/.config/irp/session-secret", group="cluster"),
-    # live checks
-    _s("base_url", "Public base URL of the deployed app for the smoke checks.", "url", _url,
-       None, "http://probe.example.invalid", group="live"),
-    _s("startup_line", "A line the app prints at start (IHP prints `Server started` only in "
-       "Development). Unset: not checked.", "str", _str, None, "Server started", group="live"),
-    _s("log_watch", "How long T11 follows the pod logs for panics and leaked secrets.",
-       "duration", parse_duration, 60.0, "60s", group="live"),
-    _s("pipeline_log", "Append a PIPELINE_LOG.md row on full success.", "bool", _bool, True,
-       "false", group="live"),
-    # app side
-    _s("test_command", "Command on the build host that runs the Hspec tests (T05). The "
-       "default runs the flake's tests check as IHP's boilerplate CI does; that check exists "
-       "from IHP 1.5 and has no PostgreSQL (nix sandbox): for database-backed specs run them "
-       "in devenv, as the workplan does (docs/app-checks.md).", "argv",
-       _argv, ("nix", "flake", "check", "--impure", "-L"), "devenv shell -- test",
-       group="app"),
-    _s("test_report_command", "Command on the build host that prints the test report when "
-       "the test command did not (nix shows no log for an already built check).", "argv",
-       _argv, ("nix", "log", "--impure", ".#checks.x86_64-linux.tests"),
-       "nix log --impure .#checks.x86_64-linux.tests", group="app"),
-    _s("dev_url", "URL of a running `devenv up` (T02's live part). Unset: skipped.", "url",
-       _url, None, "http://127.0.0.1:8000", group="app"),
-    _s("generated_types", "Generated types file (T03), relative to app_repo.", "str", _str,
-       "build/Generated/Types.hs", "build/Generated/Types.hs", group="app"),
-    # CI (T12)
-    _s("ci", "Check T12 (Gitea Actions); otherwise skipped with its reason.", "bool", _bool,
-       False, "true", group="ci"),
-    _s("runner_label", "Label of the Actions runner on the build host.", "str", _str,
-       "haskelseed", "haskelseed", group="ci"),
-    _s("gitea_api_url", "Gitea API base URL for T12's latest-run check.", "url", _url, None,
-       "http://git.example.invalid:32166/api/v1", group="ci"),
-    _s("gitea_token", "Gitea API token. Environment (IRP_GITEA_TOKEN) or gitea_token_file "
-       "only.", "str", _str, None, "(from the environment)", secret=True, cli=False,
-       group="ci"),
-    _s("gitea_token_file", "File holding gitea_token (first line; mode 0600).", "path", _path,
-       None, "~/.config/irp/gitea-token", group="ci"),
-    _s("gitea_repo", "OWNER/NAME of the app repository in Gitea. Default: the registry "
-       "path.", "str", _str, None, "coulomb/ihp-railiance-probe", group="ci"),
-    _s("ci_branch", "Branch whose latest CI run must have succeeded.", "str", _ref, "main",
-       "main", group="ci"),
-    # run control
-    _s("reports_dir", "Where reports, logs and summary.json go.", "path", _path, "reports",
-       "reports", group="run"),
-    _s("reuse", "Reuse saved stage results whose inputs are unchanged.", "bool", _bool, False,
-       "true", group="run"),
-    _s("force", "Stages to re-run even with --irp-reuse (repeatable).", "list",
-       _criterion_list, (), "build", group="run", multiple=True),
-    _s("plan", "Print the stages and exact commands for the selected criteria; run nothing.",
-       "bool", _bool, False, "true", group="run"),
-    _s("preflight", "Run only the preflight (read-only checks of what the selected stages "
-       "need: registry, cluster, node, tools, base URL, build host) and exit non-zero when "
-       "one fails; no build, push or deploy.", "bool", _bool, False, "true", group="run"),
-    _s("lab", "Bring the embedded lab up and run against it.", "bool", _bool, False, "true",
-       group="run"),
-    _s("lab_variant", "Sample app variant the lab prepares (for negative tests).", "str", _str,
-       "ok", "build-fails", group="run"),
-) + tuple(
-    _s(f"timeout_{stage}", f"Time limit of the {stage} stage.", "duration", parse_duration,
-       seconds, f"{int(seconds)}s", group="timeouts")
-    for stage, seconds in STAGE_TIMEOUTS.items()
-)
+TABLE_FILE = Path(__file__).with_name("settings.toml")  # the table, as data
+PARSERS: dict[str, Callable[[Any], Any]] = {
+    "argv": _argv, "bool": _bool, "criterion_list": _criterion_list, "git_remote": _git_remote,
+    "host": _host, "int": _int, "k8s_name": _k8s_name, "path": _path, "ref": _ref,
+    "registry": _registry, "safe_name": _safe_name, "str": _str, "tag": _tag, "url": _url,
+    "parse_duration": parse_duration,
+}
+
+
+def _setting(row: Mapping[str, Any]) -> Setting:
+    """One ``[[setting]]`` of settings.toml (a list default is kept as a tuple)."""
+    default = row.get("default")
+    return Setting(row["name"], row["help"], row["type"], PARSERS[row["parse"]],
+                   tuple(default) if isinstance(default, list) else default,
+                   row.get("example", ""), secret=row.get("secret", False),
+                   group=row.get("group", "target"), cli=row.get("cli", True),
+                   multiple=row.get("multiple", False))
+
+
+def load_table(path: Path = TABLE_FILE) -> tuple[Setting, ...]:
+    """The settings of ``settings.toml``, then one ``timeout_<stage>`` per stage."""
+    with path.open("rb") as handle:
+        rows = tomllib.load(handle)["setting"]
+    return tuple(_setting(row) for row in rows) + tuple(
+        Setting(f"timeout_{stage}", f"Time limit of the {stage} stage.", "duration",
+                parse_duration, seconds, f"{int(seconds)}s", group="timeouts")
+        for stage, seconds in STAGE_TIMEOUTS.items())
+
+
+SETTINGS: tuple[Setting, ...] = load_table()
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 # what a header, a report or summary.json shows as "the target"

@@ -51,6 +51,9 @@ def test_the_plugin_wheel_holds_no_lab_and_needs_no_cryptography(
     tops = {name.split("/", 1)[0] for name in wheel.namelist()}
     assert tops == {"pytest_irp", "pytest_irp-0.1.0.dist-info"}, tops
     assert not [n for n in wheel.namelist() if "/lab/" in n or n.endswith(".go")]
+    # the data the plugin reads at import: its settings table and remote scripts
+    assert "pytest_irp/settings.toml" in wheel.namelist()
+    assert "pytest_irp/remote/push.sh" in wheel.namelist()
     deps = requires(wheel)
     assert not [d for d in deps if d.lower().startswith("cryptography")], deps
     assert 'pytest-irp-lab; extra == "lab"' in deps, deps
