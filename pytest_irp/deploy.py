@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import judge, mirror_judge
+from . import judge, mirror_judge, rollout_judge
 from .fileio import locked, write_atomic
 from .redact import url_passwords
 from .registry import REALM_FIX
@@ -98,7 +98,8 @@ def render_run(ctx: StageContext) -> dict[str, Any]:
         raise StageError("the chart breaks the workplan's key notes: " + "; ".join(problems),
                          details=rendered.tail(60))
     return {"kinds": [m.get("kind") for m in manifests], "problems": problems,
-            "manifests": judge.masked_manifests(manifests), "expected_image": expected_image}
+            "manifests": rollout_judge.masked_manifests(manifests),
+            "expected_image": expected_image}
 
 
 # --------------------------------------------------------------------------- node (T09)
@@ -378,29 +379,29 @@ def release_run(ctx: StageContext) -> dict[str, Any]:
                          details=install.tail(40))
     status = json.loads(ctx.run("local", release_argv(s["helm"], "status", s, "-o", "json"),
                                 timeout=30, what="helm status").stdout)
-    info = judge.helm_status(status)
+    info = rollout_judge.helm_status(status)
     pods, dep = _wait_rollout(ctx, core, apps, ns, rel)
-    problems = judge.pod_problems(pods)
-    for title, detail in judge.restart_findings(pods):
+    problems = rollout_judge.pod_problems(pods)
+    for title, detail in rollout_judge.restart_findings(pods):
         ctx.finding("warning", title, detail, "Read the previous log in the release's "
                     "diagnostics (kubectl logs --previous); T10 passes on a pod that runs "
                     "Ready again.")
-    running = judge.running_digests(pods)
+    running = rollout_judge.running_digests(pods)
     startup_ok = None
     startup_problem = ""
     logs = ""
     if pods:
         logs = _pod_log(core, pods[0], ns, tail=200)
         if s.get("startup_line"):
-            startup_problem, note = judge.startup_problem(logs, s["startup_line"])
+            startup_problem, note = rollout_judge.startup_problem(logs, s["startup_line"])
             startup_ok = not startup_problem
             if note:
                 ctx.finding("info", "Startup line not among the last log lines", note)
     healthz = _healthz_via_cluster(core, ns, rel)
     return {"status": info["status"], "revision": info["revision"], "secret": secret_state,
             "helm_version": version, "helm_major": helm_major(version),
-            "pods": [judge.pod_summary(p) for p in pods],
-            "pod_facts": [judge.pod_facts(p) for p in pods],
+            "pods": [rollout_judge.pod_summary(p) for p in pods],
+            "pod_facts": [rollout_judge.pod_facts(p) for p in pods],
             "pod_problems": problems, "running_digest": running[0] if running else "",
             "deployment": dep.get("metadata", {}).get("name", ""),
             "startup_line_seen": startup_ok,
@@ -458,7 +459,7 @@ def _wait_rollout(ctx: StageContext, core: Any, apps: Any, ns: str, rel: str
                   ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     selector = f"app.kubernetes.io/instance={rel}"
     api = core.api_client
-    pulls = judge.PullWatch()
+    pulls = rollout_judge.PullWatch()
 
     def rolled_out() -> tuple[list[dict[str, Any]], dict[str, Any]] | NotYet:
         deps = apps.list_namespaced_deployment(ns, label_selector=selector,
@@ -467,17 +468,17 @@ def _wait_rollout(ctx: StageContext, core: Any, apps: Any, ns: str, rel: str
         deps_d = [api.sanitize_for_serialization(d) for d in deps.items]
         pods = [api.sanitize_for_serialization(p) for p in pods_raw.items]
         current = _current_pods(apps, api, ns, selector, deps_d[0], pods) if deps_d else pods
-        fatal = (judge.fatal_pod_state(current) or pulls.observe(current, time.monotonic())
-                 or (judge.rollout_failed(deps_d[0]) if deps_d else ""))
+        fatal = (rollout_judge.fatal_pod_state(current) or pulls.observe(current, time.monotonic())
+                 or (rollout_judge.rollout_failed(deps_d[0]) if deps_d else ""))
         if fatal:
             bundle = _diagnostics(ctx, core, ns, rel,
                                   current + [p for p in pods if p not in current])
             raise StageError(f"release {rel}: {fatal}", details=bundle, log=bundle)
         last = "no deployment yet"
         if deps_d:
-            done, last = judge.rollout_status(deps_d[0])
+            done, last = rollout_judge.rollout_status(deps_d[0])
             if done:
-                ready = [p for p in current if judge.pod_ready(p)
+                ready = [p for p in current if rollout_judge.pod_ready(p)
                          and not p["metadata"].get("deletionTimestamp")]
                 if ready:
                     return ready, deps_d[0]
@@ -505,7 +506,7 @@ def _current_pods(apps: Any, api: Any, ns: str, selector: str, dep: dict[str, An
     except Exception:
         return pods
     replica_sets = [api.sanitize_for_serialization(r) for r in listed.items]
-    return judge.current_pods(dep, replica_sets, pods)
+    return rollout_judge.current_pods(dep, replica_sets, pods)
 
 
 def _event_time(event: Any) -> float:
@@ -519,7 +520,7 @@ def _event_time(event: Any) -> float:
 def _diagnostics(ctx: StageContext, core: Any, ns: str, rel: str,
                  pods: list[dict[str, Any]]) -> str:
     """Events, pod status, last log lines, helm status and history (size-capped)."""
-    parts = ["== pods =="] + [json.dumps(judge.pod_summary(p)) for p in pods]
+    parts = ["== pods =="] + [json.dumps(rollout_judge.pod_summary(p)) for p in pods]
     try:
         # the API lists events by name, not by time: the last 25 must be the latest
         events = sorted(core.list_namespaced_event(ns, _request_timeout=15).items,

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from scenario import HOSTS_TOML, OUT, REGISTRIES_YAML, FakeHost, _template
 
-from pytest_irp import judge
+from pytest_irp import judge, rollout_judge
 
 REPO = Path(__file__).resolve().parent.parent
 APP = REPO / "lab" / "app"
@@ -194,7 +194,7 @@ HTTPS_FALLBACK = ('server = "https://127.0.0.1:9"\n[host."https://127.0.0.1:9/v2
 
 def _pod(name: str) -> dict[str, Any]:
     recorded: dict[str, Any] = json.loads((K8S / f"{name}.json").read_text(encoding="utf-8"))
-    return judge.pod_facts(recorded)
+    return rollout_judge.pod_facts(recorded)
 
 
 def _release(**changes: Any) -> dict[str, Any]:

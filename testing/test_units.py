@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_irp import judge, mirror_judge, nix, registry
+from pytest_irp import judge, mirror_judge, nix, registry, rollout_judge
 from pytest_irp.redact import Redactor
 from pytest_irp.settings import SETTINGS, SettingError, resolve
 from pytest_irp.stage import StageError
@@ -204,22 +204,22 @@ def _deployment(**over: object) -> dict:
 
 
 def test_rollout_status_follows_kubectl() -> None:
-    assert judge.rollout_status(_deployment())[0]
-    assert not judge.rollout_status(_deployment(observedGeneration=1))[0]
-    assert "old replicas" in judge.rollout_status(_deployment(replicas=2))[1]
-    assert not judge.rollout_status(_deployment(availableReplicas=0))[0]
+    assert rollout_judge.rollout_status(_deployment())[0]
+    assert not rollout_judge.rollout_status(_deployment(observedGeneration=1))[0]
+    assert "old replicas" in rollout_judge.rollout_status(_deployment(replicas=2))[1]
+    assert not rollout_judge.rollout_status(_deployment(availableReplicas=0))[0]
     dep = _deployment()
     del dep["status"]["availableReplicas"]  # absent when zero
-    assert not judge.rollout_status(dep)[0]
+    assert not rollout_judge.rollout_status(dep)[0]
 
 
 def test_fatal_pod_states_fail_fast() -> None:
     pod = {"metadata": {"name": "p"}, "status": {"containerStatuses": [
         {"name": "app", "state": {"waiting": {"reason": "CrashLoopBackOff",
                                               "message": "back-off"}}}]}}
-    assert "CrashLoopBackOff" in judge.fatal_pod_state([pod])
+    assert "CrashLoopBackOff" in rollout_judge.fatal_pod_state([pod])
     leaving = {**pod, "metadata": {"name": "p", "deletionTimestamp": "2026-11-27T06:00:00Z"}}
-    assert judge.fatal_pod_state([leaving]) == ""  # the old ReplicaSet's, on its way out
+    assert rollout_judge.fatal_pod_state([leaving]) == ""  # the old ReplicaSet's, on its way out
 
 
 def test_a_container_failing_again_after_a_restart_is_a_crash_loop() -> None:
@@ -228,11 +228,11 @@ def test_a_container_failing_again_after_a_restart_is_a_crash_loop() -> None:
             {"name": "app", "restartCount": restarts, "state": state}]}}
 
     error = {"terminated": {"exitCode": 1, "reason": "Error"}}
-    assert judge.fatal_pod_state([pod(1, error)]) == \
+    assert rollout_judge.fatal_pod_state([pod(1, error)]) == \
         "pod p container app: crash loop: exited 1 (Error) again after 1 restart"
-    assert judge.fatal_pod_state([pod(0, error)]) == ""  # a first exit may be transient
-    assert judge.fatal_pod_state([pod(1, {"running": {}})]) == ""
-    assert judge.fatal_pod_state([pod(2, {"terminated": {"exitCode": 0}})]) == ""
+    assert rollout_judge.fatal_pod_state([pod(0, error)]) == ""  # a first exit may be transient
+    assert rollout_judge.fatal_pod_state([pod(1, {"running": {}})]) == ""
+    assert rollout_judge.fatal_pod_state([pod(2, {"terminated": {"exitCode": 0}})]) == ""
 
 
 def test_mirror_judge_finds_missing_port_and_missing_http() -> None:
@@ -272,11 +272,11 @@ def _recorded(name: str) -> dict:
 
 
 def test_rollout_judge_on_recorded_deployments() -> None:
-    assert judge.rollout_status(_recorded("deployment-new")) == (
+    assert rollout_judge.rollout_status(_recorded("deployment-new")) == (
         False, "waiting for the deployment spec update to be observed")
-    done, message = judge.rollout_status(_recorded("deployment-done"))
+    done, message = rollout_judge.rollout_status(_recorded("deployment-done"))
     assert done, message
-    done, message = judge.rollout_status(_recorded("deployment-crash"))
+    done, message = rollout_judge.rollout_status(_recorded("deployment-crash"))
     assert not done
     assert message == "0 of 1 updated replicas available"
 
@@ -284,34 +284,34 @@ def test_rollout_judge_on_recorded_deployments() -> None:
 def test_pod_judges_on_recorded_pods() -> None:
     ready, crash, pull = (_recorded(n) for n in ("pod-ready", "pod-crashloop",
                                                  "pod-imagepull"))
-    assert judge.pod_ready(ready)
-    assert judge.fatal_pod_state([ready]) == ""
-    assert "CrashLoopBackOff" in judge.fatal_pod_state([crash])
-    assert judge.fatal_pod_state([pull]) == ""  # pulls are PullWatch's
-    assert judge.pod_problems([ready]) == []
-    assert judge.pod_problems([crash]) == [f"pod {crash['metadata']['name']} is not Running "
-                                           f"and Ready"]
-    assert judge.running_digests([ready])[0].startswith("sha256:")
+    assert rollout_judge.pod_ready(ready)
+    assert rollout_judge.fatal_pod_state([ready]) == ""
+    assert "CrashLoopBackOff" in rollout_judge.fatal_pod_state([crash])
+    assert rollout_judge.fatal_pod_state([pull]) == ""  # pulls are PullWatch's
+    assert rollout_judge.pod_problems([ready]) == []
+    assert rollout_judge.pod_problems([crash]) == [
+        f"pod {crash['metadata']['name']} is not Running and Ready"]
+    assert rollout_judge.running_digests([ready])[0].startswith("sha256:")
 
 
 def test_progress_deadline_exceeded_is_final_at_once() -> None:
     """kubectl rollout status fails on it (rollout_status.go); so does T10, without waiting
     out timeout_release."""
     dep = _recorded("deployment-deadline")
-    assert judge.rollout_failed(dep) == (
+    assert rollout_judge.rollout_failed(dep) == (
         'deployment crash exceeded its progress deadline (600 s): ReplicaSet '
         '"crash-f78848678" has timed out progressing.')
-    assert judge.rollout_status(dep)[0] is False
+    assert rollout_judge.rollout_status(dep)[0] is False
     for name in ("deployment-new", "deployment-done", "deployment-crash"):
-        assert judge.rollout_failed(_recorded(name)) == "", name
+        assert rollout_judge.rollout_failed(_recorded(name)) == "", name
     stale = copy.deepcopy(dep)
     stale["metadata"]["generation"] = dep["status"]["observedGeneration"] + 1
-    assert judge.rollout_failed(stale) == ""  # a new spec not yet observed: kubectl waits
+    assert rollout_judge.rollout_failed(stale) == ""  # a new spec not yet observed: kubectl waits
 
 
 def _pull_sequence(*states: tuple[float, str]) -> list[str]:
     """PullWatch's verdict after each (time, recorded pod) poll."""
-    watch = judge.PullWatch()
+    watch = rollout_judge.PullWatch()
     return [watch.observe([_recorded(name)], now) for now, name in states]
 
 
@@ -340,26 +340,26 @@ def test_an_image_pull_backoff_persisting_fails_after_the_grace() -> None:
 
 def test_a_restart_during_the_wait_is_a_finding_not_a_failure() -> None:
     pod = _recorded("pod-restarted-ready")
-    assert judge.pod_ready(pod)
-    assert judge.pod_problems([pod]) == []
-    assert judge.fatal_pod_state([pod]) == ""
-    [(title, detail)] = judge.restart_findings([pod])
+    assert rollout_judge.pod_ready(pod)
+    assert rollout_judge.pod_problems([pod]) == []
+    assert rollout_judge.fatal_pod_state([pod]) == ""
+    [(title, detail)] = rollout_judge.restart_findings([pod])
     assert title == f"Container app of pod {pod['metadata']['name']} restarted 1 time"
     assert detail.startswith("last termination: Error, exit code 1")
-    [(_, crash_detail)] = judge.restart_findings([_recorded("pod-crashloop")])
+    [(_, crash_detail)] = rollout_judge.restart_findings([_recorded("pod-crashloop")])
     assert crash_detail.startswith("last termination: StartError, exit code 128: failed to "
                                    "create containerd task")
-    assert judge.restart_findings([_recorded("pod-ready")]) == []
+    assert rollout_judge.restart_findings([_recorded("pod-ready")]) == []
 
 
 def test_startup_line_is_judged_on_the_last_log_lines() -> None:
     log = "\n".join(["boot", "Server started", *[f"GET /x {i}" for i in range(3)]])
-    assert judge.startup_problem(log, "Server started") == ("", "")
+    assert rollout_judge.startup_problem(log, "Server started") == ("", "")
     longer = log + "\nGET /y\nGET /z"
-    problem, note = judge.startup_problem(longer, "Server started")
+    problem, note = rollout_judge.startup_problem(longer, "Server started")
     assert problem == ""
     assert "not in its last 5 lines" in note
-    assert judge.startup_problem("boot\n", "Server started")[0] == \
+    assert rollout_judge.startup_problem("boot\n", "Server started")[0] == \
         "startup line 'Server started' not in the pod log"
 
 
@@ -436,16 +436,17 @@ def test_only_the_current_replica_sets_pods_decide_the_rollout() -> None:
     def obj(name: str, revision: str | None = None, template: str | None = None,
             **meta: object) -> dict[str, object]:
         labels = {"pod-template-hash": template} if template else {}
-        notes = {judge.REVISION: revision} if revision else {}
+        notes = {rollout_judge.REVISION: revision} if revision else {}
         return {"metadata": {"name": name, "labels": labels, "annotations": notes, **meta}}
 
     dep = {**obj("d", "7", generation=3), "status": {"observedGeneration": 3}}
     sets = [obj("d-old", "6", "aaa"), obj("d-new", "7", "bbb")]
     pods = [obj("d-old-1", template="aaa"), obj("d-new-1", template="bbb")]
-    assert [p["metadata"]["name"] for p in judge.current_pods(dep, sets, pods)] == ["d-new-1"]
+    current = rollout_judge.current_pods(dep, sets, pods)
+    assert [p["metadata"]["name"] for p in current] == ["d-new-1"]
     unseen = {**dep, "status": {"observedGeneration": 2}}
-    assert judge.current_pods(unseen, sets, pods) == []  # the new spec is not seen yet
-    assert judge.current_pods(obj("d"), sets, pods) == pods  # no revision: cannot tell
+    assert rollout_judge.current_pods(unseen, sets, pods) == []  # the new spec is not seen yet
+    assert rollout_judge.current_pods(obj("d"), sets, pods) == pods  # no revision: cannot tell
 
 
 def test_tag_list_pages_follow_the_link_header() -> None:
@@ -528,7 +529,7 @@ def test_recorded_manifests_keep_a_secrets_keys_not_its_values() -> None:
     secret = {"kind": "Secret", "metadata": {"name": "env"},
               "data": {"IHP_SESSION_SECRET": "c2VjcmV0"}, "stringData": {"DATABASE_URL": "pg"}}
     deployment = {"kind": "Deployment", "spec": {"replicas": 1}}
-    masked = judge.masked_manifests([secret, deployment])
+    masked = rollout_judge.masked_manifests([secret, deployment])
     assert masked[1] is deployment
     assert masked[0]["data"] == {"IHP_SESSION_SECRET": "***"}
     assert masked[0]["stringData"] == {"DATABASE_URL": "***"}
@@ -541,22 +542,22 @@ def test_recorded_manifests_keep_a_secrets_keys_not_its_values() -> None:
 def test_pod_facts_keep_what_the_pod_judges_read() -> None:
     for name in ("pod-ready", "pod-crashloop", "pod-imagepull", "pod-restarted-ready"):
         pod = _recorded(name)
-        facts = judge.pod_facts(pod)
-        assert judge.pod_problems([facts]) == judge.pod_problems([pod])
-        assert judge.running_digests([facts]) == judge.running_digests([pod])
+        facts = rollout_judge.pod_facts(pod)
+        assert rollout_judge.pod_problems([facts]) == rollout_judge.pod_problems([pod])
+        assert rollout_judge.running_digests([facts]) == rollout_judge.running_digests([pod])
 
 
 def test_digest_and_healthz_predicates() -> None:
     pushed = "sha256:" + "ab" * 32
-    assert judge.digest_problems([pushed, pushed], pushed) == []
-    assert judge.digest_problems([], pushed) == ["no running container reports an image "
-                                                 "digest"]
-    assert judge.digest_problems([pushed, "sha256:00"], pushed) == [
+    assert rollout_judge.digest_problems([pushed, pushed], pushed) == []
+    assert rollout_judge.digest_problems([], pushed) == [
+        "no running container reports an image digest"]
+    assert rollout_judge.digest_problems([pushed, "sha256:00"], pushed) == [
         f"a container runs sha256:00, not the pushed {pushed}"]
-    assert judge.http_ok_problem({"status": 200, "body": "ok\n", "error": ""}) == ""
-    assert judge.http_ok_problem({"status": 503, "body": "down", "error": ""}) == \
+    assert rollout_judge.http_ok_problem({"status": 200, "body": "ok\n", "error": ""}) == ""
+    assert rollout_judge.http_ok_problem({"status": 503, "body": "down", "error": ""}) == \
         "HTTP 503  down"
-    assert judge.http_ok_problem({"status": 200, "body": "okay"}) == \
+    assert rollout_judge.http_ok_problem({"status": 200, "body": "okay"}) == \
         "answered 'okay', not ok"
 
 

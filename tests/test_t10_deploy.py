@@ -5,7 +5,7 @@ failure."""
 
 import pytest
 
-from pytest_irp.judge import digest_problems, http_ok_problem, pod_problems, running_digests
+from pytest_irp.rollout_judge import digest_problems, http_ok_problem, pod_problems, running_digests
 
 pytestmark = pytest.mark.irp_criterion("T10")
 

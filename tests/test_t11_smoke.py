@@ -2,7 +2,7 @@
 
 import pytest
 
-from pytest_irp.judge import http_ok_problem
+from pytest_irp.rollout_judge import http_ok_problem
 
 pytestmark = pytest.mark.irp_criterion("T11")
 
