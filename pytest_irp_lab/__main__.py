@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pytest_irp_lab.app import VARIANT_DOCS, VARIANTS
 from pytest_irp_lab.orchestrator import Lab
 from pytest_irp_lab.proc import LabError
-from pytest_irp_lab.registry import DEFAULT_REALM_MODE, REALM_MODES
+from pytest_irp_lab.registry_config import DEFAULT_REALM_MODE, REALM_MODES
 
 
 def parser() -> argparse.ArgumentParser:

@@ -29,10 +29,6 @@ from pathlib import Path
 from typing import Any
 
 from pytest_irp_lab import hostchanges, node
-from pytest_irp_lab.images import (  # re-exported: the registry's tests build archives
-    ImageFile as ImageFile,
-)
-from pytest_irp_lab.images import build_image_archive as build_image_archive
 from pytest_irp_lab.images import pause_image_archive, push_image_archive
 from pytest_irp_lab.layout import ClusterLayout
 from pytest_irp_lab.node import ClusterError as ClusterError
