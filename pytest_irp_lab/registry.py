@@ -184,7 +184,7 @@ class LabRegistry:
             if not self.layout.setup_file.exists():
                 self._first_setup_offline()
             self._spawn("gitea", rc.gitea_argv(self.binary, self.layout.app_ini,
-                                            self.layout.work_dir, "web"))
+                                               self.layout.work_dir, "web"))
             if self._mode in rc.FORWARDED_MODES:
                 self._spawn_forward()
             if self._mode == "wrong-port-dead-for-build-host":
@@ -339,11 +339,10 @@ class LabRegistry:
 
     def _write_app_ini(self) -> None:
         lay = self.layout
-        spec = rc.GiteaSpec(address=self.address, port=self.port,
-                         root_url=rc.root_url(self._mode, self.address, self.port,
-                                           self.wrong_port),
-                         work_dir=lay.work_dir, static_root=self.home / "static",
-                         log_dir=lay.log_dir / "gitea", **self._ini_secrets())
+        root = rc.root_url(self._mode, self.address, self.port, self.wrong_port)
+        spec = rc.GiteaSpec(address=self.address, port=self.port, root_url=root,
+                            work_dir=lay.work_dir, static_root=self.home / "static",
+                            log_dir=lay.log_dir / "gitea", **self._ini_secrets())
         write_atomic(lay.app_ini, rc.app_ini(spec), 0o600)
 
     def _cli(self, *command: str, timeout: float = 120) -> str:
@@ -413,7 +412,7 @@ class LabRegistry:
             worker_user="nobody nogroup" if os.geteuid() == 0 else None)
         write_atomic(lay.forward_config, rc.forward_config(spec))
         self._spawn("forward", rc.nginx_argv(lay.nginx_prefix, lay.forward_config,
-                                          lay.log_file("forward-error")))
+                                             lay.log_file("forward-error")))
 
     def _stop_one(self, name: str) -> None:
         # its whole process group: nginx's workers with the forward
