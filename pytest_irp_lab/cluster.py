@@ -24,25 +24,18 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pytest_irp_lab import hostchanges, node
 from pytest_irp_lab.images import pause_image_archive, push_image_archive
-from pytest_irp_lab.layout import ClusterLayout
 from pytest_irp_lab.node import ClusterError as ClusterError
 from pytest_irp_lab.proc import pids_with_arg, rss_kib
 from pytest_irp_lab.smoke import smoke
-from pytest_irp_lab.sources import lab_sources
 from pytest_irp_lab.topology import (
     COMPONENTS,
-    CRICTL_VERSION,
     DEFAULT_REGISTRY,
-    ETCD_VERSION,
-    K8S_VERSION,
-    NODE_IP,
-    NODE_NAME,
     ClusterSpec,
     default_cache_dir,
     default_lab_dir,
@@ -51,41 +44,18 @@ from pytest_irp_lab.topology import (
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class LabCluster:
-    """A single-node Kubernetes built from cached binaries; see the module docstring."""
+@dataclass(frozen=True)
+class LabCluster(ClusterSpec):
+    """A single-node Kubernetes built from cached binaries; see the module docstring. Its
+    fields are :class:`ClusterSpec`'s (all with defaults) and ``ready_timeout``."""
 
-    state_dir: Path = field(default_factory=lambda: default_lab_dir() / "cluster")
-    cache_dir: Path = field(default_factory=default_cache_dir)
-    node_name: str = NODE_NAME
-    node_ip: str = NODE_IP
-    registry: str = DEFAULT_REGISTRY
-    sandbox_image: str = ""
-    k8s_version: str = K8S_VERSION
-    etcd_version: str = ETCD_VERSION
-    crictl_version: str = CRICTL_VERSION
-    source_dir: Path = field(default_factory=lab_sources)
     ready_timeout: float = 180
-
-    def __post_init__(self) -> None:
-        self.state_dir = Path(self.state_dir)
-        self.cache_dir = Path(self.cache_dir)
-        self.sandbox_image = self.spec.pause_image
 
     @property
     def spec(self) -> ClusterSpec:
-        return ClusterSpec(
-            layout=ClusterLayout(self.state_dir), cache_dir=self.cache_dir,
-            source_dir=Path(self.source_dir), node_name=self.node_name, node_ip=self.node_ip,
-            registry=self.registry, sandbox_image=self.sandbox_image,
-            k8s_version=self.k8s_version, etcd_version=self.etcd_version,
-            crictl_version=self.crictl_version)
+        return self
 
     # ---- paths and command lines
-    @property
-    def layout(self) -> ClusterLayout:
-        return ClusterLayout(self.state_dir)
-
     @property
     def kubeconfig_path(self) -> Path:
         """Admin kubeconfig with context ``railiance01``."""
@@ -106,16 +76,6 @@ class LabCluster:
     @property
     def pki(self) -> Path:
         return self.layout.pki
-
-    @property
-    def kubectl(self) -> Path:
-        return self.spec.kubectl
-
-    def crictl_args(self, *args: str) -> list[str]:
-        return self.spec.crictl_args(*args)
-
-    def kubectl_args(self, *args: str) -> list[str]:
-        return self.spec.kubectl_args(*args)
 
     def missing_binaries(self) -> list[Path]:
         return node.missing_binaries(self.spec)

@@ -8,12 +8,13 @@ pods live in 10.78.0.0/24 and services in 10.79.0.0/24. See ``docs/lab-cluster.m
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
 from pytest_irp_lab import net
 from pytest_irp_lab.layout import ClusterLayout, lab_dir_from_env
+from pytest_irp_lab.sources import lab_sources
 
 K8S_VERSION: Final = "1.34.4"
 ETCD_VERSION: Final = "3.6.16"
@@ -75,22 +76,33 @@ def default_cache_dir() -> Path:
 
 @dataclass(frozen=True)
 class ClusterSpec:
-    """What the node is: its files, its binaries, its name and addresses."""
+    """What the node is: its state directory, its binaries, its name and addresses
+    (:class:`pytest_irp_lab.cluster.LabCluster` is one, with the methods that run it)."""
 
-    layout: ClusterLayout
-    cache_dir: Path
-    source_dir: Path
+    state_dir: Path = field(default_factory=lambda: default_lab_dir() / "cluster")
+    cache_dir: Path = field(default_factory=default_cache_dir)
+    source_dir: Path = field(default_factory=lab_sources)
     node_name: str = NODE_NAME
     node_ip: str = NODE_IP
     registry: str = DEFAULT_REGISTRY
-    sandbox_image: str = ""
+    sandbox_image: str = ""  # default: the lab's pause image in ``registry``
     k8s_version: str = K8S_VERSION
     etcd_version: str = ETCD_VERSION
     crictl_version: str = CRICTL_VERSION
 
+    def __post_init__(self) -> None:
+        for name in ("state_dir", "cache_dir", "source_dir"):
+            object.__setattr__(self, name, Path(getattr(self, name)))
+        if not self.sandbox_image:
+            object.__setattr__(self, "sandbox_image", f"{self.registry}/{PAUSE_TAG}")
+
+    @property
+    def layout(self) -> ClusterLayout:
+        return ClusterLayout(self.state_dir)
+
     @property
     def pause_image(self) -> str:
-        return self.sandbox_image or f"{self.registry}/{PAUSE_TAG}"
+        return self.sandbox_image
 
     @property
     def server(self) -> str:
