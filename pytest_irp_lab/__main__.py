@@ -12,7 +12,7 @@ from pytest_irp_lab.app import VARIANT_DOCS, VARIANTS
 from pytest_irp_lab.hostns import DEFAULT_SUDO_MODE, SUDO_MODES
 from pytest_irp_lab.orchestrator import Lab
 from pytest_irp_lab.proc import LabError
-from pytest_irp_lab.registry import DEFAULT_REALM_MODE, REALM_MODES
+from pytest_irp_lab.registry_config import DEFAULT_REALM_MODE, REALM_MODES
 
 
 def parser() -> argparse.ArgumentParser:

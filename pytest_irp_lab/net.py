@@ -11,7 +11,10 @@ removes only that (a bridge made by someone else, e.g. the cluster, stays).
 
 from __future__ import annotations
 
+import http.client
+import ipaddress
 import json
+import ssl
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
@@ -22,6 +25,7 @@ BRIDGE: Final = "irpbr0"
 BRIDGE_ADDRESS: Final = "10.77.0.1"
 PREFIX_LEN: Final = 24
 NS_IFACE: Final = "irp0"
+LAB_IFACE_PREFIX: Final = "irp"  # the lab's interfaces: irpbr0, the cluster's irpcni0
 IFNAMSIZ: Final = 15
 MAC_PREFIX: Final = "02:69:72:70:00"  # locally administered, "irp"
 
@@ -160,21 +164,82 @@ def netns_exec(netns: str, argv: Sequence[str]) -> list[str]:
     return ["ip", "netns", "exec", netns, *argv]
 
 
+def route_device(route_get_output: str) -> str | None:
+    """The ``dev`` of an ``ip route get ADDRESS`` answer."""
+    words = route_get_output.split()
+    return words[words.index("dev") + 1] if "dev" in words[:-1] else None
+
+
 def routed_via_bridge(route_get_output: str) -> bool:
     """Does ``ip route get ADDRESS`` say the address is reached through the lab bridge?"""
-    words = route_get_output.split()
-    return "dev" in words and words[words.index("dev") + 1] == BRIDGE
+    return route_device(route_get_output) == BRIDGE
+
+
+def lab_route_problem(address: str, route_get_output: str) -> str | None:
+    """None when ``address`` may be contacted: loopback, or routed through a lab interface
+    (``irp*``); else why not."""
+    if ipaddress.ip_address(address).is_loopback:
+        return None
+    device = route_device(route_get_output)
+    if device is not None and device.startswith(LAB_IFACE_PREFIX):
+        return None
+    return f"{address} is not routed through a lab interface ({device}): refusing to contact it"
+
+
+def split_url(url: str) -> tuple[str, str, int, str]:
+    """(scheme, host, port, path) of an ``http://`` or ``https://`` URL."""
+    scheme, _, rest = url.partition("://")
+    hostport, _, path = rest.partition("/")
+    host, _, port_text = hostport.partition(":")
+    return scheme, host, int(port_text or (443 if scheme == "https" else 80)), "/" + path
 
 
 # ------------------------------------------------------------------------ thin layer
 
 
 def require_lab_route(address: str) -> None:
-    """Refuse to contact ``address`` unless it is reached through the lab bridge (when the
-    lab network is down, a lab address would be routed off the machine)."""
-    out = run(["ip", "route", "get", address], check=False).stdout
-    if not routed_via_bridge(out):
-        raise LabError(f"{address} is not routed through {BRIDGE}: refusing to contact it")
+    """Refuse to contact ``address`` unless it is loopback or reached through a lab
+    interface (when the lab network is down, a lab address would be routed off the
+    machine)."""
+    if ipaddress.ip_address(address).is_loopback:
+        return
+    problem = lab_route_problem(address, run(["ip", "route", "get", address],
+                                             check=False).stdout)
+    if problem is not None:
+        raise LabError(problem)
+
+
+def bridge_has_address(address: str) -> bool:
+    """Is ``address`` an address of the lab bridge (else nothing may contact it there)?"""
+    out = run(["ip", "-o", "-4", "addr", "show", "dev", BRIDGE], check=False).stdout
+    return f" {address}/" in out
+
+
+def http_request(url: str, *, method: str = "GET", headers: Mapping[str, str] | None = None,
+                 body: bytes | None = None, timeout: float = 5.0,
+                 context: ssl.SSLContext | None = None) -> tuple[int, list[str], bytes]:
+    """One request on a fresh connection: (status, WWW-Authenticate values, body); status 0
+    when the connection is refused. The caller checks the route first
+    (:func:`require_lab_route`)."""
+    scheme, host, port, path = split_url(url)
+    conn = (http.client.HTTPSConnection(host, port, timeout=timeout, context=context)
+            if scheme == "https" else http.client.HTTPConnection(host, port, timeout=timeout))
+    try:
+        conn.request(method, path, body=body, headers=dict(headers or {}))
+        resp = conn.getresponse()
+        data = resp.read()
+        return resp.status, resp.headers.get_all("WWW-Authenticate") or [], data
+    except ConnectionRefusedError:
+        return 0, [], b""
+    finally:
+        conn.close()
+
+
+def http_get(url: str, *, timeout: float = 3.0,
+             context: ssl.SSLContext | None = None) -> tuple[int, bytes]:
+    """``GET url``: (status, body); status 0 when the connection is refused."""
+    status, _, body = http_request(url, timeout=timeout, context=context)
+    return status, body
 
 
 def observe(hosts: Sequence[LabHost] = HOSTS) -> NetState:

@@ -6,7 +6,6 @@ comes from PyPI."""
 from __future__ import annotations
 
 import os
-import subprocess
 from typing import Any
 
 import pytest
@@ -15,7 +14,7 @@ from pytest_irp.fileio import write_atomic
 from pytest_irp.settings import SettingError, load_file
 from pytest_irp_lab import helmbin
 from pytest_irp_lab.orchestrator import Lab
-from pytest_irp_lab.proc import LabError
+from pytest_irp_lab.proc import LabError, run
 from pytest_irp_lab.sources import require_lab_sources
 
 BUILD_SCRIPTS = (("cluster binaries", "build-cluster.sh"), ("Gitea", "build-gitea.sh"))
@@ -35,9 +34,8 @@ def lab_layer(config: pytest.Config) -> tuple[Any, dict[str, Any]]:
         script = sources / name
         if reporter is not None:
             reporter.write_line(f"irp lab: {what} (built once into the cache) ...")
-        done = subprocess.run(["bash", str(script)], capture_output=True, text=True,
-                              check=False)
-        if done.returncode != 0:
+        done = run(["bash", str(script)], check=False, timeout=None)
+        if not done.ok:
             raise SettingError(f"building the lab's {what} failed ({script.name}): "
                                f"{done.stdout[-400:]}{done.stderr[-400:]}")
     lab = Lab(with_cluster=True)

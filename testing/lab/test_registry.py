@@ -24,39 +24,41 @@ import requests  # noqa: F401
 
 from pytest_irp import registry as suite_registry
 from pytest_irp_lab import registry as reg
-from pytest_irp_lab.cluster import ImageFile, build_image_archive
+from pytest_irp_lab import registry_config as rc
+from pytest_irp_lab.authfile import temporary_authfile
+from pytest_irp_lab.images import ImageFile, build_image_archive
 
 # the default mode refuses the build host's address: it needs the lab network
-LOOPBACK_MODES = tuple(m for m in reg.REALM_MODES if m != "wrong-port-dead-for-build-host")
+LOOPBACK_MODES = tuple(m for m in rc.REALM_MODES if m != "wrong-port-dead-for-build-host")
 
 # --------------------------------------------------------------------------- pure
 
 
-def _spec(mode: reg.RealmMode) -> reg.GiteaSpec:
-    return reg.GiteaSpec(address="10.77.0.3", port=3000,
-                         root_url=reg.root_url(mode, "10.77.0.3", 3000, 80),
+def _spec(mode: rc.RealmMode) -> rc.GiteaSpec:
+    return rc.GiteaSpec(address="10.77.0.3", port=3000,
+                         root_url=rc.root_url(mode, "10.77.0.3", 3000, 80),
                          work_dir=Path("/w"), static_root=Path("/s"), log_dir=Path("/l"),
-                         **reg.new_secrets())
+                         **rc.new_secrets())
 
 
 @pytest.mark.parametrize(("mode", "root"), [
     ("wrong-port-dead-for-build-host", "http://10.77.0.3/"),
     ("wrong-port-dead", "http://10.77.0.3/"), ("wrong-port-forwarded", "http://10.77.0.3/"),
     ("correct", "http://10.77.0.3:3000/")])
-def test_app_ini_sets_the_realm_through_root_url(mode: reg.RealmMode, root: str) -> None:
-    text = reg.app_ini(_spec(mode))
+def test_app_ini_sets_the_realm_through_root_url(mode: rc.RealmMode, root: str) -> None:
+    text = rc.app_ini(_spec(mode))
     assert f"ROOT_URL = {root}\n" in text
     assert "PUBLIC_URL_DETECTION = legacy\n" in text  # the realm follows ROOT_URL
     assert "[packages]\nENABLED = true\n" in text
     assert "DB_TYPE = sqlite3\n" in text
-    assert reg.realm_url(mode, "10.77.0.3", 3000, 80) == root + "v2/token"
+    assert rc.realm_url(mode, "10.77.0.3", 3000, 80) == root + "v2/token"
 
 
 def test_default_mode_is_the_workplans_realm_dead_for_the_build_host() -> None:
-    assert reg.DEFAULT_REALM_MODE == "wrong-port-dead-for-build-host"
-    checks = reg.ready_checks("wrong-port-dead", "10.77.0.3", 3000, 80)
-    assert reg.Check("http://10.77.0.3/api/v1/version", 0) in checks  # refused
-    assert reg.firewall_argv("-I", "10.77.0.2", 80) == [
+    assert rc.DEFAULT_REALM_MODE == "wrong-port-dead-for-build-host"
+    checks = rc.ready_checks("wrong-port-dead", "10.77.0.3", 3000, 80)
+    assert rc.Check("http://10.77.0.3/api/v1/version", 0) in checks  # refused
+    assert rc.firewall_argv("-I", "10.77.0.2", 80) == [
         "iptables", "-w", "-I", "INPUT", "-p", "tcp", "-s", "10.77.0.2", "--dport", "80",
         "-j", "REJECT", "--reject-with", "tcp-reset"]  # refused like a closed port
 
@@ -70,29 +72,29 @@ def test_build_host_mode_needs_the_lab_network(tmp_path: Path) -> None:
 def test_generated_password_is_read_from_gitea_output() -> None:
     out = ("generated random password is 'a-B_c9'\n"
            "New user 'tegwick' has been successfully created!\n")
-    assert reg.parse_generated_password(out) == "a-B_c9"
-    assert reg.parse_generated_password("nothing") is None
+    assert rc.parse_generated_password(out) == "a-B_c9"
+    assert rc.parse_generated_password("nothing") is None
     log = "2026/12/01 22:02:21 modules/setting/setting.go:190:loadRunModeFrom() [E] root\n"
-    assert reg.parse_raw_token(log + "ab" * 20 + "\n") == "ab" * 20
-    assert reg.parse_raw_token(log) is None
-    assert "--random-password" in reg.create_user_command()
-    assert not any("password=" in a for a in reg.create_user_command()
+    assert rc.parse_raw_token(log + "ab" * 20 + "\n") == "ab" * 20
+    assert rc.parse_raw_token(log) is None
+    assert "--random-password" in rc.create_user_command()
+    assert not any("password=" in a for a in rc.create_user_command()
                    if a != "--must-change-password=false")
 
 
 def test_git_and_gitea_environments() -> None:
-    env = reg.git_auth_env("Basic eHl6")
+    env = rc.git_auth_env("Basic eHl6")
     assert env["GIT_CONFIG_KEY_0"] == "http.extraHeader"
     assert env["GIT_CONFIG_VALUE_0"] == "Authorization: Basic eHl6"
-    genv = reg.gitea_env({"GITEA__server__ROOT_URL": "x", "PATH": "/bin"}, Path("/w"))
+    genv = rc.gitea_env({"GITEA__server__ROOT_URL": "x", "PATH": "/bin"}, Path("/w"))
     assert "GITEA__server__ROOT_URL" not in genv
     assert genv["GITEA_I_AM_BEING_UNSAFE_RUNNING_AS_ROOT"] == "true"
 
 
 def test_forward_is_a_plain_proxy() -> None:
-    spec = reg.ForwardSpec("10.77.0.3:80", "10.77.0.3:3000", Path("/p"), Path("/a"),
+    spec = rc.ForwardSpec("10.77.0.3:80", "10.77.0.3:3000", Path("/p"), Path("/a"),
                            Path("/e"), Path("/t"), None)
-    text = reg.forward_config(spec)
+    text = rc.forward_config(spec)
     assert "listen 10.77.0.3:80;" in text
     assert "proxy_pass http://10.77.0.3:3000;" in text
     assert "X-Forwarded" not in text  # else Gitea's legacy detection would use the Host
@@ -161,9 +163,9 @@ def test_start_is_idempotent_and_keeps_the_credentials(gitea: reg.LabRegistry) -
 def test_realm_mode_through_gitea_config(in_mode: reg.LabRegistry) -> None:
     status, www, _ = _get(f"{in_mode.base_url}/v2/")
     assert status == 401
-    assert www == [reg.challenge(in_mode.realm_url), reg.BASIC_CHALLENGE]  # two challenges
+    assert www == [rc.challenge(in_mode.realm_url), rc.BASIC_CHALLENGE]  # two challenges
     assert suite_registry.parse_challenge(", ".join(www))["realm"] == in_mode.realm_url
-    wrong = reg.host_url(in_mode.address, in_mode.wrong_port) + "/api/v1/version"
+    wrong = rc.host_url(in_mode.address, in_mode.wrong_port) + "/api/v1/version"
     forwarded = _get(wrong)[0]
     assert forwarded == (200 if in_mode.realm_mode == "wrong-port-forwarded" else 0)
     problem = suite_registry.realm_problem(in_mode.realm_url, in_mode.hostport, True)
@@ -173,7 +175,7 @@ def test_realm_mode_through_gitea_config(in_mode: reg.LabRegistry) -> None:
 def test_token_endpoint_like_the_domain_notes_say(gitea: reg.LabRegistry) -> None:
     assert gitea.token("repository:coulomb/x:pull,push").count(".") == 2  # a JWT
     status, _, body = _get(gitea.token_url, headers={
-        "Authorization": reg.basic_header("tegwick", "wrong-password")})
+        "Authorization": rc.basic_header("tegwick", "wrong-password")})
     assert status == 401
     # Gitea 1.26.0 answers with the registry error document (not plain text)
     assert json.loads(body) == {"errors": [{"code": "UNAUTHORIZED", "message": ""}]}
@@ -189,7 +191,7 @@ def _archive(tmp_path: Path, ref: str) -> Path:
 def _skopeo_push(lab: reg.LabRegistry, archive: Path, ref: str, tmp_path: Path
                  ) -> subprocess.CompletedProcess[str]:
     user, pw_file = lab.credentials
-    with reg.temporary_authfile(lab.hostport, user, pw_file, tmp_path) as authfile:
+    with temporary_authfile(lab.hostport, user, pw_file, tmp_path) as authfile:
         return subprocess.run(["skopeo", "--insecure-policy", "copy", "--authfile",
                                str(authfile), "--dest-tls-verify=false",
                                f"docker-archive:{archive}", f"docker://{ref}"],
