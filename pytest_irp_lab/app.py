@@ -108,8 +108,9 @@ def _route_missing(root: Path) -> None:
     # The /healthz route is gone (its routes block in Web/Routes.hs and the front
     # controller's parseRoute), as if the workplan's step 4 was never done: T04 fails; the
     # image still builds (it serves no /healthz) and the spec (ProbesAction) still passes.
-    cut_between(root / "Web/Routes.hs", "-- Liveness/readiness probe", "GET /healthz HealthAction")
-    replace_once(root / "Web/Routes.hs", "|]\n\n[routes|ProbesController", "[routes|ProbesController")
+    routes = root / "Web/Routes.hs"
+    cut_between(routes, "-- Liveness/readiness probe", "GET /healthz HealthAction")
+    replace_once(routes, "|]\n\n[routes|ProbesController", "[routes|ProbesController")
     replace_once(root / "Web/FrontController.hs", "        , parseRoute @HealthController\n", "")
 
 

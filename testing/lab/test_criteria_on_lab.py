@@ -361,7 +361,7 @@ def test_happy_path_every_criterion_passes_and_the_sha_is_logged_once(suite: Lab
     ("overlay-missing", "T01", "the models overlay with configureFlags and postUnpack"),
     ("wrong-column-type", "T03", "probes.name is"),
     ("route-missing", "T04", "HealthController is not wired into the front controller"),
-    ("failing-spec", "T05", "expected: 201 ihp-railiance-probe-tests> but got: 200"),
+    ("failing-spec", "T05", "expected: Status {statusCode = 201"),
 ])
 def test_app_variant_fails_exactly_its_criterion(suite: LabSuite, variant: str,
                                                  criterion: str, cause: str) -> None:
