@@ -49,7 +49,7 @@ T12_REASON = "T12 is optional (Phase 2) and was not asked for: enable with --irp
 REALM_FINDING = "Registry token realm points to the wrong address"
 EXPOSURE_FINDING = "Registry token was visible in the build host's process list"
 JWT = re.compile(r"eyJ[\w-]{8,}\.eyJ[\w-]{8,}\.[\w-]{8,}")  # a registry token, unmasked
-GHC_ERROR = "Web/FrontController.hs:9:1: error: [GHC-87110]"
+GHC_ERROR = "Web/FrontController.hs:10:1: error: [GHC-87110]"
 MISSING_MODULE = "Could not find module 'Web.Controller.Missing'."
 CLUSTER_DIAGNOSTICS = ("== pods ==", "== events ==", "== log ", "== helm status",
                        "== helm history")
@@ -361,7 +361,7 @@ def test_happy_path_every_criterion_passes_and_the_sha_is_logged_once(suite: Lab
     ("overlay-missing", "T01", "the models overlay with configureFlags and postUnpack"),
     ("wrong-column-type", "T03", "probes.name is"),
     ("route-missing", "T04", "HealthController is not wired into the front controller"),
-    ("failing-spec", "T05", "expected: Status {statusCode = 201"),
+    ("failing-spec", "T05", "but got: Status {statusCode = 200"),
 ])
 def test_app_variant_fails_exactly_its_criterion(suite: LabSuite, variant: str,
                                                  criterion: str, cause: str) -> None:
