@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Final
 
+from pytest_irp_lab.narhash import relock
 from pytest_irp_lab.proc import LabError, run
 from pytest_irp_lab.sources import lab_sources
 
@@ -64,15 +65,27 @@ def cut_between(path: Path, begin: str, end: str) -> None:
     path.write_text("".join(lines[:starts[0]] + lines[ends[0] + 1:]), encoding="utf-8")
 
 
+IHP_STANDIN: Final = "nix/lab-inputs/ihp"  # the stand-in IHP flake inside the app
+RUN_PROD_SERVER: Final = f"{IHP_STANDIN}/NixSupport/RunProdServer.sh"
+IMAGE_BUILDER: Final = f"{IHP_STANDIN}/NixSupport/image.sh"
+SPEC: Final = "Test/Controller/ProbesSpec.hs"
+
+
+def variants_dir() -> Path:
+    """Files some variants lay over the copy (``lab/app-variants/``)."""
+    return template_dir().parent / "app-variants"
+
+
 def _build_fails(root: Path) -> None:
     # The front controller imports a module that does not exist: the image build (the
-    # "compile" step of nix/docker.sh) stops with GHC's "Could not find module".
+    # stand-in's "compile" step, compile.sh) stops with GHC's "Could not find module".
     replace_once(root / "Web/FrontController.hs", "import Web.Controller.Probes\n",
                  "import Web.Controller.Probes\nimport Web.Controller.Missing\n")
 
 
 def _crash_at_start(root: Path) -> None:
-    replace_once(root / "nix/RunProdServer.sh", 'echo "Server started"\n',
+    # The prod server (IHP's RunProdServer; here the stand-in's script) dies at start.
+    replace_once(root / RUN_PROD_SERVER, 'echo "Server started"\n',
                  'echo "RunProdServer: Prelude.head: empty list" >&2\nexit 1\n')
 
 
@@ -81,10 +94,7 @@ def _healthz_wrong(root: Path) -> None:
 
 
 def _overlay_missing(root: Path) -> None:
-    flake = root / "flake.nix"
-    cut_between(flake, "# -- models overlay (begin)", "# -- models overlay (end)")
-    replace_once(flake, "        models = modelsOverlay;\n", "")
-    replace_once(flake, "          inherit models;\n", "")
+    cut_between(root / "flake.nix", "# -- models overlay (begin)", "# -- models overlay (end)")
 
 
 def _wrong_column_type(root: Path) -> None:
@@ -95,44 +105,42 @@ def _wrong_column_type(root: Path) -> None:
 
 
 def _route_missing(root: Path) -> None:
-    # The /healthz route is gone (Routes.hs and the front controller), as if the workplan's
-    # step 4 was never done: T04 fails; the image still builds (it serves no /healthz) and
-    # the spec (GET /probes) still passes.
+    # The /healthz route is gone (its routes block in Web/Routes.hs and the front
+    # controller's parseRoute), as if the workplan's step 4 was never done: T04 fails; the
+    # image still builds (it serves no /healthz) and the spec (ProbesAction) still passes.
     routes = root / "Web/Routes.hs"
-    replace_once(routes, '''instance CanRoute HealthController where
-    parseRoute' = do
-        pathPrefix "/healthz"
-        pure HealthAction
-
-instance HasPath HealthController where
-    pathTo HealthAction = "/healthz"
-
-''', "")
-    replace_once(root / "Web/FrontController.hs",
-                 "        [ parseRoute @HealthController\n        , parseRoute @ProbesController\n",
-                 "        [ parseRoute @ProbesController\n")
+    cut_between(routes, "-- Liveness/readiness probe", "GET /healthz HealthAction")
+    replace_once(routes, "|]\n\n[routes|ProbesController", "[routes|ProbesController")
+    replace_once(root / "Web/FrontController.hs", "        , parseRoute @HealthController\n", "")
 
 
 def _failing_spec(root: Path) -> None:
-    spec = root / "Test/ProbeControllerSpec.hs"
+    spec = root / SPEC
     replace_once(spec, 'it "GET /probes returns 200"', 'it "GET /probes returns 201"')
-    replace_once(spec, "shouldRespondWith` 200", "shouldRespondWith` 201")
+    replace_once(spec, "`responseStatusShouldBe` status200", "`responseStatusShouldBe` status201")
 
 
 def _slow_build(root: Path) -> None:
     # The image build sleeps first: long enough to cut its SSH connection or start a second
     # suite run while it is still running.
-    replace_once(root / "nix/docker.sh", "set -eu\n",
+    replace_once(root / IMAGE_BUILDER, "set -eu\n",
                  f"set -eu\nsleep {SLOW_BUILD_SECONDS}  # slow-build variant\n")
 
 
 def _minute_build(root: Path) -> None:
-    replace_once(root / "nix/docker.sh", "set -eu\n",
+    replace_once(root / IMAGE_BUILDER, "set -eu\n",
                  f"set -eu\nsleep {MINUTE_BUILD_SECONDS}  # minute-build variant\n")
 
 
 def _wrong_liveness_path(root: Path) -> None:
     replace_once(root / "chart/templates/deployment.yaml", "path: /healthz", "path: /health")
+
+
+def _workplan_literal(root: Path) -> None:
+    # The workplan's own snippets: routes with `pathPrefix` (no such function in IHP) and a
+    # spec importing IHP.HSpec (IHP's module is IHP.Hspec) with hspec-wai's get.
+    shutil.copytree(variants_dir() / "workplan-literal", root, dirs_exist_ok=True)
+    (root / SPEC).unlink()
 
 
 VARIANTS: Final[Mapping[str, Callable[[Path], None] | None]] = {
@@ -147,26 +155,30 @@ VARIANTS: Final[Mapping[str, Callable[[Path], None] | None]] = {
     "wrong-liveness-path": _wrong_liveness_path,
     "slow-build": _slow_build,
     "minute-build": _minute_build,
+    "workplan-literal": _workplan_literal,
 }
 
 VARIANT_DOCS: Final[Mapping[str, str]] = {
     "ok": "the sample as in lab/app/: every check passes",
-    "build-fails": "Web/FrontController.hs imports a missing module: `nix build .#docker` "
-                   "exits 1 with a GHC-style `Could not find module` error",
+    "build-fails": "Web/FrontController.hs imports a missing module: `nix build "
+                   ".#optimized-docker-image` exits 1 with GHC's `Could not find module`",
     "crash-at-start": "RunProdServer prints an error and exits 1 before `Server started`",
     "healthz-wrong": "/healthz answers 200 `degraded` (renderPlain \"degraded\")",
-    "overlay-missing": "flake.nix without the models overlay (no configureFlags/postUnpack; "
-                       "no overlays.models, no irp.overlays.models)",
+    "overlay-missing": "flake.nix without the models overlay (no override of the models "
+                       "package setting configureFlags/postUnpack; no overlays.models)",
     "wrong-column-type": "probes.name is INT (Schema.sql, migration, Generated/Types.hs)",
     "route-missing": "no /healthz route (Web/Routes.hs, FrontController): T04 fails; the image "
                      "builds but answers 404 on /healthz; the spec still passes",
-    "failing-spec": "the spec expects 201 from GET /probes: `nix flake check` fails "
+    "failing-spec": "the spec expects status201 from ProbesAction: `nix flake check` fails "
                     "(1 example, 1 failure)",
     "wrong-liveness-path": "the chart's livenessProbe asks /health instead of /healthz",
-    "slow-build": f"nix/docker.sh sleeps {SLOW_BUILD_SECONDS} s before building: a build long "
+    "slow-build": f"the image build sleeps {SLOW_BUILD_SECONDS} s first: a build long "
                   "enough to cut its SSH connection or attach a second run to it",
-    "minute-build": f"nix/docker.sh sleeps {MINUTE_BUILD_SECONDS} s before building: the "
+    "minute-build": f"the image build sleeps {MINUTE_BUILD_SECONDS} s first: the "
                     "preflight decides T07 while this build goes on",
+    "workplan-literal": "the workplan's snippets as written (pathPrefix routes, IHP.HSpec "
+                        "spec): T04/T05 pass with findings; the build and the tests fail "
+                        "to compile, as they would with GHC",
 }
 
 
@@ -191,10 +203,11 @@ def template_fingerprint(template: Path | None = None) -> str:
 
     src = template or template_dir()
     digest = hashlib.sha256()
-    for path in sorted(p for p in src.rglob("*") if p.is_file() and ".git" not in p.parts
-                       and not p.name.startswith("result")):
-        digest.update(path.relative_to(src).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
+    for base in (src, src.parent / "app-variants"):
+        for path in sorted(p for p in base.rglob("*") if p.is_file() and ".git" not in
+                           p.parts and not p.name.startswith("result")):
+            digest.update(path.relative_to(src.parent).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
@@ -230,6 +243,7 @@ def prepare_app_repo(dest: Path, variant: str = "ok", *, template: Path | None =
     patch = VARIANTS[variant]
     if patch is not None:
         patch(dest)
+        relock(dest)  # a changed stand-in input needs its new narHash in flake.lock
     run(git_argv(dest, "init", "-q", "-b", BRANCH), env=GIT_ENV)
     run(git_argv(dest, "add", "-A", "."), env=GIT_ENV)
     run(git_argv(dest, "commit", "-q", "--no-verify", "-m",

@@ -24,6 +24,7 @@ from pytest_irp_lab import app as app_mod
 from pytest_irp_lab import hostns, net
 from pytest_irp_lab.cluster import LabCluster
 from pytest_irp_lab.layout import APP_NAME, LabLayout, lab_dir_from_env
+from pytest_irp_lab.narhash import seed_argvs
 from pytest_irp_lab.nixconf import write_nix_conf
 from pytest_irp_lab.proc import (
     LabError,
@@ -32,6 +33,7 @@ from pytest_irp_lab.proc import (
     locked,
     proc_of,
     read_json,
+    run,
     terminate,
     write_atomic,
     write_json_atomic,
@@ -116,6 +118,10 @@ def lab_settings(layout: LabLayout, *, registry_user: str | None,
         "secret_name": f"{APP_NAME}-env",
         "base_url": f"http://{net.BRIDGE_ADDRESS}:{NODE_PORT}",
         "startup_line": "Server started",
+        # what an IHP app needs (the sample is one, flake.nix with IHP's flake module)
+        "build_attr": ".#optimized-docker-image",
+        "flake_options": ["--impure"],
+        "test_command": ["nix", "flake", "check", "--impure", "-L"],
         "libhsghc_path": str(layout.libhsghc),
         "libhsghc_size": LIBHSGHC_SIZE,
         "registries_yaml": str(registries_yaml),
@@ -365,10 +371,18 @@ class Lab:
             return
         app_mod.prepare_app_repo(lay.app_repo, variant)
         app_mod.clone_checkout(lay.app_repo, lay.remote_dir)
+        self._seed_store()
         state["app"] = {"variant": variant, "commit": app_mod.head(lay.app_repo),
                         "template": fingerprint,
                         "repo": str(lay.app_repo), "remote_dir": str(lay.remote_dir)}
         state["variant"] = variant
+
+    def _seed_store(self) -> None:
+        """The app's stand-in flake inputs into the store (nix 2.8: narhash.py)."""
+        if shutil.which("nix") is None:
+            return
+        for argv in seed_argvs(self.layout.app_repo):
+            run(argv, env=session_env(self.layout))
 
     def _up_libhsghc(self) -> None:
         """A sparse file of the full archive's size standing in for libHSghc on the host."""

@@ -282,7 +282,7 @@ CASES: dict[str, Case] = {
     "test_T04_healthz_route_controller_and_wiring": _app_case(
         ("Web/Routes.hs", "Web/Controller/Health.hs"),
         ("Web/Controller/Health.hs", 'renderPlain "ok"', 'renderPlain "fine"')),
-    "test_T05_probe_controller_spec_present": _app_case(("Test/ProbeControllerSpec.hs",)),
+    "test_T05_probe_controller_spec_present": _app_case(("Test/Controller/ProbesSpec.hs",)),
     "test_T05_test_command_passes_and_names_spec": Case(
         _same(SPEC),
         (_with(SPEC, spec_run={"output": HSPEC_OK.replace("0 failures", "1 failure")}),

@@ -204,7 +204,7 @@ def test_sample_builds_on_build_host_into_a_docker_archive(lab_up: Lab, tmp_path
     res = ssh(
         lab_up,
         "haskelseed",
-        f"cd {remote} && nix build .#docker --log-format raw && readlink -f result",
+        f"cd {remote} && nix build .#optimized-docker-image --log-format raw && readlink -f result",
     )
     elapsed = time.monotonic() - started
     assert res.returncode == 0, res.stderr
@@ -220,14 +220,15 @@ def test_sample_builds_on_build_host_into_a_docker_archive(lab_up: Lab, tmp_path
     assert files["www/probes"] == b"[]"
     assert "bin/busybox" in files
     # bit-for-bit reproducible: --rebuild compares a fresh build with the stored one
-    res = ssh(lab_up, "haskelseed", f"cd {remote} && nix build .#docker --rebuild")
+    res = ssh(lab_up, "haskelseed", f"cd {remote} && nix build .#optimized-docker-image --rebuild")
     assert res.returncode == 0, res.stderr
 
 
 def test_image_serves_healthz_and_probes_in_the_build_host_netns(lab_up: Lab, tmp_path):
     remote = lab_up.layout.remote_dir
     if not (remote / "result").exists():
-        assert ssh(lab_up, "haskelseed", f"cd {remote} && nix build .#docker").returncode == 0
+        built = ssh(lab_up, "haskelseed", f"cd {remote} && nix build .#optimized-docker-image")
+        assert built.returncode == 0
     root = unpack_rootfs(remote / "result", tmp_path / "rootfs")
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PORT": "8000", "IHP_SESSION_SECRET": "x" * 128}
     proc = subprocess.Popen(
@@ -267,7 +268,8 @@ def test_image_serves_healthz_and_probes_in_the_build_host_netns(lab_up: Lab, tm
 def test_image_without_valid_session_secret_prints_one_like_ihp(lab_up: Lab, tmp_path):
     remote = lab_up.layout.remote_dir
     if not (remote / "result").exists():
-        assert ssh(lab_up, "haskelseed", f"cd {remote} && nix build .#docker").returncode == 0
+        built = ssh(lab_up, "haskelseed", f"cd {remote} && nix build .#optimized-docker-image")
+        assert built.returncode == 0
     root = unpack_rootfs(remote / "result", tmp_path / "rootfs")
     script = (root / "bin/RunProdServer").read_text().replace("exec /bin/busybox httpd", "exit 0;")
     (root / "bin/check").write_text(script)
@@ -310,7 +312,7 @@ def test_build_host_pushes_to_the_lab_registry(lab_up: Lab, tmp_path):
         res = ssh(
             lab_up,
             "haskelseed",
-            f"cd {lab_up.layout.remote_dir} && nix build .#docker && "
+            f"cd {lab_up.layout.remote_dir} && nix build .#optimized-docker-image && "
             f"skopeo copy --authfile {authfile} --dest-tls-verify=false "
             f"docker-archive:result {ref} && "
             f"skopeo inspect --authfile {authfile} --tls-verify=false {ref}",
@@ -325,30 +327,24 @@ def test_build_host_pushes_to_the_lab_registry(lab_up: Lab, tmp_path):
 
 # ------------------------------------------------------------------------ variants with nix
 
-EXPECT_BUILD_FAILS = {"build-fails"}
-EXPECT_CHECK_FAILS = {"failing-spec"}
+EXPECT_BUILD_FAILS = {"build-fails": "Could not find module 'Web.Controller.Missing'",
+                      "workplan-literal": "Variable not in scope: pathPrefix"}
+EXPECT_CHECK_FAILS = {"failing-spec": "1 example, 1 failure",
+                      "workplan-literal": "Could not find module 'IHP.HSpec'"}
 
 
 # minute-build is slow-build with a 60 s sleep; the preflight lab test builds it
 @pytest.mark.parametrize("variant", [v for v in app.VARIANTS if v != "minute-build"])
 def test_variant_builds_and_checks_as_intended(lab_up: Lab, nix_env, tmp_path, variant):
-    repo = app.prepare_app_repo(tmp_path / "repo", variant)
-    build = nix(nix_env, "build", ".#docker", "-o", str(tmp_path / "result"), cwd=repo)
-    if variant in EXPECT_BUILD_FAILS:
-        assert build.returncode != 0
-        assert "Could not find module 'Web.Controller.Missing'" in build.stderr
-        return
-    assert build.returncode == 0, build.stderr
-    _, config, files = read_image(tmp_path / "result")
-    assert config["config"]["ExposedPorts"] == {"8000/tcp": {}}
-    healthz = {"healthz-wrong": b"degraded", "route-missing": None}.get(variant, b"ok")
-    assert files.get("www/healthz") == healthz
-    assert files.get("www/probes") == b"[]"
+    from pytest_irp_lab.narhash import seed_argvs
 
-    check = nix(nix_env, "flake", "check", cwd=repo)
+    repo = app.prepare_app_repo(tmp_path / "repo", variant)
+    for argv in seed_argvs(repo):  # nix 2.8 and relative path inputs (narhash.py)
+        subprocess.run(argv, env={**os.environ, **nix_env}, check=True, capture_output=True)
+    check = nix(nix_env, "flake", "check", "--impure", cwd=repo)
     if variant in EXPECT_CHECK_FAILS:
         assert check.returncode != 0
-        assert "1 example, 1 failure" in check.stderr
+        assert EXPECT_CHECK_FAILS[variant] in check.stderr
     else:
         assert check.returncode == 0, check.stderr
         tests = nix(
@@ -359,17 +355,25 @@ def test_variant_builds_and_checks_as_intended(lab_up: Lab, nix_env, tmp_path, v
         assert "ProbeController\n  GET /probes returns 200" in report
         assert report.rstrip().endswith("1 example, 0 failures")
 
-    overlays = nix(nix_env, "eval", "--json", ".#irp.overlays", cwd=repo)
-    assert overlays.returncode == 0, overlays.stderr
-    if variant == "overlay-missing":
-        assert json.loads(overlays.stdout) == {}
-    else:
-        models = json.loads(overlays.stdout)["models"]
-        assert models["configureFlags"]
-        assert "ActualTypes.hs" in models["postUnpack"]
-        assert nix(nix_env, "eval", "--raw", ".#irp.appName", cwd=repo).stdout == (
-            "ihp-railiance-probe"
-        )
+    show = nix(nix_env, "flake", "show", "--json", "--impure", cwd=repo)
+    assert show.returncode == 0, show.stderr
+    outputs = json.loads(show.stdout)
+    assert {"default", "optimized-docker-image", "unoptimized-docker-image"} <= set(
+        outputs["packages"]["x86_64-linux"])
+    assert ("models" in outputs.get("overlays", {})) == (variant != "overlay-missing")
+
+    build = nix(nix_env, "build", ".#optimized-docker-image", "-o", str(tmp_path / "result"),
+                cwd=repo)
+    if variant in EXPECT_BUILD_FAILS:
+        assert build.returncode != 0
+        assert EXPECT_BUILD_FAILS[variant] in build.stderr
+        return
+    assert build.returncode == 0, build.stderr
+    _, config, files = read_image(tmp_path / "result")
+    assert config["config"]["ExposedPorts"] == {"8000/tcp": {}}
+    healthz = {"healthz-wrong": b"degraded", "route-missing": None}.get(variant, b"ok")
+    assert files.get("www/healthz") == healthz
+    assert files.get("www/probes") == b"[]"
 
     if variant == "crash-at-start":
         root = unpack_rootfs(tmp_path / "result", tmp_path / "rootfs")

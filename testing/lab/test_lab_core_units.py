@@ -221,6 +221,10 @@ def test_lab_toml_is_accepted_by_the_settings_resolver(tmp_path):
     assert resolved["registry_password"].reveal() == "s3cret-pw"
     assert resolved["crictl"] == ("crictl", "--config", "/x y/crictl.yaml")
     assert resolved["libhsghc_size"] == 289295782
+    # the sample app is an IHP app: IHP's image output, impure flake commands
+    assert resolved["build_attr"] == ".#optimized-docker-image"
+    assert resolved["flake_options"] == ("--impure",)
+    assert resolved["test_command"] == ("nix", "flake", "check", "--impure", "-L")
     assert session_env(layout)["NIX_CONF_DIR"] == str(tmp_path / "nix")
     # bash run by sshd skips ~/.bashrc only from shell level 2 on (this machine's runs pyenv)
     assert session_env(layout)["SHLVL"] == "1"
@@ -269,8 +273,10 @@ def test_generated_code_is_tracked(variants):
         "chart/Chart.yaml",
         ".gitea/workflows/build-and-deploy.yml",
         "PIPELINE_LOG.md",
-        "Test/ProbeControllerSpec.hs",
+        "Test/Controller/ProbesSpec.hs",
         "Application/Schema.sql",
+        "flake.lock",
+        "nix/lab-inputs/ihp/flake-module.nix",
     ):
         assert rel in files
 
@@ -290,7 +296,7 @@ def test_variants_change_what_they_say(variants):
     assert "import Web.Controller.Missing" in _text(
         variants["build-fails"], "Web/FrontController.hs"
     )
-    assert "exit 1" in _text(variants["crash-at-start"], "nix/RunProdServer.sh")
+    assert "exit 1" in _text(variants["crash-at-start"], app.RUN_PROD_SERVER)
     assert 'renderPlain "degraded"' in _text(variants["healthz-wrong"], "Web/Controller/Health.hs")
     flake = _text(variants["overlay-missing"], "flake.nix")
     assert "configureFlags" in _text(ok, "flake.nix")
@@ -298,13 +304,17 @@ def test_variants_change_what_they_say(variants):
     assert "postUnpack" not in flake
     assert "name INT NOT NULL" in _text(variants["wrong-column-type"], "Application/Schema.sql")
     assert "name :: Int" in _text(variants["wrong-column-type"], "build/Generated/Types.hs")
-    assert '"/healthz"' not in _text(variants["route-missing"], "Web/Routes.hs")
-    assert '"/probes"' in _text(variants["route-missing"], "Web/Routes.hs")
+    assert "GET /healthz HealthAction" in _text(ok, "Web/Routes.hs")
+    assert "/healthz" not in _text(variants["route-missing"], "Web/Routes.hs")
+    assert "[routes|ProbesController\nGET /probes ProbesAction\n|]" in _text(
+        variants["route-missing"], "Web/Routes.hs")
     assert "HealthController" not in _text(variants["route-missing"], "Web/FrontController.hs")
-    assert "\nsleep 8  # slow-build variant\n" in _text(variants["slow-build"], "nix/docker.sh")
-    assert "shouldRespondWith` 201" in _text(
-        variants["failing-spec"], "Test/ProbeControllerSpec.hs"
-    )
+    assert "\nsleep 8  # slow-build variant\n" in _text(variants["slow-build"], app.IMAGE_BUILDER)
+    assert "responseStatusShouldBe` status201" in _text(variants["failing-spec"], app.SPEC)
+    literal = variants["workplan-literal"]
+    assert 'pathPrefix "/healthz"' in _text(literal, "Web/Routes.hs")
+    assert "import IHP.HSpec" in _text(literal, "Test/ProbeControllerSpec.hs")
+    assert not (literal / app.SPEC).exists()
     assert "path: /health\n" in _text(
         variants["wrong-liveness-path"], "chart/templates/deployment.yaml"
     )
@@ -325,8 +335,21 @@ def test_each_variant_differs_from_ok_in_few_files(variants):
         }
         if name == "ok":
             assert changed == set()
-        else:
-            assert 1 <= len(changed) <= 3, (name, changed)
+        else:  # a changed stand-in input also changes flake.lock (its narHash)
+            assert 1 <= len(changed) <= (4 if name == "workplan-literal" else 3), (name, changed)
+
+
+def test_variant_locks_match_their_stand_in_inputs(variants):
+    from pytest_irp_lab.narhash import relative_inputs, relock
+
+    first = next(d for _, d in relative_inputs(variants["ok"]))
+    assert first.relative_to(variants["ok"]).as_posix() == "nix/lab-inputs/ihp"
+    assert not relock(app.template_dir())  # the committed lock is nix's own
+    for name, repo in variants.items():
+        assert not relock(repo), name
+    ok_lock = _text(variants["ok"], "flake.lock")
+    assert _text(variants["slow-build"], "flake.lock") != ok_lock
+    assert _text(variants["healthz-wrong"], "flake.lock") == ok_lock
 
 
 def _helm() -> str | None:

@@ -7,5 +7,6 @@ import IHP.FrameworkConfig
 config :: ConfigBuilder
 config = do
     -- See https://ihp.digitallyinduced.com/Guide/config.html
-    -- The environment comes from IHP_ENV (Production in the image); no `option Development`.
+    -- IHP_ENV (Production in the image, Development in devenv) sets the environment;
+    -- IHP_BASEURL and DATABASE_URL come from the deployment's Secret.
     pure ()

@@ -3,8 +3,8 @@ module Main where
 import Test.Hspec
 import IHP.Prelude
 
-import qualified Test.ProbeControllerSpec
+import Test.Controller.ProbesSpec
 
 main :: IO ()
 main = hspec do
-    Test.ProbeControllerSpec.spec
+    Test.Controller.ProbesSpec.tests

@@ -2,16 +2,22 @@ module Web.FrontController where
 
 import IHP.RouterPrelude
 import Web.Controller.Prelude
+import Web.View.Layout (defaultLayout)
 
 -- Controller Imports
 import Web.Controller.Health
 import Web.Controller.Probes
+import Web.Controller.Static
 
 instance FrontController WebApplication where
     controllers =
-        [ parseRoute @HealthController
+        [ startPage WelcomeAction
+        , parseRoute @HealthController
         , parseRoute @ProbesController
+        -- Generator Marker
         ]
 
 instance InitControllerContext WebApplication where
-    initContext = pure ()
+    initContext = do
+        setLayout defaultLayout
+        initAutoRefresh

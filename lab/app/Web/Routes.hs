@@ -1,21 +1,18 @@
+{-# LANGUAGE QuasiQuotes #-}
 module Web.Routes where
 
 import IHP.RouterPrelude
 import Generated.Types
 import Web.Types
 
-instance CanRoute HealthController where
-    parseRoute' = do
-        pathPrefix "/healthz"
-        pure HealthAction
+-- Generator Marker
+instance AutoRoute StaticController
 
-instance HasPath HealthController where
-    pathTo HealthAction = "/healthz"
+-- Liveness/readiness probe of the Kubernetes deployment: GET /healthz answers plain "ok".
+[routes|HealthController
+GET /healthz HealthAction
+|]
 
-instance CanRoute ProbesController where
-    parseRoute' = do
-        pathPrefix "/probes"
-        pure ProbesAction
-
-instance HasPath ProbesController where
-    pathTo ProbesAction = "/probes"
+[routes|ProbesController
+GET /probes ProbesAction
+|]

@@ -6,6 +6,10 @@ import Generated.Types
 
 data WebApplication = WebApplication deriving (Eq, Show)
 
+data StaticController
+    = WelcomeAction
+    deriving (Eq, Show, Data)
+
 data HealthController
     = HealthAction
     deriving (Eq, Show, Data)

@@ -4,5 +4,7 @@ import Web.Controller.Prelude
 
 instance Controller ProbesController where
     action ProbesAction = do
-        probes <- query @Probe |> fetch
-        renderJson (map (get #name) probes)
+        probes <- query @Probe
+            |> orderByDesc #createdAt
+            |> fetch
+        renderJson (map (.name) probes)

@@ -1,0 +1,2 @@
+# Stand-in for nix-systems/default: only the lab's build host system.
+[ "x86_64-linux" ]
