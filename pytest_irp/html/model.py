@@ -11,10 +11,12 @@ import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from ..outcomes import STATUS_BLOCKED, STATUS_FAIL, STATUS_PASS, STATUS_SKIPPED, worst
-from ..report import CheckRecord, digest_chain
+from ..report import CheckRecord, digest_chain, ok_value
 from ..stage import StageResult
+from ..values import PushedImage
 from .hints import hint_for
 from .text import blocking_stage, clean_output, command_text, plain_cause
 
@@ -296,8 +298,7 @@ def build(*, records: Sequence[CheckRecord], results: Mapping[str, StageResult],
             [check_view(r, root) for r in recs],
             [s for s in stages if s.criterion == crit]))
     chain = digest_chain(results)
-    push = results.get("push")
-    reference = str(push.value.get("image", "")) if push is not None and push.ok else ""
+    reference = cast(PushedImage, ok_value(results, "push")).get("image", "")
     not_selected = [(c, t) for c, t in titles.items() if c not in by_crit]
     word = verdict(criteria, run.exit_code)
     return Report(title=title, verdict=word,

@@ -25,3 +25,9 @@ def display(argv_: list[str] | tuple[str, ...]) -> list[str]:
     if len(argv_) > 3 and argv_[0] == "sh" and argv_[1] == "-c" and argv_[3].startswith("irp-"):
         return ["sh", "-c", f"<pytest_irp/remote/{argv_[3][4:]}.sh>", *argv_[3:]]
     return list(argv_)
+
+
+def in_checkout(remote_dir: str, argv_: list[str]) -> list[str]:
+    """Run ``argv_`` inside the checkout: ``sh -c 'cd -- "$1" && shift && exec "$@"'``."""
+    return ["sh", "-c", 'cd -- "$1" && shift && exec "$@"', "irp-in-checkout", remote_dir,
+            *argv_]
