@@ -282,10 +282,13 @@ def build(*, records: Sequence[CheckRecord], results: Mapping[str, StageResult],
           titles: Mapping[str, str], stage_titles: Mapping[str, str], run: RunInfo,
           base: str, title: str) -> Report:
     """The whole report. ``base``: the folder the page is written to (links are relative
-    to it); ``titles``: criterion -> title, in pipeline order."""
+    to it); ``titles``: criterion -> title, in pipeline order; ``stage_titles``: stage ->
+    title, in pipeline order (the order of the stage lists)."""
     order = list(titles)
     root = root_cause(records, results, run.host, run.ssh_config)
-    stages = [stage_view(r, stage_titles.get(n, ""), base) for n, r in results.items()]
+    stage_order = list(stage_titles)  # the pipeline's order (pytest_irp.stages.SPECS)
+    ran = sorted(results, key=lambda n: stage_order.index(n) if n in stage_order else 99)
+    stages = [stage_view(results[n], stage_titles.get(n, ""), base) for n in ran]
     by_crit: dict[str, list[CheckRecord]] = {}
     for rec in records:
         by_crit.setdefault(rec.criterion, []).append(rec)
