@@ -210,3 +210,12 @@ def test_the_report_lists_stages_in_the_stage_lists_order() -> None:
                          title="x")
     assert [view.name for view in report.stages] == NAMES
     assert [view.title for view in report.stages] == [spec.title for spec in SPECS]
+
+
+def test_plans_show_remote_scripts_by_file_name_and_inline_commands_as_they_are() -> None:
+    from pytest_irp import remote
+
+    inline = remote.in_checkout("app", ["nix", "flake", "check"])
+    assert remote.display(inline) == inline  # no pytest_irp/remote/in-checkout.sh exists
+    shown = remote.display(remote.argv("push", "work"))
+    assert shown[:4] == ["sh", "-c", "<pytest_irp/remote/push.sh>", "irp-push"]

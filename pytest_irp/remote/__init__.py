@@ -23,7 +23,10 @@ def argv(name: str, *args: str) -> list[str]:
 def display(argv_: list[str] | tuple[str, ...]) -> list[str]:
     """The same argument list with the script body replaced by its file name (for plans)."""
     if len(argv_) > 3 and argv_[0] == "sh" and argv_[1] == "-c" and argv_[3].startswith("irp-"):
-        return ["sh", "-c", f"<pytest_irp/remote/{argv_[3][4:]}.sh>", *argv_[3:]]
+        name = argv_[3][4:]
+        if resources.files(__package__).joinpath(f"{name}.sh").is_file() \
+                and argv_[2] == script(name):  # not in_checkout's inline one-liner
+            return ["sh", "-c", f"<pytest_irp/remote/{name}.sh>", *argv_[3:]]
     return list(argv_)
 
 
