@@ -219,3 +219,39 @@ def test_plans_show_remote_scripts_by_file_name_and_inline_commands_as_they_are(
     assert remote.display(inline) == inline  # no pytest_irp/remote/in-checkout.sh exists
     shown = remote.display(remote.argv("push", "work"))
     assert shown[:4] == ["sh", "-c", "<pytest_irp/remote/push.sh>", "irp-push"]
+
+
+def _planned(plan: str) -> set[tuple[str, str]]:
+    """(host, command line) of every command the plan lists (preflight and stages)."""
+    return {(m.group(1), m.group(2)) for m in
+            re.finditer(r"^\s+\[(\S+)\] \$ (.*?)   # timeout", plan, re.M)}
+
+
+def test_what_the_stages_run_is_what_the_plan_shows(project: Any, sound_target: list[str]
+                                                    ) -> None:
+    """Plan and run take their command lines from the same function of each stage: every
+    command the run started is in the plan (argument for argument), and the commands of
+    the stages that ran to the end were all started."""
+    import shlex
+
+    plan = project.run("--irp-plan", *sound_target)
+    assert plan.ret == 0
+    planned = _planned(plan.stdout.str())
+    project.run(*sound_target)
+
+    def shown(argv: list[str]) -> str:  # the fake runner records a script by its name
+        if argv[:2] == ["sh", "-c"] and argv[2].startswith("irp-") and argv[2] != \
+                "irp-in-checkout":
+            argv = ["sh", "-c", f"<pytest_irp/remote/{argv[2][4:]}.sh>", *argv[2:]]
+        return shlex.join(argv)
+
+    ran = {(call["host"], shown(call["argv"])) for call in project.calls()}
+    facts = {(h, c) for h, c in ran if c.startswith("git -C ") and " rev-parse " in c}
+    assert ran - facts - planned == set()
+    steps = [(h, c) for h, c in planned if not c.startswith(("GET ", "HEAD ", "kubernetes-api",
+                                                                "append "))]
+    for needle in ("irp-source ", "irp-prebuild ", "irp-build start ", "irp-build follow ",
+                   "irp-build inspect ", "nix flake check --no-build", "nix flake show",
+                   "nix eval", "helm lint ", "helm template ", "k3s --version",
+                   "cat -- /etc/rancher/k3s/registries.yaml"):
+        assert any(needle in c and (h, c) in ran for h, c in steps), needle
