@@ -69,4 +69,6 @@ def preflight_lines(pipeline: Pipeline, stages: Sequence[str]) -> list[str]:
         for step in plan_steps(settings, pre):
             lines.append(f"        [{step.host}] $ {shlex.join(step.argv)}"
                          f"   # timeout {step.timeout:.0f}s")
+            if step.note:
+                lines.append(f"          {step.note}")
     return lines

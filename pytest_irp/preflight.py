@@ -227,12 +227,12 @@ def plan_steps(s: Resolved, pre: Precondition) -> list[Step]:
         ns = s["namespace"]
         reviews = ", ".join(f"{v} {r}{'/' + sub if sub else ''}"
                             for v, _, r, sub in ACCESS_NEEDED)
-        return [Step("local", ("kubernetes-api", "get", f"namespace/{ns}",
-                               f"(context {s['kube_context']})"), t,
-                     "API reachable; the namespace present (else: may it be created?)"),
-                Step("local", ("kubernetes-api", "create", "selfsubjectaccessreviews",
-                               f"namespace {ns}: {reviews}"), t,
-                     "access reviews are answered, never stored")]
+        return [Step("local", ("kubernetes-api", "get", f"namespace/{ns}"), t,
+                     f"kube context {s['kube_context']}: API reachable; the namespace present "
+                     f"(else: may it be created?)"),
+                Step("local", ("kubernetes-api", "create", "selfsubjectaccessreviews"), t,
+                     f"in namespace {ns}: {reviews}; access reviews are answered, never "
+                     f"stored")]
     if pre.name == "node":
         node = s["node_host"]
         prefix = node_prefix(s)
