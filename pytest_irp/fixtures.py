@@ -133,5 +133,6 @@ def _value_fixture(spec: StageSpec) -> Any:
 for _spec in SPECS:
     globals()[_spec.stage_fixture] = _stage_fixture(_spec)
     globals()[_spec.fixture] = _value_fixture(_spec)
+del _spec
 
 STAGE_FIXTURES = {spec.stage_fixture: spec.name for spec in SPECS}
