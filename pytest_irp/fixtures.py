@@ -5,17 +5,22 @@ never raise; each asks for the stages it needs, so pytest's fixture graph is the
 pipeline: source -> prebuild -> build -> push -> (chart -> render) -> release -> live.
 The value fixtures (``built_image``, ``pushed_image``, ``deployed_release`` ...) return
 the stage's value or make the test FAIL or BLOCKED (see :mod:`pytest_irp.outcomes`).
+Both are made from the stage list (:data:`pytest_irp.stages.SPECS`), their documentation
+from the value types (:mod:`pytest_irp.docgen`).
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import pytest
 
+from .docgen import fixture_doc, stage_fixture_doc
 from .outcomes import require
 from .settings import Resolved
 from .stage import Pipeline, StageResult
+from .stages import SPECS, StageSpec
 
 PIPELINE_KEY = pytest.StashKey["Pipeline"]()
 
@@ -91,160 +96,43 @@ def cluster_node(irp_pipeline: Pipeline, irp_settings: Resolved) -> Any:
     return _testinfra_host(irp_pipeline, irp_settings["node_host"])
 
 
-# ---- stage results (session) ------------------------------------------------------------
-
-@pytest.fixture(scope="session")
-def stage_source(irp_pipeline: Pipeline) -> StageResult:
-    return irp_pipeline.result("source")
+# ---- the stages and their values, from the stage list -----------------------------------
 
 
-@pytest.fixture(scope="session")
-def stage_flake(irp_pipeline: Pipeline, stage_source: StageResult) -> StageResult:
-    return irp_pipeline.result("flake")
+def _stage_fixture(spec: StageSpec) -> Any:
+    """``stage_NAME`` (session): the stage's StageResult. It asks for the fixtures of the
+    stages it needs, so pytest's fixture graph is the pipeline."""
+
+    def fixture(irp_pipeline: Pipeline, **needs: StageResult) -> StageResult:
+        return irp_pipeline.result(spec.name)
+
+    params = [inspect.Parameter("irp_pipeline", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    params += [inspect.Parameter(f"stage_{need}", inspect.Parameter.KEYWORD_ONLY)
+               for need in spec.needs]
+    fixture.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    fixture.__name__ = fixture.__qualname__ = spec.stage_fixture
+    fixture.__doc__ = stage_fixture_doc(spec)
+    return pytest.fixture(scope="session", name=spec.stage_fixture)(fixture)
 
 
-@pytest.fixture(scope="session")
-def stage_spec(irp_pipeline: Pipeline, stage_source: StageResult) -> StageResult:
-    return irp_pipeline.result("spec")
+def _value_fixture(spec: StageSpec) -> Any:
+    """The value fixture checks ask for: the stage's value (its type in
+    :mod:`pytest_irp.values`), or the check FAILS or is BLOCKED (see :func:`require`)."""
+
+    def fixture(request: pytest.FixtureRequest, **stage: StageResult) -> Any:
+        return require(request.node, stage[spec.stage_fixture])
+
+    fixture.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
+        inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+        inspect.Parameter(spec.stage_fixture, inspect.Parameter.KEYWORD_ONLY)])
+    fixture.__name__ = fixture.__qualname__ = spec.fixture
+    fixture.__doc__ = fixture_doc(spec)
+    return pytest.fixture(name=spec.fixture)(fixture)
 
 
-@pytest.fixture(scope="session")
-def stage_prebuild(irp_pipeline: Pipeline, stage_source: StageResult) -> StageResult:
-    return irp_pipeline.result("prebuild")
+for _spec in SPECS:
+    globals()[_spec.stage_fixture] = _stage_fixture(_spec)
+    globals()[_spec.fixture] = _value_fixture(_spec)
+del _spec
 
-
-@pytest.fixture(scope="session")
-def stage_build(irp_pipeline: Pipeline, stage_prebuild: StageResult) -> StageResult:
-    return irp_pipeline.result("build")
-
-
-@pytest.fixture(scope="session")
-def stage_push(irp_pipeline: Pipeline, stage_build: StageResult) -> StageResult:
-    return irp_pipeline.result("push")
-
-
-@pytest.fixture(scope="session")
-def stage_chart(irp_pipeline: Pipeline) -> StageResult:
-    return irp_pipeline.result("chart")
-
-
-@pytest.fixture(scope="session")
-def stage_render(irp_pipeline: Pipeline, stage_chart: StageResult) -> StageResult:
-    return irp_pipeline.result("render")
-
-
-@pytest.fixture(scope="session")
-def stage_mirror(irp_pipeline: Pipeline) -> StageResult:
-    return irp_pipeline.result("mirror")
-
-
-@pytest.fixture(scope="session")
-def stage_pull(irp_pipeline: Pipeline, stage_push: StageResult,
-               stage_mirror: StageResult) -> StageResult:
-    return irp_pipeline.result("pull")
-
-
-@pytest.fixture(scope="session")
-def stage_release(irp_pipeline: Pipeline, stage_push: StageResult,
-                  stage_render: StageResult) -> StageResult:
-    return irp_pipeline.result("release")
-
-
-@pytest.fixture(scope="session")
-def stage_live(irp_pipeline: Pipeline, stage_release: StageResult) -> StageResult:
-    return irp_pipeline.result("live")
-
-
-@pytest.fixture(scope="session")
-def stage_ci(irp_pipeline: Pipeline) -> StageResult:
-    return irp_pipeline.result("ci")
-
-
-# ---- values (per test: FAIL or BLOCKED decided by the test's criterion) ------------------
-
-@pytest.fixture
-def source_checkout(request: pytest.FixtureRequest, stage_source: StageResult) -> Any:
-    """{sha, tag, remote_head, host, remote_dir, method}"""
-    return require(request.node, stage_source)
-
-
-@pytest.fixture
-def flake_report(request: pytest.FixtureRequest, stage_flake: StageResult) -> Any:
-    """{check_rc, check_output, show, eval, eval_error}"""
-    return require(request.node, stage_flake)
-
-
-@pytest.fixture
-def spec_run(request: pytest.FixtureRequest, stage_spec: StageResult) -> Any:
-    """{rc, output}"""
-    return require(request.node, stage_spec)
-
-
-@pytest.fixture
-def prebuild_facts(request: pytest.FixtureRequest, stage_prebuild: StageResult) -> Any:
-    """key -> value facts of the build host."""
-    return require(request.node, stage_prebuild)
-
-
-@pytest.fixture
-def built_image(request: pytest.FixtureRequest, stage_build: StageResult) -> Any:
-    """{out_path, compressed, size, layers, diff_ids, repo_tags, config, attached, sha}"""
-    return require(request.node, stage_build)
-
-
-@pytest.fixture
-def pushed_image(request: pytest.FixtureRequest, stage_push: StageResult) -> Any:
-    """{image, tag, digest (skopeo's), served_digest (the registry's), registry_tags (the
-    registry's tags/list), inspect_ok, inspect_digest, package_versions, registry, realm, ...}"""
-    return require(request.node, stage_push)
-
-
-@pytest.fixture
-def chart_lint(request: pytest.FixtureRequest, stage_chart: StageResult) -> Any:
-    """{lint_rc, lint_output}"""
-    return require(request.node, stage_chart)
-
-
-@pytest.fixture
-def rendered_chart(request: pytest.FixtureRequest, stage_render: StageResult) -> Any:
-    """{kinds, problems, manifests (Secret values masked), expected_image} (the stage
-    fails when the key notes are broken)"""
-    return require(request.node, stage_render)
-
-
-@pytest.fixture
-def node_mirror(request: pytest.FixtureRequest, stage_mirror: StageResult) -> Any:
-    """{problems, registries_yaml, hosts_toml (None: not there), hostport,
-    k3s_version_output, k3s_version}"""
-    return require(request.node, stage_mirror)
-
-
-@pytest.fixture
-def pulled_image(request: pytest.FixtureRequest, stage_pull: StageResult) -> Any:
-    """{image, digest, output, route, route_why, hosts_toml, plain_http}"""
-    return require(request.node, stage_pull)
-
-
-@pytest.fixture
-def deployed_release(request: pytest.FixtureRequest, stage_release: StageResult) -> Any:
-    """{status, revision, pods, pod_facts, pod_problems, running_digest,
-    startup_line_seen, startup_problem, healthz_via_cluster, ...}"""
-    return require(request.node, stage_release)
-
-
-@pytest.fixture
-def live_app(request: pytest.FixtureRequest, stage_live: StageResult) -> Any:
-    """{healthz, probes, log_problems, watched_seconds}"""
-    return require(request.node, stage_live)
-
-
-@pytest.fixture
-def ci_workflow(request: pytest.FixtureRequest, stage_ci: StageResult) -> Any:
-    """{workflows, workflow_texts, workflow_source, runner_label, ci_branch, latest_runs
-    (None: Gitea's API not asked), problems}"""
-    return require(request.node, stage_ci)
-
-
-STAGE_FIXTURES = {f"stage_{name}": name for name in
-                  ("source", "flake", "spec", "prebuild", "build", "push", "chart", "render",
-                   "mirror", "pull", "release", "live", "ci")}
+STAGE_FIXTURES = {spec.stage_fixture: spec.name for spec in SPECS}

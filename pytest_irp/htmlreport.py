@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import shlex
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
@@ -21,6 +21,8 @@ from .fileio import locked, write_atomic
 from .pipeline import CRITERIA, STAGES
 from .run import deselected_checks
 from .settings import TARGET_SETTINGS, describe
+from .stage import StageResult
+from .values import DeployedRelease, NodeMirror, PrebuildFacts, PushedImage, SourceCheckout
 
 if TYPE_CHECKING:
     from .html.model import Report
@@ -62,20 +64,27 @@ def selection(config: pytest.Config) -> list[str]:
     return parts
 
 
+def _value(results: dict[str, StageResult], stage: str) -> dict[str, Any]:
+    """A stage's value, also of a stage that failed (a reused one's, or {})."""
+    result = results.get(stage)
+    return result.value if result is not None else {}
+
+
 def _environment(run: IrpRun) -> list[tuple[str, str]]:
     import platform
 
     results = run.pipeline.results
     env = [(name, str(run.settings.get(name) or "")) for name in TARGET_SETTINGS]
-    source = results.get("source")
-    sha = str(source.value.get("sha", "")) if source is not None and source.ok else ""
-    env.append(("SHA under test", sha or run.pipeline.facts.sha_or("-")))
-    for label, stage, key in (("nix", "prebuild", "nix"), ("skopeo", "push", "skopeo_version"),
-                              ("helm", "release", "helm_version"),
-                              ("k3s", "mirror", "k3s_version")):
-        result = results.get(stage)
-        value = result.value.get(key, "") if result is not None and result.value else ""
-        env.append((label, str(value or "")))
+    source = cast(SourceCheckout, rep.ok_value(results, "source"))
+    env.append(("SHA under test", source.get("sha") or run.pipeline.facts.sha_or("-")))
+    prebuild = cast(PrebuildFacts, _value(results, "prebuild"))
+    push = cast(PushedImage, _value(results, "push"))
+    release = cast(DeployedRelease, _value(results, "release"))
+    mirror = cast(NodeMirror, _value(results, "mirror"))
+    env += [("nix", str(prebuild.get("nix") or "")),
+            ("skopeo", push.get("skopeo_version") or ""),
+            ("helm", release.get("helm_version") or ""),
+            ("k3s", mirror.get("k3s_version") or "")]
     env.append(("run id", run.run_id))
     for name, result in results.items():
         if result.reused_from:

@@ -68,6 +68,20 @@ def chart_problems(manifests: list[dict[str, Any]], expected_image: str | None) 
 
 
 
+def masked_manifests(manifests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rendered manifests as recorded: a Secret's values replaced, its keys kept (what
+    :func:`chart_problems` reads of it)."""
+    def mask(m: dict[str, Any]) -> dict[str, Any]:
+        if m.get("kind") != "Secret":
+            return m
+        out = dict(m)
+        for field in ("data", "stringData"):
+            if isinstance(m.get(field), dict):
+                out[field] = dict.fromkeys(m[field], "***")
+        return out
+    return [mask(m) for m in manifests]
+
+
 # --------------------------------------------------------------------------- secrets
 
 

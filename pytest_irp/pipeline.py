@@ -1,4 +1,6 @@
-"""The pipeline of IRP-WP-0001 as stages, in order.
+"""The pipeline of IRP-WP-0001 as stages, in order, built from the stage list
+:data:`pytest_irp.stages.SPECS` (the stage code: one module per stage in
+:mod:`pytest_irp.stages`), with what each result depends on for reuse, and the criteria.
 
 source -> prebuild -> build (T06) -> push (T07) -> chart, render (T08) -> mirror, pull (T09) ->
 release (T10) -> live (T11); flake (T01) and spec (T05) beside them on the build host;
@@ -12,15 +14,15 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .stage import Facts, Stage
+from .stages import SPECS
 
 
 def _lazy(module: str, name: str) -> Callable[..., Any]:
-    """``pytest_irp.<module>.<name>``, imported at its first call: a run imports the code
-    of the stages it runs only (``-k T06`` never loads the helm and Kubernetes stages)."""
+    """``<module>.<name>``, imported at its first call: a run imports the code of the
+    stages it runs only (``-k T06`` never loads the helm and Kubernetes stages)."""
 
     def call(*args: Any, **kwargs: Any) -> Any:
-        return getattr(importlib.import_module(f"{__package__}.{module}"), name)(*args,
-                                                                                 **kwargs)
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
 
     call.__name__ = call.__qualname__ = f"{module}.{name}"
     return call
@@ -52,40 +54,20 @@ def _key_chart(f: Facts) -> Mapping[str, Any]:
             **_target(f, "registry", "helm_values")}
 
 
-BUILD_HOST = ("host",)  # Stage.hosts: the settings naming the hosts a stage runs commands on
+KEYS: dict[str, Callable[[Facts], Mapping[str, Any]]] = {
+    "source": _key_source, "flake": _key_flake, "spec": _key_build, "build": _key_build,
+    "push": _key_push, "chart": _key_chart, "render": _key_chart,
+}
+"""What a stage's saved result depends on (for --irp-reuse); a stage without a key is
+never reused."""
 
-STAGES: tuple[Stage, ...] = (
-    Stage("source", "T06", "checkout of the SHA under test on the build host", (),
-          _lazy("source", "run"), _lazy("source", "plan"), _key_source, hosts=BUILD_HOST),
-    Stage("flake", "T01", "nix flake check on the build host", ("source",),
-          _lazy("nix", "flake_run"), _lazy("nix", "flake_plan"), _key_flake, hosts=BUILD_HOST),
-    Stage("spec", "T05", "Hspec tests on the build host", ("source",),
-          _lazy("nix", "spec_run"), _lazy("nix", "spec_plan"), _key_build, hosts=BUILD_HOST),
-    Stage("prebuild", "T06", "pre-build checklist on the build host", ("source",),
-          _lazy("nix", "prebuild_run"), _lazy("nix", "prebuild_plan"), None, hosts=BUILD_HOST),
-    Stage("build", "T06", "nix build of the image on the build host", ("prebuild",),
-          _lazy("nix", "build_run"), _lazy("nix", "build_plan"), _key_build, hosts=BUILD_HOST),
-    Stage("push", "T07", "skopeo push to the registry", ("build",),
-          _lazy("registry", "run"), _lazy("registry", "plan"), _key_push,
-          hosts=BUILD_HOST, imports=("requests",)),
-    Stage("chart", "T08", "helm lint of the chart", (),
-          _lazy("deploy", "chart_run"), _lazy("deploy", "chart_plan"), _key_chart),
-    Stage("render", "T08", "chart rendered and checked against the key notes", ("chart",),
-          _lazy("deploy", "render_run"), _lazy("deploy", "render_plan"), _key_chart),
-    Stage("mirror", "T09", "node registry mirror configuration", (),
-          _lazy("deploy", "mirror_run"), _lazy("deploy", "mirror_plan"), None),
-    Stage("pull", "T09", "image pull on the node", ("push", "mirror"),
-          _lazy("deploy", "pull_run"), _lazy("deploy", "pull_plan"), None),
-    Stage("release", "T10", "helm release on the cluster", ("push", "render"),
-          _lazy("deploy", "release_run"), _lazy("deploy", "release_plan"), None,
-          imports=("kubernetes.client", "kubernetes.config")),
-    Stage("live", "T11", "live HTTP checks and log watch", ("release",),
-          _lazy("deploy", "live_run"), _lazy("deploy", "live_plan"), None,
-          imports=("requests", "kubernetes.client", "kubernetes.config")),
-    Stage("ci", "T12", "Gitea Actions workflow", (),
-          _lazy("deploy", "ci_run"), _lazy("deploy", "ci_plan"), None,
-          imports=("requests",)),
-)
+STAGES: tuple[Stage, ...] = tuple(
+    Stage(spec.name, spec.criterion, spec.title, spec.needs, _lazy(spec.module, "run"),
+          _lazy(spec.module, "plan"), KEYS.get(spec.name), hosts=spec.hosts,
+          imports=spec.imports)
+    for spec in SPECS)
+"""The stages, in pipeline order (:data:`pytest_irp.stages.SPECS`): the order of plans,
+of the terminal's and the reports' stage lists."""
 
 CRITERIA: dict[str, str] = {
     "T01": "flake.nix with overlay from inter-hub",

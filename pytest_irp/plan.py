@@ -11,6 +11,7 @@ import pytest
 from .fixtures import STAGE_FIXTURES
 from .outcomes import criterion_of
 from .stage import Pipeline
+from .stages import BY_NAME
 
 
 def needed_stages(pipeline: Pipeline, items: Sequence[pytest.Item]) -> list[str]:
@@ -38,7 +39,7 @@ def plan_text(pipeline: Pipeline, items: Sequence[pytest.Item]) -> str:
     lines += preflight_lines(pipeline, stages)
     for number, name in enumerate(stages, 1):
         stage = pipeline.stages[name]
-        timeout = pipeline.settings.get(f"timeout_{name}", 0)
+        timeout = pipeline.settings.get(BY_NAME[name].timeout_setting, 0)
         needs = f" after {', '.join(stage.needs)}" if stage.needs else ""
         lines.append(f"{number:2}. {name} [{stage.criterion}] {stage.title}{needs} "
                      f"(timeout {timeout:.0f}s)")
@@ -68,4 +69,6 @@ def preflight_lines(pipeline: Pipeline, stages: Sequence[str]) -> list[str]:
         for step in plan_steps(settings, pre):
             lines.append(f"        [{step.host}] $ {shlex.join(step.argv)}"
                          f"   # timeout {step.timeout:.0f}s")
+            if step.note:
+                lines.append(f"          {step.note}")
     return lines

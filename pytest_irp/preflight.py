@@ -110,9 +110,10 @@ def selected(stages: Sequence[str]) -> list[tuple[Precondition, str]]:
 
 
 def prebuild_argv(s: Resolved) -> list[str]:
-    """The pre-build checklist, the same script the prebuild stage runs."""
-    return remote.argv("prebuild", s["app_name"],
-                       *([s["libhsghc_path"]] if s.get("libhsghc_path") else []))
+    """The pre-build checklist, the command the prebuild stage runs."""
+    from .stages import prebuild
+
+    return list(prebuild.commands(s, "").argv)
 
 
 def skopeo_argv(s: Resolved) -> list[str]:
@@ -208,8 +209,9 @@ def plan_steps(s: Resolved, pre: Precondition) -> list[Step]:
         plain = bool(s["registry_plain_http"])
         return [Step("local", ("GET", f"{ref.base_url(plain)}/v2/"), t,
                      "reachable; its challenge and token realm (anonymous)"),
-                Step("local", ("GET", token_url(ref, plain), "(basic auth: registry_user)"),
-                     t, "credentials accepted; push scope in the token when it names one")]
+                Step("local", ("GET", token_url(ref, plain)), t,
+                     "credentials accepted (basic auth: registry_user); push scope in the "
+                     "token when it names one")]
     if pre.name == "helm":
         return [Step("local", tuple(helm_argv(s)), t,
                      "helm present; helm 4.0.x rejects the release's --wait=hookOnly")]
@@ -217,12 +219,12 @@ def plan_steps(s: Resolved, pre: Precondition) -> list[Step]:
         ns = s["namespace"]
         reviews = ", ".join(f"{v} {r}{'/' + sub if sub else ''}"
                             for v, _, r, sub in ACCESS_NEEDED)
-        return [Step("local", ("kubernetes-api", "get", f"namespace/{ns}",
-                               f"(context {s['kube_context']})"), t,
-                     "API reachable; the namespace present (else: may it be created?)"),
-                Step("local", ("kubernetes-api", "create", "selfsubjectaccessreviews",
-                               f"namespace {ns}: {reviews}"), t,
-                     "access reviews are answered, never stored")]
+        return [Step("local", ("kubernetes-api", "get", f"namespace/{ns}"), t,
+                     f"kube context {s['kube_context']}: API reachable; the namespace present "
+                     f"(else: may it be created?)"),
+                Step("local", ("kubernetes-api", "create", "selfsubjectaccessreviews"), t,
+                     f"in namespace {ns}: {reviews}; access reviews are answered, never "
+                     f"stored")]
     if pre.name == "node":
         node = s["node_host"]
         prefix = node_prefix(s)

@@ -58,9 +58,9 @@ def _record(ctx: StageContext, argv: Sequence[str], status: int, started: float,
 
 
 def probe_build_host(ctx: StageContext, stages: Sequence[str]) -> list[str]:
-    from .nix import prebuild_run  # the prebuild stage's own checks, run early
+    from .stages import prebuild  # the prebuild stage's own checks, run early
 
-    facts = prebuild_run(ctx)
+    facts = prebuild.run(ctx)
     return [f"{facts.get('nix') or 'nix ?'}, {int(facts.get('disk_free_kb') or 0) // 1024} "
             f"MiB free, {int(facts.get('mem_available_kb') or 0) // 1024} MiB memory"]
 
@@ -128,9 +128,9 @@ def probe_helm(ctx: StageContext, stages: Sequence[str]) -> list[str]:
 def release_wait_flags(s: Any) -> list[str]:
     """The ``--wait`` flags of the release's own ``helm upgrade`` command line (the helm
     check knows which helm versions reject which of them)."""
-    from . import deploy
+    from . import helm
 
-    upgrade = getattr(deploy, "upgrade_argv", None)
+    upgrade = getattr(helm, "upgrade_argv", None)
     if not callable(upgrade):
         return []
     try:
@@ -244,8 +244,8 @@ PROBES: dict[str, Probe] = {
 
 
 IMPORTS: tuple[tuple[str, frozenset[str]], ...] = (
-    ("pytest_irp.nix", frozenset({"build-host"})),
-    ("pytest_irp.deploy", frozenset({"helm"})),
+    ("pytest_irp.stages.prebuild", frozenset({"build-host"})),
+    ("pytest_irp.helm", frozenset({"helm"})),
     ("requests", frozenset({"registry"})),
     ("kubernetes.client", frozenset({"kube"})), ("kubernetes.config", frozenset({"kube"})),
 )

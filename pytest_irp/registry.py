@@ -18,13 +18,11 @@ from __future__ import annotations
 import base64
 import json
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import remote
 from .registry_facts import _block as _block
-from .registry_facts import digest_problem, tag_problem
 from .registry_facts import first_line as first_line
 from .registry_facts import inspect_facts as inspect_facts
 from .registry_facts import parse_challenge as parse_challenge
@@ -32,7 +30,7 @@ from .registry_facts import parse_challenges as parse_challenges
 from .registry_facts import parse_version as parse_version
 from .registry_facts import realm_fix as realm_fix
 from .registry_facts import realm_refusal as realm_refusal
-from .stage import StageContext, StageError, Step
+from .stage import StageContext, StageError
 
 MANIFEST_TYPES = ", ".join([
     "application/vnd.oci.image.manifest.v1+json",
@@ -42,8 +40,6 @@ MANIFEST_TYPES = ", ".join([
 HTTP_TIMEOUT = 10
 MAX_TAG_PAGES = 50
 SERVICE = "container_registry"
-REALM_FINDING = "Registry token realm points to the wrong address"
-EXPOSURE_FINDING = "Registry token was visible in the build host's process list"
 
 
 @dataclass(frozen=True)
@@ -91,45 +87,23 @@ def token_url(ref: ImageRef, plain_http: bool) -> str:
             f"&scope=repository:{ref.path}:push,pull")
 
 
+def tags_url(ref: ImageRef, plain_http: bool) -> str:
+    return f"{ref.base_url(plain_http)}/v2/{ref.path}/tags/list"
+
+
+def manifest_url(ref: ImageRef, plain_http: bool, tag: str) -> str:
+    return f"{ref.base_url(plain_http)}/v2/{ref.path}/manifests/{tag}"
+
+
+def packages_url(ref: ImageRef, plain_http: bool) -> str:
+    """Gitea's packages API for the image's owner (``?type=container&q=NAME``)."""
+    return f"{ref.base_url(plain_http)}/api/v1/packages/{ref.path.split('/')[0]}"
+
+
 def authfile(hostport: str, user: str, password: str) -> str:
     """containers-auth.json content for one registry."""
     auth = base64.b64encode(f"{user}:{password}".encode()).decode()
     return json.dumps({"auths": {hostport: {"auth": auth}}})
-
-
-def push_argv(settings: Any, dest: str, mode: str = "authfile") -> list[str]:
-    """The push script; ``mode`` ``authfile`` (stdin: containers-auth.json) or ``token``
-    (stdin: the registry token, which the script passes to skopeo's argv)."""
-    tls = "false" if settings["registry_plain_http"] else "true"
-    return remote.argv("push", settings["remote_dir"], dest, tls, mode, *settings["skopeo"])
-
-
-def plan(ctx: StageContext) -> list[Step]:
-    s = ctx.settings
-    reg = s.get("registry") or "<registry-host:port>/<owner>/<name>"
-    ref = ImageRef.parse(reg)
-    plain = bool(s["registry_plain_http"])
-    tag = ctx.facts.tag_or()
-    return [
-        Step("local", ("GET", f"{ref.base_url(plain)}/v2/"), HTTP_TIMEOUT,
-             "read the advertised token realm (anonymous)"),
-        Step("local", ("GET", token_url(ref, plain), "(basic auth: registry_user)"),
-             HTTP_TIMEOUT, "fetch a token from the registry's own endpoint"),
-        Step(s.get("host", "<host>"), (*s["skopeo"], "--version"), HTTP_TIMEOUT,
-             "skopeo's version, for the report (the push keeps to what 1.9 and 1.22 do)"),
-        Step(s.get("host", "<host>"), tuple(remote.display(push_argv(s, ref.with_tag(tag)))),
-             s["timeout_push"], "skopeo copy + inspect with an authfile read from stdin "
-             "(0600, removed)" + ("; with a wrong realm (registry_token_workaround): mode "
-                                  "token, the token on skopeo's argv" if
-                                  s.get("registry_token_workaround") else "")),
-        Step("local", ("GET", f"{ref.base_url(plain)}/v2/{ref.path}/tags/list"), HTTP_TIMEOUT,
-             "the tag is listed"),
-        Step("local", ("HEAD", f"{ref.base_url(plain)}/v2/{ref.path}/manifests/{tag}"),
-             HTTP_TIMEOUT, "Docker-Content-Digest equals the pushed digest"),
-        Step("local", ("GET", f"{ref.base_url(plain)}/api/v1/packages/{ref.path.split('/')[0]}"
-                       f"?type=container&q={ref.path.split('/')[-1]}"), HTTP_TIMEOUT,
-             "Gitea lists the image and the tag (when the registry is a Gitea)"),
-    ]
 
 
 class RegistryClient:
@@ -182,7 +156,7 @@ class RegistryClient:
     def tags(self, token: str, page_size: int | None = None) -> list[str]:
         """Every tag: registries may answer in pages (``Link: <...>; rel="next"``; Gitea
         sends one after every non-empty page, the last too, then answers an empty page)."""
-        url: str | None = f"{self.base}/v2/{self.ref.path}/tags/list" + (
+        url: str | None = tags_url(self.ref, self.plain_http) + (
             f"?n={page_size}" if page_size else "")
         tags: list[str] = []
         seen: set[str] = set()
@@ -230,18 +204,18 @@ class RegistryClient:
             return None
         return True
 
-    def package_versions(self, user: str, password: str, owner: str, name: str,
-                         want: str) -> list[str]:
+    def package_versions(self, user: str, password: str, name: str, want: str) -> list[str]:
         """Versions (tags) of the container package OWNER/NAME in Gitea's packages API
         (``GET /api/v1/packages/OWNER?type=container&q=NAME``), paged until ``want`` shows."""
         found: list[str] = []
         for page in range(1, MAX_TAG_PAGES + 1):
-            response = self.get(f"{self.base}/api/v1/packages/{owner}", auth=(user, password),
+            response = self.get(packages_url(self.ref, self.plain_http), auth=(user, password),
                                 params={"type": "container", "q": name, "page": page,
                                         "limit": 50})
             if response.status_code != 200:
                 raise StageError(f"Gitea's packages API answered HTTP {response.status_code} "
-                                 f"for {owner}/{name} (GET /api/v1/packages/{owner})")
+                                 f"for {self.ref.path} (GET /api/v1/packages/"
+                                 f"{self.ref.path.split('/')[0]})")
             try:
                 rows = response.json()
             except ValueError:
@@ -259,7 +233,7 @@ class RegistryClient:
 
         try:
             response = self.session.head(
-                f"{self.base}/v2/{self.ref.path}/manifests/{tag}", timeout=HTTP_TIMEOUT,
+                manifest_url(self.ref, self.plain_http, tag), timeout=HTTP_TIMEOUT,
                 headers={"Authorization": f"Bearer {token}", "Accept": MANIFEST_TYPES})
         except requests.RequestException as exc:
             raise StageError(f"registry {self.ref.hostport} is unreachable: {_short(exc)}"
@@ -292,101 +266,3 @@ def credentials(ctx: StageContext) -> tuple[str, str]:
     password = s.require("registry_password").reveal()
     ctx.redactor.add_basic_auth(user, password)
     return user, password
-
-
-def run(ctx: StageContext) -> dict[str, Any]:
-    s = ctx.settings
-    host = s.require("host")
-    ref = ImageRef.parse(s.require("registry"))
-    plain = bool(s["registry_plain_http"])
-    user, password = credentials(ctx)
-    tag = ctx.facts.tag()
-    client = RegistryClient(ref, plain)
-    challenge = client.challenge()
-    realm = challenge.get("realm", "")
-    problem = realm_problem(realm, ref.hostport, plain) if challenge["scheme"] == "bearer" \
-        else None
-    version = client.version() if problem else None
-    fix = realm_fix(version, ref.hostport)
-    answers = client.realm_answers(realm) if problem else True
-    if problem:
-        seen = {False: " Nothing answers there (connection refused).",
-                True: " Something answers there, seen from this machine (a forward?).",
-                None: ""}[answers]
-        ctx.finding("warning", REALM_FINDING,
-                    f"{problem}.{seen} Gitea {version or '(version unknown)'}.", fix)
-    workaround = bool(problem) and bool(s["registry_token_workaround"])
-    if problem and answers is False and not workaround:
-        raise StageError(
-            f"the registry's token realm {realm} does not answer (connection refused); "
-            f"skopeo asks it for every push (an authfile's `auth` and `identitytoken` both go "
-            f"there), so the push cannot succeed. Fix: {fix} (Or opt in to the workplan's "
-            f"workaround, registry_token_workaround = true: the token on skopeo's command "
-            f"line.)")
-    token = client.token(user, password)
-    ctx.redactor.add(token)  # before any command line holding it is built
-    dest = ref.with_tag(tag)
-    skopeo = ctx.run(host, [*s["skopeo"], "--version"], timeout=HTTP_TIMEOUT, check=False)
-    skopeo_version = skopeo.stdout.strip().splitlines()[0] if skopeo.ok and \
-        skopeo.stdout.strip() else f"unknown ({skopeo.describe_failure()})"
-    if workaround:
-        result = ctx.run(host, push_argv(s, dest, "token"), input=token, check=False)
-        ctx.finding("warning", EXPOSURE_FINDING,
-                    f"registry_token_workaround is on and the realm is wrong: the push of "
-                    f"{dest} passed the registry token to `skopeo copy --dest-registry-token` "
-                    f"and `skopeo inspect --registry-token` on {host}, so it was visible in "
-                    f"{host}'s process list (ps, /proc/PID/cmdline: every user of that host) "
-                    f"for the push's duration (valid 24 h on Gitea). It is masked in every "
-                    f"output here.", f"Fix the realm ({fix}); then the push uses an authfile "
-                    f"(0600, removed afterwards) and the workaround is not needed.")
-    else:
-        result = ctx.run(host, push_argv(s, dest), input=authfile(ref.hostport, user, password),
-                         check=False)
-    # push.sh's watchdog writes an empty line to stderr every 2 s (to notice a dead session)
-    result = replace(result, stderr=without_blank_lines(result.stderr))
-    if not result.ok:
-        at_realm = realm_refusal(result.stderr, realm) if problem else None
-        if at_realm:
-            raise StageError(
-                f"skopeo push of {dest} from {host} failed at the registry's token realm: "
-                f"{at_realm}. Fix: {fix}" + (
-                    "" if workaround else " (Or opt in to the workplan's workaround, "
-                    "registry_token_workaround = true: the token on skopeo's command line.)"),
-                details=result.tail(40))
-        raise StageError(f"skopeo push of {dest} from {host} failed: "
-                         f"{result.describe_failure()}.", details=result.tail(40))
-    pushed = _marker(result.stdout, "@@digest")
-    if not pushed.startswith("sha256:"):  # nothing to look for in the registry
-        raise StageError(digest_problem(pushed, None, dest))
-    inspected = inspect_facts(_block(result.stdout, "@@inspect"))
-    tags = client.tags(token)
-    problem_tag = tag_problem(tag, tags, f"{ref.hostport}/{ref.path}")
-    if problem_tag:
-        raise StageError(problem_tag)
-    served = client.digest(tag, token)
-    problem_digest = digest_problem(pushed, served, tag)
-    if problem_digest:
-        raise StageError(problem_digest)
-    owner, _, name = ref.path.partition("/")
-    gitea = version or client.version()  # None: not a Gitea (no packages API to ask)
-    packages = client.package_versions(user, password, owner, name, tag) if gitea else None
-    return {"image": dest, "tag": tag, "digest": pushed, "registry": ref.hostport,
-            "repository": ref.path, "realm": realm, "realm_problem": problem or "",
-            "realm_answers": answers, "realm_fix": fix if problem else "",
-            "gitea_version": gitea or "",
-            "token_workaround": workaround, "skopeo_version": skopeo_version,
-            "inspect_ok": inspected["ok"], "inspect_digest": inspected["digest"],
-            "inspect_tags": inspected["tags"], "inspect_error": inspected["error"],
-            "package_versions": packages,
-            "registry_tags": tags, "tags_total": len(tags), "served_digest": served}
-
-
-def without_blank_lines(text: str) -> str:
-    return "".join(line for line in text.splitlines(keepends=True) if line.strip())
-
-
-def _marker(text: str, marker: str) -> str:
-    for line in text.splitlines():
-        if line.startswith(marker + " "):
-            return line[len(marker) + 1:].strip()
-    return ""

@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .fileio import write_atomic
 from .outcomes import (
@@ -15,6 +15,7 @@ from .outcomes import (
     worst,
 )
 from .stage import StageResult
+from .values import BuiltImage, DeployedRelease, PulledImage, PushedImage
 
 
 @dataclass
@@ -56,16 +57,23 @@ def criteria_table(records: Iterable[CheckRecord], titles: Mapping[str, str]
     return rows
 
 
+def ok_value(results: Mapping[str, StageResult], stage: str) -> dict[str, Any]:
+    """The value of a stage that succeeded ({} otherwise): cast it to the stage's type in
+    :mod:`pytest_irp.values` and read it by its typed keys."""
+    result = results.get(stage)
+    return result.value if result is not None and result.ok else {}
+
+
 def digest_chain(results: Mapping[str, StageResult]) -> list[tuple[str, str]]:
     """nix out path -> pushed digest -> pulled digest -> running digest (what is known)."""
-    def value(stage: str, key: str) -> str:
-        r = results.get(stage)
-        return str(r.value.get(key, "")) if r is not None and r.ok else ""
-
-    return [("nix out path", value("build", "out_path")),
-            ("pushed digest", value("push", "digest")),
-            ("pulled digest", value("pull", "digest")),
-            ("running digest", value("release", "running_digest"))]
+    build = cast(BuiltImage, ok_value(results, "build"))
+    push = cast(PushedImage, ok_value(results, "push"))
+    pull = cast(PulledImage, ok_value(results, "pull"))
+    release = cast(DeployedRelease, ok_value(results, "release"))
+    return [("nix out path", build.get("out_path", "")),
+            ("pushed digest", push.get("digest", "")),
+            ("pulled digest", pull.get("digest", "")),
+            ("running digest", release.get("running_digest", ""))]
 
 
 def summary_json(run_id: str, settings_line: str, rows: list[dict[str, Any]],

@@ -4,7 +4,7 @@ report says otherwise), the checks a selection left out, and the end of the run.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -22,6 +22,7 @@ from .redact import Redactor
 from .report import CheckRecord, check_name, criteria_table
 from .settings import Resolved
 from .stage import Pipeline
+from .values import LiveApp
 
 RUN_KEY = pytest.StashKey["IrpRun"]()
 DESELECTED_KEY = pytest.StashKey[list[tuple[str, str]]]()
@@ -116,9 +117,10 @@ class IrpRun:
         """A green run with ``pipeline_log`` set appends its entry to PIPELINE_LOG.md."""
         live = self.pipeline.results.get("live")
         if self.settings["pipeline_log"] and exitstatus == 0 and live is not None and live.ok:
-            from .deploy import append_pipeline_log
+            from .pipeline_log import append_pipeline_log
 
-            live.value["pipeline_log"] = append_pipeline_log(self.settings, self.pipeline.facts)
+            value = cast(LiveApp, live.value)
+            value["pipeline_log"] = append_pipeline_log(self.settings, self.pipeline.facts)
 
 
 def current_run(config: pytest.Config) -> IrpRun | None:

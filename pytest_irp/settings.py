@@ -36,6 +36,7 @@ from .setting_parsers import (
     _url,
     parse_duration,
 )
+from .stages import SPECS
 
 
 class SettingError(ValueError):
@@ -69,10 +70,8 @@ class Setting:
         return "IRP_" + self.name.upper()
 
 
-STAGE_TIMEOUTS: dict[str, float] = {
-    "source": 120, "prebuild": 60, "flake": 600, "build": 5400, "push": 900, "spec": 3600,
-    "chart": 120, "render": 120, "mirror": 60, "pull": 300, "release": 600, "live": 300, "ci": 60,
-}
+# the default time limit of each stage (setting timeout_NAME), from the stage list
+STAGE_TIMEOUTS: dict[str, float] = {spec.name: spec.timeout for spec in SPECS}
 
 TABLE_FILE = Path(__file__).with_name("settings.toml")  # the table, as data
 PARSERS: dict[str, Callable[[Any], Any]] = {

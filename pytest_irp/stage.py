@@ -18,7 +18,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -250,7 +250,7 @@ class Stage:
     criterion: str
     title: str
     needs: tuple[str, ...]
-    run: Callable[[StageContext], dict[str, Any]]
+    run: Callable[[StageContext], Mapping[str, Any]]
     plan: Callable[[StageContext], list[Step]]
     key: Callable[[Facts], Mapping[str, Any]] | None = None
     hosts: tuple[str, ...] = ()
@@ -337,8 +337,11 @@ class Pipeline:
                             log_dir=self.log_dir, progress=self.progress, deadline=deadline)
 
     def plan(self, name: str) -> list[Step]:
+        """The commands the stage would run, as its run builds them (remote scripts shown
+        by their file name)."""
         stage = self.stages[name]
-        return stage.plan(self.context(stage, time.monotonic() + 1e9))
+        steps = stage.plan(self.context(stage, time.monotonic() + 1e9))
+        return [replace(step, argv=tuple(remote.display(step.argv))) for step in steps]
 
     def result(self, name: str) -> StageResult:
         if self.gate is not None and name not in self.results:
@@ -403,7 +406,7 @@ class Pipeline:
                            commands=ctx.commands, findings=ctx.findings, logs=ctx.logs,
                            started=started, duration=time.time() - started)
 
-    def _clean(self, value: dict[str, Any]) -> dict[str, Any]:
+    def _clean(self, value: Mapping[str, Any]) -> dict[str, Any]:
         text = json.dumps(value, default=str)
         return dict(json.loads(self.redactor.redact(text)))
 

@@ -4,7 +4,7 @@ redacted failure texts, the exit-criteria table, plan and preflight output."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -18,7 +18,9 @@ from .outcomes import (
     CriterionFailed,
 )
 from .redact import SESSION_SECRET_NAME, Redactor
+from .report import ok_value
 from .run import IrpRun, deselected_checks
+from .values import LiveApp
 
 
 def mark_outcome(report: pytest.TestReport, call: pytest.CallInfo[None]) -> None:
@@ -132,9 +134,9 @@ def write_summary(tr: Any, run: IrpRun) -> None:
         for f in result.findings:
             if f.severity != "info":
                 tr.write_line(f"finding [{f.severity}] {f.title}: {f.fix or f.detail}", yellow=True)
-    live = run.pipeline.results.get("live")
-    if live is not None and live.value.get("pipeline_log"):
-        tr.write_line(f"PIPELINE_LOG.md: {live.value['pipeline_log']} (commit it with the app)")
+    live = cast(LiveApp, ok_value(run.pipeline.results, "live"))
+    if live.get("pipeline_log"):
+        tr.write_line(f"PIPELINE_LOG.md: {live.get('pipeline_log')} (commit it with the app)")
     tr.write_line(f"irp report: {run.html_path}; summary: {run.report_dir / 'summary.json'}")
     if not is_full(run, deselected_checks(run.config)):
         tr.write_line("irp: partial run: latest.html still shows the last full run")

@@ -3,8 +3,8 @@ sets on which it does not (``failing``), as the values of the check's fixtures.
 
 Read by :mod:`test_every_check_can_fail`. A fact set is a function of an :class:`Env`
 (a scratch directory, a loopback HTTP answer) returning fixture name -> value. Facts are
-written as a stage records them (the value dicts of :mod:`pytest_irp.deploy`,
-:mod:`pytest_irp.nix`, :mod:`pytest_irp.registry`, :mod:`pytest_irp.source`), or, for
+written as a stage records them (the values of :mod:`pytest_irp.values`, made by the stages
+of :mod:`pytest_irp.stages`), or, for
 the app-code checks, as an app repository (the lab's app, and one with a file missing).
 """
 

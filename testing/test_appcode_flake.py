@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_irp import nix
 from pytest_irp.appcode.flake import flake_verdict, ihp_version, outputs_verdict
 from pytest_irp.appcode.spec import group_examples, hspec_summary, run_verdict
+from pytest_irp.stages import flake, spec
 
 REPO = Path(__file__).resolve().parent.parent
 LAB_FLAKE = (REPO / "lab" / "app" / "flake.nix").read_text()
@@ -122,31 +122,34 @@ def test_ihp_version_from_flake_lock() -> None:
 
 
 def test_flake_commands_take_flake_options() -> None:
-    commands = [argv for argv, _ in nix._flake_commands({"flake_options": ("--impure",)})]
-    assert commands == [["nix", "flake", "check", "--no-build", "--impure"],
-                        ["nix", "flake", "show", "--json", "--impure"],
-                        ["nix", "eval", "--json", "--impure", ".#irp"]]
-    assert nix._flake_commands({"flake_options": ()})[0][0] == ["nix", "flake", "check",
-                                                                 "--no-build"]
+    settings = {"flake_options": ("--impure",), "remote_dir": "app", "timeout_flake": 60}
+    steps = flake.commands(settings, "haskelseed")
+    assert [list(step.argv[5:]) for step in steps] == [
+        ["nix", "flake", "check", "--no-build", "--impure"],
+        ["nix", "flake", "show", "--json", "--impure"],
+        ["nix", "eval", "--json", "--impure", ".#irp"]]
+    assert steps.check.argv[4] == "app"  # run in the checkout
+    pure = flake.commands({**settings, "flake_options": ()}, "haskelseed")
+    assert list(pure.check.argv[5:]) == ["nix", "flake", "check", "--no-build"]
 
 
 def test_flake_check_hint_names_the_setting_only_when_impure_is_missing() -> None:
     out = "error: access to absolute path '/home' is forbidden in pure evaluation mode"
-    assert "set flake_options to --impure" in nix.flake_check_hint(out, {"flake_options": ()})
-    assert nix.flake_check_hint(out, {"flake_options": ("--impure",)}) == ""
+    assert "set flake_options to --impure" in flake.flake_check_hint(out, {"flake_options": ()})
+    assert flake.flake_check_hint(out, {"flake_options": ("--impure",)}) == ""
 
 
 def test_spec_failure_hints() -> None:
     cmd = ["nix", "flake", "check", "-L"]
     no_check = "error: flake 'git+file:///x' does not provide attribute 'checks.x86_64-linux.tests'"
-    assert "exists only from IHP 1.5" in nix.spec_failure_hint(no_check, cmd, None)
-    assert "IHP v1.4.1 (flake.lock)" in nix.spec_failure_hint("", cmd, "v1.4.1")
+    assert "exists only from IHP 1.5" in spec.spec_failure_hint(no_check, cmd, None)
+    assert "IHP v1.4.1 (flake.lock)" in spec.spec_failure_hint("", cmd, "v1.4.1")
     db = "psql: error: connection to server on socket \"/tmp/.s.PGSQL.5432\" failed"
-    hint = nix.spec_failure_hint(db, cmd, "v1.5.0")
+    hint = spec.spec_failure_hint(db, cmd, "v1.5.0")
     assert "nix sandbox, which has no PostgreSQL" in hint
     assert "test_command" in hint
-    assert nix.spec_failure_hint(db, ["devenv", "shell", "--", "test"], "v1.5.0") == ""
-    assert nix.spec_failure_hint("some compile error", cmd, "v1.5.0") == ""
+    assert spec.spec_failure_hint(db, ["devenv", "shell", "--", "test"], "v1.5.0") == ""
+    assert spec.spec_failure_hint("some compile error", cmd, "v1.5.0") == ""
 
 
 HSPEC_OK = """Test.ProbeControllerSpec

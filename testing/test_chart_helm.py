@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from pytest_irp import judge
-from pytest_irp.deploy import helm_major
+from pytest_irp.helm import helm_major
 from pytest_irp.pipeline import STAGES
 from pytest_irp.redact import Redactor
 from pytest_irp.runners import LocalRunner

@@ -112,7 +112,7 @@ class _Facts:
 
 
 def _appender(repo: Path, n: int, start: Any) -> None:
-    from pytest_irp.deploy import append_pipeline_log
+    from pytest_irp.pipeline_log import append_pipeline_log
 
     start.wait()
     append_pipeline_log({"registry": "127.0.0.1:9/coulomb/app", "host": "haskelseed",

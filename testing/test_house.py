@@ -11,10 +11,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "pytest_irp"
-MAX_LINES = 500
-# the stage engineer's (issue 11 part B: one file per stage); the lab (pytest_irp_lab) is
-# another package and not counted
-NOT_YET = {"deploy.py", "nix.py"}
+MAX_LINES = 500  # every module of the plugin (the lab, pytest_irp_lab, is another package)
 
 
 def module_names() -> dict[str, Path]:
@@ -131,8 +128,7 @@ def test_no_module_of_the_plugin_over_500_lines() -> None:
     long = {
         str(file.relative_to(PACKAGE)): n
         for file in PACKAGE.rglob("*.py")
-        if file.name not in NOT_YET
-        and (n := len(file.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+        if (n := len(file.read_text(encoding="utf-8").splitlines())) > MAX_LINES
     }
     assert long == {}, f"split these by concern (at most {MAX_LINES} lines): {long}"
 
@@ -140,10 +136,13 @@ def test_no_module_of_the_plugin_over_500_lines() -> None:
 # names vulture cannot see used: pytest hooks and fixtures (called by name), hook arguments
 # pytest passes by name, the stage functions pipeline.py imports by name, attributes that
 # pytest or requests read, methods overriding testinfra's (run_local), and STATIC (the
-# corpus self-test's table of judges)
+# corpus self-test's table of judges), __signature__ (read by inspect.signature: the
+# generated fixtures' arguments), the steps of a stage's Commands that only its plan lists
+# (namespace_secret, rollout); the keys of the value types (pytest_irp/values.py, not
+# scanned) are read as string keys, which vulture cannot follow
 VULTURE_IGNORE = (
     "pytest_*,*_plan,*_run,trust_env,__qualname__,toterminal,count_towards_summary,"
-    "testsfailed,postfix,pytestmark,run_local,STATIC"
+    "testsfailed,postfix,pytestmark,run_local,STATIC,__signature__,namespace_secret,rollout"
 )
 
 
@@ -165,6 +164,8 @@ def test_no_dead_code() -> None:
             "60",
             "--ignore-names",
             VULTURE_IGNORE,
+            "--exclude",
+            "pytest_irp/values.py",
             "--ignore-decorators",
             "@pytest.fixture,@pytest.hookimpl",
         ],

@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 
 from conftest import Project
-from pytest_irp import deploy, nix, registry, source
+from pytest_irp import helm as helm_argv
+from pytest_irp import remote
 from pytest_irp.runners import ssh_argv
 from pytest_irp.settings import SettingError, resolve
+from pytest_irp.stages import build, push, source
 
 
 @pytest.mark.parametrize(("name", "value"), [
@@ -85,40 +87,41 @@ def test_ssh_puts_the_destination_after_dashdash() -> None:
 
 
 def test_nix_build_puts_the_installable_after_dashdash() -> None:
-    args = nix.build_args(SETTINGS)
+    args = build.build_args(SETTINGS)
     after_dashdash(args, ".#docker")
     assert args[-1] == ".#docker"
     assert args.index("-j1") < args.index("--")  # nix_options are options by design
 
 
 def test_commands_in_the_checkout_cd_after_dashdash() -> None:
-    argv = nix.in_checkout("-odd dir", ["nix", "flake", "check"])
+    argv = remote.in_checkout("-odd dir", ["nix", "flake", "check"])
     assert argv[2] == 'cd -- "$1" && shift && exec "$@"'
     assert argv[4:] == ["-odd dir", "nix", "flake", "check"]
 
 
 def test_remote_scripts_get_values_as_positional_arguments() -> None:
-    argv = source.source_argv("work", "a" * 40, "--upload-pack=x")
-    assert argv[3:] == ["irp-source", "work", "a" * 40, "--upload-pack=x"]
-    push = registry.push_argv(SETTINGS, "127.0.0.1:9/coulomb/app:abc")
-    assert push[3:] == ["irp-push", "work", "127.0.0.1:9/coulomb/app:abc", "false", "authfile",
+    argv = source.commands({**SETTINGS, "git_remote": "--upload-pack=x", "timeout_source": 60},
+                           "haskelseed", "a" * 40).argv
+    assert list(argv[3:]) == ["irp-source", "work", "a" * 40, "--upload-pack=x"]
+    pushed = push.push_argv(SETTINGS, "127.0.0.1:9/coulomb/app:abc")
+    assert pushed[3:] == ["irp-push", "work", "127.0.0.1:9/coulomb/app:abc", "false", "authfile",
                         "skopeo"]
 
 
 def test_helm_puts_release_and_chart_after_dashdash_and_joins_flag_values() -> None:
     helm = ["helm"]
     sets = ["--set", "image.tag=abc"]
-    lint = deploy.lint_argv(helm, "/app/chart", sets)
+    lint = helm_argv.lint_argv(helm, "/app/chart", sets)
     after_dashdash(lint, "/app/chart")
-    template = deploy.template_argv(helm, SETTINGS, "/app/chart", sets)
+    template = helm_argv.template_argv(helm, SETTINGS, "/app/chart", sets)
     after_dashdash(template, "probe", "/app/chart")
     assert "--namespace=coulomb" in template
-    upgrade = deploy.upgrade_argv(helm, SETTINGS, "/app/chart", sets)
+    upgrade = helm_argv.upgrade_argv(helm, SETTINGS, "/app/chart", sets)
     assert not any(a.startswith("--wait") for a in upgrade)
     after_dashdash(upgrade, "probe", "/app/chart")
     assert {"--namespace=coulomb", "--kube-context=railiance01",
             "--kubeconfig=/etc/kube/config", "--timeout=600s"} <= set(upgrade)
     for command in ("status", "history"):
-        argv = deploy.release_argv(helm, command, SETTINGS, "-o", "json")
+        argv = helm_argv.release_argv(helm, command, SETTINGS, "-o", "json")
         after_dashdash(argv, "probe")
         assert argv[1] == command

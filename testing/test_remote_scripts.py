@@ -386,7 +386,7 @@ def test_the_next_start_recovers_a_dead_builds_lock(shell: Shell, tmp_path: Path
     (state / "lock" / "pid").write_text(f"{_dead_pid()}\n")
     (state / "lock" / "sha").write_text("old\n")
     env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "PATH": f"{standins}:{shell.path}"}
-    from pytest_irp.nix import build_args
+    from pytest_irp.stages.build import build_args
 
     args = build_args({"build_attr": ".#docker", "nix_options": ("-j1",)})
     begun = start(shell, tmp_path, "build", ["start", str(work), "app", "abc", *args], None,

@@ -156,7 +156,7 @@ def test_a_held_lock_times_out_with_its_own_message(tmp_path: Path) -> None:
 def test_http_get_gives_the_last_answer_after_its_tries() -> None:
     import socket
 
-    from pytest_irp.deploy import http_get
+    from pytest_irp.stages.live import http_get
 
     with socket.socket() as sock:  # a loopback port nothing listens on
         sock.bind(("127.0.0.1", 0))

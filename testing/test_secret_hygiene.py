@@ -192,7 +192,7 @@ def test_a_url_password_on_the_command_line_is_refused() -> None:
 # ---- values read from the cluster (point 4) --------------------------------------------------
 
 def test_every_value_of_an_existing_env_secret_is_registered() -> None:
-    from pytest_irp.deploy import ensure_namespace_and_secret, generate_session_secret
+    from pytest_irp.kube import ensure_namespace_and_secret, generate_session_secret
 
     session = generate_session_secret()
     values = {"IHP_SESSION_SECRET": session,

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_irp import registry
 from pytest_irp.redact import Redactor
 from pytest_irp.runners import SshRunner, group_alive
+from pytest_irp.stages import push
 
 WAIT = 20.0
 
@@ -127,7 +127,7 @@ def test_ctrl_c_during_a_remote_push_ends_it_and_removes_the_authfile(
                        connect_timeout=5)
     settings = {"remote_dir": str(work), "registry_plain_http": True,
                 "skopeo": (str(standin),)}
-    argv = registry.push_argv(settings, "127.0.0.1:9/coulomb/app:abc")
+    argv = push.push_argv(settings, "127.0.0.1:9/coulomb/app:abc")
     ssh_pids: list[int] = []
 
     def interrupt() -> None:

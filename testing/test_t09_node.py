@@ -210,19 +210,19 @@ class _Core:
 
 def test_t10_healthz_via_the_clusters_service_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     """T10's exit `curl http://<cluster-ip>/healthz`: ok, and the facts that fail it."""
-    from pytest_irp import deploy
+    from pytest_irp.stages import release
 
-    monkeypatch.setattr(deploy.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(release.time, "sleep", lambda seconds: None)
     ok = type("R", (), {"status": 200, "data": b"ok"})()
     core = _Core([_Service("web-metrics", 9100), _Service("web", 80)], ok)
-    assert deploy._healthz_via_cluster(core, "coulomb", "rel") == {
+    assert release.healthz_via_cluster(core, "coulomb", "rel") == {
         "status": 200, "body": "ok", "error": "", "service": "web"}
     assert core.calls == [("web:80", "coulomb", "healthz")]
-    missing = deploy._healthz_via_cluster(_Core([_Service("x", 8080)], ok), "coulomb", "rel")
+    missing = release.healthz_via_cluster(_Core([_Service("x", 8080)], ok), "coulomb", "rel")
     assert missing["status"] == 0
     assert "no Service with port 80" in missing["error"]
     down = type("E", (Exception,), {"status": 503, "reason": "Service Unavailable",
                                     "body": "no endpoints available"})()
-    failed = deploy._healthz_via_cluster(_Core([_Service("web", 80)], down), "coulomb", "rel")
+    failed = release.healthz_via_cluster(_Core([_Service("web", 80)], down), "coulomb", "rel")
     assert failed["status"] == 503
     assert failed["error"] == "Service Unavailable"

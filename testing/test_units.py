@@ -142,7 +142,9 @@ def test_first_build_error_is_the_compilers_not_nixs() -> None:
 
 def test_build_log_format_survives_older_nix() -> None:
     """nix 2.8 reads a later -L as --log-format bar-with-logs: -L must come first."""
-    args = nix.build_args({"build_attr": ".#docker", "nix_options": ("-j1",)})
+    from pytest_irp.stages.build import build_args
+
+    args = build_args({"build_attr": ".#docker", "nix_options": ("-j1",)})
     assert args.index("-L") < args.index("--log-format")
     assert args[args.index("--log-format") + 1] == "internal-json"
 
@@ -384,7 +386,7 @@ def test_latest_run_judge_on_gitea_listings() -> None:
 
 
 def test_session_secret_must_be_base64_of_96_bytes() -> None:
-    from pytest_irp.deploy import generate_session_secret
+    from pytest_irp.kube import generate_session_secret
 
     assert judge.session_secret_problem(generate_session_secret()) == ""
     import base64
@@ -469,8 +471,8 @@ def test_every_stage_names_functions_that_exist() -> None:
 
     for stage in STAGES:
         for fn in (stage.run, stage.plan):
-            module, name = fn.__name__.split(".")
-            target = getattr(importlib.import_module(f"pytest_irp.{module}"), name)
+            module, _, name = fn.__name__.rpartition(".")
+            target = getattr(importlib.import_module(module), name)
             assert callable(target), f"{stage.name}: {fn.__name__}"
 
 
@@ -520,7 +522,7 @@ def test_stages_requested_reads_the_stage_fixtures_of_the_selected_checks() -> N
 
 
 def test_push_watchdog_lines_are_dropped_from_the_failure_text() -> None:
-    from pytest_irp.registry import without_blank_lines
+    from pytest_irp.stages.push import without_blank_lines
 
     assert without_blank_lines("\n\nFATA unauthorized\n\n \n") == "FATA unauthorized\n"
 
@@ -529,7 +531,7 @@ def test_recorded_manifests_keep_a_secrets_keys_not_its_values() -> None:
     secret = {"kind": "Secret", "metadata": {"name": "env"},
               "data": {"IHP_SESSION_SECRET": "c2VjcmV0"}, "stringData": {"DATABASE_URL": "pg"}}
     deployment = {"kind": "Deployment", "spec": {"replicas": 1}}
-    masked = rollout_judge.masked_manifests([secret, deployment])
+    masked = judge.masked_manifests([secret, deployment])
     assert masked[1] is deployment
     assert masked[0]["data"] == {"IHP_SESSION_SECRET": "***"}
     assert masked[0]["stringData"] == {"DATABASE_URL": "***"}

@@ -11,10 +11,12 @@ import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from ..outcomes import STATUS_BLOCKED, STATUS_FAIL, STATUS_PASS, STATUS_SKIPPED, worst
-from ..report import CheckRecord, digest_chain
+from ..report import CheckRecord, digest_chain, ok_value
 from ..stage import StageResult
+from ..values import PushedImage
 from .hints import hint_for
 from .text import blocking_stage, clean_output, command_text, plain_cause
 
@@ -280,10 +282,13 @@ def build(*, records: Sequence[CheckRecord], results: Mapping[str, StageResult],
           titles: Mapping[str, str], stage_titles: Mapping[str, str], run: RunInfo,
           base: str, title: str) -> Report:
     """The whole report. ``base``: the folder the page is written to (links are relative
-    to it); ``titles``: criterion -> title, in pipeline order."""
+    to it); ``titles``: criterion -> title, in pipeline order; ``stage_titles``: stage ->
+    title, in pipeline order (the order of the stage lists)."""
     order = list(titles)
     root = root_cause(records, results, run.host, run.ssh_config)
-    stages = [stage_view(r, stage_titles.get(n, ""), base) for n, r in results.items()]
+    stage_order = list(stage_titles)  # the pipeline's order (pytest_irp.stages.SPECS)
+    ran = sorted(results, key=lambda n: stage_order.index(n) if n in stage_order else 99)
+    stages = [stage_view(results[n], stage_titles.get(n, ""), base) for n in ran]
     by_crit: dict[str, list[CheckRecord]] = {}
     for rec in records:
         by_crit.setdefault(rec.criterion, []).append(rec)
@@ -296,8 +301,7 @@ def build(*, records: Sequence[CheckRecord], results: Mapping[str, StageResult],
             [check_view(r, root) for r in recs],
             [s for s in stages if s.criterion == crit]))
     chain = digest_chain(results)
-    push = results.get("push")
-    reference = str(push.value.get("image", "")) if push is not None and push.ok else ""
+    reference = cast(PushedImage, ok_value(results, "push")).get("image", "")
     not_selected = [(c, t) for c, t in titles.items() if c not in by_crit]
     word = verdict(criteria, run.exit_code)
     return Report(title=title, verdict=word,

@@ -1,4 +1,4 @@
-"""The source stage: the build host's checkout is the revision under test, proven by
+"""The source stage (T06): the build host's checkout is the revision under test, proven by
 ``git rev-parse HEAD`` on the build host."""
 
 from __future__ import annotations
@@ -7,15 +7,21 @@ import base64
 import subprocess
 from typing import Any
 
-from . import remote
-from .childenv import child_env
-from .stage import StageContext, StageError, Step
+from .. import remote
+from ..childenv import child_env
+from ..stage import StageContext, StageError, Step
+from ..values import SourceCheckout
 
 UNDER_TEST_REF = "refs/irp/under-test"
 
 
-def source_argv(remote_dir: str, sha: str, git_remote: str | None) -> list[str]:
-    return remote.argv("source", remote_dir, sha, *([git_remote] if git_remote else []))
+def commands(s: Any, host: str, sha: str) -> Step:
+    """The checkout: ``source.sh`` fetches ``sha`` from git_remote, or (without one)
+    unpacks a git bundle of it sent on stdin."""
+    git_remote = s.get("git_remote")
+    note = "fetch from git_remote" if git_remote else f"git bundle of {sha[:12]} sent on stdin"
+    argv = remote.argv("source", s["remote_dir"], sha, *([git_remote] if git_remote else []))
+    return Step(host, tuple(argv), s["timeout_source"], note)
 
 
 def make_bundle(repo: str, sha: str, timeout: float) -> bytes:
@@ -38,14 +44,10 @@ def make_bundle(repo: str, sha: str, timeout: float) -> bytes:
 
 def plan(ctx: StageContext) -> list[Step]:
     s = ctx.settings
-    sha = ctx.facts.sha_or()
-    note = ("fetch from git_remote" if s.get("git_remote")
-            else f"git bundle of {sha[:12]} sent on stdin")
-    return [Step(s.get("host", "<host>"), tuple(remote.display(
-        source_argv(s["remote_dir"], sha, s.get("git_remote")))), s["timeout_source"], note)]
+    return [commands(s, s.get("host", "<host>"), ctx.facts.sha_or())]
 
 
-def run(ctx: StageContext) -> dict[str, Any]:
+def run(ctx: StageContext) -> SourceCheckout:
     s = ctx.settings
     host = s.require("host")
     sha = ctx.facts.sha()
@@ -53,8 +55,8 @@ def run(ctx: StageContext) -> dict[str, Any]:
     if not s.get("git_remote"):
         stdin = base64.b64encode(make_bundle(str(ctx.facts.app_repo), sha,
                                              ctx.remaining())).decode()
-    result = ctx.run(host, source_argv(s["remote_dir"], sha, s.get("git_remote")), input=stdin,
-                     what=f"checkout of {sha[:12]} on {host}")
+    step = commands(s, host, sha)
+    result = ctx.run(host, step.argv, input=stdin, what=f"checkout of {sha[:12]} on {host}")
     head = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
     if head != sha:
         raise StageError(f"the build host's HEAD is {head or 'unknown'}, not the SHA under "
