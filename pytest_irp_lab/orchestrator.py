@@ -30,6 +30,8 @@ from pytest_irp_lab.proc import (
     LabError,
     Proc,
     alive,
+    cmdline,
+    leftover_processes,
     locked,
     proc_of,
     read_json,
@@ -423,6 +425,27 @@ class Lab:
 
     # ------------------------------------------------------------------ down
 
+    def _sweep(self, cluster: LabCluster, errors: list[str]) -> None:
+        """Stop what is still running for this lab though no record names it (started
+        by code whose records another teardown could not read), then undo the cluster's
+        host changes again: its mounts and links outlive a kubelet stopped this late."""
+        left = [p for pid in leftover_processes(self.layout.root)
+                if (p := proc_of(pid)) is not None]
+        if not left:
+            return
+        names = [" ".join(cmdline(p.pid))[:60] or str(p.pid) for p in left]
+        for proc in left:
+            try:
+                terminate(proc)
+            except LabError as exc:
+                errors.append(f"leftover process {proc.pid}: {exc}")
+        self.notes.append(f"stopped {len(left)} lab processes that no record named: "
+                          + ", ".join(names))
+        try:
+            cluster.stop()
+        except Exception as exc:  # keep tearing down the rest
+            errors.append(f"cluster (after the sweep): {exc}")
+
     def down(self, *, purge: bool = False) -> None:
         """Stop what ``up()`` started and remove what it created; ``purge`` also deletes
         the lab directory (keys, logs, registry storage)."""
@@ -434,8 +457,11 @@ class Lab:
             cluster = self.cluster()
             # the whole lab directory goes down: also a cluster started in it by hand (it
             # lives on the bridge that is about to go)
+            left = leftover_processes(self.layout.root)
+            cluster_left = any(str(self.layout.cluster_dir) + "/" in " ".join(cmdline(p))
+                               for p in left)
             if (state.get("cluster", {}).get("started") or self.with_cluster
-                    or cluster_running(cluster)):
+                    or cluster_running(cluster) or cluster_left):
                 try:
                     cluster.stop()
                     state.pop("cluster", None)
@@ -470,6 +496,7 @@ class Lab:
                 self.notes.append(f"network left in place: held by the lab in {holder}")
             else:
                 net.down(created)
+            self._sweep(cluster, errors)
             state.pop("net", None)
             state["up"] = False
             self.toml_path.unlink(missing_ok=True)

@@ -344,6 +344,36 @@ def pids_with_arg(needle: str) -> list[int]:
     return found
 
 
+def leftover_processes(root: Path) -> list[int]:
+    """Processes started for the lab in ``root`` that may have lost their records (a
+    teardown by an older lab's code, a deleted state file): any process but a Python one
+    (the suite, the lab's own command line, a host's init) one of whose arguments names a
+    path inside ``root``. Never this process or its ancestors."""
+    mine = {os.getpid()}
+    pid = os.getppid()
+    while pid > 1 and pid not in mine:
+        mine.add(pid)
+        pid = parent_of(pid)
+    prefix = str(root).rstrip("/") + "/"
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) in mine:
+            continue
+        argv = cmdline(int(entry.name))
+        if argv and "python" not in Path(argv[0]).name and any(prefix in a for a in argv):
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def parent_of(pid: int) -> int:
+    """The parent pid of ``pid`` (0 when it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    return int(stat[stat.rindex(")") + 2:].split()[1])
+
+
 def rss_kib(pid: int) -> int:
     """VmRSS of ``pid`` in KiB (0 when it is gone)."""
     try:

@@ -13,6 +13,7 @@ import json
 import os
 import stat
 import subprocess
+import sys
 import tarfile
 import time
 import tomllib
@@ -544,6 +545,31 @@ def test_node_sudo_asking_for_a_password_is_refused_at_once(lab_up: Lab) -> None
     finally:
         lab_up.set_node_sudo("nopasswd")
     assert ssh(lab_up, "railiance01", "sudo -n true").returncode == 0
+
+
+def test_down_stops_lab_processes_that_lost_their_records(lab_up: Lab) -> None:
+    """A teardown by older code (whose records this one cannot read) or a deleted state
+    file leaves processes without records: down() still stops what names the lab's files,
+    and never a Python process (the suite, the lab's own command line)."""
+    stray = subprocess.Popen(["sh", "-c", "sleep 300", str(lab_up.layout.root / "stray")])
+    suite_like = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)",
+                                   str(lab_up.layout.root / "irp-lab.toml")])
+    try:
+        time.sleep(0.2)
+        from pytest_irp_lab.proc import leftover_processes
+
+        assert stray.pid in leftover_processes(lab_up.layout.root)
+        assert suite_like.pid not in leftover_processes(lab_up.layout.root)
+        lab_up.down()
+        assert stray.wait(timeout=10) is not None
+        assert any("stopped 1 lab processes that no record named: sh -c sleep 300" in n
+                   for n in lab_up.notes), lab_up.notes
+        assert suite_like.poll() is None
+    finally:
+        for p in (stray, suite_like):
+            p.kill()
+            p.wait()
+    lab_up.up()
 
 
 def test_down_leaves_nothing_behind(lab_up: Lab):
