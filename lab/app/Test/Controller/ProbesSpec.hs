@@ -3,7 +3,6 @@ module Test.Controller.ProbesSpec where
 import Network.HTTP.Types.Status
 
 import IHP.Prelude
-import IHP.QueryBuilder (query)
 import IHP.Test.Mocking
 import IHP.Hspec
 import Test.Hspec
