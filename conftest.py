@@ -16,8 +16,10 @@ def app_repo(irp_settings) -> Path:  # type: ignore[no-untyped-def]
     """The application's repository on this machine."""
     path = Path(irp_settings["app_repo"]).resolve()
     if not (path / ".git").exists() and not (path / "flake.nix").exists():
-        pytest.fail(f"app_repo {path} is not the application's repository "
-                    f"(no .git or flake.nix)", pytrace=False)
+        pytest.fail(
+            f"app_repo {path} is not the application's repository (no .git or flake.nix)",
+            pytrace=False,
+        )
     return path
 
 

@@ -21,26 +21,45 @@ REPO = Path(__file__).resolve().parent.parent
 
 def once() -> float:
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "tests",
-                    "--irp-host", "example", "-p", "no:cacheprovider",
-                    "-p", "no:hypothesispytest"], cwd=REPO,
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--collect-only",
+            "-q",
+            "tests",
+            "--irp-host",
+            "example",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:hypothesispytest",
+        ],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+    )
     return time.perf_counter() - started
 
 
 def baseline() -> float:
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "pytest", "--version"], cwd=REPO, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "--version"], cwd=REPO, check=True, capture_output=True
+    )
     return time.perf_counter() - started
 
 
 def heavy_imports() -> list[str]:
-    code = ("import sys, pytest; pytest.main(['--collect-only', '-q', 'tests', '--irp-host', "
-            "'example', '-p', 'no:cacheprovider']); "
-            "print([m for m in ('kubernetes', 'requests', 'pglast') if m in sys.modules])")
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True,
-                         capture_output=True, text=True).stdout
+    code = (
+        "import sys, pytest; pytest.main(['--collect-only', '-q', 'tests', '--irp-host', "
+        "'example', '-p', 'no:cacheprovider']); "
+        "print([m for m in ('kubernetes', 'requests', 'pglast') if m in sys.modules])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, check=True, capture_output=True, text=True
+    ).stdout
     return eval(out.strip().splitlines()[-1])  # noqa: S307 - our own printed list
 
 
@@ -48,10 +67,11 @@ def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     times = [once() for _ in range(runs)]
     base = [baseline() for _ in range(runs)]
-    print(f"collect-only of the criteria suite (import + collection), {runs} runs: "
-          f"median {statistics.median(times):.3f}s, min {min(times):.3f}s")
-    print(f"`pytest --version` (interpreter + pytest start), median "
-          f"{statistics.median(base):.3f}s")
+    print(
+        f"collect-only of the criteria suite (import + collection), {runs} runs: "
+        f"median {statistics.median(times):.3f}s, min {min(times):.3f}s"
+    )
+    print(f"`pytest --version` (interpreter + pytest start), median {statistics.median(base):.3f}s")
     print(f"heavy modules imported during collection: {heavy_imports() or 'none'}")
 
 

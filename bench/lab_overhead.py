@@ -60,8 +60,14 @@ def side_commit(repo: Path) -> str:
     env = {**os.environ, **lab_app.GIT_ENV, "GIT_INDEX_FILE": str(repo / ".git" / "bench-index")}
 
     def git(*args: str, stdin: str | None = None) -> str:
-        return subprocess.run(["git", "-C", str(repo), *args], env=env, input=stdin, text=True,
-                              capture_output=True, check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "-C", str(repo), *args],
+            env=env,
+            input=stdin,
+            text=True,
+            capture_output=True,
+            check=True,
+        ).stdout.strip()
 
     git("read-tree", "HEAD")
     blob = git("hash-object", "-w", "--stdin", stdin=uuid.uuid4().hex + "\n")
@@ -76,8 +82,9 @@ def require_lab_network(lab: Lab) -> None:
     if not lab.healthy():
         raise SystemExit("the lab is not up: refusing to contact lab addresses")
     for address in ("10.77.0.1", "10.77.0.2", "10.77.0.3"):
-        route = subprocess.run(["ip", "route", "get", address], capture_output=True,
-                               text=True, check=True).stdout.split()
+        route = subprocess.run(
+            ["ip", "route", "get", address], capture_output=True, text=True, check=True
+        ).stdout.split()
         if route[:1] != ["local"] and route[route.index("dev") + 1] != "irpbr0":
             raise SystemExit(f"{address} is not routed through the lab bridge: {route}")
 
@@ -86,8 +93,20 @@ def require_lab_network(lab: Lab) -> None:
 
 
 def suite_argv(toml: Path, sha: str, reports: Path) -> list[str]:
-    return [sys.executable, "-m", "pytest", "tests", f"--irp-config={toml}", "-k", "T06 or T07",
-            f"--irp-ref={sha}", f"--irp-reports-dir={reports}", "-p", "no:randomly", "-q"]
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        "tests",
+        f"--irp-config={toml}",
+        "-k",
+        "T06 or T07",
+        f"--irp-ref={sha}",
+        f"--irp-reports-dir={reports}",
+        "-p",
+        "no:randomly",
+        "-q",
+    ]
 
 
 def plain_argv(lab: Lab, dest: str) -> list[str]:
@@ -100,8 +119,10 @@ def timed(argv: list[str], **kw: Any) -> float:
     done = subprocess.run(argv, capture_output=True, text=True, **kw)
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
-        raise SystemExit(f"{shlex.join(argv)[:300]} failed ({done.returncode}):\n"
-                         f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+        raise SystemExit(
+            f"{shlex.join(argv)[:300]} failed ({done.returncode}):\n"
+            f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+        )
     return elapsed
 
 
@@ -120,12 +141,22 @@ def bench_a(lab: Lab, runs: int, work: Path) -> dict[str, Any]:
         suite.append(timed(suite_argv(lab.toml_path, sha, work / f"a-{i}"), cwd=REPO))
         sha = side_commit(lab.layout.app_repo)  # a fresh one: the plain build is real too
         remote = lab.layout.remote_dir
-        subprocess.run(["git", "-C", str(remote), "fetch", "-q", str(lab.layout.app_repo),
-                        f"refs/irp-bench/{sha[:12]}"], check=True)
-        subprocess.run(["git", "-C", str(remote), "checkout", "-q", "-f", "--detach", sha],
-                       check=True)
-        plain.append(timed(plain_argv(lab, f"{settings['registry']}:plain-{sha[:7]}"),
-                           input=auth))
+        subprocess.run(
+            [
+                "git",
+                "-C",
+                str(remote),
+                "fetch",
+                "-q",
+                str(lab.layout.app_repo),
+                f"refs/irp-bench/{sha[:12]}",
+            ],
+            check=True,
+        )
+        subprocess.run(
+            ["git", "-C", str(remote), "checkout", "-q", "-f", "--detach", sha], check=True
+        )
+        plain.append(timed(plain_argv(lab, f"{settings['registry']}:plain-{sha[:7]}"), input=auth))
     floors: dict[str, list[float]] = {}
     for _ in range(runs):
         for name, argv in floor_argvs(lab.toml_path).items():
@@ -139,19 +170,38 @@ def bench_a(lab: Lab, runs: int, work: Path) -> dict[str, Any]:
         for check in summary["checks"]:
             if check["check"] == "result symlink present on build host":
                 parts.setdefault("testinfra symlink check", []).append(check["duration"])
-    return {"suite": suite, "plain": plain, "suite_median": s, "plain_median": p,
-            "overhead_s": s - p, "overhead_ratio": (s - p) / p,
-            "parts": {k: statistics.median(v) for k, v in parts.items()},
-            "floors": {k: statistics.median(v) for k, v in floors.items()}}
+    return {
+        "suite": suite,
+        "plain": plain,
+        "suite_median": s,
+        "plain_median": p,
+        "overhead_s": s - p,
+        "overhead_ratio": (s - p) / p,
+        "parts": {k: statistics.median(v) for k, v in parts.items()},
+        "floors": {k: statistics.median(v) for k, v in floors.items()},
+    }
 
 
 def floor_argvs(toml: Path) -> dict[str, list[str]]:
     """Fixed costs no pytest suite escapes: the interpreter, pytest with its plugins, and
     collecting the criteria (plugin active, no stage run)."""
-    return {"python -c pass": [sys.executable, "-c", "pass"],
-            "pytest --version": [sys.executable, "-m", "pytest", "--version"],
-            "collect only": [sys.executable, "-m", "pytest", "tests", f"--irp-config={toml}",
-                             "-k", "T06 or T07", "--co", "-q", "-p", "no:randomly"]}
+    return {
+        "python -c pass": [sys.executable, "-c", "pass"],
+        "pytest --version": [sys.executable, "-m", "pytest", "--version"],
+        "collect only": [
+            sys.executable,
+            "-m",
+            "pytest",
+            "tests",
+            f"--irp-config={toml}",
+            "-k",
+            "T06 or T07",
+            "--co",
+            "-q",
+            "-p",
+            "no:randomly",
+        ],
+    }
 
 
 # --------------------------------------------------------------------------- (b), (c)
@@ -166,8 +216,9 @@ class PodWatch(threading.Thread):
         from kubernetes import client, config
 
         require_lab_network(lab)
-        api = config.new_client_from_config(config_file=str(lab.settings()["kubeconfig"]),
-                                            context="railiance01")
+        api = config.new_client_from_config(
+            config_file=str(lab.settings()["kubeconfig"]), context="railiance01"
+        )
         self.core = client.CoreV1Api(api)
         self.tag = tag
         self.seen: dict[str, float] = {}
@@ -178,8 +229,10 @@ class PodWatch(threading.Thread):
             now = time.time()
             try:
                 pods = self.core.list_namespaced_pod(
-                    "coulomb", label_selector="app.kubernetes.io/instance=ihp-railiance-probe",
-                    _request_timeout=5).items
+                    "coulomb",
+                    label_selector="app.kubernetes.io/instance=ihp-railiance-probe",
+                    _request_timeout=5,
+                ).items
             except Exception:  # the API server busy for a moment: poll again
                 pods = []
             for pod in pods:
@@ -198,23 +251,42 @@ class PodWatch(threading.Thread):
             time.sleep(0.1)
 
 
-def lab_run(lab: Lab, variant: str, select: str, work: Path, name: str
-            ) -> tuple[list[dict[str, Any]], PodWatch, list[str]]:
+def lab_run(
+    lab: Lab, variant: str, select: str, work: Path, name: str
+) -> tuple[list[dict[str, Any]], PodWatch, list[str]]:
     tag = f"bench-{name}-{uuid.uuid4().hex[:6]}"
     times = work / f"{name}.jsonl"
     plugin_dir = work / "plugin"
     plugin_dir.mkdir(exist_ok=True)
     (plugin_dir / "irp_bench_timing.py").write_text(TIMING_PLUGIN)
-    argv = [sys.executable, "-m", "pytest", "tests", "--irp-lab",
-            f"--irp-lab-variant={variant}", "-k", select, f"--irp-tag={tag}",
-            f"--irp-log-watch={LOG_WATCH}s", f"--irp-reports-dir={work / name}",
-            "-p", "no:randomly", "-p", "irp_bench_timing", "-q"]
+    argv = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "tests",
+        "--irp-lab",
+        f"--irp-lab-variant={variant}",
+        "-k",
+        select,
+        f"--irp-tag={tag}",
+        f"--irp-log-watch={LOG_WATCH}s",
+        f"--irp-reports-dir={work / name}",
+        "-p",
+        "no:randomly",
+        "-p",
+        "irp_bench_timing",
+        "-q",
+    ]
     lab.up(variant=variant)
     watch = PodWatch(lab, tag)
     watch.start()
-    env = {**os.environ, "IRP_BENCH_TIMES": str(times),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(plugin_dir),
-                                                       os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "IRP_BENCH_TIMES": str(times),
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(plugin_dir), os.environ.get("PYTHONPATH")])
+        ),
+    }
     subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, check=False)
     time.sleep(0.3)
     watch.stop.set()
@@ -246,9 +318,13 @@ def bench_c(lab: Lab, runs: int, work: Path) -> dict[str, Any]:
             raise SystemExit(f"(c) run {i}: no restart seen: {watch.seen}")
         after_restart.append(decided - watch.seen["restart"])
         after_exit.append(decided - watch.seen["exit"])
-    return {"after_restart": after_restart, "after_exit": after_exit,
-            "median_after_restart": statistics.median(after_restart),
-            "median_after_exit": statistics.median(after_exit), "argv": argv}
+    return {
+        "after_restart": after_restart,
+        "after_exit": after_exit,
+        "median_after_restart": statistics.median(after_restart),
+        "median_after_exit": statistics.median(after_exit),
+        "argv": argv,
+    }
 
 
 def main() -> None:
@@ -270,29 +346,35 @@ def main() -> None:
             lab.down()
     fmt = ", ".join
     print(f"(a) T06+T07, {runs_a} runs each, every run a never-built SHA")
-    print(f"    suite: {fmt(f'{v:.2f}' for v in a['suite'])} s -> median "
-          f"{a['suite_median']:.2f} s")
-    print(f"    plain: {fmt(f'{v:.2f}' for v in a['plain'])} s -> median "
-          f"{a['plain_median']:.2f} s")
-    print(f"    overhead: {a['overhead_s']:.2f} s, {100 * a['overhead_ratio']:.0f} % "
-          f"(targets: < 2 s, < 20 %)")
-    print("    fixed costs (medians): " + ", ".join(f"{k} {v:.2f} s"
-                                                for k, v in a["floors"].items()))
-    print("    suite, median parts: " + ", ".join(f"{k} {v:.2f} s"
-                                               for k, v in a["parts"].items()))
+    print(f"    suite: {fmt(f'{v:.2f}' for v in a['suite'])} s -> median {a['suite_median']:.2f} s")
+    print(f"    plain: {fmt(f'{v:.2f}' for v in a['plain'])} s -> median {a['plain_median']:.2f} s")
+    print(
+        f"    overhead: {a['overhead_s']:.2f} s, {100 * a['overhead_ratio']:.0f} % "
+        f"(targets: < 2 s, < 20 %)"
+    )
+    print(
+        "    fixed costs (medians): " + ", ".join(f"{k} {v:.2f} s" for k, v in a["floors"].items())
+    )
+    print("    suite, median parts: " + ", ".join(f"{k} {v:.2f} s" for k, v in a["parts"].items()))
     print(f"    suite command: {shlex.join(suite_argv(lab.toml_path, '<sha>', Path('<dir>')))}")
-    print(f"    plain command: ssh -F {lab.layout.ssh_config} haskelseed -- sh -c \"$PLAIN\" "
-          f"plain {lab.layout.remote_dir} <registry>:<tag> < authfile.json, PLAIN being:")
+    print(
+        f'    plain command: ssh -F {lab.layout.ssh_config} haskelseed -- sh -c "$PLAIN" '
+        f"plain {lab.layout.remote_dir} <registry>:<tag> < authfile.json, PLAIN being:"
+    )
     print("      " + PLAIN.strip().replace("\n", "\n      "))
     if not runs_bc:
         return
-    print(f"(b) pod Ready -> T11 decided (minus the {LOG_WATCH:.1f} s log watch), {runs_bc} "
-          f"runs: {fmt(f'{v:.2f}' for v in b['values'])} s -> median {b['median']:.2f} s")
+    print(
+        f"(b) pod Ready -> T11 decided (minus the {LOG_WATCH:.1f} s log watch), {runs_bc} "
+        f"runs: {fmt(f'{v:.2f}' for v in b['values'])} s -> median {b['median']:.2f} s"
+    )
     print(f"    command: {shlex.join(b['argv'])}")
-    print(f"(c) crash loop: first restart -> T10 decided, {runs_bc} runs: "
-          f"{fmt(f'{v:.2f}' for v in c['after_restart'])} s -> median "
-          f"{c['median_after_restart']:.2f} s (target < 15 s); first exit -> T10 decided: "
-          f"median {c['median_after_exit']:.2f} s")
+    print(
+        f"(c) crash loop: first restart -> T10 decided, {runs_bc} runs: "
+        f"{fmt(f'{v:.2f}' for v in c['after_restart'])} s -> median "
+        f"{c['median_after_restart']:.2f} s (target < 15 s); first exit -> T10 decided: "
+        f"median {c['median_after_exit']:.2f} s"
+    )
     print(f"    command: {shlex.join(c['argv'])}")
 
 

@@ -38,8 +38,7 @@ def directory_problem(path: Path) -> str | None:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
-        blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()),
-                       path)
+        blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), path)
         return f"{blocker} is a regular file, not a directory"
     except OSError as exc:
         return f"cannot create {path}: {exc.strerror or exc}"
@@ -49,8 +48,7 @@ def directory_problem(path: Path) -> str | None:
 
 
 @contextlib.contextmanager
-def locked(directory: Path, *, shared: bool = False, wait: float = LOCK_WAIT
-           ) -> Iterator[None]:
+def locked(directory: Path, *, shared: bool = False, wait: float = LOCK_WAIT) -> Iterator[None]:
     """Hold an flock(2) on ``directory`` itself (no lock file left behind): exclusive for
     writers, ``shared`` for readers. Released when the block ends or the process dies;
     a lock held longer than ``wait`` seconds raises TimeoutError instead of hanging."""
@@ -68,8 +66,9 @@ def locked(directory: Path, *, shared: bool = False, wait: float = LOCK_WAIT
         try:
             poll(f"lock {directory}", take, every=0.005, timeout=wait)
         except RetryTimeout:
-            raise TimeoutError(f"{directory} stayed locked by another process for "
-                               f"{wait:.0f} s") from None
+            raise TimeoutError(
+                f"{directory} stayed locked by another process for {wait:.0f} s"
+            ) from None
         yield
     finally:
         os.close(fd)

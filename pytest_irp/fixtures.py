@@ -30,8 +30,7 @@ def irp_pipeline(pytestconfig: pytest.Config) -> Pipeline:
     """The session's pipeline (settings, runners, stage results)."""
     pipeline = pytestconfig.stash.get(PIPELINE_KEY, None)
     if pipeline is None:
-        pytest.fail("pytest-irp fixtures need a test marked with irp_criterion(...)",
-                    pytrace=False)
+        pytest.fail("pytest-irp fixtures need a test marked with irp_criterion(...)", pytrace=False)
     return pipeline
 
 
@@ -70,9 +69,14 @@ def _ssh_backend_class() -> Any:
         def run_local(self, command: str, *args: str) -> Any:
             cmd = self.encode(self.quote(command, *args))
             # testinfra builds one quoted shell command line (its own design)
-            proc = subprocess.Popen(cmd, shell=True, stdin=subprocess.PIPE,  # noqa: S602
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    env=child_env())
+            proc = subprocess.Popen(  # noqa: S602
+                cmd,
+                shell=True,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=child_env(),
+            )
             stdout, stderr = proc.communicate()
             return self.result(proc.returncode, cmd, stdout, stderr)
 
@@ -107,8 +111,9 @@ def _stage_fixture(spec: StageSpec) -> Any:
         return irp_pipeline.result(spec.name)
 
     params = [inspect.Parameter("irp_pipeline", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-    params += [inspect.Parameter(f"stage_{need}", inspect.Parameter.KEYWORD_ONLY)
-               for need in spec.needs]
+    params += [
+        inspect.Parameter(f"stage_{need}", inspect.Parameter.KEYWORD_ONLY) for need in spec.needs
+    ]
     fixture.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     fixture.__name__ = fixture.__qualname__ = spec.stage_fixture
     fixture.__doc__ = stage_fixture_doc(spec)
@@ -122,9 +127,11 @@ def _value_fixture(spec: StageSpec) -> Any:
     def fixture(request: pytest.FixtureRequest, **stage: StageResult) -> Any:
         return require(request.node, stage[spec.stage_fixture])
 
-    fixture.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
+    params = [
         inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD),
-        inspect.Parameter(spec.stage_fixture, inspect.Parameter.KEYWORD_ONLY)])
+        inspect.Parameter(spec.stage_fixture, inspect.Parameter.KEYWORD_ONLY),
+    ]
+    fixture.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     fixture.__name__ = fixture.__qualname__ = spec.fixture
     fixture.__doc__ = fixture_doc(spec)
     return pytest.fixture(name=spec.fixture)(fixture)

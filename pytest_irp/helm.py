@@ -36,8 +36,9 @@ def version_argv(helm: Any) -> list[str]:
 
 def helm_version(ctx: StageContext) -> str:
     """``helm version --short`` (e.g. ``v4.0.5+g1b6053d``), '' when it does not answer."""
-    result = ctx.run("local", version_argv(ctx.settings["helm"]), timeout=30, check=False,
-                     what="helm version")
+    result = ctx.run(
+        "local", version_argv(ctx.settings["helm"]), timeout=30, check=False, what="helm version"
+    )
     return result.stdout.strip().splitlines()[0] if result.ok and result.stdout.strip() else ""
 
 
@@ -58,8 +59,7 @@ def lint_argv(helm: Any, chart: str, sets: list[str]) -> list[str]:
 
 
 def template_argv(helm: Any, s: Any, chart: str, sets: list[str]) -> list[str]:
-    return [*helm, "template", f"--namespace={s['namespace']}", *sets, "--", s["release"],
-            chart]
+    return [*helm, "template", f"--namespace={s['namespace']}", *sets, "--", s["release"], chart]
 
 
 def upgrade_argv(helm: Any, s: Any, chart: str, sets: list[str]) -> list[str]:
@@ -69,11 +69,28 @@ def upgrade_argv(helm: Any, s: Any, chart: str, sets: list[str]) -> list[str]:
     default strategy without ``--wait`` is ``hookOnly`` (pkg/cmd/flags.go AddWaitFlag,
     v4.0.0+). ``--wait=hookOnly`` is NOT used: helm 4.0.0-4.0.5 reject it ("invalid wait
     input"), only 4.1.0+ accept it (helm PR #31421). ``--timeout`` bounds the hooks."""
-    return [*helm, "upgrade", "--install", f"--namespace={s['namespace']}", *kube_args(s),
-            *sets, f"--timeout={int(s['timeout_release'])}s", "--", s["release"], chart]
+    return [
+        *helm,
+        "upgrade",
+        "--install",
+        f"--namespace={s['namespace']}",
+        *kube_args(s),
+        *sets,
+        f"--timeout={int(s['timeout_release'])}s",
+        "--",
+        s["release"],
+        chart,
+    ]
 
 
 def release_argv(helm: Any, command: str, s: Any, *flags: str) -> list[str]:
     """``helm status|history`` of the release."""
-    return [*helm, command, f"--namespace={s['namespace']}", *kube_args(s), *flags, "--",
-            s["release"]]
+    return [
+        *helm,
+        command,
+        f"--namespace={s['namespace']}",
+        *kube_args(s),
+        *flags,
+        "--",
+        s["release"],
+    ]

@@ -13,8 +13,9 @@ if TYPE_CHECKING:
 
 
 @pytest.hookspec(firstresult=True)
-def pytest_irp_make_runner(config: pytest.Config, host: str, settings: Resolved,
-                           redactor: Redactor) -> Runner | None:
+def pytest_irp_make_runner(
+    config: pytest.Config, host: str, settings: Resolved, redactor: Redactor
+) -> Runner | None:
     """Return the runner for ``host`` ("local" for this machine), or None for the default
     (:class:`~pytest_irp.runners.LocalRunner` or :class:`~pytest_irp.runners.SshRunner`).
 

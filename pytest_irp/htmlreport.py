@@ -54,7 +54,8 @@ def selection(config: pytest.Config) -> list[str]:
     testpaths = [str(p) for p in config.getini("testpaths")]
     args = [a for a in config.args if a not in testpaths]
     if args and [str(Path(a)) for a in config.args] != [
-            str(config.rootpath / p) for p in testpaths]:
+        str(config.rootpath / p) for p in testpaths
+    ]:
         parts.append("paths: " + " ".join(args))
     if config.getoption("lf", False):
         parts.append("--last-failed")
@@ -81,19 +82,31 @@ def _environment(run: IrpRun) -> list[tuple[str, str]]:
     push = cast(PushedImage, _value(results, "push"))
     release = cast(DeployedRelease, _value(results, "release"))
     mirror = cast(NodeMirror, _value(results, "mirror"))
-    env += [("nix", str(prebuild.get("nix") or "")),
-            ("skopeo", push.get("skopeo_version") or ""),
-            ("helm", release.get("helm_version") or ""),
-            ("k3s", mirror.get("k3s_version") or "")]
+    env += [
+        ("nix", str(prebuild.get("nix") or "")),
+        ("skopeo", push.get("skopeo_version") or ""),
+        ("helm", release.get("helm_version") or ""),
+        ("k3s", mirror.get("k3s_version") or ""),
+    ]
     env.append(("run id", run.run_id))
     for name, result in results.items():
         if result.reused_from:
-            env.append((f"stage {name}", f"reused from run {result.reused_from.get('run_id')}"
-                        f" at {result.reused_from.get('time')}"))
+            env.append(
+                (
+                    f"stage {name}",
+                    f"reused from run {result.reused_from.get('run_id')}"
+                    f" at {result.reused_from.get('time')}",
+                )
+            )
     from . import __version__ as irp_version
 
-    env.append(("versions", f"pytest-irp {irp_version}, pytest {pytest.__version__}, "
-                f"Python {platform.python_version()}"))
+    env.append(
+        (
+            "versions",
+            f"pytest-irp {irp_version}, pytest {pytest.__version__}, "
+            f"Python {platform.python_version()}",
+        )
+    )
     return env
 
 
@@ -112,15 +125,24 @@ def build_model(run: IrpRun, exit_code: int | None) -> Report:
     info = model.RunInfo(
         run_id=run.run_id,
         command_line=shlex.join(["pytest", *config.invocation_params.args]),
-        selection=selection(config), not_selected=deselected,
-        full=is_full(run, deselected), exit_code=exit_code,
-        environment=_environment(run), host=str(run.settings.get("host") or ""),
+        selection=selection(config),
+        not_selected=deselected,
+        full=is_full(run, deselected),
+        exit_code=exit_code,
+        environment=_environment(run),
+        host=str(run.settings.get("host") or ""),
         ssh_config=str(run.settings.get("ssh_config") or ""),
-        links=[("summary.json", "summary.json"), ("log folder", "./")])
-    return model.build(records=list(run.records.values()), results=run.pipeline.results,
-                       titles=CRITERIA, stage_titles={s.name: s.title for s in STAGES},
-                       run=info, base=str(folder),
-                       title=f"pytest-irp pipeline validation {run.run_id}")
+        links=[("summary.json", "summary.json"), ("log folder", "./")],
+    )
+    return model.build(
+        records=list(run.records.values()),
+        results=run.pipeline.results,
+        titles=CRITERIA,
+        stage_titles={s.name: s.title for s in STAGES},
+        run=info,
+        base=str(folder),
+        title=f"pytest-irp pipeline validation {run.run_id}",
+    )
 
 
 # --------------------------------------------------------------------------- pytest-html hooks
@@ -135,8 +157,9 @@ class HtmlHooks:
     def pytest_html_report_title(self, report: Any) -> None:
         report.title = f"Pipeline validation (pytest-irp) - {self.run.run_id}"
 
-    def pytest_html_results_summary(self, prefix: list[str], summary: list[str],
-                                    postfix: list[str], session: pytest.Session) -> None:
+    def pytest_html_results_summary(
+        self, prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session
+    ) -> None:
         from .html import render
 
         run = self.run
@@ -144,8 +167,11 @@ class HtmlHooks:
         html_dir = Path(str(run.config.getoption("htmlpath"))).resolve().parent
         folder = run.report_dir / f"irp-{run.run_id}"
         report.link_prefix = Path(_relpath(folder, html_dir)).as_posix() + "/"
-        prefix.append(run.redactor.redact(f"<style>{render.styles(report)}</style>"
-                                          + render.body(report, run.redactor.redact)))
+        prefix.append(
+            run.redactor.redact(
+                f"<style>{render.styles(report)}</style>" + render.body(report, run.redactor.redact)
+            )
+        )
 
 
 def _relpath(path: Path, start: Path) -> str:
@@ -174,8 +200,14 @@ def redact_data(data: Any, redact: Any) -> Any:
 
 def write_summary(run: IrpRun, exit_code: int) -> None:
     rows = criteria_rows(run)
-    data = rep.summary_json(run.run_id, describe(run.settings, TARGET_SETTINGS),
-                            rows, list(run.records.values()), run.pipeline.results, exit_code)
+    data = rep.summary_json(
+        run.run_id,
+        describe(run.settings, TARGET_SETTINGS),
+        rows,
+        list(run.records.values()),
+        run.pipeline.results,
+        exit_code,
+    )
     data = redact_data(json.loads(json.dumps(data, default=str)), run.redactor.redact)
     log_dir = run.report_dir / f"irp-{run.run_id}"
     rep.write_json(log_dir / "summary.json", data)  # reports/summary.json: finish_html

@@ -7,8 +7,10 @@ import re
 from typing import Any
 
 SECRET_KEYS = frozenset({"IHP_SESSION_SECRET", "DATABASE_URL", "IHP_BASEURL"})
-PIPELINE_LOG_HEADER = ("# Pipeline log\n\n| Date | SHA | Build | Push | Deploy | Smoke |\n"
-                       "|------|-----|-------|------|--------|-------|\n")
+PIPELINE_LOG_HEADER = (
+    "# Pipeline log\n\n| Date | SHA | Build | Push | Deploy | Smoke |\n"
+    "|------|-----|-------|------|--------|-------|\n"
+)
 
 
 # --------------------------------------------------------------------------- chart
@@ -45,16 +47,22 @@ def chart_problems(manifests: list[dict[str, Any]], expected_image: str | None) 
     if get.get("path") != "/healthz":
         problems.append(f"liveness probe path is {get.get('path')!r}, expected /healthz")
     if probe.get("initialDelaySeconds") != 30:
-        problems.append(f"liveness initialDelaySeconds is {probe.get('initialDelaySeconds')}, "
-                        f"expected 30")
+        problems.append(
+            f"liveness initialDelaySeconds is {probe.get('initialDelaySeconds')}, expected 30"
+        )
     if not any("secretRef" in e for e in c.get("envFrom", [])):
         problems.append("no envFrom secretRef on the container")
     ports = [p.get("containerPort") for p in c.get("ports", [])]
     if 8000 not in ports:
         problems.append(f"container ports are {ports}, expected 8000")
     services = [m for m in manifests if m.get("kind") == "Service"]
-    if not any(any(p.get("port") == 80 and p.get("targetPort") in (8000, "http", "8000")
-                   for p in svc.get("spec", {}).get("ports", [])) for svc in services):
+    if not any(
+        any(
+            p.get("port") == 80 and p.get("targetPort") in (8000, "http", "8000")
+            for p in svc.get("spec", {}).get("ports", [])
+        )
+        for svc in services
+    ):
         problems.append("no Service maps port 80 to 8000")
     if not any(m.get("kind") in ("Ingress", "IngressRoute") for m in manifests):
         problems.append("no Ingress or Traefik IngressRoute")
@@ -62,15 +70,17 @@ def chart_problems(manifests: list[dict[str, Any]], expected_image: str | None) 
         keys = set(secret.get("data", {}) or {}) | set(secret.get("stringData", {}) or {})
         missing = SECRET_KEYS - keys
         if missing:
-            problems.append(f"Secret {secret.get('metadata', {}).get('name')} lacks "
-                            f"{', '.join(sorted(missing))}")
+            problems.append(
+                f"Secret {secret.get('metadata', {}).get('name')} lacks "
+                f"{', '.join(sorted(missing))}"
+            )
     return problems
-
 
 
 def masked_manifests(manifests: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rendered manifests as recorded: a Secret's values replaced, its keys kept (what
     :func:`chart_problems` reads of it)."""
+
     def mask(m: dict[str, Any]) -> dict[str, Any]:
         if m.get("kind") != "Secret":
             return m
@@ -79,6 +89,7 @@ def masked_manifests(manifests: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if isinstance(m.get(field), dict):
                 out[field] = dict.fromkeys(m[field], "***")
         return out
+
     return [mask(m) for m in manifests]
 
 
@@ -117,8 +128,10 @@ def log_problems(logs: str) -> list[str]:
     problems = []
     if leaked_secrets(logs):
         # worded without "IHP_SESSION_SECRET=": the redactor masks whatever follows that
-        problems.append("the app printed a generated session key to the pod log (its "
-                        "IHP_SESSION_SECRET is missing or invalid; the key is masked)")
+        problems.append(
+            "the app printed a generated session key to the pod log (its "
+            "IHP_SESSION_SECRET is missing or invalid; the key is masked)"
+        )
     for line in logs.splitlines():
         if _PANIC.search(line):
             problems.append(f"panic/exception in the pod log: {line.strip()[:200]}")
@@ -136,8 +149,10 @@ def pipeline_log_has(text: str, sha: str) -> bool:
 
 
 def pipeline_log_row(date: str, sha: str, build_host: str, registry: str, cluster: str) -> str:
-    return (f"| {date} | {sha} | Build: {build_host} | Push: {registry} | "
-            f"Deploy: {cluster} | Smoke: PASS |")
+    return (
+        f"| {date} | {sha} | Build: {build_host} | Push: {registry} | "
+        f"Deploy: {cluster} | Smoke: PASS |"
+    )
 
 
 # --------------------------------------------------------------------------- CI
@@ -155,8 +170,11 @@ def workflow_problems(texts: dict[str, str], runner_label: str) -> list[str]:
             problems.append(f"{name} is not valid YAML: {exc}")
             continue
         triggers = data.get("on", data.get(True))  # YAML 1.1 reads `on` as True
-        if not (triggers == "push" or (isinstance(triggers, list) and "push" in triggers)
-                or (isinstance(triggers, dict) and "push" in triggers)):
+        if not (
+            triggers == "push"
+            or (isinstance(triggers, list) and "push" in triggers)
+            or (isinstance(triggers, dict) and "push" in triggers)
+        ):
             continue
         for job_name, job in (data.get("jobs") or {}).items():
             runs_on = job.get("runs-on")
@@ -165,13 +183,15 @@ def workflow_problems(texts: dict[str, str], runner_label: str) -> list[str]:
                 continue
             found = True
             script = " ".join(str(step.get("run", "")) for step in job.get("steps") or [])
-            for word, what in (("nix build", "build"), ("skopeo", "push"),
-                               ("helm upgrade", "deploy")):
+            for word, what in (
+                ("nix build", "build"),
+                ("skopeo", "push"),
+                ("helm upgrade", "deploy"),
+            ):
                 if word not in script:
                     problems.append(f"{name} job {job_name} has no {what} step ({word})")
     if not found:
-        problems.append(f"no workflow triggered on push runs on the runner label "
-                        f"{runner_label!r}")
+        problems.append(f"no workflow triggered on push runs on the runner label {runner_label!r}")
     return problems
 
 
@@ -179,13 +199,21 @@ def workflow_problems(texts: dict[str, str], runner_label: str) -> list[str]:
 UNFINISHED_RUN_STATES = ("queued", "waiting", "in_progress", "running", "blocked")
 
 
-def ci_problems(texts: dict[str, str], runner_label: str, latest: dict[str, Any] | None,
-                branch: str, source: str) -> list[str]:
+def ci_problems(
+    texts: dict[str, str],
+    runner_label: str,
+    latest: dict[str, Any] | None,
+    branch: str,
+    source: str,
+) -> list[str]:
     """T12: the workflows (name -> text) build, push and deploy on the runner label, and,
     when Gitea's run listing was read (``latest`` not None), the latest run on ``branch``
     succeeded."""
-    problems = workflow_problems(texts, runner_label) if texts else [
-        f"no workflow in .gitea/workflows/ of {source}"]
+    problems = (
+        workflow_problems(texts, runner_label)
+        if texts
+        else [f"no workflow in .gitea/workflows/ of {source}"]
+    )
     if latest is not None:
         problem = latest_run_problem(latest, branch)
         if problem:
@@ -201,15 +229,24 @@ def latest_run_problem(listing: dict[str, Any], branch: str) -> str:
     on_branch = [r for r in runs if r.get("head_branch") in (branch, f"refs/heads/{branch}")]
     if not on_branch:
         return f"no CI run on {branch} yet"
-    latest = max(on_branch, key=lambda r: (str(r.get("created_at") or r.get("run_started_at")
-                                                  or ""), int(r.get("id") or 0)))
+    latest = max(
+        on_branch,
+        key=lambda r: (
+            str(r.get("created_at") or r.get("run_started_at") or ""),
+            int(r.get("id") or 0),
+        ),
+    )
     number = latest.get("run_number", latest.get("id"))
     state = str(latest.get("status") or "")
     if not latest.get("conclusion") and state in UNFINISHED_RUN_STATES:
-        return (f"the latest CI run on {branch} (#{number}) is {state} and has not finished "
-                f"(a queued run that never starts: no Actions runner has taken it)")
+        return (
+            f"the latest CI run on {branch} (#{number}) is {state} and has not finished "
+            f"(a queued run that never starts: no Actions runner has taken it)"
+        )
     status = str(latest.get("conclusion") or latest.get("status") or "?")
     if status != "success":
-        return (f"the latest CI run on {branch} (#{latest.get('run_number', latest.get('id'))})"
-                f" ended {status}")
+        return (
+            f"the latest CI run on {branch} (#{latest.get('run_number', latest.get('id'))})"
+            f" ended {status}"
+        )
     return ""

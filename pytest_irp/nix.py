@@ -140,8 +140,15 @@ def parse_facts(text: str) -> dict[str, list[str]]:
     return facts
 
 
-def judge_prebuild(facts: Mapping[str, list[str]], *, sha: str, lib_path: str | None,
-                   lib_size: int, min_disk_mb: int, min_mem_mb: int) -> list[str]:
+def judge_prebuild(
+    facts: Mapping[str, list[str]],
+    *,
+    sha: str,
+    lib_path: str | None,
+    lib_size: int,
+    min_disk_mb: int,
+    min_mem_mb: int,
+) -> list[str]:
     """Problems that make building pointless now (empty list: go ahead)."""
     problems = []
     first = {k: v[0] for k, v in facts.items() if v}
@@ -149,25 +156,29 @@ def judge_prebuild(facts: Mapping[str, list[str]], *, sha: str, lib_path: str | 
         problems.append("nix is not installed on the build host (nix --version gave nothing)")
     disk = _int(first.get("disk_free_kb"))
     if disk is not None and disk < min_disk_mb * 1024:
-        problems.append(f"only {disk // 1024} MiB free for /nix (min_free_disk_mb="
-                        f"{min_disk_mb})")
+        problems.append(f"only {disk // 1024} MiB free for /nix (min_free_disk_mb={min_disk_mb})")
     mem = _int(first.get("mem_available_kb"))
     if mem is not None and mem < min_mem_mb * 1024:
-        problems.append(f"only {mem // 1024} MiB memory available (min_free_mem_mb="
-                        f"{min_mem_mb})")
+        problems.append(f"only {mem // 1024} MiB memory available (min_free_mem_mb={min_mem_mb})")
     if lib_path:
         size = first.get("lib_size")
         if size == "missing":
             problems.append(f"{lib_path} does not exist on the build host")
         elif _int(size) != lib_size:
-            problems.append(f"{lib_path} is {size} bytes, expected {lib_size} (truncated GHC "
-                            f"archive, workplan Bug 2: apply the archive patch first)")
+            problems.append(
+                f"{lib_path} is {size} bytes, expected {lib_size} (truncated GHC "
+                f"archive, workplan Bug 2: apply the archive patch first)"
+            )
     if first.get("lock_alive") == "1" and first.get("lock_sha") != sha:
-        problems.append(f"another build is running on the build host (pid "
-                        f"{first.get('lock_pid')}, SHA {first.get('lock_sha', '?')[:12]})")
+        problems.append(
+            f"another build is running on the build host (pid "
+            f"{first.get('lock_pid')}, SHA {first.get('lock_sha', '?')[:12]})"
+        )
     elif first.get("lock_alive") != "1" and facts.get("build_process"):
-        problems.append("another nix build is running on the build host: "
-                        + "; ".join(facts["build_process"])[:300])
+        problems.append(
+            "another nix build is running on the build host: "
+            + "; ".join(facts["build_process"])[:300]
+        )
     return problems
 
 
@@ -221,5 +232,12 @@ def parse_inspect(text: str) -> ImageInfo:
     diff_ids = list(config.get("rootfs", {}).get("diff_ids", []))
     if len(diff_ids) != len(layers):
         raise StageError(f"{out}: {len(layers)} layers but {len(diff_ids)} diff_ids in config")
-    return ImageInfo(out, heads.get("compressed") == "z", _int(heads.get("size")) or 0,
-                     config, layers, list(entry.get("RepoTags") or []), diff_ids)
+    return ImageInfo(
+        out,
+        heads.get("compressed") == "z",
+        _int(heads.get("size")) or 0,
+        config,
+        layers,
+        list(entry.get("RepoTags") or []),
+        diff_ids,
+    )

@@ -48,8 +48,7 @@ def require(item: pytest.Item, result: StageResult) -> dict[str, Any]:
 STATUS_PASS, STATUS_FAIL, STATUS_BLOCKED, STATUS_SKIPPED = "PASS", "FAIL", "BLOCKED", "SKIPPED"
 # a selected check that never ran (-x, --maxfail, --sw, Ctrl-C, pytest.exit): not proven
 STATUS_NOT_RUN = "NOT RUN"
-_RANK = {STATUS_FAIL: 4, STATUS_BLOCKED: 3, STATUS_NOT_RUN: 2, STATUS_PASS: 1,
-         STATUS_SKIPPED: 0}
+_RANK = {STATUS_FAIL: 4, STATUS_BLOCKED: 3, STATUS_NOT_RUN: 2, STATUS_PASS: 1, STATUS_SKIPPED: 0}
 PROVEN = frozenset({STATUS_PASS, STATUS_SKIPPED})  # a criterion that needs no exit code 1
 
 

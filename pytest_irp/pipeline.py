@@ -13,7 +13,8 @@ import importlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .stage import Facts, Stage
+from .facts import Facts
+from .stage import Stage
 from .stages import SPECS
 
 
@@ -37,8 +38,11 @@ def _key_source(f: Facts) -> Mapping[str, Any]:
 
 
 def _key_build(f: Facts) -> Mapping[str, Any]:
-    return {"sha": f.sha(), "flake": f.file_hash("flake.nix", "flake.lock"),
-            **_target(f, "host", "build_attr", "nix_options")}
+    return {
+        "sha": f.sha(),
+        "flake": f.file_hash("flake.nix", "flake.lock"),
+        **_target(f, "host", "build_attr", "nix_options"),
+    }
 
 
 def _key_flake(f: Facts) -> Mapping[str, Any]:
@@ -50,22 +54,39 @@ def _key_push(f: Facts) -> Mapping[str, Any]:
 
 
 def _key_chart(f: Facts) -> Mapping[str, Any]:
-    return {"chart": f.file_hash(str(f.settings["chart"])), "tag": f.tag(),
-            **_target(f, "registry", "helm_values")}
+    return {
+        "chart": f.file_hash(str(f.settings["chart"])),
+        "tag": f.tag(),
+        **_target(f, "registry", "helm_values"),
+    }
 
 
 KEYS: dict[str, Callable[[Facts], Mapping[str, Any]]] = {
-    "source": _key_source, "flake": _key_flake, "spec": _key_build, "build": _key_build,
-    "push": _key_push, "chart": _key_chart, "render": _key_chart,
+    "source": _key_source,
+    "flake": _key_flake,
+    "spec": _key_build,
+    "build": _key_build,
+    "push": _key_push,
+    "chart": _key_chart,
+    "render": _key_chart,
 }
 """What a stage's saved result depends on (for --irp-reuse); a stage without a key is
 never reused."""
 
 STAGES: tuple[Stage, ...] = tuple(
-    Stage(spec.name, spec.criterion, spec.title, spec.needs, _lazy(spec.module, "run"),
-          _lazy(spec.module, "plan"), KEYS.get(spec.name), hosts=spec.hosts,
-          imports=spec.imports)
-    for spec in SPECS)
+    Stage(
+        spec.name,
+        spec.criterion,
+        spec.title,
+        spec.needs,
+        _lazy(spec.module, "run"),
+        _lazy(spec.module, "plan"),
+        KEYS.get(spec.name),
+        hosts=spec.hosts,
+        imports=spec.imports,
+    )
+    for spec in SPECS
+)
 """The stages, in pipeline order (:data:`pytest_irp.stages.SPECS`): the order of plans,
 of the terminal's and the reports' stage lists."""
 

@@ -6,8 +6,8 @@ import time
 from typing import Any
 
 from . import judge
+from .facts import Facts
 from .fileio import locked, write_atomic
-from .stage import Facts
 
 
 def append_pipeline_log(s: Any, facts: Facts) -> str:
@@ -18,12 +18,12 @@ def append_pipeline_log(s: Any, facts: Facts) -> str:
     sha = facts.sha()
     path = facts.app_repo / "PIPELINE_LOG.md"
     with locked(facts.app_repo):
-        text = path.read_text(encoding="utf-8") if path.exists() else \
-            judge.PIPELINE_LOG_HEADER
+        text = path.read_text(encoding="utf-8") if path.exists() else judge.PIPELINE_LOG_HEADER
         if judge.pipeline_log_has(text, sha):
             return "already logged"
         registry = str(s.get("registry", "")).split("/")[0]
-        row = judge.pipeline_log_row(time.strftime("%Y-%m-%d"), sha[:7], s["host"],
-                                     registry, s["kube_context"])
+        row = judge.pipeline_log_row(
+            time.strftime("%Y-%m-%d"), sha[:7], s["host"], registry, s["kube_context"]
+        )
         write_atomic(path, text.rstrip("\n") + "\n" + row + "\n")
     return row

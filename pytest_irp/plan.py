@@ -15,15 +15,24 @@ from .stages import BY_NAME
 
 
 def needed_stages(pipeline: Pipeline, items: Sequence[pytest.Item]) -> list[str]:
-    direct = {STAGE_FIXTURES[f] for item in items if criterion_of(item)
-              for f in getattr(item, "fixturenames", []) if f in STAGE_FIXTURES}
+    direct = {
+        STAGE_FIXTURES[f]
+        for item in items
+        if criterion_of(item)
+        for f in getattr(item, "fixturenames", [])
+        if f in STAGE_FIXTURES
+    }
     return pipeline.closure(sorted(direct))
 
 
 def plan_text(pipeline: Pipeline, items: Sequence[pytest.Item]) -> str:
     criteria = sorted({c for item in items if (c := criterion_of(item))})
-    lines = ["", "pytest-irp plan (nothing is run; secrets masked)",
-             f"criteria: {', '.join(criteria)}", ""]
+    lines = [
+        "",
+        "pytest-irp plan (nothing is run; secrets masked)",
+        f"criteria: {', '.join(criteria)}",
+        "",
+    ]
     stages = needed_stages(pipeline, items)
     steps = {name: pipeline.plan(name) for name in stages}
     hosts = sorted({step.host for name in stages for step in steps[name]} - {"local"})
@@ -33,19 +42,23 @@ def plan_text(pipeline: Pipeline, items: Sequence[pytest.Item]) -> str:
         for host, wrapper in wrappers.items():
             lines.append(f"  [{host}] $ {shlex.join(wrapper)}")
         if any("irp-ssh-XXXXXXXX" in arg for wrapper in wrappers.values() for arg in wrapper):
-            lines.append("  (irp-ssh-XXXXXXXX: the run's private ControlPath directory, made "
-                         "at its first ssh command: one connection per host)")
+            lines.append(
+                "  (irp-ssh-XXXXXXXX: the run's private ControlPath directory, made "
+                "at its first ssh command: one connection per host)"
+            )
         lines.append("")
     lines += preflight_lines(pipeline, stages)
     for number, name in enumerate(stages, 1):
         stage = pipeline.stages[name]
         timeout = pipeline.settings.get(BY_NAME[name].timeout_setting, 0)
         needs = f" after {', '.join(stage.needs)}" if stage.needs else ""
-        lines.append(f"{number:2}. {name} [{stage.criterion}] {stage.title}{needs} "
-                     f"(timeout {timeout:.0f}s)")
+        lines.append(
+            f"{number:2}. {name} [{stage.criterion}] {stage.title}{needs} (timeout {timeout:.0f}s)"
+        )
         for step in steps[name]:
-            lines.append(f"      [{step.host}] $ {shlex.join(step.argv)}"
-                         f"   # timeout {step.timeout:.0f}s")
+            lines.append(
+                f"      [{step.host}] $ {shlex.join(step.argv)}   # timeout {step.timeout:.0f}s"
+            )
             if step.note:
                 lines.append(f"        {step.note}")
     checks = [item for item in items if criterion_of(item)]
@@ -61,14 +74,18 @@ def preflight_lines(pipeline: Pipeline, stages: Sequence[str]) -> list[str]:
     settings = pipeline.settings
     if not wanted(stages, forced=bool(settings["preflight"])):
         return []
-    lines = [" 0. preflight (read-only; in parallel with source; a failed check decides its "
-             "stage at once)"]
+    lines = [
+        " 0. preflight (read-only; in parallel with source; a failed check decides its "
+        "stage at once)"
+    ]
     for pre, stage in selected(stages):
-        lines.append(f"      {pre.name} -> {stage} [{pipeline.stages[stage].criterion}]: "
-                     f"{pre.title}")
+        lines.append(
+            f"      {pre.name} -> {stage} [{pipeline.stages[stage].criterion}]: {pre.title}"
+        )
         for step in plan_steps(settings, pre):
-            lines.append(f"        [{step.host}] $ {shlex.join(step.argv)}"
-                         f"   # timeout {step.timeout:.0f}s")
+            lines.append(
+                f"        [{step.host}] $ {shlex.join(step.argv)}   # timeout {step.timeout:.0f}s"
+            )
             if step.note:
                 lines.append(f"          {step.note}")
     return lines

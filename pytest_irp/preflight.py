@@ -43,19 +43,31 @@ class Precondition:
 
 
 PRECONDITIONS: tuple[Precondition, ...] = (
-    Precondition("build-host", "build host: nix, free disk and memory, GHC archive, no "
-                 "other build (the pre-build checks)", ("prebuild",)),
+    Precondition(
+        "build-host",
+        "build host: nix, free disk and memory, GHC archive, no other build (the pre-build checks)",
+        ("prebuild",),
+    ),
     Precondition("skopeo", "skopeo present on the build host", ("push",)),
-    Precondition("registry", "registry reachable, its token realm, credentials accepted by "
-                 "/v2/token, push scope", ("push",)),
-    Precondition("helm", "helm present, its version usable by the release", ("chart",
-                                                                             "release")),
-    Precondition("kube", "kube context, API reachable, access of the release's user "
-                 "(SelfSubjectAccessReview), namespace present or creatable", ("release",)),
-    Precondition("node", "node reachable over ssh, its command prefix (sudo -n) "
-                 "non-interactive, registries.yaml readable", ("mirror", "pull")),
-    Precondition("base-url", "base URL's host name resolves (DNS only, no connection)",
-                 ("live",)),
+    Precondition(
+        "registry",
+        "registry reachable, its token realm, credentials accepted by /v2/token, push scope",
+        ("push",),
+    ),
+    Precondition("helm", "helm present, its version usable by the release", ("chart", "release")),
+    Precondition(
+        "kube",
+        "kube context, API reachable, access of the release's user "
+        "(SelfSubjectAccessReview), namespace present or creatable",
+        ("release",),
+    ),
+    Precondition(
+        "node",
+        "node reachable over ssh, its command prefix (sudo -n) "
+        "non-interactive, registries.yaml readable",
+        ("mirror", "pull"),
+    ),
+    Precondition("base-url", "base URL's host name resolves (DNS only, no connection)", ("live",)),
 )
 BY_NAME = {p.name: p for p in PRECONDITIONS}
 
@@ -174,12 +186,19 @@ def resolve_argv(host: str) -> list[str]:
 
 ACCESS_NEEDED: tuple[tuple[str, str, str, str], ...] = (
     # (verb, API group, resource, subresource) in the release's namespace
-    ("get", "", "secrets", ""), ("list", "", "secrets", ""), ("create", "", "secrets", ""),
+    ("get", "", "secrets", ""),
+    ("list", "", "secrets", ""),
+    ("create", "", "secrets", ""),
     ("update", "", "secrets", ""),
-    ("get", "apps", "deployments", ""), ("list", "apps", "deployments", ""),
-    ("create", "apps", "deployments", ""), ("patch", "apps", "deployments", ""),
-    ("create", "", "services", ""), ("patch", "", "services", ""),
-    ("list", "", "pods", ""), ("watch", "", "pods", ""), ("get", "", "pods", "log"),
+    ("get", "apps", "deployments", ""),
+    ("list", "apps", "deployments", ""),
+    ("create", "apps", "deployments", ""),
+    ("patch", "apps", "deployments", ""),
+    ("create", "", "services", ""),
+    ("patch", "", "services", ""),
+    ("list", "", "pods", ""),
+    ("watch", "", "pods", ""),
+    ("get", "", "pods", "log"),
 )
 
 
@@ -200,41 +219,69 @@ def plan_steps(s: Resolved, pre: Precondition) -> list[Step]:
     t = min(CHECK_TIMEOUT, float(s["connect_timeout"]) + 5)
     host = s.get("host") or "<host>"
     if pre.name == "build-host":
-        return [Step(host, tuple(remote.display(prebuild_argv(s))), t,
-                     "the pre-build checks (read-only)")]
+        return [
+            Step(
+                host, tuple(remote.display(prebuild_argv(s))), t, "the pre-build checks (read-only)"
+            )
+        ]
     if pre.name == "skopeo":
         return [Step(host, tuple(skopeo_argv(s)), t, "skopeo present, its version")]
     if pre.name == "registry":
         ref = ImageRef.parse(s.get("registry") or "<registry-host:port>/<owner>/<name>")
         plain = bool(s["registry_plain_http"])
-        return [Step("local", ("GET", f"{ref.base_url(plain)}/v2/"), t,
-                     "reachable; its challenge and token realm (anonymous)"),
-                Step("local", ("GET", token_url(ref, plain)), t,
-                     "credentials accepted (basic auth: registry_user); push scope in the "
-                     "token when it names one")]
+        return [
+            Step(
+                "local",
+                ("GET", f"{ref.base_url(plain)}/v2/"),
+                t,
+                "reachable; its challenge and token realm (anonymous)",
+            ),
+            Step(
+                "local",
+                ("GET", token_url(ref, plain)),
+                t,
+                "credentials accepted (basic auth: registry_user); push scope in the "
+                "token when it names one",
+            ),
+        ]
     if pre.name == "helm":
-        return [Step("local", tuple(helm_argv(s)), t,
-                     "helm present; helm 4.0.x rejects the release's --wait=hookOnly")]
+        return [
+            Step(
+                "local",
+                tuple(helm_argv(s)),
+                t,
+                "helm present; helm 4.0.x rejects the release's --wait=hookOnly",
+            )
+        ]
     if pre.name == "kube":
         ns = s["namespace"]
-        reviews = ", ".join(f"{v} {r}{'/' + sub if sub else ''}"
-                            for v, _, r, sub in ACCESS_NEEDED)
-        return [Step("local", ("kubernetes-api", "get", f"namespace/{ns}"), t,
-                     f"kube context {s['kube_context']}: API reachable; the namespace present "
-                     f"(else: may it be created?)"),
-                Step("local", ("kubernetes-api", "create", "selfsubjectaccessreviews"), t,
-                     f"in namespace {ns}: {reviews}; access reviews are answered, never "
-                     f"stored")]
+        reviews = ", ".join(f"{v} {r}{'/' + sub if sub else ''}" for v, _, r, sub in ACCESS_NEEDED)
+        return [
+            Step(
+                "local",
+                ("kubernetes-api", "get", f"namespace/{ns}"),
+                t,
+                f"kube context {s['kube_context']}: API reachable; the namespace present "
+                f"(else: may it be created?)",
+            ),
+            Step(
+                "local",
+                ("kubernetes-api", "create", "selfsubjectaccessreviews"),
+                t,
+                f"in namespace {ns}: {reviews}; access reviews are answered, never stored",
+            ),
+        ]
     if pre.name == "node":
         node = s["node_host"]
         prefix = node_prefix(s)
         steps = [Step(node, ("true",), t, "reachable over ssh")]
         sudo = sudo_argv(prefix)
         if sudo:
-            steps.append(Step(node, tuple(sudo), t, "the command prefix works without a "
-                              "password"))
-        shown = [*non_interactive(prefix),
-                 *remote.display(remote.argv("readable", s["registries_yaml"]))]
+            steps.append(Step(node, tuple(sudo), t, "the command prefix works without a password"))
+        shown = [
+            *non_interactive(prefix),
+            *remote.display(remote.argv("readable", s["registries_yaml"])),
+        ]
         steps.append(Step(node, tuple(shown), t, "registries.yaml exists and is readable"))
         return steps
     if pre.name == "base-url":
@@ -243,7 +290,6 @@ def plan_steps(s: Resolved, pre: Precondition) -> list[Step]:
             return []
         return [Step("local", tuple(resolve_argv(host_name)), t, "the name resolves")]
     return []
-
 
 
 # --------------------------------------------------------------------------- reporting
@@ -258,8 +304,10 @@ def stage_cause(verdict: Verdict) -> str:
 def paragraph(verdict: Verdict, criterion: str) -> str:
     """One paragraph per failed precondition (``--irp-preflight``)."""
     fix = f" Fix: {verdict.fix}." if verdict.fix else ""
-    return (f"precondition '{verdict.name}' of stage {verdict.stage} ({criterion}) failed: "
-            f"{verdict.cause}.{fix}")
+    return (
+        f"precondition '{verdict.name}' of stage {verdict.stage} ({criterion}) failed: "
+        f"{verdict.cause}.{fix}"
+    )
 
 
 def outcome_lines(verdicts: Sequence[Verdict], criteria: Mapping[str, str]) -> list[str]:
@@ -269,11 +317,15 @@ def outcome_lines(verdicts: Sequence[Verdict], criteria: Mapping[str, str]) -> l
         if v.ok:
             lines.append(f"ok     {v.name}" + (f": {'; '.join(v.notes)}" if v.notes else ""))
         else:
-            lines.append(f"FAILED {v.name} -> stage {v.stage} ({criteria.get(v.stage, '?')}) "
-                         f"decided: {v.cause}")
+            lines.append(
+                f"FAILED {v.name} -> stage {v.stage} ({criteria.get(v.stage, '?')}) "
+                f"decided: {v.cause}"
+            )
     failed = sum(not v.ok for v in verdicts)
-    lines.append(f"{len(verdicts)} checks, {failed} failed"
-                 + (f" in {max((v.duration for v in verdicts), default=0.0):.1f}s"))
+    lines.append(
+        f"{len(verdicts)} checks, {failed} failed"
+        + (f" in {max((v.duration for v in verdicts), default=0.0):.1f}s")
+    )
     return lines
 
 

@@ -46,12 +46,20 @@ def _timeout(ctx: StageContext) -> float:
     return min(CHECK_TIMEOUT, float(ctx.settings["connect_timeout"]) + 5)
 
 
-def _record(ctx: StageContext, argv: Sequence[str], status: int, started: float,
-            text: str = "") -> None:
+def _record(
+    ctx: StageContext, argv: Sequence[str], status: int, started: float, text: str = ""
+) -> None:
     """An HTTP request in the stage record, like a command (rc = HTTP status, 0: none)."""
-    ctx.record(CommandResult("local", tuple(ctx.redactor.redact_argv(list(argv))), status,
-                             "", ctx.redactor.redact(text[:300]),
-                             time.monotonic() - started))
+    ctx.record(
+        CommandResult(
+            "local",
+            tuple(ctx.redactor.redact_argv(list(argv))),
+            status,
+            "",
+            ctx.redactor.redact(text[:300]),
+            time.monotonic() - started,
+        )
+    )
 
 
 # --------------------------------------------------------------------------- probes
@@ -61,8 +69,10 @@ def probe_build_host(ctx: StageContext, stages: Sequence[str]) -> list[str]:
     from .stages import prebuild  # the prebuild stage's own checks, run early
 
     facts = prebuild.run(ctx)
-    return [f"{facts.get('nix') or 'nix ?'}, {int(facts.get('disk_free_kb') or 0) // 1024} "
-            f"MiB free, {int(facts.get('mem_available_kb') or 0) // 1024} MiB memory"]
+    return [
+        f"{facts.get('nix') or 'nix ?'}, {int(facts.get('disk_free_kb') or 0) // 1024} "
+        f"MiB free, {int(facts.get('mem_available_kb') or 0) // 1024} MiB memory"
+    ]
 
 
 def probe_skopeo(ctx: StageContext, stages: Sequence[str]) -> list[str]:
@@ -87,17 +97,23 @@ def probe_registry(ctx: StageContext, stages: Sequence[str]) -> list[str]:
         response = session.get(url, timeout=_timeout(ctx))
     except requests.RequestException as exc:
         _record(ctx, ("GET", url), 0, started, str(exc))
-        raise Failed(f"registry {ref.hostport} is unreachable ({url}): {_short(exc)}",
-                     "check the setting 'registry' (HOST:PORT) and 'registry_plain_http', "
-                     "and that the registry is up") from None
+        raise Failed(
+            f"registry {ref.hostport} is unreachable ({url}): {_short(exc)}",
+            "check the setting 'registry' (HOST:PORT) and 'registry_plain_http', "
+            "and that the registry is up",
+        ) from None
     _record(ctx, ("GET", url), response.status_code, started)
     raw: Any = getattr(response.raw, "headers", None)
-    headers = list(raw.getlist("WWW-Authenticate")) if hasattr(raw, "getlist") else [
-        response.headers.get("WWW-Authenticate", "")]  # every challenge, not one merged
+    headers = (
+        list(raw.getlist("WWW-Authenticate"))
+        if hasattr(raw, "getlist")
+        else [response.headers.get("WWW-Authenticate", "")]
+    )  # every challenge, not one merged
     realm, problem = judge_challenge(response.status_code, headers, ref.hostport, plain)
     if problem:
-        ctx.finding("warning", "Registry token realm points to the wrong address", problem,
-                    REALM_FIX)
+        ctx.finding(
+            "warning", "Registry token realm points to the wrong address", problem, REALM_FIX
+        )
         notes.append(f"realm {realm} is wrong (finding): {problem}")
     elif realm:
         notes.append(f"realm {realm}")
@@ -107,8 +123,10 @@ def probe_registry(ctx: StageContext, stages: Sequence[str]) -> list[str]:
         response = session.get(turl, auth=(user, password), timeout=_timeout(ctx))
     except requests.RequestException as exc:
         _record(ctx, ("GET", turl), 0, started, str(exc))
-        raise Failed(f"registry {ref.hostport} is unreachable ({turl}): {_short(exc)}",
-                     "check that the registry is up") from None
+        raise Failed(
+            f"registry {ref.hostport} is unreachable ({turl}): {_short(exc)}",
+            "check that the registry is up",
+        ) from None
     _record(ctx, ("GET", turl, "(basic auth)"), response.status_code, started)
     token = judge_token(response.status_code, response.text, user, ref.hostport)
     ctx.redactor.add(token)
@@ -120,8 +138,9 @@ def probe_registry(ctx: StageContext, stages: Sequence[str]) -> list[str]:
 def probe_helm(ctx: StageContext, stages: Sequence[str]) -> list[str]:
     s = ctx.settings
     result = ctx.run("local", helm_argv(s), timeout=_timeout(ctx), check=False)
-    shown = judge_helm(result, s["helm"], wait_args=release_wait_flags(s),
-                       release_selected="release" in stages)
+    shown = judge_helm(
+        result, s["helm"], wait_args=release_wait_flags(s), release_selected="release" in stages
+    )
     return [f"helm {shown}"]
 
 
@@ -148,11 +167,14 @@ def probe_kube(ctx: StageContext, stages: Sequence[str]) -> list[str]:
     context, ns = s["kube_context"], s["namespace"]
     try:
         api = config.new_client_from_config(  # type: ignore[no-untyped-call]
-            config_file=s.get("kubeconfig"), context=context)
+            config_file=s.get("kubeconfig"), context=context
+        )
     except Exception as exc:
-        raise Failed(f"cannot use kube context {context!r}: {exc}",
-                     "check kube_context and the kubeconfig (setting 'kubeconfig', "
-                     "KUBECONFIG or ~/.kube/config)") from None
+        raise Failed(
+            f"cannot use kube context {context!r}: {exc}",
+            "check kube_context and the kubeconfig (setting 'kubeconfig', "
+            "KUBECONFIG or ~/.kube/config)",
+        ) from None
     core = client.CoreV1Api(api)
     authz = client.AuthorizationV1Api(api)
     timeout = _timeout(ctx)
@@ -163,47 +185,66 @@ def probe_kube(ctx: StageContext, stages: Sequence[str]) -> list[str]:
         present = True
         _record(ctx, ("kubernetes-api", "GET", f"namespace/{ns}"), 200, started)
     except ApiException as exc:
-        _record(ctx, ("kubernetes-api", "GET", f"namespace/{ns}"), int(exc.status or 0),
-                started)
+        _record(ctx, ("kubernetes-api", "GET", f"namespace/{ns}"), int(exc.status or 0), started)
         if exc.status == 404:
             present = False
         elif exc.status == 403:
             present = None
         elif exc.status == 401:
-            raise Failed(f"the API server of kube context {context!r} rejected its "
-                         f"credentials (HTTP 401)", "renew the kubeconfig's credentials"
-                         ) from None
+            raise Failed(
+                f"the API server of kube context {context!r} rejected its credentials (HTTP 401)",
+                "renew the kubeconfig's credentials",
+            ) from None
         else:
-            raise Failed(f"reading namespace {ns} through kube context {context!r}: HTTP "
-                         f"{exc.status} {exc.reason}", "check the cluster") from None
+            raise Failed(
+                f"reading namespace {ns} through kube context {context!r}: HTTP "
+                f"{exc.status} {exc.reason}",
+                "check the cluster",
+            ) from None
     except Exception as exc:
         _record(ctx, ("kubernetes-api", "GET", f"namespace/{ns}"), 0, started, str(exc))
-        raise Failed(f"the API server of kube context {context!r} is unreachable: "
-                     f"{_short(exc)}", "check that the cluster is up and the kubeconfig's "
-                     "server address") from None
+        raise Failed(
+            f"the API server of kube context {context!r} is unreachable: {_short(exc)}",
+            "check that the cluster is up and the kubeconfig's server address",
+        ) from None
     reviews = []
     for verb, group, resource, sub, namespaced in access_needed(present):
         attributes = client.V1ResourceAttributes(
-            verb=verb, group=group, resource=resource, subresource=sub or None,
+            verb=verb,
+            group=group,
+            resource=resource,
+            subresource=sub or None,
             namespace=ns if namespaced else None,
-            name=ns if resource == "namespaces" else None)
+            name=ns if resource == "namespaces" else None,
+        )
         body = client.V1SelfSubjectAccessReview(
-            spec=client.V1SelfSubjectAccessReviewSpec(resource_attributes=attributes))
+            spec=client.V1SelfSubjectAccessReviewSpec(resource_attributes=attributes)
+        )
         started = time.monotonic()
         try:
             answer = authz.create_self_subject_access_review(body, _request_timeout=timeout)
         except Exception as exc:
-            raise Failed(f"SelfSubjectAccessReview through kube context {context!r} failed: "
-                         f"{_short(exc)}", "check the cluster (authorization.k8s.io/v1)"
-                         ) from None
+            raise Failed(
+                f"SelfSubjectAccessReview through kube context {context!r} failed: {_short(exc)}",
+                "check the cluster (authorization.k8s.io/v1)",
+            ) from None
         allowed = bool(answer.status and answer.status.allowed)
-        _record(ctx, ("kubernetes-api", "create", "selfsubjectaccessreview", verb,
-                      resource + (f"/{sub}" if sub else "")), 201, started,
-                "allowed" if allowed else "denied")
+        _record(
+            ctx,
+            (
+                "kubernetes-api",
+                "create",
+                "selfsubjectaccessreview",
+                verb,
+                resource + (f"/{sub}" if sub else ""),
+            ),
+            201,
+            started,
+            "allowed" if allowed else "denied",
+        )
         reviews.append((verb, group, resource, sub, namespaced, allowed))
     judge_access(reviews, ns, context)
-    state = "present" if present else "absent, may be created" if present is False else \
-        "readable"
+    state = "present" if present else "absent, may be created" if present is False else "readable"
     return [f"namespace {ns} {state}; {len(reviews)} access reviews allowed"]
 
 
@@ -215,14 +256,15 @@ def probe_node(ctx: StageContext, stages: Sequence[str]) -> list[str]:
     reach = ctx.run(node, ["true"], timeout=timeout, check=False)
     judge_ssh(reach, "node_host")
     if not reach.ok:
-        raise Failed(f"`true` on the node {node} exited {reach.rc}: {reach.tail(2)}",
-                     "check the node's login shell")
+        raise Failed(
+            f"`true` on the node {node} exited {reach.rc}: {reach.tail(2)}",
+            "check the node's login shell",
+        )
     sudo = sudo_argv(prefix)
     if sudo:
         judge_sudo(ctx.run(node, sudo, timeout=timeout, check=False), prefix)
     path = s["registries_yaml"]
-    judge_readable(ctx.run(node, readable_argv(prefix, path), timeout=timeout, check=False),
-                   path)
+    judge_readable(ctx.run(node, readable_argv(prefix, path), timeout=timeout, check=False), path)
     return [f"prefix {' '.join(prefix) or '(none)'}; {path} readable"]
 
 
@@ -238,8 +280,13 @@ def probe_base_url(ctx: StageContext, stages: Sequence[str]) -> list[str]:
 
 
 PROBES: dict[str, Probe] = {
-    "build-host": probe_build_host, "skopeo": probe_skopeo, "registry": probe_registry,
-    "helm": probe_helm, "kube": probe_kube, "node": probe_node, "base-url": probe_base_url,
+    "build-host": probe_build_host,
+    "skopeo": probe_skopeo,
+    "registry": probe_registry,
+    "helm": probe_helm,
+    "kube": probe_kube,
+    "node": probe_node,
+    "base-url": probe_base_url,
 }
 
 
@@ -247,7 +294,8 @@ IMPORTS: tuple[tuple[str, frozenset[str]], ...] = (
     ("pytest_irp.stages.prebuild", frozenset({"build-host"})),
     ("pytest_irp.helm", frozenset({"helm"})),
     ("requests", frozenset({"registry"})),
-    ("kubernetes.client", frozenset({"kube"})), ("kubernetes.config", frozenset({"kube"})),
+    ("kubernetes.client", frozenset({"kube"})),
+    ("kubernetes.config", frozenset({"kube"})),
 )
 
 

@@ -67,8 +67,9 @@ class Preflight:
 
     def start(self, after: threading.Thread | None = None) -> None:
         self._prepare()
-        self._thread = threading.Thread(target=self.run_all, args=(after,),
-                                        name="irp-preflight", daemon=True)
+        self._thread = threading.Thread(
+            target=self.run_all, args=(after,), name="irp-preflight", daemon=True
+        )
         self._thread.start()
 
     def run_all(self, after: threading.Thread | None = None) -> list[Verdict]:
@@ -84,8 +85,9 @@ class Preflight:
             if names & users:
                 with contextlib.suppress(Exception):  # the check's own import reports it
                     importlib.import_module(module)
-        with ThreadPoolExecutor(max_workers=len(self.checks),
-                                thread_name_prefix="irp-preflight") as pool:
+        with ThreadPoolExecutor(
+            max_workers=len(self.checks), thread_name_prefix="irp-preflight"
+        ) as pool:
             futures = [pool.submit(self.check, pre, stage) for pre, stage in self.checks]
             self.verdicts = [f.result() for f in futures]
         return self.verdicts
@@ -100,14 +102,23 @@ class Preflight:
         except Failed as exc:
             verdict = Verdict(pre.name, exc.stage or stage, False, exc.cause, exc.fix)
         except StageError as exc:
-            verdict = Verdict(pre.name, stage, False, exc.cause,
-                              "fix what the cause names on the host (these are the "
-                              f"{stage} stage's own checks, run early)")
+            verdict = Verdict(
+                pre.name,
+                stage,
+                False,
+                exc.cause,
+                "fix what the cause names on the host (these are the "
+                f"{stage} stage's own checks, run early)",
+            )
         except SettingError as exc:
             verdict = Verdict(pre.name, stage, False, str(exc).rstrip("."))
         except Exception as exc:  # a bug or an unexpected environment: never raise
-            verdict = Verdict(pre.name, stage, False, f"internal error in the preflight "
-                              f"check {pre.name}: {type(exc).__name__}: {exc}")
+            verdict = Verdict(
+                pre.name,
+                stage,
+                False,
+                f"internal error in the preflight check {pre.name}: {type(exc).__name__}: {exc}",
+            )
         redact = pipeline.redactor.redact
         verdict.cause = one_paragraph(redact(verdict.cause)).rstrip(".")
         verdict.fix = redact(verdict.fix)
@@ -139,14 +150,25 @@ class Preflight:
             if failed_before & set(pipeline.closure([v.stage])):
                 continue  # an upstream stage already failed: BLOCKED by it, as before
             if self.may_reuse(v.stage):
-                pipeline.progress("preflight", f"stage {v.stage} not decided: --irp-reuse may "
-                                  f"take its saved result (else it fails on its own)")
+                pipeline.progress(
+                    "preflight",
+                    f"stage {v.stage} not decided: --irp-reuse may "
+                    f"take its saved result (else it fails on its own)",
+                )
                 continue
             crit = criteria[v.stage]
             pipeline.results[v.stage] = StageResult(
-                v.stage, crit, "failed", cause=one_paragraph(stage_cause(v)),
-                root_stage=v.stage, root_criterion=crit, commands=v.commands,
-                findings=v.findings, started=now - v.duration, duration=v.duration)
+                v.stage,
+                crit,
+                "failed",
+                cause=one_paragraph(stage_cause(v)),
+                root_stage=v.stage,
+                root_criterion=crit,
+                commands=v.commands,
+                findings=v.findings,
+                started=now - v.duration,
+                duration=v.duration,
+            )
 
     def may_reuse(self, stage: str) -> bool:
         """Whether ``--irp-reuse`` has a saved result of the stage (the key is checked when
@@ -163,8 +185,9 @@ class Preflight:
         return [paragraph(v, criteria[v.stage]) for v in self.verdicts if not v.ok]
 
 
-def start(pipeline: Pipeline, stages: Sequence[str], after: threading.Thread | None = None
-          ) -> Preflight | None:
+def start(
+    pipeline: Pipeline, stages: Sequence[str], after: threading.Thread | None = None
+) -> Preflight | None:
     """At the start of a run: the preflight of the stages it needs, in the background, when
     one of them is long; the pipeline waits for it before its first non-parallel stage.
     ``after``: the prefetch thread, whose imports the preflight's must not overlap."""
@@ -176,8 +199,7 @@ def start(pipeline: Pipeline, stages: Sequence[str], after: threading.Thread | N
     return preflight
 
 
-def run_only(pipeline: Pipeline, stages: Sequence[str], write: Callable[[str], Any]
-             ) -> int:
+def run_only(pipeline: Pipeline, stages: Sequence[str], write: Callable[[str], Any]) -> int:
     """``--irp-preflight``: the preflight alone; returns the number of failed
     preconditions after writing the outcome and one paragraph per failure."""
     preflight = Preflight(pipeline, stages)

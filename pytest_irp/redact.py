@@ -42,8 +42,11 @@ MIN_LEN = 4  # shorter values would mask innocent text everywhere
 _BLOCK = FRAGMENT // 2  # the aligned pieces of a text looked up (see _mask_runs)
 _CHUNKS = re.compile(f".{{{_BLOCK}}}", re.DOTALL)
 
-_SECRET_NAME = re.compile(r"TOKEN|PASSWORD|SECRET|PASSWD|API_?KEY|CREDENTIAL|DATABASE_URL"
-                          r"|(?:^|_)(?:PAT|KEY)(?:$|_)", re.IGNORECASE)
+_SECRET_NAME = re.compile(
+    r"TOKEN|PASSWORD|SECRET|PASSWD|API_?KEY|CREDENTIAL|DATABASE_URL"
+    r"|(?:^|_)(?:PAT|KEY)(?:$|_)",
+    re.IGNORECASE,
+)
 # names that hold a reference to a secret, not the secret (IRP_REGISTRY_PASSWORD_FILE)
 _REFERENCE_NAME = re.compile(r"_(?:FILE|PATH|DIR|NAME)$", re.IGNORECASE)
 _NOT_SECRETS = frozenset({"true", "false", "yes", "no", "on", "off", "none", "null"})
@@ -52,9 +55,11 @@ _NOT_SECRETS = frozenset({"true", "false", "yes", "no", "on", "off", "none", "nu
 SESSION_SECRET_NAME = "IHP_SESSION_SECRET"  # noqa: S105 - a key name, not a secret
 SESSION_SECRET_LINE = re.compile(r"(IHP_SESSION_SECRET\s*[=:]\s*)(\S+)")
 # scheme://user:password@ (RFC 3986 userinfo; the password may hold sub-delims)
-_URL_USERINFO = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://"
-                           r"(?P<user>[^\s:/@?#\[\]\"<>\\]*):)"
-                           r"(?P<password>[^\s@/?#\[\]\"<>\\]+)(?P<at>@)")
+_URL_USERINFO = re.compile(
+    r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://"
+    r"(?P<user>[^\s:/@?#\[\]\"<>\\]*):)"
+    r"(?P<password>[^\s@/?#\[\]\"<>\\]+)(?P<at>@)"
+)
 
 
 class Secret:
@@ -93,8 +98,10 @@ class Secret:
 
 def url_passwords(text: str) -> list[tuple[str, str]]:
     """(user, password) of every URL with a password in ``text`` (percent-decoded)."""
-    return [(unquote(m.group("user")), unquote(m.group("password")))
-            for m in _URL_USERINFO.finditer(text)]
+    return [
+        (unquote(m.group("user")), unquote(m.group("password")))
+        for m in _URL_USERINFO.finditer(text)
+    ]
 
 
 def mask_userinfo(text: str) -> str:
@@ -124,15 +131,25 @@ def _py_escape(text: str, quote_char: str | None, ascii_only: bool) -> str:
 
 def _xml_attr(text: str) -> str:
     """As ElementTree escapes an attribute (JUnit XML's message)."""
-    return (html.escape(text, quote=False).replace('"', "&quot;").replace("\n", "&#10;")
-            .replace("\r", "&#13;").replace("\t", "&#09;"))
+    return (
+        html.escape(text, quote=False)
+        .replace('"', "&quot;")
+        .replace("\n", "&#10;")
+        .replace("\r", "&#13;")
+        .replace("\t", "&#09;")
+    )
 
 
 _ESCAPES = (
-    lambda s: _py_escape(s, "'", False), lambda s: _py_escape(s, None, False),
-    lambda s: _py_escape(s, "'", True), lambda s: _py_escape(s, None, True),
-    lambda s: json.dumps(s)[1:-1], lambda s: json.dumps(s, ensure_ascii=False)[1:-1],
-    lambda s: html.escape(s), lambda s: html.escape(s, quote=False), _xml_attr,
+    lambda s: _py_escape(s, "'", False),
+    lambda s: _py_escape(s, None, False),
+    lambda s: _py_escape(s, "'", True),
+    lambda s: _py_escape(s, None, True),
+    lambda s: json.dumps(s)[1:-1],
+    lambda s: json.dumps(s, ensure_ascii=False)[1:-1],
+    lambda s: html.escape(s),
+    lambda s: html.escape(s, quote=False),
+    _xml_attr,
 )
 _MARKUP = (lambda s: html.escape(s), _xml_attr)
 
@@ -150,8 +167,7 @@ def escaped_forms(value: str) -> set[str]:
 
 
 def url_forms(value: str) -> set[str]:
-    encoded = {quote(value), quote(value, safe=""), quote_plus(value),
-               quote_plus(value, safe="/")}
+    encoded = {quote(value), quote(value, safe=""), quote_plus(value), quote_plus(value, safe="/")}
     lower = {re.sub(r"%[0-9A-F]{2}", lambda m: m.group().lower(), e) for e in encoded}
     return (encoded | lower) - {value}
 
@@ -192,7 +208,7 @@ def _trie_pattern(words: Iterable[str]) -> str:
         a long secret is thousands of characters)."""
         run = [ch]
         while len(node) == 1 and end not in node:
-            (ch, node), = node.items()
+            ((ch, node),) = node.items()
             run.append(ch)
         return re.escape("".join(run)) + build(node)
 
@@ -231,9 +247,15 @@ class Redactor:
             self.add_basic_auth(user, password)
         escaped = escaped_forms(value)
         forms = escaped | url_forms(value) | base64_forms(value.encode())
-        long_forms = set() if passwords or len(value) < 2 * FRAGMENT else {
-            f for f in escaped | {base64.b64encode(value.encode()).decode(), quote(value),
-                                  quote_plus(value)}}
+        long_forms = (
+            set()
+            if passwords or len(value) < 2 * FRAGMENT
+            else {
+                f
+                for f in escaped
+                | {base64.b64encode(value.encode()).decode(), quote(value), quote_plus(value)}
+            }
+        )
         self._register(forms, long_forms)
 
     def add_basic_auth(self, user: str, password: str | Secret) -> None:
@@ -246,8 +268,11 @@ class Redactor:
     def add_from_environ(self, environ: Mapping[str, str]) -> None:
         """Values of variables named like secrets, and passwords of URLs in any value."""
         for name, value in environ.items():
-            if (_SECRET_NAME.search(name) and not _REFERENCE_NAME.search(name)
-                    and value.strip().lower() not in _NOT_SECRETS):
+            if (
+                _SECRET_NAME.search(name)
+                and not _REFERENCE_NAME.search(name)
+                and value.strip().lower() not in _NOT_SECRETS
+            ):
                 self.add(value)
             elif "://" in value:
                 for user, password in url_passwords(value):
@@ -262,15 +287,14 @@ class Redactor:
             self._long |= long_forms
             self._dirty = True
 
-    def _compiled(self) -> tuple[re.Pattern[str] | None,
-                                 dict[str, list[tuple[str, int]]]]:
+    def _compiled(self) -> tuple[re.Pattern[str] | None, dict[str, list[tuple[str, int]]]]:
         with self._lock:
             if self._dirty:
                 self._pattern = re.compile(_trie_pattern(self._secrets))
                 blocks: dict[str, list[tuple[str, int]]] = {}
                 for form in self._long:
                     for i in range(len(form) - _BLOCK + 1):
-                        blocks.setdefault(form[i:i + _BLOCK], []).append((form, i))
+                        blocks.setdefault(form[i : i + _BLOCK], []).append((form, i))
                 self._blocks = blocks
                 self._dirty = False
             return self._pattern, self._blocks
@@ -320,8 +344,7 @@ def _mask_runs(text: str, blocks: Mapping[str, list[tuple[str, int]]]) -> str:
         hits = blocks[chunk]
         for form, offset in hits:
             left = 0
-            while (left < offset and left < at
-                   and text[at - left - 1] == form[offset - left - 1]):
+            while left < offset and left < at and text[at - left - 1] == form[offset - left - 1]:
                 left += 1
             right = _BLOCK
             limit = min(len(form) - offset, size - at)
@@ -337,7 +360,7 @@ def _mask_runs(text: str, blocks: Mapping[str, list[tuple[str, int]]]) -> str:
     for start, end in runs:
         if end <= pos:
             continue
-        out.append(text[pos:max(pos, start)])
+        out.append(text[pos : max(pos, start)])
         if start >= pos:
             out.append(MASK)
         pos = end

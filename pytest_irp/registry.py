@@ -32,11 +32,14 @@ from .registry_facts import realm_fix as realm_fix
 from .registry_facts import realm_refusal as realm_refusal
 from .stage import StageContext, StageError
 
-MANIFEST_TYPES = ", ".join([
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.docker.distribution.manifest.v2+json",
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json"])
+MANIFEST_TYPES = ", ".join(
+    [
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+    ]
+)
 HTTP_TIMEOUT = 10
 MAX_TAG_PAGES = 50
 SERVICE = "container_registry"
@@ -72,19 +75,25 @@ def realm_problem(realm: str, hostport: str, plain_http: bool) -> str | None:
         return "the registry advertises no token realm"
     actual = _netloc(realm)
     if actual != expected:
-        return (f"the registry advertises the token realm {realm}, but the registry is at "
-                f"{expected}: clients that follow the realm (skopeo --creds, containerd "
-                f"pulls) go to {actual}")
+        return (
+            f"the registry advertises the token realm {realm}, but the registry is at "
+            f"{expected}: clients that follow the realm (skopeo --creds, containerd "
+            f"pulls) go to {actual}"
+        )
     return None
 
 
-REALM_FIX = ("Set Gitea's ROOT_URL with the registry's port (e.g. http://HOST:PORT/) in "
-             "app.ini [server] and restart Gitea; the realm is built from ROOT_URL.")
+REALM_FIX = (
+    "Set Gitea's ROOT_URL with the registry's port (e.g. http://HOST:PORT/) in "
+    "app.ini [server] and restart Gitea; the realm is built from ROOT_URL."
+)
 
 
 def token_url(ref: ImageRef, plain_http: bool) -> str:
-    return (f"{ref.base_url(plain_http)}/v2/token?service=container_registry"
-            f"&scope=repository:{ref.path}:push,pull")
+    return (
+        f"{ref.base_url(plain_http)}/v2/token?service=container_registry"
+        f"&scope=repository:{ref.path}:push,pull"
+    )
 
 
 def tags_url(ref: ImageRef, plain_http: bool) -> str:
@@ -124,8 +133,9 @@ class RegistryClient:
         try:
             return self.session.get(url, timeout=HTTP_TIMEOUT, **kw)
         except requests.RequestException as exc:
-            raise StageError(f"registry {self.ref.hostport} is unreachable ({url}): "
-                             f"{_short(exc)}") from None
+            raise StageError(
+                f"registry {self.ref.hostport} is unreachable ({url}): {_short(exc)}"
+            ) from None
 
     def challenge(self) -> dict[str, str]:
         response = self.get(f"{self.base}/v2/")
@@ -138,13 +148,16 @@ class RegistryClient:
         response = self.get(token_url(self.ref, self.plain_http), auth=(user, password))
         if response.status_code in (401, 403):
             said = first_line(response.text)
-            raise StageError(f"registry {self.ref.hostport} rejected the credentials of user "
-                             f"{user!r} (HTTP {response.status_code} from /v2/token"
-                             f"{': ' + repr(said) if said else ''}): check registry_user and "
-                             f"the password (IRP_REGISTRY_PASSWORD or registry_password_file)")
+            raise StageError(
+                f"registry {self.ref.hostport} rejected the credentials of user "
+                f"{user!r} (HTTP {response.status_code} from /v2/token"
+                f"{': ' + repr(said) if said else ''}): check registry_user and "
+                f"the password (IRP_REGISTRY_PASSWORD or registry_password_file)"
+            )
         if response.status_code != 200:
-            raise StageError(f"registry {self.ref.hostport}: /v2/token answered HTTP "
-                             f"{response.status_code}")
+            raise StageError(
+                f"registry {self.ref.hostport}: /v2/token answered HTTP {response.status_code}"
+            )
         try:
             token = response.json().get("token") or response.json().get("access_token")
         except ValueError:
@@ -157,7 +170,8 @@ class RegistryClient:
         """Every tag: registries may answer in pages (``Link: <...>; rel="next"``; Gitea
         sends one after every non-empty page, the last too, then answers an empty page)."""
         url: str | None = tags_url(self.ref, self.plain_http) + (
-            f"?n={page_size}" if page_size else "")
+            f"?n={page_size}" if page_size else ""
+        )
         tags: list[str] = []
         seen: set[str] = set()
         for _ in range(MAX_TAG_PAGES):
@@ -168,8 +182,9 @@ class RegistryClient:
             if response.status_code == 404:
                 return tags
             if response.status_code != 200:
-                raise StageError(f"tags/list of {self.ref.path} answered HTTP "
-                                 f"{response.status_code}")
+                raise StageError(
+                    f"tags/list of {self.ref.path} answered HTTP {response.status_code}"
+                )
             page = list(response.json().get("tags") or [])
             if not page:
                 break
@@ -209,21 +224,26 @@ class RegistryClient:
         (``GET /api/v1/packages/OWNER?type=container&q=NAME``), paged until ``want`` shows."""
         found: list[str] = []
         for page in range(1, MAX_TAG_PAGES + 1):
-            response = self.get(packages_url(self.ref, self.plain_http), auth=(user, password),
-                                params={"type": "container", "q": name, "page": page,
-                                        "limit": 50})
+            response = self.get(
+                packages_url(self.ref, self.plain_http),
+                auth=(user, password),
+                params={"type": "container", "q": name, "page": page, "limit": 50},
+            )
             if response.status_code != 200:
-                raise StageError(f"Gitea's packages API answered HTTP {response.status_code} "
-                                 f"for {self.ref.path} (GET /api/v1/packages/"
-                                 f"{self.ref.path.split('/')[0]})")
+                raise StageError(
+                    f"Gitea's packages API answered HTTP {response.status_code} "
+                    f"for {self.ref.path} (GET /api/v1/packages/"
+                    f"{self.ref.path.split('/')[0]})"
+                )
             try:
                 rows = response.json()
             except ValueError:
                 rows = None
             if not isinstance(rows, list) or not rows:
                 break
-            found += [str(r.get("version")) for r in rows
-                      if isinstance(r, dict) and r.get("name") == name]
+            found += [
+                str(r.get("version")) for r in rows if isinstance(r, dict) and r.get("name") == name
+            ]
             if want in found:
                 break
         return found
@@ -233,11 +253,14 @@ class RegistryClient:
 
         try:
             response = self.session.head(
-                manifest_url(self.ref, self.plain_http, tag), timeout=HTTP_TIMEOUT,
-                headers={"Authorization": f"Bearer {token}", "Accept": MANIFEST_TYPES})
+                manifest_url(self.ref, self.plain_http, tag),
+                timeout=HTTP_TIMEOUT,
+                headers={"Authorization": f"Bearer {token}", "Accept": MANIFEST_TYPES},
+            )
         except requests.RequestException as exc:
-            raise StageError(f"registry {self.ref.hostport} is unreachable: {_short(exc)}"
-                             ) from None
+            raise StageError(
+                f"registry {self.ref.hostport} is unreachable: {_short(exc)}"
+            ) from None
         if response.status_code == 404:
             return None
         return response.headers.get("Docker-Content-Digest")

@@ -37,8 +37,11 @@ def parse_challenges(header: str) -> list[dict[str, str]]:
             break  # not a challenge: stop rather than guess
         challenges.append({"scheme": scheme.group(1).lower()})
         pos = scheme.end()
-        t68 = _TOKEN68.match(header, pos) if scheme.group(2).strip(" \t") == "" and \
-            scheme.group(2) else None
+        t68 = (
+            _TOKEN68.match(header, pos)
+            if scheme.group(2).strip(" \t") == "" and scheme.group(2)
+            else None
+        )
         if t68:  # "Negotiate abc==": a token68 right after the scheme, not a parameter
             challenges[-1]["token68"] = t68.group(1)
             pos = t68.end()
@@ -69,20 +72,26 @@ def realm_fix(version: str | None, hostport: str) -> str:
     root = f"ROOT_URL = http://{hostport}/ in app.ini [server] (with the port) and restart Gitea"
     parsed = parse_version(version or "")
     if parsed is None:
-        return (f"Set {root}. Gitea did not report its version (GET /api/v1/version); from "
-                "1.22 a reverse proxy that sends X-Forwarded-Proto and the client's Host "
-                "header (with the port) also fixes the realm, and from 1.24 "
-                "PUBLIC_URL_DETECTION = auto.")
+        return (
+            f"Set {root}. Gitea did not report its version (GET /api/v1/version); from "
+            "1.22 a reverse proxy that sends X-Forwarded-Proto and the client's Host "
+            "header (with the port) also fixes the realm, and from 1.24 "
+            "PUBLIC_URL_DETECTION = auto."
+        )
     if parsed < (1, 22):
         return f"Set {root}: Gitea {version} builds the realm from ROOT_URL only."
-    text = (f"Set {root}, or have the reverse proxy in front of Gitea pass the client's Host "
-            "header (with the port) and X-Forwarded-Proto: Gitea "
-            f"{version} builds the realm from ROOT_URL unless the request carries "
-            "X-Forwarded-Proto, then from the Host header.")
+    text = (
+        f"Set {root}, or have the reverse proxy in front of Gitea pass the client's Host "
+        "header (with the port) and X-Forwarded-Proto: Gitea "
+        f"{version} builds the realm from ROOT_URL unless the request carries "
+        "X-Forwarded-Proto, then from the Host header."
+    )
     if parsed >= (1, 24):
-        text += (" Or set PUBLIC_URL_DETECTION = auto in app.ini [server] (the realm then "
-                 "follows the request's Host; the default from 1.26): this Gitea runs with "
-                 "legacy or never.")
+        text += (
+            " Or set PUBLIC_URL_DETECTION = auto in app.ini [server] (the realm then "
+            "follows the request's Host; the default from 1.26): this Gitea runs with "
+            "legacy or never."
+        )
     return text
 
 
@@ -95,8 +104,11 @@ def first_line(text: str, limit: int = 160) -> str:
     except (TypeError, ValueError):
         data = None
     if isinstance(data, dict) and isinstance(data.get("errors"), list):
-        words = [f"{e.get('code', '')}" + (f": {e['message']}" if e.get("message") else "")
-                 for e in data["errors"] if isinstance(e, dict)]
+        words = [
+            f"{e.get('code', '')}" + (f": {e['message']}" if e.get("message") else "")
+            for e in data["errors"]
+            if isinstance(e, dict)
+        ]
         if any(words):
             return "; ".join(w for w in words if w)[:limit]
     for line in (text or "").splitlines():
@@ -108,8 +120,11 @@ def first_line(text: str, limit: int = 160) -> str:
 def realm_refusal(stderr: str, realm: str) -> str | None:
     """skopeo's words when it could not reach the token realm (``Get "REALM?...": dial tcp
     HOST:PORT: connect: connection refused``), shortened; None when that is not the error."""
-    match = re.search(r'Get \\?"(?P<url>[^"\\]+)\\?"?: (?P<why>dial tcp [^"\n]*?'
-                      r'(?:connection refused|no route to host|i/o timeout))', stderr)
+    match = re.search(
+        r'Get \\?"(?P<url>[^"\\]+)\\?"?: (?P<why>dial tcp [^"\n]*?'
+        r"(?:connection refused|no route to host|i/o timeout))",
+        stderr,
+    )
     if not match or not match.group("url").startswith(realm):
         return None
     return f"skopeo asked {realm} for a token: {match.group('why')}"
@@ -119,8 +134,10 @@ def tag_problem(tag: str, registry_tags: list[str], repository: str) -> str:
     """T07's "visible in the registry": the tag is in the registry's own tags/list."""
     if tag in registry_tags:
         return ""
-    return (f"tag {tag} is not listed in {repository} after the push (tags: "
-            f"{', '.join(registry_tags[:10]) or 'none'})")
+    return (
+        f"tag {tag} is not listed in {repository} after the push (tags: "
+        f"{', '.join(registry_tags[:10]) or 'none'})"
+    )
 
 
 def digest_problem(pushed: str, served: str | None, tag: str) -> str:
@@ -140,10 +157,18 @@ def inspect_facts(text: str) -> dict[str, Any]:
     except ValueError:
         data = None
     if not isinstance(data, dict):
-        return {"ok": False, "digest": "", "tags": [],
-                "error": (text.strip().splitlines() or ["skopeo inspect printed nothing"])[-1]}
-    return {"ok": True, "digest": str(data.get("Digest") or ""),
-            "tags": [str(t) for t in data.get("RepoTags") or []], "error": ""}
+        return {
+            "ok": False,
+            "digest": "",
+            "tags": [],
+            "error": (text.strip().splitlines() or ["skopeo inspect printed nothing"])[-1],
+        }
+    return {
+        "ok": True,
+        "digest": str(data.get("Digest") or ""),
+        "tags": [str(t) for t in data.get("RepoTags") or []],
+        "error": "",
+    }
 
 
 def _block(text: str, marker: str) -> str:

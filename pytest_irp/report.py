@@ -33,13 +33,14 @@ def check_name(name: str, criterion: str) -> str:
     base = name.split("[")[0]
     for prefix in (f"test_{criterion}_", f"test_{criterion.lower()}_", "test_"):
         if base.startswith(prefix):
-            base = base[len(prefix):]
+            base = base[len(prefix) :]
             break
     return base.replace("_", " ")
 
 
-def criteria_table(records: Iterable[CheckRecord], titles: Mapping[str, str]
-                   ) -> list[dict[str, Any]]:
+def criteria_table(
+    records: Iterable[CheckRecord], titles: Mapping[str, str]
+) -> list[dict[str, Any]]:
     """One row per criterion: task, check, status, duration, causes."""
     by: dict[str, list[CheckRecord]] = {}
     for rec in records:
@@ -48,12 +49,21 @@ def criteria_table(records: Iterable[CheckRecord], titles: Mapping[str, str]
     for criterion in sorted(by, key=lambda c: (list(titles).index(c) if c in titles else 99, c)):
         recs = by[criterion]
         status = worst([r.status for r in recs])
-        causes = [r.cause for r in sorted(recs, key=lambda r: r.status != status)
-                  if r.status != STATUS_PASS and r.cause]
-        rows.append({"task": criterion, "check": titles.get(criterion, ""), "status": status,
-                     "duration": round(sum(r.duration for r in recs), 3),
-                     "checks": {r.check: r.status for r in recs},
-                     "cause": causes[0] if causes else ""})
+        causes = [
+            r.cause
+            for r in sorted(recs, key=lambda r: r.status != status)
+            if r.status != STATUS_PASS and r.cause
+        ]
+        rows.append(
+            {
+                "task": criterion,
+                "check": titles.get(criterion, ""),
+                "status": status,
+                "duration": round(sum(r.duration for r in recs), 3),
+                "checks": {r.check: r.status for r in recs},
+                "cause": causes[0] if causes else "",
+            }
+        )
     return rows
 
 
@@ -70,26 +80,43 @@ def digest_chain(results: Mapping[str, StageResult]) -> list[tuple[str, str]]:
     push = cast(PushedImage, ok_value(results, "push"))
     pull = cast(PulledImage, ok_value(results, "pull"))
     release = cast(DeployedRelease, ok_value(results, "release"))
-    return [("nix out path", build.get("out_path", "")),
-            ("pushed digest", push.get("digest", "")),
-            ("pulled digest", pull.get("digest", "")),
-            ("running digest", release.get("running_digest", ""))]
+    return [
+        ("nix out path", build.get("out_path", "")),
+        ("pushed digest", push.get("digest", "")),
+        ("pulled digest", pull.get("digest", "")),
+        ("running digest", release.get("running_digest", "")),
+    ]
 
 
-def summary_json(run_id: str, settings_line: str, rows: list[dict[str, Any]],
-                 records: list[CheckRecord], results: Mapping[str, StageResult],
-                 exit_code: int | None) -> dict[str, Any]:
+def summary_json(
+    run_id: str,
+    settings_line: str,
+    rows: list[dict[str, Any]],
+    records: list[CheckRecord],
+    results: Mapping[str, StageResult],
+    exit_code: int | None,
+) -> dict[str, Any]:
     return {
         "run_id": run_id,
         "target": settings_line,
         "exit_code": exit_code,
-        "criteria": {row["task"]: {k: row[k] for k in ("check", "status", "duration",
-                                                       "cause", "checks")} for row in rows},
+        "criteria": {
+            row["task"]: {k: row[k] for k in ("check", "status", "duration", "cause", "checks")}
+            for row in rows
+        },
         "checks": [asdict(r) for r in records],
-        "stages": {name: {"status": r.status, "criterion": r.criterion, "cause": r.cause,
-                          "duration": round(r.duration, 3), "reused_from": r.reused_from,
-                          "findings": [asdict(f) for f in r.findings], "logs": r.logs}
-                   for name, r in results.items()},
+        "stages": {
+            name: {
+                "status": r.status,
+                "criterion": r.criterion,
+                "cause": r.cause,
+                "duration": round(r.duration, 3),
+                "reused_from": r.reused_from,
+                "findings": [asdict(f) for f in r.findings],
+                "logs": r.logs,
+            }
+            for name, r in results.items()
+        },
         "digests": dict(digest_chain(results)),
     }
 

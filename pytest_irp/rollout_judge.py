@@ -33,11 +33,12 @@ def rollout_failed(dep: dict[str, Any]) -> str:
     if meta.get("generation", 0) > status.get("observedGeneration", 0):
         return ""
     for cond in status.get("conditions") or []:
-        if cond.get("type") == "Progressing" and cond.get("reason") == \
-                "ProgressDeadlineExceeded":
+        if cond.get("type") == "Progressing" and cond.get("reason") == "ProgressDeadlineExceeded":
             deadline = (dep.get("spec") or {}).get("progressDeadlineSeconds", 600)
-            return (f"deployment {meta.get('name', '?')} exceeded its progress deadline "
-                    f"({deadline} s): {cond.get('message', '')}".rstrip(": "))
+            return (
+                f"deployment {meta.get('name', '?')} exceeded its progress deadline "
+                f"({deadline} s): {cond.get('message', '')}".rstrip(": ")
+            )
     return ""
 
 
@@ -68,7 +69,8 @@ def pod_ready(pod: dict[str, Any]) -> bool:
     status = pod.get("status", {})
     return status.get("phase") == "Running" and any(
         c.get("type") == "Ready" and c.get("status") == "True"
-        for c in status.get("conditions") or [])
+        for c in status.get("conditions") or []
+    )
 
 
 def fatal_pod_state(pods: list[dict[str, Any]]) -> str:
@@ -89,9 +91,11 @@ def fatal_pod_state(pods: list[dict[str, Any]]) -> str:
             ended = (cs.get("state") or {}).get("terminated") or {}
             restarts = cs.get("restartCount", 0)
             if restarts and ended and ended.get("exitCode", 0) != 0:
-                return (f"{where}: crash loop: exited {ended.get('exitCode')} "
-                        f"({ended.get('reason') or 'Error'}) again after {restarts} "
-                        f"restart{'s' if restarts > 1 else ''}")
+                return (
+                    f"{where}: crash loop: exited {ended.get('exitCode')} "
+                    f"({ended.get('reason') or 'Error'}) again after {restarts} "
+                    f"restart{'s' if restarts > 1 else ''}"
+                )
     return ""
 
 
@@ -126,20 +130,23 @@ class PullWatch:
                     continue
                 key = f"{pod['metadata'].get('uid') or pod['metadata']['name']}/{cs.get('name')}"
                 seen.add(key)
-                entry = self.failing.setdefault(key, {"since": now, "attempts": 1,
-                                                      "last": reason})
+                entry = self.failing.setdefault(key, {"since": now, "attempts": 1, "last": reason})
                 if reason == "ErrImagePull" and entry["last"] == "ImagePullBackOff":
                     entry["attempts"] += 1
                 entry["last"] = reason
                 why = ""
                 if entry["attempts"] >= 2:
-                    why = f"the pull failed again after a back-off ({entry['attempts']} " \
-                          f"failed attempts seen)"
+                    why = (
+                        f"the pull failed again after a back-off ({entry['attempts']} "
+                        f"failed attempts seen)"
+                    )
                 elif now - entry["since"] >= self.grace:
                     why = f"the pull kept failing for {now - entry['since']:.0f} s"
                 if why and not verdict:
-                    verdict = (f"pod {pod['metadata']['name']} container {cs.get('name')}: "
-                               f"{reason}: {why}: {str(waiting.get('message', ''))[:300]}")
+                    verdict = (
+                        f"pod {pod['metadata']['name']} container {cs.get('name')}: "
+                        f"{reason}: {why}: {str(waiting.get('message', ''))[:300]}"
+                    )
         for key in set(self.failing) - seen:
             del self.failing[key]
         return verdict
@@ -152,8 +159,9 @@ class PullWatch:
 REVISION = "deployment.kubernetes.io/revision"
 
 
-def current_pods(dep: dict[str, Any], replica_sets: list[dict[str, Any]],
-                 pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def current_pods(
+    dep: dict[str, Any], replica_sets: list[dict[str, Any]], pods: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """The pods of the Deployment's current ReplicaSet (the one of its revision): an older
     ReplicaSet's pod still listed (crash-looping, or being replaced) is not the release's.
     [] while the controller has not seen the new spec yet; all pods when unknown."""
@@ -161,14 +169,19 @@ def current_pods(dep: dict[str, Any], replica_sets: list[dict[str, Any]],
     if meta.get("generation", 0) > dep.get("status", {}).get("observedGeneration", 0):
         return []
     revision = (meta.get("annotations") or {}).get(REVISION)
-    hashes = {(rs.get("metadata", {}).get("labels") or {}).get("pod-template-hash")
-              for rs in replica_sets
-              if (rs.get("metadata", {}).get("annotations") or {}).get(REVISION) == revision}
+    hashes = {
+        (rs.get("metadata", {}).get("labels") or {}).get("pod-template-hash")
+        for rs in replica_sets
+        if (rs.get("metadata", {}).get("annotations") or {}).get(REVISION) == revision
+    }
     hashes.discard(None)
     if revision is None or not hashes:
         return pods
-    return [p for p in pods
-            if (p.get("metadata", {}).get("labels") or {}).get("pod-template-hash") in hashes]
+    return [
+        p
+        for p in pods
+        if (p.get("metadata", {}).get("labels") or {}).get("pod-template-hash") in hashes
+    ]
 
 
 def pod_problems(pods: list[dict[str, Any]]) -> list[str]:
@@ -176,8 +189,11 @@ def pod_problems(pods: list[dict[str, Any]]) -> list[str]:
     container that restarted and now runs Ready meets the workplan's exit)."""
     if not pods:
         return ["no pod of the release is Running and Ready"]
-    return [f"pod {pod['metadata']['name']} is not Running and Ready" for pod in pods
-            if not pod_ready(pod)]
+    return [
+        f"pod {pod['metadata']['name']} is not Running and Ready"
+        for pod in pods
+        if not pod_ready(pod)
+    ]
 
 
 def restart_findings(pods: list[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -190,13 +206,21 @@ def restart_findings(pods: list[dict[str, Any]]) -> list[tuple[str, str]]:
             if not count:
                 continue
             ended = (cs.get("lastState") or {}).get("terminated") or {}
-            last = (f"last termination: {ended.get('reason') or 'unknown reason'}, exit code "
-                    f"{ended.get('exitCode', '?')}" if ended else "last termination unknown")
+            last = (
+                f"last termination: {ended.get('reason') or 'unknown reason'}, exit code "
+                f"{ended.get('exitCode', '?')}"
+                if ended
+                else "last termination unknown"
+            )
             if ended.get("message"):
                 last += f": {str(ended['message'])[:300]}"
-            found.append((f"Container {cs.get('name')} of pod {pod['metadata']['name']} "
-                          f"restarted {count} time{'s' if count > 1 else ''}",
-                          f"{last} (finished {ended.get('finishedAt', '?')})"))
+            found.append(
+                (
+                    f"Container {cs.get('name')} of pod {pod['metadata']['name']} "
+                    f"restarted {count} time{'s' if count > 1 else ''}",
+                    f"{last} (finished {ended.get('finishedAt', '?')})",
+                )
+            )
     return found
 
 
@@ -210,8 +234,10 @@ def startup_problem(log: str, line: str, tail: int = STARTUP_TAIL) -> tuple[str,
     if any(line in text for text in lines[-tail:]):
         return "", ""
     if any(line in text for text in lines):
-        return "", (f"startup line {line!r} is in the pod log but not in its last {tail} "
-                    f"lines (the app logged more since)")
+        return "", (
+            f"startup line {line!r} is in the pod log but not in its last {tail} "
+            f"lines (the app logged more since)"
+        )
     return f"startup line {line!r} not in the pod log", ""
 
 
@@ -220,33 +246,43 @@ def pod_facts(pod: dict[str, Any]) -> dict[str, Any]:
     phase, conditions and containers' image IDs (input of :func:`pod_problems` and
     :func:`running_digests`)."""
     status = pod.get("status", {})
-    return {"metadata": {"name": pod["metadata"]["name"]},
-            "status": {"phase": status.get("phase"),
-                       "conditions": [{"type": c.get("type"), "status": c.get("status")}
-                                      for c in status.get("conditions") or []],
-                       "containerStatuses": [{"name": cs.get("name"),
-                                              "imageID": cs.get("imageID")}
-                                             for cs in status.get("containerStatuses") or []]}}
+    return {
+        "metadata": {"name": pod["metadata"]["name"]},
+        "status": {
+            "phase": status.get("phase"),
+            "conditions": [
+                {"type": c.get("type"), "status": c.get("status")}
+                for c in status.get("conditions") or []
+            ],
+            "containerStatuses": [
+                {"name": cs.get("name"), "imageID": cs.get("imageID")}
+                for cs in status.get("containerStatuses") or []
+            ],
+        },
+    }
 
 
 def digest_problems(running: list[str], pushed: str) -> list[str]:
     """T10's "the right image": every running container's digest is the one pushed."""
     if not running:
         return ["no running container reports an image digest"]
-    return [f"a container runs {digest}, not the pushed {pushed}" for digest in running
-            if digest != pushed]
+    return [
+        f"a container runs {digest}, not the pushed {pushed}"
+        for digest in running
+        if digest != pushed
+    ]
 
 
 def http_ok_problem(answer: dict[str, Any]) -> str:
     """A /healthz answer (``{status, body, error}``) is HTTP 200 with the body ``ok``."""
     if answer.get("status") != 200:
-        return (f"HTTP {answer.get('status')} {answer.get('error', '')} "
-                f"{str(answer.get('body', ''))[:200]}").strip()
+        return (
+            f"HTTP {answer.get('status')} {answer.get('error', '')} "
+            f"{str(answer.get('body', ''))[:200]}"
+        ).strip()
     if str(answer.get("body", "")).strip() != "ok":
         return f"answered {str(answer.get('body', ''))[:200]!r}, not ok"
     return ""
-
-
 
 
 def running_digests(pods: list[dict[str, Any]]) -> list[str]:
@@ -261,12 +297,21 @@ def running_digests(pods: list[dict[str, Any]]) -> list[str]:
 
 def pod_summary(pod: dict[str, Any]) -> dict[str, Any]:
     status = pod.get("status", {})
-    return {"name": pod["metadata"]["name"], "phase": status.get("phase"),
-            "ready": pod_ready(pod),
-            "containers": [{"name": cs.get("name"), "restarts": cs.get("restartCount", 0),
-                            "image": cs.get("image"), "imageID": cs.get("imageID"),
-                            "state": list((cs.get("state") or {}).keys())}
-                           for cs in status.get("containerStatuses") or []]}
+    return {
+        "name": pod["metadata"]["name"],
+        "phase": status.get("phase"),
+        "ready": pod_ready(pod),
+        "containers": [
+            {
+                "name": cs.get("name"),
+                "restarts": cs.get("restartCount", 0),
+                "image": cs.get("image"),
+                "imageID": cs.get("imageID"),
+                "state": list((cs.get("state") or {}).keys()),
+            }
+            for cs in status.get("containerStatuses") or []
+        ],
+    }
 
 
 def helm_status(status: dict[str, Any]) -> dict[str, Any]:

@@ -30,10 +30,15 @@ LineCallback = Callable[[str], None]
 
 SSH_CONNECTION_ERROR = 255
 GRACE_SECONDS = 3.0  # between SIGTERM and SIGKILL when a child's process group is stopped
-FATAL_SSH_ERRORS = ("Host key verification failed", "Permission denied",
-                    "Could not resolve hostname", "No route to host",
-                    "Bad configuration option", "Can't open user config file",
-                    "REMOTE HOST IDENTIFICATION HAS CHANGED")
+FATAL_SSH_ERRORS = (
+    "Host key verification failed",
+    "Permission denied",
+    "Could not resolve hostname",
+    "No route to host",
+    "Bad configuration option",
+    "Can't open user config file",
+    "REMOTE HOST IDENTIFICATION HAS CHANGED",
+)
 
 
 @dataclass(frozen=True)
@@ -57,12 +62,12 @@ class CommandResult:
         return f"[{self.host}] $ {shlex.join(self.argv)}"
 
     def tail(self, lines: int = 40) -> str:
-        text = (self.stdout + ("\n" if self.stdout and self.stderr else "") + self.stderr)
+        text = self.stdout + ("\n" if self.stdout and self.stderr else "") + self.stderr
         return "\n".join(text.rstrip("\n").splitlines()[-lines:])
 
     def describe_failure(self) -> str:
         """One paragraph: what ran, how it ended, the last lines it printed."""
-        how = ("timed out" if self.timed_out else f"exited {self.rc}")
+        how = "timed out" if self.timed_out else f"exited {self.rc}"
         last = " ".join(self.tail(5).split())
         shown = shlex.join(remote.display(self.argv))
         return f"`{shown}` on {self.host} {how}" + (f": {last}" if last else "")
@@ -83,9 +88,15 @@ class Runner(Protocol):
 
     host: str
 
-    def run(self, argv: Sequence[str], *, timeout: float, input: str | None = None,
-            env: Mapping[str, str] | None = None, on_line: LineCallback | None = None,
-            ) -> CommandResult: ...
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float,
+        input: str | None = None,
+        env: Mapping[str, str] | None = None,
+        on_line: LineCallback | None = None,
+    ) -> CommandResult: ...
 
     def display_argv(self, argv: Sequence[str]) -> list[str]:
         """The full argument list this runner would execute (for plans)."""
@@ -105,28 +116,62 @@ class LocalRunner:
     def display_argv(self, argv: Sequence[str]) -> list[str]:
         return list(argv)
 
-    def run(self, argv: Sequence[str], *, timeout: float, input: str | None = None,
-            env: Mapping[str, str] | None = None, on_line: LineCallback | None = None,
-            ) -> CommandResult:
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float,
+        input: str | None = None,
+        env: Mapping[str, str] | None = None,
+        on_line: LineCallback | None = None,
+    ) -> CommandResult:
         full_env = child_env(env, environ=self.base_env)
-        return _run_process(self.host, list(argv), list(argv), timeout=timeout, input=input,
-                            env=full_env, on_line=on_line, redactor=self.redactor)
+        return _run_process(
+            self.host,
+            list(argv),
+            list(argv),
+            timeout=timeout,
+            input=input,
+            env=full_env,
+            on_line=on_line,
+            redactor=self.redactor,
+        )
 
     def close(self) -> None:
         return None
 
 
-def ssh_argv(destination: str, remote: Sequence[str], *, ssh_config: str | None,
-             connect_timeout: float, control_path: str | None) -> list[str]:
+def ssh_argv(
+    destination: str,
+    remote: Sequence[str],
+    *,
+    ssh_config: str | None,
+    connect_timeout: float,
+    control_path: str | None,
+) -> list[str]:
     """The ssh command line that runs ``remote`` (an argument list) on ``destination``."""
     argv = ["ssh"]
     if ssh_config:
         argv += ["-F", ssh_config]
-    argv += ["-o", "BatchMode=yes", "-o", f"ConnectTimeout={max(1, int(connect_timeout))}",
-             "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3"]
+    argv += [
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        f"ConnectTimeout={max(1, int(connect_timeout))}",
+        "-o",
+        "ServerAliveInterval=5",
+        "-o",
+        "ServerAliveCountMax=3",
+    ]
     if control_path:
-        argv += ["-o", "ControlMaster=auto", "-o", f"ControlPath={control_path}",
-                 "-o", "ControlPersist=60"]
+        argv += [
+            "-o",
+            "ControlMaster=auto",
+            "-o",
+            f"ControlPath={control_path}",
+            "-o",
+            "ControlPersist=60",
+        ]
     # `--` before the destination, so no host name is read as an option. ssh then reads
     # options again after the destination and would take a second `--` for the command
     # (seen with OpenSSH 9.2: `ssh -- host -- cmd` runs `-- cmd`); the command is one
@@ -162,22 +207,50 @@ class SshRunner:
         """What ``run`` executes, the shared connection's options included; before the
         first command the ControlPath's private directory (made then) is shown as
         ``irp-ssh-XXXXXXXX`` in the temp directory."""
-        control = (os.path.join(self._control_dir, "%C") if self._control_dir is not None
-                   else os.path.join(tempfile.gettempdir(), "irp-ssh-XXXXXXXX", "%C"))
-        return ssh_argv(self.host, argv, ssh_config=self.ssh_config,
-                        connect_timeout=self.connect_timeout, control_path=control)
+        control = (
+            os.path.join(self._control_dir, "%C")
+            if self._control_dir is not None
+            else os.path.join(tempfile.gettempdir(), "irp-ssh-XXXXXXXX", "%C")
+        )
+        return ssh_argv(
+            self.host,
+            argv,
+            ssh_config=self.ssh_config,
+            connect_timeout=self.connect_timeout,
+            control_path=control,
+        )
 
-    def run(self, argv: Sequence[str], *, timeout: float, input: str | None = None,
-            env: Mapping[str, str] | None = None, on_line: LineCallback | None = None,
-            ) -> CommandResult:
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float,
+        input: str | None = None,
+        env: Mapping[str, str] | None = None,
+        on_line: LineCallback | None = None,
+    ) -> CommandResult:
         if env:
-            raise ValueError("SshRunner does not pass environment variables; "
-                             "give values on stdin or in files")
-        full = ssh_argv(self.host, argv, ssh_config=self.ssh_config,
-                        connect_timeout=self.connect_timeout, control_path=self._control_path())
-        return _run_process(self.host, full, list(argv), timeout=timeout, input=input,
-                            env=child_env(), on_line=on_line, redactor=self.redactor,
-                            on_abort=self._end_connection)
+            raise ValueError(
+                "SshRunner does not pass environment variables; give values on stdin or in files"
+            )
+        full = ssh_argv(
+            self.host,
+            argv,
+            ssh_config=self.ssh_config,
+            connect_timeout=self.connect_timeout,
+            control_path=self._control_path(),
+        )
+        return _run_process(
+            self.host,
+            full,
+            list(argv),
+            timeout=timeout,
+            input=input,
+            env=child_env(),
+            on_line=on_line,
+            redactor=self.redactor,
+            on_abort=self._end_connection,
+        )
 
     def _end_connection(self) -> None:
         """Close the shared connection (the ControlMaster) after a command was stopped
@@ -189,9 +262,22 @@ class SshRunner:
             return
         control = os.path.join(self._control_dir, "%C")
         try:
-            subprocess.run(["ssh", *(["-F", self.ssh_config] if self.ssh_config else []),
-                            "-o", f"ControlPath={control}", "-O", "exit", "--", self.host],
-                           capture_output=True, timeout=5, check=False, env=child_env())
+            subprocess.run(
+                [
+                    "ssh",
+                    *(["-F", self.ssh_config] if self.ssh_config else []),
+                    "-o",
+                    f"ControlPath={control}",
+                    "-O",
+                    "exit",
+                    "--",
+                    self.host,
+                ],
+                capture_output=True,
+                timeout=5,
+                check=False,
+                env=child_env(),
+            )
         except (OSError, subprocess.SubprocessError):
             pass
 
@@ -203,22 +289,42 @@ class SshRunner:
         self._control_dir = None
 
 
-def _run_process(host: str, argv: list[str], shown: list[str], *, timeout: float,
-                 input: str | None, env: dict[str, str], on_line: LineCallback | None,
-                 redactor: Redactor, on_abort: Callable[[], None] | None = None
-                 ) -> CommandResult:
+def _run_process(
+    host: str,
+    argv: list[str],
+    shown: list[str],
+    *,
+    timeout: float,
+    input: str | None,
+    env: dict[str, str],
+    on_line: LineCallback | None,
+    redactor: Redactor,
+    on_abort: Callable[[], None] | None = None,
+) -> CommandResult:
     """Run one process with a hard deadline; stream stdout lines to ``on_line``. When it
     is stopped (timeout, KeyboardInterrupt, SystemExit), its process group is stopped and
     ``on_abort`` runs before the outputs are collected."""
     started = time.monotonic()
     try:
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE if input is not None
-                                else subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, env=env, text=True, errors="replace",
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
+            errors="replace",
+            start_new_session=True,
+        )
     except FileNotFoundError:
-        return CommandResult(host, tuple(redactor.redact_argv(shown)), 127, "",
-                             f"{argv[0]}: command not found on this machine", 0.0)
+        return CommandResult(
+            host,
+            tuple(redactor.redact_argv(shown)),
+            127,
+            "",
+            f"{argv[0]}: command not found on this machine",
+            0.0,
+        )
     out_chunks: list[str] = []
     err_chunks: list[str] = []
 
@@ -228,10 +334,10 @@ def _run_process(host: str, argv: list[str], shown: list[str], *, timeout: float
             if callback is not None:
                 callback(redactor.redact(line.rstrip("\n")))
 
-    threads = [threading.Thread(target=pump, args=(proc.stdout, out_chunks, on_line),
-                                daemon=True),
-               threading.Thread(target=pump, args=(proc.stderr, err_chunks, None),
-                                daemon=True)]
+    threads = [
+        threading.Thread(target=pump, args=(proc.stdout, out_chunks, on_line), daemon=True),
+        threading.Thread(target=pump, args=(proc.stderr, err_chunks, None), daemon=True),
+    ]
     for t in threads:
         t.start()
     timed_out = False
@@ -265,11 +371,15 @@ def _run_process(host: str, argv: list[str], shown: list[str], *, timeout: float
                         stream.close()
                     except (BrokenPipeError, ValueError):
                         pass
-    return CommandResult(host=host, argv=tuple(redactor.redact_argv(shown)),
-                         rc=proc.returncode if proc.returncode is not None else -9,
-                         stdout=redactor.redact("".join(out_chunks)),
-                         stderr=redactor.redact("".join(err_chunks)),
-                         duration=time.monotonic() - started, timed_out=timed_out)
+    return CommandResult(
+        host=host,
+        argv=tuple(redactor.redact_argv(shown)),
+        rc=proc.returncode if proc.returncode is not None else -9,
+        stdout=redactor.redact("".join(out_chunks)),
+        stderr=redactor.redact("".join(err_chunks)),
+        duration=time.monotonic() - started,
+        timed_out=timed_out,
+    )
 
 
 def stop_group(proc: subprocess.Popen[str], grace: float | None = None) -> None:
@@ -290,8 +400,12 @@ def stop_group(proc: subprocess.Popen[str], grace: float | None = None) -> None:
         return NotYet(f"process group {pgid} still runs")
 
     try:
-        poll(f"end of process group {pgid}", ended, every=0.02,
-             timeout=GRACE_SECONDS if grace is None else grace)
+        poll(
+            f"end of process group {pgid}",
+            ended,
+            every=0.02,
+            timeout=GRACE_SECONDS if grace is None else grace,
+        )
         return
     except (KeyboardInterrupt, RetryTimeout):
         pass
@@ -305,6 +419,7 @@ def stop_group(proc: subprocess.Popen[str], grace: float | None = None) -> None:
 def _wait_group_gone(pgid: int, timeout: float = 2.0) -> None:
     """SIGKILL is delivered asynchronously: members not our children (a backgrounded
     grandchild) may still show as running for a moment. Wait, bounded, until none does."""
+
     def gone() -> bool | NotYet:
         return True if not group_alive(pgid) else NotYet(f"process group {pgid} still runs")
 

@@ -75,9 +75,20 @@ STAGE_TIMEOUTS: dict[str, float] = {spec.name: spec.timeout for spec in SPECS}
 
 TABLE_FILE = Path(__file__).with_name("settings.toml")  # the table, as data
 PARSERS: dict[str, Callable[[Any], Any]] = {
-    "argv": _argv, "bool": _bool, "criterion_list": _criterion_list, "git_remote": _git_remote,
-    "host": _host, "int": _int, "k8s_name": _k8s_name, "path": _path, "ref": _ref,
-    "registry": _registry, "safe_name": _safe_name, "str": _str, "tag": _tag, "url": _url,
+    "argv": _argv,
+    "bool": _bool,
+    "criterion_list": _criterion_list,
+    "git_remote": _git_remote,
+    "host": _host,
+    "int": _int,
+    "k8s_name": _k8s_name,
+    "path": _path,
+    "ref": _ref,
+    "registry": _registry,
+    "safe_name": _safe_name,
+    "str": _str,
+    "tag": _tag,
+    "url": _url,
     "parse_duration": parse_duration,
 }
 
@@ -85,11 +96,18 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
 def _setting(row: Mapping[str, Any]) -> Setting:
     """One ``[[setting]]`` of settings.toml (a list default is kept as a tuple)."""
     default = row.get("default")
-    return Setting(row["name"], row["help"], row["type"], PARSERS[row["parse"]],
-                   tuple(default) if isinstance(default, list) else default,
-                   row.get("example", ""), secret=row.get("secret", False),
-                   group=row.get("group", "target"), cli=row.get("cli", True),
-                   multiple=row.get("multiple", False))
+    return Setting(
+        row["name"],
+        row["help"],
+        row["type"],
+        PARSERS[row["parse"]],
+        tuple(default) if isinstance(default, list) else default,
+        row.get("example", ""),
+        secret=row.get("secret", False),
+        group=row.get("group", "target"),
+        cli=row.get("cli", True),
+        multiple=row.get("multiple", False),
+    )
 
 
 def load_table(path: Path = TABLE_FILE) -> tuple[Setting, ...]:
@@ -97,9 +115,17 @@ def load_table(path: Path = TABLE_FILE) -> tuple[Setting, ...]:
     with path.open("rb") as handle:
         rows = tomllib.load(handle)["setting"]
     return tuple(_setting(row) for row in rows) + tuple(
-        Setting(f"timeout_{stage}", f"Time limit of the {stage} stage.", "duration",
-                parse_duration, seconds, f"{int(seconds)}s", group="timeouts")
-        for stage, seconds in STAGE_TIMEOUTS.items())
+        Setting(
+            f"timeout_{stage}",
+            f"Time limit of the {stage} stage.",
+            "duration",
+            parse_duration,
+            seconds,
+            f"{int(seconds)}s",
+            group="timeouts",
+        )
+        for stage, seconds in STAGE_TIMEOUTS.items()
+    )
 
 
 SETTINGS: tuple[Setting, ...] = load_table()
@@ -121,6 +147,8 @@ class _Values(dict[str, Any]):
 
     def __repr__(self) -> str:
         return mask_userinfo(super().__repr__())
+
+
 URL_SETTINGS = ("base_url", "dev_url", "gitea_api_url", "git_remote")
 
 
@@ -156,8 +184,10 @@ class Resolved:
                 ways = [s.env, f"{name}_file"]
             elif s.cli:
                 ways.insert(0, s.option)
-            raise SettingError(f"setting '{name}' is required {needed_by} but not set "
-                               f"(give it with {', '.join(ways)}).")
+            raise SettingError(
+                f"setting '{name}' is required {needed_by} but not set "
+                f"(give it with {', '.join(ways)})."
+            )
         return value
 
     def credentials(self) -> list[tuple[str | None, Secret]]:
@@ -181,16 +211,17 @@ def load_file(path: Path, *, section_required: bool = False) -> dict[str, Any]:
     except FileNotFoundError:
         raise SettingError(f"config file {path} does not exist.") from None
     except OSError as exc:
-        raise SettingError(f"config file {path} cannot be read: {exc.strerror or exc}.") \
-            from None
+        raise SettingError(f"config file {path} cannot be read: {exc.strerror or exc}.") from None
     except UnicodeDecodeError:
         raise SettingError(f"config file {path} is not UTF-8 text (TOML).") from None
     except tomllib.TOMLDecodeError as exc:
         raise SettingError(f"config file {path} is not valid TOML: {exc}.") from None
     tool = data.get("tool", {})
     if not isinstance(tool, dict):
-        raise SettingError(f"config file {path}: 'tool' must be a table ([tool.irp] holds "
-                           f"the settings), got {type(tool).__name__} {tool!r}.")
+        raise SettingError(
+            f"config file {path}: 'tool' must be a table ([tool.irp] holds "
+            f"the settings), got {type(tool).__name__} {tool!r}."
+        )
     table = tool.get("irp")
     if table is None:
         if section_required:
@@ -208,13 +239,16 @@ def _read_secret_file(path: str, name: str, source: str) -> str:
         mode = os.stat(path).st_mode
         text = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as exc:
-        raise SettingError(f"setting '{name}' (from {source}): cannot read {path}: "
-                           f"{exc.strerror}.") from None
+        raise SettingError(
+            f"setting '{name}' (from {source}): cannot read {path}: {exc.strerror}."
+        ) from None
     if mode & 0o077:
-        raise SettingError(f"setting '{name}' (from {source}): {path} has mode "
-                           f"{stat.S_IMODE(mode):04o}, so other users of this machine can "
-                           f"read or change it; a file holding a secret must be private to "
-                           f"its owner: run `chmod 600 {shlex.quote(path)}`.")
+        raise SettingError(
+            f"setting '{name}' (from {source}): {path} has mode "
+            f"{stat.S_IMODE(mode):04o}, so other users of this machine can "
+            f"read or change it; a file holding a secret must be private to "
+            f"its owner: run `chmod 600 {shlex.quote(path)}`."
+        )
     if not text or not text[0].strip():
         raise SettingError(f"setting '{name}' (from {source}): {path} is empty.")
     return text[0].strip()
@@ -222,10 +256,12 @@ def _read_secret_file(path: str, name: str, source: str) -> str:
 
 def _check_secret(name: str, value: str, source: str) -> None:
     if len(value) < MIN_SECRET_LEN:
-        raise SettingError(f"setting '{name}' (from {source}): a secret must have at least "
-                           f"{MIN_SECRET_LEN} characters (this one has {len(value)}); a "
-                           f"shorter one could not be masked in the output without masking "
-                           f"ordinary text too.")
+        raise SettingError(
+            f"setting '{name}' (from {source}): a secret must have at least "
+            f"{MIN_SECRET_LEN} characters (this one has {len(value)}); a "
+            f"shorter one could not be masked in the output without masking "
+            f"ordinary text too."
+        )
 
 
 def _check_url(name: str, value: str, source: str) -> None:
@@ -235,17 +271,20 @@ def _check_url(name: str, value: str, source: str) -> None:
             raise SettingError(
                 f"setting 'git_remote' (from {source}) holds a password: the build host runs "
                 f"`git fetch` with it, so it would be on a command line there. Use an ssh "
-                f"URL with a deploy key, or a git credential helper on the build host.")
+                f"URL with a deploy key, or a git credential helper on the build host."
+            )
         if source.startswith("command line"):
             raise SettingError(
                 f"setting '{name}' (from {source}) holds a password: a command line is "
                 f"visible to every user of this machine; give it with "
-                f"{BY_NAME[name].env} instead.")
+                f"{BY_NAME[name].env} instead."
+            )
         _check_secret(name, password, source)
 
 
-def resolve(cli: Mapping[str, Any], env: Mapping[str, str],
-            files: Iterable[tuple[str, Mapping[str, Any]]]) -> Resolved:
+def resolve(
+    cli: Mapping[str, Any], env: Mapping[str, str], files: Iterable[tuple[str, Mapping[str, Any]]]
+) -> Resolved:
     """Decide every setting: CLI > environment > file(s, first wins) > default.
 
     ``cli`` holds only options given on the command line; ``files`` is a list of
@@ -265,7 +304,8 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str],
                     f"setting '{key}' is a secret and is not accepted from {label}: a "
                     f"config file is easily shared or committed. Give it with the "
                     f"environment variable {BY_NAME[key].env} or put it in a file only you "
-                    f"can read and set {key}_file.")
+                    f"can read and set {key}_file."
+                )
     for s in SETTINGS:
         raw: Any = None
         source = "default"

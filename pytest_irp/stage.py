@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from . import remote
+from .facts import Facts
 from .fileio import write_atomic
 from .redact import Redactor
 from .runners import CommandResult, LineCallback, Runner
@@ -128,36 +129,59 @@ class StageContext:
     def remaining(self) -> float:
         left = self.deadline - time.monotonic()
         if left <= 0:
-            raise StageError(f"stage {self.stage.name} ran out of time "
-                             f"(timeout_{self.stage.name} exceeded)")
+            raise StageError(
+                f"stage {self.stage.name} ran out of time (timeout_{self.stage.name} exceeded)"
+            )
         return left
 
     def upstream(self, name: str) -> dict[str, Any]:
         return self.results(name).value
 
-    def run(self, host: str, argv: Sequence[str], *, timeout: float | None = None,
-            input: str | None = None, env: Mapping[str, str] | None = None,
-            check: bool = True, on_line: LineCallback | None = None,
-            what: str = "") -> CommandResult:
+    def run(
+        self,
+        host: str,
+        argv: Sequence[str],
+        *,
+        timeout: float | None = None,
+        input: str | None = None,
+        env: Mapping[str, str] | None = None,
+        check: bool = True,
+        on_line: LineCallback | None = None,
+        what: str = "",
+    ) -> CommandResult:
         """Run a command, record it, and (with ``check``) turn failure into StageError."""
         limit = min(timeout, self.remaining()) if timeout else self.remaining()
-        result = self.runners(host).run(argv, timeout=limit, input=input, env=env,
-                                        on_line=on_line)
+        result = self.runners(host).run(argv, timeout=limit, input=input, env=env, on_line=on_line)
         self.record(result)
         if check and not result.ok:
             raise StageError((what + ": " if what else "") + result.describe_failure())
         return result
 
     def record(self, result: CommandResult) -> None:
-        self.commands.append({
-            "host": result.host, "argv": remote.display(result.argv), "rc": result.rc,
-            "duration": round(result.duration, 3), "timed_out": result.timed_out,
-            "stdout": _excerpt(result.stdout), "stderr": _excerpt(result.stderr)})
+        self.commands.append(
+            {
+                "host": result.host,
+                "argv": remote.display(result.argv),
+                "rc": result.rc,
+                "duration": round(result.duration, 3),
+                "timed_out": result.timed_out,
+                "stdout": _excerpt(result.stdout),
+                "stderr": _excerpt(result.stderr),
+            }
+        )
 
-    def finding(self, severity: Literal["info", "warning", "error"], title: str, detail: str,
-                fix: str = "") -> None:
-        self.findings.append(Finding(self.stage.name, severity, self.redactor.redact(title),
-                                     self.redactor.redact(detail), self.redactor.redact(fix)))
+    def finding(
+        self, severity: Literal["info", "warning", "error"], title: str, detail: str, fix: str = ""
+    ) -> None:
+        self.findings.append(
+            Finding(
+                self.stage.name,
+                severity,
+                self.redactor.redact(title),
+                self.redactor.redact(detail),
+                self.redactor.redact(fix),
+            )
+        )
 
     def save_log(self, name: str, text: str) -> Path:
         """Save a full log beside the report (redacted, atomically)."""
@@ -178,61 +202,6 @@ def one_paragraph(text: str, limit: int = 1200) -> str:
     """A cause for the user: one paragraph, lines joined with ' | ', size-capped."""
     joined = " | ".join(line.strip() for line in text.strip().splitlines() if line.strip())
     return joined if len(joined) <= limit else joined[:limit] + " [...]"
-
-
-class Facts:
-    """Local, cheap facts about the target, computed once (git SHA, file hashes)."""
-
-    def __init__(self, settings: Resolved, runner: Runner) -> None:
-        self.settings = settings
-        self._runner = runner
-        self._cache: dict[str, str] = {}
-
-    @property
-    def app_repo(self) -> Path:
-        return Path(self.settings["app_repo"]).resolve()
-
-    def sha(self) -> str:
-        if "sha" not in self._cache:
-            repo = self.app_repo
-            result = self._runner.run(["git", "-C", str(repo), "rev-parse", "--verify",
-                                       f"{self.settings['ref']}^{{commit}}"], timeout=15)
-            if not result.ok:
-                raise SettingError(f"setting 'ref' ({self.settings['ref']!r}, from "
-                                   f"{self.settings.sources['ref']}): cannot resolve it in "
-                                   f"app_repo {repo}: {result.tail(2) or 'git failed'}")
-            self._cache["sha"] = result.stdout.strip()
-        return self._cache["sha"]
-
-    def sha_or(self, placeholder: str = "<sha>") -> str:
-        try:
-            return self.sha()
-        except SettingError:
-            return placeholder
-
-    def tag(self) -> str:
-        return str(self.settings.get("tag") or self.sha()[:7])
-
-    def tag_or(self, placeholder: str = "<short-sha>") -> str:
-        try:
-            return self.tag()
-        except SettingError:
-            return placeholder
-
-    def file_hash(self, *relative: str) -> str:
-        """sha256 over the named files/directories of the app repo (missing ones count)."""
-        key = "hash:" + ":".join(relative)
-        if key not in self._cache:
-            digest = hashlib.sha256()
-            for rel in relative:
-                base = self.app_repo / rel
-                paths = sorted(p for p in base.rglob("*") if p.is_file()) if base.is_dir() \
-                    else [base]
-                for p in paths:
-                    digest.update(str(p.relative_to(self.app_repo)).encode())
-                    digest.update(p.read_bytes() if p.is_file() else b"<missing>")
-            self._cache[key] = digest.hexdigest()
-        return self._cache[key]
 
 
 @dataclass(frozen=True)
@@ -260,10 +229,20 @@ class Stage:
 class Pipeline:
     """Runs stages on demand, each at most once, in dependency order."""
 
-    def __init__(self, stages: Sequence[Stage], settings: Resolved, redactor: Redactor, *,
-                 make_runner: Callable[[str], Runner], log_dir: Path,
-                 cache: Cache | None = None, run_id: str = "", reuse: bool = False,
-                 force: Sequence[str] = (), progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        stages: Sequence[Stage],
+        settings: Resolved,
+        redactor: Redactor,
+        *,
+        make_runner: Callable[[str], Runner],
+        log_dir: Path,
+        cache: Cache | None = None,
+        run_id: str = "",
+        reuse: bool = False,
+        force: Sequence[str] = (),
+        progress: Progress | None = None,
+    ) -> None:
         self.stages = {s.name: s for s in stages}
         self.order = [s.name for s in stages]
         self.settings = settings
@@ -283,8 +262,10 @@ class Pipeline:
         self.facts = Facts(settings, self.runner("local"))
         unknown = self.force - set(self.stages)
         if unknown:
-            raise SettingError(f"setting 'force': unknown stage(s) {', '.join(sorted(unknown))}"
-                               f" (stages: {', '.join(self.order)}).")
+            raise SettingError(
+                f"setting 'force': unknown stage(s) {', '.join(sorted(unknown))}"
+                f" (stages: {', '.join(self.order)})."
+            )
 
     def runner(self, host: str) -> Runner:
         if host not in self._runners:
@@ -332,9 +313,17 @@ class Pipeline:
         return [n for n in self.order if n in wanted]
 
     def context(self, stage: Stage, deadline: float) -> StageContext:
-        return StageContext(stage=stage, settings=self.settings, redactor=self.redactor,
-                            facts=self.facts, runners=self.runner, results=self.result,
-                            log_dir=self.log_dir, progress=self.progress, deadline=deadline)
+        return StageContext(
+            stage=stage,
+            settings=self.settings,
+            redactor=self.redactor,
+            facts=self.facts,
+            runners=self.runner,
+            results=self.result,
+            log_dir=self.log_dir,
+            progress=self.progress,
+            deadline=deadline,
+        )
 
     def plan(self, name: str) -> list[Step]:
         """The commands the stage would run, as its run builds them (remote scripts shown
@@ -353,19 +342,26 @@ class Pipeline:
     def _key(self, stage: Stage) -> str:
         if stage.key is None:
             return ""
-        inputs = {"stage": stage.name, "inputs": stage.key(self.facts),
-                  "upstream": [self.result(n).key for n in stage.needs]}
-        return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str)
-                              .encode()).hexdigest()
+        inputs = {
+            "stage": stage.name,
+            "inputs": stage.key(self.facts),
+            "upstream": [self.result(n).key for n in stage.needs],
+        }
+        return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
 
     def _run(self, stage: Stage) -> StageResult:
         for need in stage.needs:
             upstream = self.result(need)
             if not upstream.ok:
                 root = self.results[upstream.root_stage or need]
-                return StageResult(stage.name, stage.criterion, "blocked",
-                                   cause=root.cause, root_stage=root.stage,
-                                   root_criterion=root.criterion)
+                return StageResult(
+                    stage.name,
+                    stage.criterion,
+                    "blocked",
+                    cause=root.cause,
+                    root_stage=root.stage,
+                    root_criterion=root.criterion,
+                )
         started = time.time()
         timeout = float(self.settings.get(f"timeout_{stage.name}", 600))
         ctx = self.context(stage, time.monotonic() + timeout)
@@ -387,24 +383,47 @@ class Pipeline:
             return self._failed(stage, ctx, str(exc), started)
         except Exception as exc:  # a bug or an unexpected environment: never raise
             ctx.save_log("traceback", traceback.format_exc())
-            return self._failed(stage, ctx, f"internal error in stage {stage.name}: "
-                                f"{type(exc).__name__}: {exc}", started)
-        result = StageResult(stage.name, stage.criterion, "ok", value=self._clean(value),
-                             commands=ctx.commands, findings=ctx.findings, logs=ctx.logs,
-                             started=started, duration=time.time() - started, key=key)
+            return self._failed(
+                stage,
+                ctx,
+                f"internal error in stage {stage.name}: {type(exc).__name__}: {exc}",
+                started,
+            )
+        result = StageResult(
+            stage.name,
+            stage.criterion,
+            "ok",
+            value=self._clean(value),
+            commands=ctx.commands,
+            findings=ctx.findings,
+            logs=ctx.logs,
+            started=started,
+            duration=time.time() - started,
+            key=key,
+        )
         self._save(stage, result)
         self.progress(stage.name, f"done in {result.duration:.1f}s")
         return result
 
-    def _failed(self, stage: Stage, ctx: StageContext, cause: str, started: float,
-                details: str = "") -> StageResult:
+    def _failed(
+        self, stage: Stage, ctx: StageContext, cause: str, started: float, details: str = ""
+    ) -> StageResult:
         cause = one_paragraph(self.redactor.redact(cause))
         self.progress(stage.name, f"FAILED: {cause}")
-        return StageResult(stage.name, stage.criterion, "failed", cause=cause,
-                           details=_excerpt(self.redactor.redact(details), DETAILS_CHARS),
-                           root_stage=stage.name, root_criterion=stage.criterion,
-                           commands=ctx.commands, findings=ctx.findings, logs=ctx.logs,
-                           started=started, duration=time.time() - started)
+        return StageResult(
+            stage.name,
+            stage.criterion,
+            "failed",
+            cause=cause,
+            details=_excerpt(self.redactor.redact(details), DETAILS_CHARS),
+            root_stage=stage.name,
+            root_criterion=stage.criterion,
+            commands=ctx.commands,
+            findings=ctx.findings,
+            logs=ctx.logs,
+            started=started,
+            duration=time.time() - started,
+        )
 
     def _clean(self, value: Mapping[str, Any]) -> dict[str, Any]:
         text = json.dumps(value, default=str)
@@ -421,14 +440,18 @@ class Pipeline:
         except (KeyError, TypeError):
             return None
         result.reused_from = {"run_id": saved.get("run_id", "?"), "time": saved.get("time")}
-        self.progress(stage.name, f"reused from run {saved.get('run_id')} at "
-                      f"{saved.get('time')}")
+        self.progress(stage.name, f"reused from run {saved.get('run_id')} at {saved.get('time')}")
         return result
 
     def _save(self, stage: Stage, result: StageResult) -> None:
         if self.cache is None or not result.key:
             return
-        self.cache.set(f"irp/stage/{stage.name}", {
-            "key": result.key, "run_id": self.run_id,
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(result.started)),
-            "result": result.to_json()})
+        self.cache.set(
+            f"irp/stage/{stage.name}",
+            {
+                "key": result.key,
+                "run_id": self.run_id,
+                "time": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(result.started)),
+                "result": result.to_json(),
+            },
+        )

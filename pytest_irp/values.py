@@ -75,27 +75,33 @@ class PushedImage(TypedDict):
     image: Annotated[str, "REGISTRY/OWNER/NAME:TAG pushed"]
     tag: Annotated[str, "the tag pushed"]
     digest: Annotated[str, "the digest skopeo reported for the push"]
-    served_digest: Annotated[str | None, "Docker-Content-Digest the registry serves for the "
-                             "tag (None: the tag is unknown)"]
+    served_digest: Annotated[
+        str | None,
+        "Docker-Content-Digest the registry serves for the tag (None: the tag is unknown)",
+    ]
     registry_tags: Annotated[list[str], "the registry's own tags/list (every page)"]
     tags_total: Annotated[int, "how many tags it lists"]
     registry: Annotated[str, "the registry's host:port"]
     repository: Annotated[str, "OWNER/NAME"]
     realm: Annotated[str, "the token realm the registry advertises"]
     realm_problem: Annotated[str, "why that realm is not the registry's address ('': it is)"]
-    realm_answers: Annotated[bool | None, "something answers at a wrong realm (None: not "
-                             "probed)"]
+    realm_answers: Annotated[bool | None, "something answers at a wrong realm (None: not probed)"]
     realm_fix: Annotated[str, "the fix for a wrong realm, for the registry's Gitea version"]
     gitea_version: Annotated[str, "the registry's Gitea version ('' for other registries)"]
-    token_workaround: Annotated[bool, "the push passed the token on skopeo's command line "
-                                "(registry_token_workaround with a wrong realm)"]
+    token_workaround: Annotated[
+        bool,
+        "the push passed the token on skopeo's command line "
+        "(registry_token_workaround with a wrong realm)",
+    ]
     skopeo_version: Annotated[str, "`skopeo --version` on the build host"]
     inspect_ok: Annotated[bool, "`skopeo inspect` of the pushed image printed its JSON"]
     inspect_digest: Annotated[str, "the digest `skopeo inspect` reported"]
     inspect_tags: Annotated[list[str], "the RepoTags `skopeo inspect` reported"]
     inspect_error: Annotated[str, "the last line of a failed `skopeo inspect`"]
-    package_versions: Annotated[list[str] | None, "the versions Gitea's packages API lists "
-                                "for the image (None: not a Gitea)"]
+    package_versions: Annotated[
+        list[str] | None,
+        "the versions Gitea's packages API lists for the image (None: not a Gitea)",
+    ]
 
 
 class ChartLint(TypedDict):
@@ -111,10 +117,10 @@ class RenderedChart(TypedDict):
 
     kinds: Annotated[list[str | None], "the kinds of the rendered manifests, in order"]
     problems: Annotated[list[str], "the key notes the manifests break (empty: none)"]
-    manifests: Annotated[list[dict[str, Any]], "the rendered manifests (Secret values "
-                         "masked)"]
-    expected_image: Annotated[str | None, "REGISTRY:TAG the Deployment must run (None: no "
-                              "registry set)"]
+    manifests: Annotated[list[dict[str, Any]], "the rendered manifests (Secret values masked)"]
+    expected_image: Annotated[
+        str | None, "REGISTRY:TAG the Deployment must run (None: no registry set)"
+    ]
 
 
 class NodeMirror(TypedDict):
@@ -122,8 +128,7 @@ class NodeMirror(TypedDict):
 
     problems: Annotated[list[str], "what the mirror judge found wrong (empty: none)"]
     registries_yaml: Annotated[str, "the node's registries.yaml"]
-    hosts_toml: Annotated[str | None, "containerd's hosts.toml for the registry (None: "
-                          "not there)"]
+    hosts_toml: Annotated[str | None, "containerd's hosts.toml for the registry (None: not there)"]
     hostport: Annotated[str, "the registry's host:port"]
     k3s_version_output: Annotated[str, "what `k3s --version` printed ('' when it failed)"]
     k3s_version: Annotated[str, "k3s's version, e.g. `1.34.4` ('' when unknown)"]
@@ -168,16 +173,20 @@ class DeployedRelease(TypedDict):
     helm_version: Annotated[str, "`helm version --short`"]
     helm_major: Annotated[int, "helm's major version (3 or 4)"]
     pods: Annotated[list[PodSummary], "the Ready pods of the current ReplicaSet"]
-    pod_facts: Annotated[list[dict[str, Any]], "those pods as the API server gave them: "
-                         "name, phase, conditions, containers' imageID"]
+    pod_facts: Annotated[
+        list[dict[str, Any]],
+        "those pods as the API server gave them: name, phase, conditions, containers' imageID",
+    ]
     pod_problems: Annotated[list[str], "what the pod judge found wrong (empty: none)"]
     running_digest: Annotated[str, "the digest of the first running container"]
     deployment: Annotated[str, "the Deployment's name"]
-    startup_line_seen: Annotated[bool | None, "startup_line found in the pod's log (None: "
-                                 "no startup_line set)"]
+    startup_line_seen: Annotated[
+        bool | None, "startup_line found in the pod's log (None: no startup_line set)"
+    ]
     startup_problem: Annotated[str, "why the startup line was not found"]
-    healthz_via_cluster: Annotated[HttpAnswer, "GET /healthz through the Service (the "
-                                   "API server's service proxy)"]
+    healthz_via_cluster: Annotated[
+        HttpAnswer, "GET /healthz through the Service (the API server's service proxy)"
+    ]
     log_excerpt: Annotated[str, "the last 2000 characters of the pod's log (masked)"]
 
 
@@ -186,11 +195,17 @@ class LiveApp(TypedDict):
 
     healthz: Annotated[HttpAnswer, "GET base_url/healthz"]
     probes: Annotated[HttpAnswer, "GET base_url/probes"]
-    log_problems: Annotated[list[str], "what the log judge found in the pods' logs (the "
-                            "logs themselves may hold the session secret)"]
+    log_problems: Annotated[
+        list[str],
+        "what the log judge found in the pods' logs (the "
+        "logs themselves may hold the session secret)",
+    ]
     watched_seconds: Annotated[float, "how long the logs were watched (log_watch)"]
-    pipeline_log: NotRequired[Annotated[str, "the PIPELINE_LOG.md row written at the end "
-                                        "of a green run (pipeline_log set)"]]
+    pipeline_log: NotRequired[
+        Annotated[
+            str, "the PIPELINE_LOG.md row written at the end of a green run (pipeline_log set)"
+        ]
+    ]
 
 
 class CiWorkflow(TypedDict):
@@ -201,6 +216,7 @@ class CiWorkflow(TypedDict):
     workflow_source: Annotated[str, "where they were read (Gitea's API or the app repo)"]
     runner_label: Annotated[str, "setting runner_label"]
     ci_branch: Annotated[str, "setting ci_branch"]
-    latest_runs: Annotated[dict[str, Any] | None, "Gitea's Actions runs (None: Gitea's API "
-                           "not asked)"]
+    latest_runs: Annotated[
+        dict[str, Any] | None, "Gitea's Actions runs (None: Gitea's API not asked)"
+    ]
     problems: Annotated[list[str], "what the CI judge found wrong (empty: none)"]

@@ -16,20 +16,29 @@ from pytest_irp_lab.registry_config import DEFAULT_REALM_MODE, REALM_MODES
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m pytest_irp_lab",
-                                description="The pytest-irp embedded lab.")
+    p = argparse.ArgumentParser(
+        prog="python -m pytest_irp_lab", description="The pytest-irp embedded lab."
+    )
     p.add_argument("--lab-dir", help="lab directory (default: $IRP_LAB_DIR or /var/tmp/irp-lab)")
     sub = p.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="bring the lab up (idempotent); prints irp-lab.toml's path")
-    up.add_argument("--variant", default="ok", choices=list(VARIANTS),
-                    help="sample app variant (default: ok)")
+    up.add_argument(
+        "--variant", default="ok", choices=list(VARIANTS), help="sample app variant (default: ok)"
+    )
     up.add_argument("--with-cluster", action="store_true", help="also start Kubernetes")
     up.add_argument("--no-registry", action="store_true", help="leave the registry out")
-    up.add_argument("--realm-mode", choices=REALM_MODES,
-                    help=f"Gitea's realm mode (default: {DEFAULT_REALM_MODE})")
-    up.add_argument("--node-sudo", choices=SUDO_MODES, default=DEFAULT_SUDO_MODE,
-                    help="the node user's sudo rule: NOPASSWD, or asking for a password "
-                         f"(default: {DEFAULT_SUDO_MODE})")
+    up.add_argument(
+        "--realm-mode",
+        choices=REALM_MODES,
+        help=f"Gitea's realm mode (default: {DEFAULT_REALM_MODE})",
+    )
+    up.add_argument(
+        "--node-sudo",
+        choices=SUDO_MODES,
+        default=DEFAULT_SUDO_MODE,
+        help="the node user's sudo rule: NOPASSWD, or asking for a password "
+        f"(default: {DEFAULT_SUDO_MODE})",
+    )
     down = sub.add_parser("down", help="stop and remove what the lab started")
     down.add_argument("--purge", action="store_true", help="also delete the lab directory")
     sub.add_parser("status", help="print the lab's state as JSON")
@@ -41,10 +50,13 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     with_cluster = bool(getattr(args, "with_cluster", False))
-    lab = Lab(args.lab_dir, with_cluster=with_cluster,
-              with_registry=not getattr(args, "no_registry", False),
-              realm_mode=getattr(args, "realm_mode", None),
-              node_sudo=getattr(args, "node_sudo", DEFAULT_SUDO_MODE))
+    lab = Lab(
+        args.lab_dir,
+        with_cluster=with_cluster,
+        with_registry=not getattr(args, "no_registry", False),
+        realm_mode=getattr(args, "realm_mode", None),
+        node_sudo=getattr(args, "node_sudo", DEFAULT_SUDO_MODE),
+    )
     try:
         if args.command == "up":
             path = lab.up(args.variant)

@@ -62,7 +62,7 @@ def cut_between(path: Path, begin: str, end: str) -> None:
     ends = [i for i, line in enumerate(lines) if end in line]
     if len(starts) != 1 or len(ends) != 1 or ends[0] < starts[0]:
         raise LabError(f"variant patch: markers {begin!r}/{end!r} not found once in {path}")
-    path.write_text("".join(lines[:starts[0]] + lines[ends[0] + 1:]), encoding="utf-8")
+    path.write_text("".join(lines[: starts[0]] + lines[ends[0] + 1 :]), encoding="utf-8")
 
 
 IHP_STANDIN: Final = "nix/lab-inputs/ihp"  # the stand-in IHP flake inside the app
@@ -79,14 +79,20 @@ def variants_dir() -> Path:
 def _build_fails(root: Path) -> None:
     # The front controller imports a module that does not exist: the image build (the
     # stand-in's "compile" step, compile.sh) stops with GHC's "Could not find module".
-    replace_once(root / "Web/FrontController.hs", "import Web.Controller.Probes\n",
-                 "import Web.Controller.Probes\nimport Web.Controller.Missing\n")
+    replace_once(
+        root / "Web/FrontController.hs",
+        "import Web.Controller.Probes\n",
+        "import Web.Controller.Probes\nimport Web.Controller.Missing\n",
+    )
 
 
 def _crash_at_start(root: Path) -> None:
     # The prod server (IHP's RunProdServer; here the stand-in's script) dies at start.
-    replace_once(root / RUN_PROD_SERVER, 'echo "Server started"\n',
-                 'echo "RunProdServer: Prelude.head: empty list" >&2\nexit 1\n')
+    replace_once(
+        root / RUN_PROD_SERVER,
+        'echo "Server started"\n',
+        'echo "RunProdServer: Prelude.head: empty list" >&2\nexit 1\n',
+    )
 
 
 def _healthz_wrong(root: Path) -> None:
@@ -98,8 +104,10 @@ def _overlay_missing(root: Path) -> None:
 
 
 def _wrong_column_type(root: Path) -> None:
-    for sql in (root / "Application/Schema.sql",
-                *sorted((root / "Application/Migration").glob("*-create-probes.sql"))):
+    for sql in (
+        root / "Application/Schema.sql",
+        *sorted((root / "Application/Migration").glob("*-create-probes.sql")),
+    ):
         replace_once(sql, "name TEXT NOT NULL", "name INT NOT NULL")
     replace_once(root / "build/Generated/Types.hs", "name :: Text", "name :: Int")
 
@@ -123,13 +131,19 @@ def _failing_spec(root: Path) -> None:
 def _slow_build(root: Path) -> None:
     # The image build sleeps first: long enough to cut its SSH connection or start a second
     # suite run while it is still running.
-    replace_once(root / IMAGE_BUILDER, "set -eu\n",
-                 f"set -eu\nsleep {SLOW_BUILD_SECONDS}  # slow-build variant\n")
+    replace_once(
+        root / IMAGE_BUILDER,
+        "set -eu\n",
+        f"set -eu\nsleep {SLOW_BUILD_SECONDS}  # slow-build variant\n",
+    )
 
 
 def _minute_build(root: Path) -> None:
-    replace_once(root / IMAGE_BUILDER, "set -eu\n",
-                 f"set -eu\nsleep {MINUTE_BUILD_SECONDS}  # minute-build variant\n")
+    replace_once(
+        root / IMAGE_BUILDER,
+        "set -eu\n",
+        f"set -eu\nsleep {MINUTE_BUILD_SECONDS}  # minute-build variant\n",
+    )
 
 
 def _wrong_liveness_path(root: Path) -> None:
@@ -161,24 +175,24 @@ VARIANTS: Final[Mapping[str, Callable[[Path], None] | None]] = {
 VARIANT_DOCS: Final[Mapping[str, str]] = {
     "ok": "the sample as in lab/app/: every check passes",
     "build-fails": "Web/FrontController.hs imports a missing module: `nix build "
-                   ".#optimized-docker-image` exits 1 with GHC's `Could not find module`",
+    ".#optimized-docker-image` exits 1 with GHC's `Could not find module`",
     "crash-at-start": "RunProdServer prints an error and exits 1 before `Server started`",
-    "healthz-wrong": "/healthz answers 200 `degraded` (renderPlain \"degraded\")",
+    "healthz-wrong": '/healthz answers 200 `degraded` (renderPlain "degraded")',
     "overlay-missing": "flake.nix without the models overlay (no override of the models "
-                       "package setting configureFlags/postUnpack; no overlays.models)",
+    "package setting configureFlags/postUnpack; no overlays.models)",
     "wrong-column-type": "probes.name is INT (Schema.sql, migration, Generated/Types.hs)",
     "route-missing": "no /healthz route (Web/Routes.hs, FrontController): T04 fails; the image "
-                     "builds but answers 404 on /healthz; the spec still passes",
+    "builds but answers 404 on /healthz; the spec still passes",
     "failing-spec": "the spec expects status201 from ProbesAction: `nix flake check` fails "
-                    "(1 example, 1 failure)",
+    "(1 example, 1 failure)",
     "wrong-liveness-path": "the chart's livenessProbe asks /health instead of /healthz",
     "slow-build": f"the image build sleeps {SLOW_BUILD_SECONDS} s first: a build long "
-                  "enough to cut its SSH connection or attach a second run to it",
+    "enough to cut its SSH connection or attach a second run to it",
     "minute-build": f"the image build sleeps {MINUTE_BUILD_SECONDS} s first: the "
-                    "preflight decides T07 while this build goes on",
+    "preflight decides T07 while this build goes on",
     "workplan-literal": "the workplan's snippets as written (pathPrefix routes, IHP.HSpec "
-                        "spec): T04/T05 pass with findings; the build and the tests fail "
-                        "to compile, as they would with GHC",
+    "spec): T04/T05 pass with findings; the build and the tests fail "
+    "to compile, as they would with GHC",
 }
 
 
@@ -190,8 +204,12 @@ def git_argv(repo: Path, *args: str) -> list[str]:
 
 
 def _copy_template(template: Path, dest: Path) -> None:
-    shutil.copytree(template, dest, ignore=shutil.ignore_patterns(
-        ".git", "result", "result-*", "__pycache__"), symlinks=True)
+    shutil.copytree(
+        template,
+        dest,
+        ignore=shutil.ignore_patterns(".git", "result", "result-*", "__pycache__"),
+        symlinks=True,
+    )
     for path in [dest, *dest.rglob("*")]:
         if not path.is_symlink():
             path.chmod(0o755 if path.is_dir() else 0o644)
@@ -204,8 +222,11 @@ def template_fingerprint(template: Path | None = None) -> str:
     src = template or template_dir()
     digest = hashlib.sha256()
     for base in (src, src.parent / "app-variants"):
-        for path in sorted(p for p in base.rglob("*") if p.is_file() and ".git" not in
-                           p.parts and not p.name.startswith("result")):
+        for path in sorted(
+            p
+            for p in base.rglob("*")
+            if p.is_file() and ".git" not in p.parts and not p.name.startswith("result")
+        ):
             digest.update(path.relative_to(src.parent).as_posix().encode() + b"\0")
             digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()
@@ -246,8 +267,12 @@ def prepare_app_repo(dest: Path, variant: str = "ok", *, template: Path | None =
         relock(dest)  # a changed stand-in input needs its new narHash in flake.lock
     run(git_argv(dest, "init", "-q", "-b", BRANCH), env=GIT_ENV)
     run(git_argv(dest, "add", "-A", "."), env=GIT_ENV)
-    run(git_argv(dest, "commit", "-q", "--no-verify", "-m",
-                 f"ihp-railiance-probe sample app ({variant})"), env=GIT_ENV)
+    run(
+        git_argv(
+            dest, "commit", "-q", "--no-verify", "-m", f"ihp-railiance-probe sample app ({variant})"
+        ),
+        env=GIT_ENV,
+    )
     (dest / ".git" / MARKER).write_text(variant + "\n")
     return dest
 

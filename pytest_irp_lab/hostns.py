@@ -89,8 +89,21 @@ def host_argv(alias: str, binds: Sequence[Bind], program: Sequence[str]) -> list
     init = [sys.executable, "-m", "pytest_irp_lab.nsinit", "--hostname", alias]
     for bind in binds:
         init += ["--bind", str(bind.source), bind.target]
-    return ["unshare", "--uts", "--pid", "--mount", "--fork", "--mount-proc",
-            "--propagation", "private", "--kill-child", "--", *init, "--", *program]
+    return [
+        "unshare",
+        "--uts",
+        "--pid",
+        "--mount",
+        "--fork",
+        "--mount-proc",
+        "--propagation",
+        "private",
+        "--kill-child",
+        "--",
+        *init,
+        "--",
+        *program,
+    ]
 
 
 def _with_line(base: str, name: str, line: str) -> str:
@@ -100,8 +113,11 @@ def _with_line(base: str, name: str, line: str) -> str:
 
 
 def render_passwd(base: str, home: str) -> str:
-    return _with_line(base, NODE_USER, f"{NODE_USER}:x:{NODE_UID}:{NODE_UID}:"
-                      f"pytest-irp lab node user:{home}:/bin/sh")
+    return _with_line(
+        base,
+        NODE_USER,
+        f"{NODE_USER}:x:{NODE_UID}:{NODE_UID}:pytest-irp lab node user:{home}:/bin/sh",
+    )
 
 
 def render_group(base: str) -> str:
@@ -126,8 +142,9 @@ def render_sudoers(mode: str) -> str:
     if mode not in SUDO_MODES:
         raise LabError(f"unknown sudo mode {mode!r}; known: {', '.join(SUDO_MODES)}")
     rule = "NOPASSWD: ALL" if mode == "nopasswd" else "ALL"
-    return (f"# Written by the pytest-irp lab (sudo mode {mode}).\n"
-            f"{NODE_USER} ALL=(ALL:ALL) {rule}\n")
+    return (
+        f"# Written by the pytest-irp lab (sudo mode {mode}).\n{NODE_USER} ALL=(ALL:ALL) {rule}\n"
+    )
 
 
 def node_binds(etc_dir: Path, login: Login) -> list[Bind]:
@@ -147,15 +164,18 @@ def _read(path: str) -> str:
         return ""
 
 
-def write_node_etc(etc_dir: Path, login: Login, hosts: Sequence[tuple[str, str]],
-                   mode: str = DEFAULT_SUDO_MODE) -> None:
+def write_node_etc(
+    etc_dir: Path, login: Login, hosts: Sequence[tuple[str, str]], mode: str = DEFAULT_SUDO_MODE
+) -> None:
     """Write the node's /etc files (from this machine's) and its user's home."""
     base_passwd = _read("/etc/passwd")
     for row in base_passwd.splitlines():
         fields = row.split(":")
         if len(fields) > 2 and fields[2] == str(NODE_UID) and fields[0] != NODE_USER:
-            raise LabError(f"uid {NODE_UID} is taken by {fields[0]!r} on this machine: the "
-                           "lab's node user needs it")
+            raise LabError(
+                f"uid {NODE_UID} is taken by {fields[0]!r} on this machine: the "
+                "lab's node user needs it"
+            )
     etc_dir.mkdir(parents=True, exist_ok=True)
     login.lab_homes.mkdir(parents=True, exist_ok=True)
     login.lab_homes.chmod(0o755)
@@ -196,8 +216,9 @@ def init_of(holder: Proc) -> int | None:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        if int(stat[stat.rindex(")") + 2:].split()[1]) == holder.pid and \
-                "pytest_irp_lab.nsinit" in cmdline(int(entry.name)):
+        if int(
+            stat[stat.rindex(")") + 2 :].split()[1]
+        ) == holder.pid and "pytest_irp_lab.nsinit" in cmdline(int(entry.name)):
             return int(entry.name)
     return None
 

@@ -91,8 +91,14 @@ class LabLayout:
 
     @property
     def libhsghc(self) -> Path:
-        return (self.host_dir("haskelseed") / "ghc-9.10.3" / "lib" / "x86_64-linux-ghc-9.10.3"
-                / "ghc-9.10.3-5702" / "libHSghc-9.10.3-5702.a")
+        return (
+            self.host_dir("haskelseed")
+            / "ghc-9.10.3"
+            / "lib"
+            / "x86_64-linux-ghc-9.10.3"
+            / "ghc-9.10.3-5702"
+            / "libHSghc-9.10.3-5702.a"
+        )
 
     # the other engineers' components keep their own sub-directories ------------------
     @property
@@ -278,7 +284,13 @@ class RegistryLayout:
         return self.log_dir / f"{name}.log"
 
     def make_dirs(self) -> None:
-        for d in (self.work_dir / "data", self.work_dir / "home", self.config_dir,
-                  self.run_dir, self.log_dir, self.nginx_prefix / "tmp"):
+        for d in (
+            self.work_dir / "data",
+            self.work_dir / "home",
+            self.config_dir,
+            self.run_dir,
+            self.log_dir,
+            self.nginx_prefix / "tmp",
+        ):
             d.mkdir(parents=True, exist_ok=True)
         self.secrets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)

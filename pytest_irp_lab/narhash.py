@@ -94,9 +94,20 @@ def relative_inputs(flake_dir: Path) -> list[tuple[dict[str, Any], Path]]:
 
 def seed_argvs(flake_dir: Path) -> list[list[str]]:
     """The commands that put the relative inputs into the nix store (see the module)."""
-    return [["nix", "--extra-experimental-features", "nix-command", "store", "add-path",
-             "--name", "source", "--", str(directory)]
-            for _, directory in relative_inputs(flake_dir)]
+    return [
+        [
+            "nix",
+            "--extra-experimental-features",
+            "nix-command",
+            "store",
+            "add-path",
+            "--name",
+            "source",
+            "--",
+            str(directory),
+        ]
+        for _, directory in relative_inputs(flake_dir)
+    ]
 
 
 def relock(flake_dir: Path) -> bool:

@@ -110,9 +110,25 @@ def host_steps(host: LabHost, state: NetState) -> list[Step]:
         # the veth's peer is not in the (possibly re-made) namespace: make the pair anew
         steps.append(Step(ip("link", "del", host.veth)))
     if host.veth not in state.links or not inner_ok:
-        steps.append(Step(ip("link", "add", host.veth, "type", "veth", "peer", "name", NS_IFACE,
-                             "address", mac_for(host.address), "netns", host.netns),
-                          ("link", host.veth)))
+        steps.append(
+            Step(
+                ip(
+                    "link",
+                    "add",
+                    host.veth,
+                    "type",
+                    "veth",
+                    "peer",
+                    "name",
+                    NS_IFACE,
+                    "address",
+                    mac_for(host.address),
+                    "netns",
+                    host.netns,
+                ),
+                ("link", host.veth),
+            )
+        )
     n = ("-n", host.netns)
     steps += [
         Step(ip("link", "set", host.veth, "master", BRIDGE)),
@@ -203,8 +219,7 @@ def require_lab_route(address: str) -> None:
     machine)."""
     if ipaddress.ip_address(address).is_loopback:
         return
-    problem = lab_route_problem(address, run(["ip", "route", "get", address],
-                                             check=False).stdout)
+    problem = lab_route_problem(address, run(["ip", "route", "get", address], check=False).stdout)
     if problem is not None:
         raise LabError(problem)
 
@@ -215,15 +230,24 @@ def bridge_has_address(address: str) -> bool:
     return f" {address}/" in out
 
 
-def http_request(url: str, *, method: str = "GET", headers: Mapping[str, str] | None = None,
-                 body: bytes | None = None, timeout: float = 5.0,
-                 context: ssl.SSLContext | None = None) -> tuple[int, list[str], bytes]:
+def http_request(
+    url: str,
+    *,
+    method: str = "GET",
+    headers: Mapping[str, str] | None = None,
+    body: bytes | None = None,
+    timeout: float = 5.0,
+    context: ssl.SSLContext | None = None,
+) -> tuple[int, list[str], bytes]:
     """One request on a fresh connection: (status, WWW-Authenticate values, body); status 0
     when the connection is refused. The caller checks the route first
     (:func:`require_lab_route`)."""
     scheme, host, port, path = split_url(url)
-    conn = (http.client.HTTPSConnection(host, port, timeout=timeout, context=context)
-            if scheme == "https" else http.client.HTTPConnection(host, port, timeout=timeout))
+    conn = (
+        http.client.HTTPSConnection(host, port, timeout=timeout, context=context)
+        if scheme == "https"
+        else http.client.HTTPConnection(host, port, timeout=timeout)
+    )
     try:
         conn.request(method, path, body=body, headers=dict(headers or {}))
         resp = conn.getresponse()
@@ -235,8 +259,9 @@ def http_request(url: str, *, method: str = "GET", headers: Mapping[str, str] | 
         conn.close()
 
 
-def http_get(url: str, *, timeout: float = 3.0,
-             context: ssl.SSLContext | None = None) -> tuple[int, bytes]:
+def http_get(
+    url: str, *, timeout: float = 3.0, context: ssl.SSLContext | None = None
+) -> tuple[int, bytes]:
     """``GET url``: (status, body); status 0 when the connection is refused."""
     status, _, body = http_request(url, timeout=timeout, context=context)
     return status, body
@@ -245,8 +270,11 @@ def http_get(url: str, *, timeout: float = 3.0,
 def observe(hosts: Sequence[LabHost] = HOSTS) -> NetState:
     links = parse_links(run(["ip", "-j", "link", "show"]).stdout)
     netns = parse_netns(run(["ip", "netns", "list"]).stdout)
-    ns_links = {h.netns: parse_links(run(["ip", "-n", h.netns, "-j", "link", "show"]).stdout)
-                for h in hosts if h.netns in netns}
+    ns_links = {
+        h.netns: parse_links(run(["ip", "-n", h.netns, "-j", "link", "show"]).stdout)
+        for h in hosts
+        if h.netns in netns
+    }
     return NetState(links, netns, ns_links)
 
 

@@ -14,18 +14,20 @@ EMPTY_REGISTRY = {"flakes": [], "version": 2}
 
 
 def render_nix_conf(registry_file: Path) -> str:
-    return "\n".join([
-        "# Written by the pytest-irp lab: offline, no daemon, no sandbox.",
-        "experimental-features = nix-command flakes",
-        "substituters =",
-        "trusted-substituters =",
-        "build-users-group =",
-        "sandbox = false",
-        f"flake-registry = {registry_file}",
-        "connect-timeout = 1",
-        "warn-dirty = false",
-        "",
-    ])
+    return "\n".join(
+        [
+            "# Written by the pytest-irp lab: offline, no daemon, no sandbox.",
+            "experimental-features = nix-command flakes",
+            "substituters =",
+            "trusted-substituters =",
+            "build-users-group =",
+            "sandbox = false",
+            f"flake-registry = {registry_file}",
+            "connect-timeout = 1",
+            "warn-dirty = false",
+            "",
+        ]
+    )
 
 
 def write_nix_conf(conf_dir: Path) -> Path:

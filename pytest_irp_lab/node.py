@@ -77,9 +77,14 @@ def write_configs(spec: ClusterSpec) -> None:
     ca = (lay.pki / "ca.crt").read_bytes()
     for name, user in node_config.kubeconfig_users(spec.node_name).items():
         cert = node_config.kubeconfig_cert(name)
-        doc = node_config.kubeconfig(cluster=spec.node_name, server=spec.server, ca=ca,
-                                     user=user, cert=(lay.pki / f"{cert}.crt").read_bytes(),
-                                     key=(lay.pki / f"{cert}.key").read_bytes())
+        doc = node_config.kubeconfig(
+            cluster=spec.node_name,
+            server=spec.server,
+            ca=ca,
+            user=user,
+            cert=(lay.pki / f"{cert}.crt").read_bytes(),
+            key=(lay.pki / f"{cert}.key").read_bytes(),
+        )
         write_json_atomic(lay.component_kubeconfig(name), doc, 0o600)
     registries = lab_registries(spec.registry)
     write_atomic(lay.registries_yaml, dump_registries_yaml(registries))
@@ -118,8 +123,11 @@ def api_get(spec: ClusterSpec, path: str, timeout: float = 5) -> tuple[int, byte
     """``GET`` on the API server as admin; refused unless the node IP is on the bridge."""
     if not node_ip_local(spec):
         raise OSError(f"{spec.node_ip} is not on {LAB_BRIDGE}; refusing to contact it")
-    return net.http_get(f"https://{spec.node_ip}:{APISERVER_PORT}{path}", timeout=timeout,
-                        context=_ssl_context(spec))
+    return net.http_get(
+        f"https://{spec.node_ip}:{APISERVER_PORT}{path}",
+        timeout=timeout,
+        context=_ssl_context(spec),
+    )
 
 
 def api_ok(spec: ClusterSpec, path: str) -> bool:
@@ -154,8 +162,9 @@ def is_ready(spec: ClusterSpec) -> bool:
 
 
 def wait_ready(spec: ClusterSpec, timeout: float) -> None:
-    proc.wait_for(f"node {spec.node_name} Ready", lambda: node_ready(spec), timeout=timeout,
-                  every=1)
+    proc.wait_for(
+        f"node {spec.node_name} Ready", lambda: node_ready(spec), timeout=timeout, every=1
+    )
 
 
 def etcd_healthy() -> bool:
@@ -184,16 +193,19 @@ def import_image(spec: ClusterSpec, archive: Path) -> None:
 # --------------------------------------------------------------------------- start / stop
 
 
-def start_component(spec: ClusterSpec, component: str, ready: Callable[[], bool],
-                    timeout: float) -> None:
+def start_component(
+    spec: ClusterSpec, component: str, ready: Callable[[], bool], timeout: float
+) -> None:
     """Spawn ``component`` unless it runs, then wait until ``ready()``; a component that
     exits meanwhile ends the wait at once (its log is named)."""
     lay = spec.layout
     if live_pid(spec, component) is None:
-        started = proc.spawn(node_config.component_argv(spec, component,
-                                                        binary(spec, component)),
-                             lay.log_file(component), pid_file=lay.pid_file(component),
-                             environ=proc.daemon_env(os.environ))
+        started = proc.spawn(
+            node_config.component_argv(spec, component, binary(spec, component)),
+            lay.log_file(component),
+            pid_file=lay.pid_file(component),
+            environ=proc.daemon_env(os.environ),
+        )
         log.info("started %s (pid %d)", component, started.pid)
 
     def up() -> bool:
@@ -211,9 +223,18 @@ def start_control_plane(spec: ClusterSpec) -> None:
     # the node comes back without the pods of its last session: the kubelet would restart
     # their containers (restartCount 1, though the app did nothing); their controllers
     # make fresh ones once the node is Ready
-    proc.run(spec.kubectl_args("delete", "pods", "--all-namespaces", "--field-selector",
-                               f"spec.nodeName={spec.node_name}", "--force",
-                               "--grace-period=0", "--wait=false"))
+    proc.run(
+        spec.kubectl_args(
+            "delete",
+            "pods",
+            "--all-namespaces",
+            "--field-selector",
+            f"spec.nodeName={spec.node_name}",
+            "--force",
+            "--grace-period=0",
+            "--wait=false",
+        )
+    )
     start_component(spec, "kube-controller-manager", lambda: True, 5)
     start_component(spec, "kube-scheduler", lambda: True, 5)
 

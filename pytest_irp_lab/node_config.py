@@ -108,6 +108,7 @@ def containerd_config(spec: ClusterSpec) -> str:
         ]
     )
 
+
 def cni_config(spec: ClusterSpec) -> dict[str, Any]:
     return {
         "cniVersion": "1.0.0",
@@ -129,6 +130,7 @@ def cni_config(spec: ClusterSpec) -> dict[str, Any]:
             {"type": "portmap", "capabilities": {"portMappings": True}},
         ],
     }
+
 
 def kubelet_config(spec: ClusterSpec) -> dict[str, Any]:
     lay = spec.layout
@@ -174,6 +176,7 @@ def kubelet_config(spec: ClusterSpec) -> dict[str, Any]:
         "serverTLSBootstrap": False,
     }
 
+
 def kube_proxy_config(spec: ClusterSpec) -> dict[str, Any]:
     return {
         "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
@@ -196,6 +199,7 @@ def kube_proxy_config(spec: ClusterSpec) -> dict[str, Any]:
         "oomScoreAdj": 0,
     }
 
+
 def rbac() -> dict[str, Any]:
     """apiserver -> kubelet (logs, exec, port-forward): bind the kubelet client cert user."""
     return {
@@ -215,6 +219,7 @@ def rbac() -> dict[str, Any]:
             }
         ],
     }
+
 
 def component_argv(spec: ClusterSpec, component: str, binary: Path) -> list[str]:
     """The command line of ``component`` (``binary``: its program)."""

@@ -120,8 +120,10 @@ def _tls_lines(config: Mapping[str, Any], indent: str) -> list[str]:
     if tls.get("ca_file"):
         lines.append(f"{indent}ca = [{_toml_str(str(tls['ca_file']))}]")
     if tls.get("cert_file") or tls.get("key_file"):
-        lines.append(f"{indent}client = [[{_toml_str(str(tls.get('cert_file', '')))}, "
-                     f"{_toml_str(str(tls.get('key_file', '')))}]]")
+        lines.append(
+            f"{indent}client = [[{_toml_str(str(tls.get('cert_file', '')))}, "
+            f"{_toml_str(str(tls.get('key_file', '')))}]]"
+        )
     if tls.get("insecure_skip_verify"):
         lines.append(f"{indent}skip_verify = true")
     return lines
@@ -131,8 +133,11 @@ def _has_config(config: Mapping[str, Any]) -> bool:
     return bool(config.get("auth") or config.get("tls"))
 
 
-def _render(server: str | None, server_config: Mapping[str, Any],
-            hosts: list[tuple[str, bool, Mapping[str, Any]]]) -> str:
+def _render(
+    server: str | None,
+    server_config: Mapping[str, Any],
+    hosts: list[tuple[str, bool, Mapping[str, Any]]],
+) -> str:
     lines = [HEADER.rstrip("\n")]
     if server:
         lines += [f"server = {_toml_str(server)}", f"capabilities = {SERVER_CAPABILITIES}"]
@@ -166,8 +171,7 @@ def render_hosts_toml(registries: Mapping[str, Any]) -> dict[str, str]:
             hosts.append((url, override, _config_for(configs, name)))
         if not hosts and not _has_config(server_config):
             continue  # only defaults: k3s writes nothing
-        out[DEFAULT_DIR if registry == "*" else registry] = _render(server, server_config,
-                                                                    hosts)
+        out[DEFAULT_DIR if registry == "*" else registry] = _render(server, server_config, hosts)
     return out
 
 
@@ -191,8 +195,9 @@ def write_certs_d(registries: Mapping[str, Any], certs_d: Path) -> list[Path]:
     if certs_d.is_dir():
         for entry in certs_d.iterdir():
             hosts_toml = entry / "hosts.toml"
-            generated = hosts_toml.is_file() and \
-                hosts_toml.read_text(errors="replace").startswith(HEADER)
+            generated = hosts_toml.is_file() and hosts_toml.read_text(errors="replace").startswith(
+                HEADER
+            )
             if entry.is_dir() and (entry.name in rendered or generated):
                 shutil.rmtree(entry)
     written: list[Path] = []

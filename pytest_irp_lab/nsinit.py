@@ -35,11 +35,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     socket.sethostname(args.hostname)
     for source, target in args.bind:
-        done = subprocess.run(bind_argv(source, target), capture_output=True, text=True,
-                              check=False)
+        done = subprocess.run(
+            bind_argv(source, target), capture_output=True, text=True, check=False
+        )
         if done.returncode != 0:
-            print(f"nsinit: bind {source} over {target} failed: {done.stderr.strip()}",
-                  file=sys.stderr)
+            print(
+                f"nsinit: bind {source} over {target} failed: {done.stderr.strip()}",
+                file=sys.stderr,
+            )
             return 1
     child = subprocess.Popen(args.program)
 

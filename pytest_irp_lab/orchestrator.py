@@ -60,8 +60,16 @@ LIBHSGHC_SIZE: Final = 289_295_782  # the full archive of the workplan's pre-bui
 # Machine-wide: which lab directory holds the lab network (names and addresses are global,
 # so only one lab can be up at a time on a machine).
 OWNER_DIR: Final = Path("/run/irp-lab")
-REQUIRED_PROGRAMS: Final = ("ip", "ssh", "ssh-keygen", "/usr/sbin/sshd", "git", "nix", "tar",
-                            "/bin/busybox")
+REQUIRED_PROGRAMS: Final = (
+    "ip",
+    "ssh",
+    "ssh-keygen",
+    "/usr/sbin/sshd",
+    "git",
+    "nix",
+    "tar",
+    "/bin/busybox",
+)
 
 
 def missing_programs(programs: Sequence[str] = REQUIRED_PROGRAMS) -> list[str]:
@@ -71,9 +79,13 @@ def missing_programs(programs: Sequence[str] = REQUIRED_PROGRAMS) -> list[str]:
 def ssh_hosts() -> list[SshHost]:
     """The build host logs in as root (the workplan's ``ssh root@haskelseed``); the node as
     a user who needs sudo (the workplan's ``sudo cat``, ``sudo k3s crictl``)."""
-    return [SshHost(h.name, h.netns, h.address,
-                    user=hostns.NODE_USER if h.name == NODE_HOST else "root")
-            for h in net.HOSTS if h.name in SSH_HOSTS]
+    return [
+        SshHost(
+            h.name, h.netns, h.address, user=hostns.NODE_USER if h.name == NODE_HOST else "root"
+        )
+        for h in net.HOSTS
+        if h.name in SSH_HOSTS
+    ]
 
 
 def session_env(layout: LabLayout) -> dict[str, str]:
@@ -84,15 +96,24 @@ def session_env(layout: LabLayout) -> dict[str, str]:
     ``.bashrc`` (a developer's, with e.g. ``pyenv init``) would then run before every
     remote command (0.14 s each here) and leak its PATH into the build host.
     """
-    return {"NIX_CONF_DIR": str(layout.nix_conf_dir),
-            "XDG_CACHE_HOME": str(layout.nix_cache_dir), "SHLVL": "1"}
+    return {
+        "NIX_CONF_DIR": str(layout.nix_conf_dir),
+        "XDG_CACHE_HOME": str(layout.nix_cache_dir),
+        "SHLVL": "1",
+    }
 
 
-def lab_settings(layout: LabLayout, *, registry_user: str | None,
-                 registry_password_file: Path | None, kubeconfig: Path,
-                 gitea_token_file: Path | None = None,
-                 registries_yaml: Path, certs_dir: Path,
-                 crictl: Sequence[str]) -> dict[str, Value]:
+def lab_settings(
+    layout: LabLayout,
+    *,
+    registry_user: str | None,
+    registry_password_file: Path | None,
+    kubeconfig: Path,
+    gitea_token_file: Path | None = None,
+    registries_yaml: Path,
+    certs_dir: Path,
+    crictl: Sequence[str],
+) -> dict[str, Value]:
     """The ``[tool.irp]`` table that points the suite at the lab (pure)."""
     registry_host = net.HOSTS_BY_NAME["gitea"].address
     values: dict[str, Value] = {
@@ -108,32 +129,34 @@ def lab_settings(layout: LabLayout, *, registry_user: str | None,
         values["registry_user"] = registry_user
     if registry_password_file is not None:
         values["registry_password_file"] = str(registry_password_file)
-    values.update({
-        "registry_plain_http": True,
-        # the workplan's own workaround for its dead token realm (the lab's default mode)
-        "registry_token_workaround": True,
-        "kubeconfig": str(kubeconfig),
-        "kube_context": "railiance01",
-        "namespace": "coulomb",
-        "release": APP_NAME,
-        "chart": "chart",
-        "secret_name": f"{APP_NAME}-env",
-        "base_url": f"http://{net.BRIDGE_ADDRESS}:{NODE_PORT}",
-        "startup_line": "Server started",
-        # what an IHP app needs (the sample is one, flake.nix with IHP's flake module)
-        "build_attr": ".#optimized-docker-image",
-        "flake_options": ["--impure"],
-        "test_command": ["nix", "flake", "check", "--impure", "-L"],
-        "libhsghc_path": str(layout.libhsghc),
-        "libhsghc_size": LIBHSGHC_SIZE,
-        "registries_yaml": str(registries_yaml),
-        "certs_dir": str(certs_dir),
-        "crictl": list(crictl),
-        # the node's user is not root (pytest_irp_lab/hostns.py), as the workplan's is not
-        "node_sudo": ["sudo", "-n"],
-        "gitea_api_url": f"http://{registry_host}:{REGISTRY_PORT}/api/v1",
-        "gitea_repo": REGISTRY_OWNER_NAME,
-    })
+    values.update(
+        {
+            "registry_plain_http": True,
+            # the workplan's own workaround for its dead token realm (the lab's default mode)
+            "registry_token_workaround": True,
+            "kubeconfig": str(kubeconfig),
+            "kube_context": "railiance01",
+            "namespace": "coulomb",
+            "release": APP_NAME,
+            "chart": "chart",
+            "secret_name": f"{APP_NAME}-env",
+            "base_url": f"http://{net.BRIDGE_ADDRESS}:{NODE_PORT}",
+            "startup_line": "Server started",
+            # what an IHP app needs (the sample is one, flake.nix with IHP's flake module)
+            "build_attr": ".#optimized-docker-image",
+            "flake_options": ["--impure"],
+            "test_command": ["nix", "flake", "check", "--impure", "-L"],
+            "libhsghc_path": str(layout.libhsghc),
+            "libhsghc_size": LIBHSGHC_SIZE,
+            "registries_yaml": str(registries_yaml),
+            "certs_dir": str(certs_dir),
+            "crictl": list(crictl),
+            # the node's user is not root (pytest_irp_lab/hostns.py), as the workplan's is not
+            "node_sudo": ["sudo", "-n"],
+            "gitea_api_url": f"http://{registry_host}:{REGISTRY_PORT}/api/v1",
+            "gitea_repo": REGISTRY_OWNER_NAME,
+        }
+    )
     if gitea_token_file is not None:
         values["gitea_token_file"] = str(gitea_token_file)
     return values
@@ -173,10 +196,16 @@ class Lab:
     registry out.
     """
 
-    def __init__(self, lab_dir: Path | str | None = None, *, with_cluster: bool = False,
-                 with_registry: bool = True, realm_mode: str | None = None,
-                 cache_dir: Path | str | None = None,
-                 node_sudo: str = hostns.DEFAULT_SUDO_MODE) -> None:
+    def __init__(
+        self,
+        lab_dir: Path | str | None = None,
+        *,
+        with_cluster: bool = False,
+        with_registry: bool = True,
+        realm_mode: str | None = None,
+        cache_dir: Path | str | None = None,
+        node_sudo: str = hostns.DEFAULT_SUDO_MODE,
+    ) -> None:
         self.layout = LabLayout(Path(lab_dir).absolute() if lab_dir else lab_dir_from_env())
         self.with_cluster = with_cluster
         self.with_registry = with_registry
@@ -196,12 +225,15 @@ class Lab:
         owner = read_json(self.owner_file)
         mine = str(self.layout.root)
         if owner and owner.get("lab_dir") != mine and owner_active(owner):
-            raise LabError(f"the lab network is held by the lab in {owner.get('lab_dir')} "
-                           f"(since {owner.get('since')}): bring that one down first "
-                           f"(IRP_LAB_DIR={owner.get('lab_dir')} python -m pytest_irp_lab down)")
+            raise LabError(
+                f"the lab network is held by the lab in {owner.get('lab_dir')} "
+                f"(since {owner.get('since')}): bring that one down first "
+                f"(IRP_LAB_DIR={owner.get('lab_dir')} python -m pytest_irp_lab down)"
+            )
         if owner.get("lab_dir") != mine:
-            write_json_atomic(self.owner_file, {"lab_dir": mine, "since": _now(),
-                                                "pid": os.getpid()})
+            write_json_atomic(
+                self.owner_file, {"lab_dir": mine, "since": _now(), "pid": os.getpid()}
+            )
 
     def _release_network(self) -> None:
         if read_json(self.owner_file).get("lab_dir") == str(self.layout.root):
@@ -243,11 +275,14 @@ class Lab:
         sshds = {}
         for h in ssh_hosts():
             node = h.alias == NODE_HOST
-            sshds[h.alias] = Sshd(h, self.layout.sshd_dir(h.alias), authorized_key=client_public,
-                                  env=env,
-                                  binds=hostns.node_binds(self.node_etc_dir, self.node_login)
-                                  if node else (),
-                                  login=self.node_login if node else None)
+            sshds[h.alias] = Sshd(
+                h,
+                self.layout.sshd_dir(h.alias),
+                authorized_key=client_public,
+                env=env,
+                binds=hostns.node_binds(self.node_etc_dir, self.node_login) if node else (),
+                login=self.node_login if node else None,
+            )
         return sshds
 
     def set_node_sudo(self, mode: str) -> None:
@@ -257,9 +292,12 @@ class Lab:
     def registry(self) -> LabRegistry:
         """The LabRegistry of this lab (nothing is started)."""
         gitea = net.HOSTS_BY_NAME["gitea"]
-        kwargs: dict[str, Any] = {"netns": gitea.netns, "address": gitea.address,
-                                  "port": REGISTRY_PORT,
-                                  "build_host": net.HOSTS_BY_NAME["haskelseed"].address}
+        kwargs: dict[str, Any] = {
+            "netns": gitea.netns,
+            "address": gitea.address,
+            "port": REGISTRY_PORT,
+            "build_host": net.HOSTS_BY_NAME["haskelseed"].address,
+        }
         if self.realm_mode is not None:
             kwargs["realm_mode"] = self.realm_mode
         if self.cache_dir is not None:
@@ -269,8 +307,10 @@ class Lab:
     def cluster(self) -> LabCluster:
         """The LabCluster of this lab (nothing is started)."""
         gitea = net.HOSTS_BY_NAME["gitea"]
-        kwargs: dict[str, Any] = {"state_dir": self.layout.cluster_dir,
-                                  "registry": f"{gitea.address}:{REGISTRY_PORT}"}
+        kwargs: dict[str, Any] = {
+            "state_dir": self.layout.cluster_dir,
+            "registry": f"{gitea.address}:{REGISTRY_PORT}",
+        }
         if self.cache_dir is not None:
             kwargs["cache_dir"] = self.cache_dir
         return LabCluster(**kwargs)
@@ -285,8 +325,9 @@ class Lab:
             raise LabError("the lab needs root (network namespaces, sshd, /nix)")
         missing = missing_programs()
         if missing:
-            raise LabError(f"missing programs: {', '.join(missing)} "
-                           "(run scripts/install-system-packages.sh)")
+            raise LabError(
+                f"missing programs: {', '.join(missing)} (run scripts/install-system-packages.sh)"
+            )
         started = time.monotonic()
         self.layout.root.mkdir(parents=True, exist_ok=True)
         with locked(OWNER_DIR / "lock"), locked(self.layout.lock_file):
@@ -346,14 +387,23 @@ class Lab:
         lay = self.layout
         lay.ssh_dir.mkdir(parents=True, exist_ok=True)
         client_public = ensure_key(lay.client_key, "irp-lab-client")
-        hostns.write_node_etc(self.node_etc_dir, self.node_login,
-                              [(h.address, h.name) for h in net.HOSTS], self.node_sudo)
+        hostns.write_node_etc(
+            self.node_etc_dir,
+            self.node_login,
+            [(h.address, h.name) for h in net.HOSTS],
+            self.node_sudo,
+        )
         sshds = self._sshds(client_public)
         entries = [(d.host, d.prepare()) for d in sshds.values()]
         write_atomic(lay.known_hosts, render_known_hosts(entries))
-        write_atomic(lay.ssh_config, render_client_config(
-            [d.host for d in sshds.values()], identity_file=lay.client_key,
-            known_hosts=lay.known_hosts))
+        write_atomic(
+            lay.ssh_config,
+            render_client_config(
+                [d.host for d in sshds.values()],
+                identity_file=lay.client_key,
+                known_hosts=lay.known_hosts,
+            ),
+        )
         procs = state.setdefault("sshd", {})
         for alias, sshd in sshds.items():
             procs[alias] = sshd.start().as_json()
@@ -363,20 +413,26 @@ class Lab:
         lay = self.layout
         recorded = state.get("app", {})
         fingerprint = app_mod.template_fingerprint()
-        if (recorded.get("variant") == variant
-                and recorded.get("template") == fingerprint
-                and app_mod.prepared_variant(lay.app_repo) == variant
-                and app_mod.prepared_variant(lay.remote_dir) == variant
-                and recorded.get("commit") == app_mod.head(lay.app_repo)):
+        if (
+            recorded.get("variant") == variant
+            and recorded.get("template") == fingerprint
+            and app_mod.prepared_variant(lay.app_repo) == variant
+            and app_mod.prepared_variant(lay.remote_dir) == variant
+            and recorded.get("commit") == app_mod.head(lay.app_repo)
+        ):
             # the build host's checkout may sit on another commit: the suite's source stage
             # moves it to the SHA under test (--irp-ref), and a run may be building there
             return
         app_mod.prepare_app_repo(lay.app_repo, variant)
         app_mod.clone_checkout(lay.app_repo, lay.remote_dir)
         self._seed_store()
-        state["app"] = {"variant": variant, "commit": app_mod.head(lay.app_repo),
-                        "template": fingerprint,
-                        "repo": str(lay.app_repo), "remote_dir": str(lay.remote_dir)}
+        state["app"] = {
+            "variant": variant,
+            "commit": app_mod.head(lay.app_repo),
+            "template": fingerprint,
+            "repo": str(lay.app_repo),
+            "remote_dir": str(lay.remote_dir),
+        }
         state["variant"] = variant
 
     def _seed_store(self) -> None:
@@ -405,12 +461,16 @@ class Lab:
             user, password_file = registry.credentials
             token_file = registry.token_file
         cluster = self.cluster()
-        values = lab_settings(lay, registry_user=user, registry_password_file=password_file,
-                              gitea_token_file=token_file,
-                              kubeconfig=Path(cluster.kubeconfig_path),
-                              registries_yaml=Path(cluster.registries_yaml),
-                              certs_dir=Path(cluster.certs_d),
-                              crictl=[str(a) for a in cluster.crictl_args()])
+        values = lab_settings(
+            lay,
+            registry_user=user,
+            registry_password_file=password_file,
+            gitea_token_file=token_file,
+            kubeconfig=Path(cluster.kubeconfig_path),
+            registries_yaml=Path(cluster.registries_yaml),
+            certs_dir=Path(cluster.certs_d),
+            crictl=[str(a) for a in cluster.crictl_args()],
+        )
         from pytest_irp_lab import helmbin
 
         # the lab's helm (cached; none on PATH here): `--irp-config=irp-lab.toml` runs and
@@ -419,8 +479,10 @@ class Lab:
         return values
 
     def _write_toml(self, registry: Any | None) -> None:
-        header = ("Written by the pytest-irp lab (python -m pytest_irp_lab up) at "
-                  f"{_now()}.\nUse with: pytest --irp-config {self.toml_path}")
+        header = (
+            "Written by the pytest-irp lab (python -m pytest_irp_lab up) at "
+            f"{_now()}.\nUse with: pytest --irp-config {self.toml_path}"
+        )
         write_atomic(self.toml_path, render_table("tool.irp", self.settings(registry), header))
 
     # ------------------------------------------------------------------ down
@@ -429,8 +491,9 @@ class Lab:
         """Stop what is still running for this lab though no record names it (started
         by code whose records another teardown could not read), then undo the cluster's
         host changes again: its mounts and links outlive a kubelet stopped this late."""
-        left = [p for pid in leftover_processes(self.layout.root)
-                if (p := proc_of(pid)) is not None]
+        left = [
+            p for pid in leftover_processes(self.layout.root) if (p := proc_of(pid)) is not None
+        ]
         if not left:
             return
         names = [" ".join(cmdline(p.pid))[:60] or str(p.pid) for p in left]
@@ -439,8 +502,9 @@ class Lab:
                 terminate(proc)
             except LabError as exc:
                 errors.append(f"leftover process {proc.pid}: {exc}")
-        self.notes.append(f"stopped {len(left)} lab processes that no record named: "
-                          + ", ".join(names))
+        self.notes.append(
+            f"stopped {len(left)} lab processes that no record named: " + ", ".join(names)
+        )
         try:
             cluster.stop()
         except Exception as exc:  # keep tearing down the rest
@@ -458,10 +522,15 @@ class Lab:
             # the whole lab directory goes down: also a cluster started in it by hand (it
             # lives on the bridge that is about to go)
             left = leftover_processes(self.layout.root)
-            cluster_left = any(str(self.layout.cluster_dir) + "/" in " ".join(cmdline(p))
-                               for p in left)
-            if (state.get("cluster", {}).get("started") or self.with_cluster
-                    or cluster_running(cluster) or cluster_left):
+            cluster_left = any(
+                str(self.layout.cluster_dir) + "/" in " ".join(cmdline(p)) for p in left
+            )
+            if (
+                state.get("cluster", {}).get("started")
+                or self.with_cluster
+                or cluster_running(cluster)
+                or cluster_left
+            ):
                 try:
                     cluster.stop()
                     state.pop("cluster", None)
@@ -514,8 +583,7 @@ class Lab:
         sshd = {}
         for alias in SSH_HOSTS:
             proc = Proc.from_json(state.get("sshd", {}).get(alias))
-            sshd[alias] = {"pid": proc.pid if proc else None,
-                           "running": bool(proc and alive(proc))}
+            sshd[alias] = {"pid": proc.pid if proc else None, "running": bool(proc and alive(proc))}
         result: dict[str, Any] = {
             "lab_dir": str(self.layout.root),
             "up": bool(state.get("up")),
@@ -539,8 +607,13 @@ class Lab:
         """Network, both sshds and the toml file are in place."""
         st = self.status()
         network = st["network"]
-        return bool(st["up"] and network.get("bridge") and all(network["netns"].values())
-                    and all(s["running"] for s in st["sshd"].values()) and st["toml"])
+        return bool(
+            st["up"]
+            and network.get("bridge")
+            and all(network["netns"].values())
+            and all(s["running"] for s in st["sshd"].values())
+            and st["toml"]
+        )
 
     # ------------------------------------------------------------------ helpers
 

@@ -27,8 +27,7 @@ def lab_layer(config: pytest.Config) -> tuple[Any, dict[str, Any]]:
         sources = require_lab_sources()
     except LabError as exc:
         raise SettingError(str(exc)) from None
-    variant = (config.getoption("irp_lab_variant", None) or os.environ.get("IRP_LAB_VARIANT")
-               or "ok")
+    variant = config.getoption("irp_lab_variant", None) or os.environ.get("IRP_LAB_VARIANT") or "ok"
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     for what, name in BUILD_SCRIPTS:
         script = sources / name
@@ -36,8 +35,10 @@ def lab_layer(config: pytest.Config) -> tuple[Any, dict[str, Any]]:
             reporter.write_line(f"irp lab: {what} (built once into the cache) ...")
         done = run(["bash", str(script)], check=False, timeout=None)
         if not done.ok:
-            raise SettingError(f"building the lab's {what} failed ({script.name}): "
-                               f"{done.stdout[-400:]}{done.stderr[-400:]}")
+            raise SettingError(
+                f"building the lab's {what} failed ({script.name}): "
+                f"{done.stdout[-400:]}{done.stderr[-400:]}"
+            )
     lab = Lab(with_cluster=True)
     try:
         toml_path = lab.up(variant=variant)

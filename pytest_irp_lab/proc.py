@@ -55,26 +55,37 @@ _ENV_LOCK = threading.Lock()
 PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "grpc_proxy")
 
 
-def daemon_env(environ: Mapping[str, str], *, drop_prefixes: Sequence[str] = (),
-               extra: Mapping[str, str] | None = None) -> dict[str, str]:
+def daemon_env(
+    environ: Mapping[str, str],
+    *,
+    drop_prefixes: Sequence[str] = (),
+    extra: Mapping[str, str] | None = None,
+) -> dict[str, str]:
     """The environment of the lab's daemons and tools: ``environ`` without proxy settings
     (nothing may leave the lab), without the caller's secrets (``*PASSWORD*``,
     ``*TOKEN*``) and without names starting with one of ``drop_prefixes``; plus ``extra``."""
-    env = {k: v for k, v in environ.items()
-           if k.lower() not in PROXY_VARS and "PASSWORD" not in k.upper()
-           and "TOKEN" not in k.upper() and not k.startswith(tuple(drop_prefixes))}
+    env = {
+        k: v
+        for k, v in environ.items()
+        if k.lower() not in PROXY_VARS
+        and "PASSWORD" not in k.upper()
+        and "TOKEN" not in k.upper()
+        and not k.startswith(tuple(drop_prefixes))
+    }
     env.update(extra or {})
     return env
 
 
-def child_environment(env: Mapping[str, str] | None = None,
-                      environ: Mapping[str, str] | None = None) -> dict[str, str]:
+def child_environment(
+    env: Mapping[str, str] | None = None, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """``environ`` (default: this process's environment as it is now) plus ``env``."""
     return {**(os.environ if environ is None else environ), **(env or {})}
 
 
-def _popen(argv: Sequence[str], *, env: Mapping[str, str], cwd: Path | None,
-           **popen_args: Any) -> subprocess.Popen[Any]:
+def _popen(
+    argv: Sequence[str], *, env: Mapping[str, str], cwd: Path | None, **popen_args: Any
+) -> subprocess.Popen[Any]:
     """Start ``argv`` through plumbum with exactly ``env`` as its environment."""
     try:
         command = local[argv[0]][list(argv[1:])]
@@ -84,35 +95,56 @@ def _popen(argv: Sequence[str], *, env: Mapping[str, str], cwd: Path | None,
         local.env.clear()
         local.env.update(dict(env))
         # plumbum's Popen is a subprocess.Popen; without text=True its streams are bytes
-        proc = cast("subprocess.Popen[Any]", command.popen(
-            cwd=None if cwd is None else str(cwd), **popen_args))
+        proc = cast(
+            "subprocess.Popen[Any]",
+            command.popen(cwd=None if cwd is None else str(cwd), **popen_args),
+        )
     return proc
 
 
-def run(argv: Argv, *, check: bool = True, env: Mapping[str, str] | None = None,
-        cwd: Path | None = None, timeout: float | None = 120.0, input: str | None = None,
-        environ: Mapping[str, str] | None = None) -> Result:
+def run(
+    argv: Argv,
+    *,
+    check: bool = True,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float | None = 120.0,
+    input: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Result:
     """Run ``argv`` (``input`` on its stdin) and capture its output; with ``check`` a
     non-zero exit raises LabError with the output. The child's environment is ``environ``
     (default: this process's) plus ``env``. On the timeout the child is killed."""
     args = [str(a) for a in argv]
     if not args:
         raise ValueError("empty command")
-    proc = _popen(args, env=child_environment(env, environ), cwd=cwd,
-                  stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = _popen(
+        args,
+        env=child_environment(env, environ),
+        cwd=cwd,
+        stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
-        out, err = proc.communicate(input=None if input is None else input.encode(),
-                                    timeout=timeout)
+        out, err = proc.communicate(
+            input=None if input is None else input.encode(), timeout=timeout
+        )
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.communicate()
         raise LabError(f"command timed out after {timeout}s: {' '.join(args)}") from None
-    result = Result(tuple(args), int(proc.returncode),
-                    out.decode(errors="replace"), err.decode(errors="replace"))
+    result = Result(
+        tuple(args),
+        int(proc.returncode),
+        out.decode(errors="replace"),
+        err.decode(errors="replace"),
+    )
     if check and not result.ok:
-        raise LabError(f"command failed (exit {result.returncode}): {' '.join(args)}\n"
-                       f"{(result.stderr or result.stdout).strip()}")
+        raise LabError(
+            f"command failed (exit {result.returncode}): {' '.join(args)}\n"
+            f"{(result.stderr or result.stdout).strip()}"
+        )
     return result
 
 
@@ -177,7 +209,7 @@ class Proc:
 
 def parse_starttime(stat: str) -> int:
     """Field 22 of /proc/PID/stat (the comm field may contain spaces and parentheses)."""
-    rest = stat[stat.rindex(")") + 2:].split()
+    rest = stat[stat.rindex(")") + 2 :].split()
     return int(rest[19])
 
 
@@ -187,7 +219,7 @@ def stat_fields(pid: int) -> list[str] | None:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return stat[stat.rindex(")") + 2:].split()
+    return stat[stat.rindex(")") + 2 :].split()
 
 
 def proc_of(pid: int) -> Proc | None:
@@ -235,8 +267,12 @@ def parse_pid_record(text: str) -> Proc | None:
     with contextlib.suppress(ValueError):
         data = json.loads(text)
         if isinstance(data, dict):
-            return Proc.from_json({"pid": data.get("pid"),
-                                   "starttime": data.get("starttime", data.get("start_ticks"))})
+            return Proc.from_json(
+                {
+                    "pid": data.get("pid"),
+                    "starttime": data.get("starttime", data.get("start_ticks")),
+                }
+            )
     words = text.split()
     if len(words) == 2 and all(w.isdigit() for w in words):
         return Proc(int(words[0]), int(words[1]))
@@ -256,17 +292,30 @@ def live(path: Path) -> Proc | None:
     return proc if proc is not None and alive(proc) else None
 
 
-def spawn(argv: Argv, log: Path, *, pid_file: Path | None = None,
-          env: Mapping[str, str] | None = None, environ: Mapping[str, str] | None = None,
-          cwd: Path | None = None) -> Proc:
+def spawn(
+    argv: Argv,
+    log: Path,
+    *,
+    pid_file: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Proc:
     """Start a detached process (own session, so its pid is its group id; stdin from
     /dev/null, stdout and stderr appended to ``log``; environment as for :func:`run`) and
     write its pid record."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
-        child = _popen([str(a) for a in argv], env=child_environment(env, environ), cwd=cwd,
-                       stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                       start_new_session=True, close_fds=True)
+        child = _popen(
+            [str(a) for a in argv],
+            env=child_environment(env, environ),
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+        )
     _CHILDREN[child.pid] = child
     proc = proc_of(child.pid) or Proc(child.pid, 0)
     if pid_file is not None:
@@ -274,11 +323,13 @@ def spawn(argv: Argv, log: Path, *, pid_file: Path | None = None,
     return proc
 
 
-def wait_for(description: str, probe: Callable[[], object], *, timeout: float,
-             every: float = 0.02) -> None:
+def wait_for(
+    description: str, probe: Callable[[], object], *, timeout: float, every: float = 0.02
+) -> None:
     """Poll ``probe()`` until it returns something true (:func:`pytest_irp.retry.poll`);
     an exception it raises ends the wait at once. On the timeout a LabError says what was
     awaited."""
+
     def action() -> bool | NotYet:
         return True if probe() else NotYet(f"waiting for {description}")
 
@@ -309,8 +360,9 @@ def terminate(proc: Proc, timeout: float = 5.0, *, group: bool = False) -> None:
     _signal(proc, signal.SIGTERM, group)
     every = 0.05 if group else 0.02
     try:
-        wait_for(f"pid {proc.pid} to exit", lambda: _gone(proc, group), timeout=timeout,
-                 every=every)
+        wait_for(
+            f"pid {proc.pid} to exit", lambda: _gone(proc, group), timeout=timeout, every=every
+        )
         return
     except LabError:
         pass
@@ -319,8 +371,7 @@ def terminate(proc: Proc, timeout: float = 5.0, *, group: bool = False) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
     try:
-        wait_for(f"pid {proc.pid} to die", lambda: _gone(proc, group), timeout=10.0,
-                 every=every)
+        wait_for(f"pid {proc.pid} to die", lambda: _gone(proc, group), timeout=10.0, every=every)
     except LabError:
         raise LabError(f"process {proc.pid} did not stop") from None
 
@@ -371,7 +422,7 @@ def parent_of(pid: int) -> int:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return 0
-    return int(stat[stat.rindex(")") + 2:].split()[1])
+    return int(stat[stat.rindex(")") + 2 :].split()[1])
 
 
 def rss_kib(pid: int) -> int:

@@ -183,8 +183,10 @@ class LabRegistry:
         try:
             if not self.layout.setup_file.exists():
                 self._first_setup_offline()
-            self._spawn("gitea", rc.gitea_argv(self.binary, self.layout.app_ini,
-                                               self.layout.work_dir, "web"))
+            self._spawn(
+                "gitea",
+                rc.gitea_argv(self.binary, self.layout.app_ini, self.layout.work_dir, "web"),
+            )
             if self._mode in rc.FORWARDED_MODES:
                 self._spawn_forward()
             if self._mode == "wrong-port-dead-for-build-host":
@@ -201,8 +203,11 @@ class LabRegistry:
         """Stop exactly the processes named by our pid files (and drop our firewall rule)."""
         for name in reversed(rc.PROCESS_NAMES):
             self._stop_one(name)
-        if self.netns is not None and Path("/run/netns", self.netns).exists() and \
-                shutil.which("iptables"):
+        if (
+            self.netns is not None
+            and Path("/run/netns", self.netns).exists()
+            and shutil.which("iptables")
+        ):
             while self._firewall("-D", check=False):  # every copy of our one rule
                 pass
 
@@ -212,8 +217,9 @@ class LabRegistry:
         argv = rc.netns_argv(self.netns, rc.firewall_argv(action, self.build_host, self.wrong_port))
         done = run(argv, check=False, timeout=30)
         if check and not done.ok:
-            raise RegistryError(f"iptables {action} in {self.netns} failed: "
-                                f"{done.stderr.strip()[-300:]}")
+            raise RegistryError(
+                f"iptables {action} in {self.netns} failed: {done.stderr.strip()[-300:]}"
+            )
         return done.ok
 
     def set_realm_mode(self, mode: str) -> None:
@@ -237,14 +243,17 @@ class LabRegistry:
     def api(self, method: str, path: str, payload: Any = None) -> tuple[int, Any]:
         """A Gitea API call (``/api/v1`` + path) with the user's access token."""
         self._require_route()
-        headers = {"Authorization": f"token {self.token_file.read_text().strip()}",
-                   "Accept": "application/json"}
+        headers = {
+            "Authorization": f"token {self.token_file.read_text().strip()}",
+            "Accept": "application/json",
+        }
         body = None
         if payload is not None:
             body = json.dumps(payload).encode()
             headers["Content-Type"] = "application/json"
-        status, _, data = http_request(f"{self.base_url}/api/v1{path}", method=method,
-                                       headers=headers, body=body, timeout=30)
+        status, _, data = http_request(
+            f"{self.base_url}/api/v1{path}", method=method, headers=headers, body=body, timeout=30
+        )
         try:
             return status, json.loads(data) if data else None
         except ValueError:
@@ -268,13 +277,32 @@ class LabRegistry:
         """Push every branch of the git repository ``source`` to ``repo`` over HTTP (forced:
         the lab's sample app is re-made per variant)."""
         url = f"{self.base_url}/{repo}.git"
-        argv = rc.netns_argv(self.netns, ["git", "-C", str(source), "push", "--force", "--quiet",
-                                       "--", url, "+refs/heads/*:refs/heads/*"])
-        done = run(argv, check=False, environ=daemon_env(os.environ),
-                   env=rc.git_auth_env(self._basic()), timeout=120)
+        argv = rc.netns_argv(
+            self.netns,
+            [
+                "git",
+                "-C",
+                str(source),
+                "push",
+                "--force",
+                "--quiet",
+                "--",
+                url,
+                "+refs/heads/*:refs/heads/*",
+            ],
+        )
+        done = run(
+            argv,
+            check=False,
+            environ=daemon_env(os.environ),
+            env=rc.git_auth_env(self._basic()),
+            timeout=120,
+        )
         if not done.ok:
-            raise RegistryError(f"git push of {source} to {url} failed: "
-                                f"{(done.stderr or done.stdout).strip()[-500:]}")
+            raise RegistryError(
+                f"git push of {source} to {url} failed: "
+                f"{(done.stderr or done.stdout).strip()[-500:]}"
+            )
 
     def status(self) -> dict[str, Any]:
         """A JSON-able summary (CLI ``status``)."""
@@ -307,12 +335,17 @@ class LabRegistry:
             raise RegistryError(str(exc)) from None
 
     def _check_prerequisites(self) -> None:
-        missing = [] if os.access(self.binary, os.X_OK) else [
-            f"{self.binary} (run: bash lab/build-gitea.sh)"]
+        missing = (
+            []
+            if os.access(self.binary, os.X_OK)
+            else [f"{self.binary} (run: bash lab/build-gitea.sh)"]
+        )
         if self._mode == "wrong-port-dead-for-build-host" and self.netns is None:
-            raise RegistryError("realm mode wrong-port-dead-for-build-host needs the lab "
-                                "network (a netns): on loopback there is no build host "
-                                "address to refuse")
+            raise RegistryError(
+                "realm mode wrong-port-dead-for-build-host needs the lab "
+                "network (a netns): on loopback there is no build host "
+                "address to refuse"
+            )
         if self._mode == "wrong-port-dead-for-build-host" and shutil.which("iptables") is None:
             missing.append("iptables")
         if self._mode in rc.FORWARDED_MODES and shutil.which(rc.NGINX_BIN) is None:
@@ -322,8 +355,10 @@ class LabRegistry:
         if shutil.which("git") is None:
             missing.append("git")
         if missing:
-            raise RegistryError(f"missing: {', '.join(missing)} "
-                                "(scripts/install-system-packages.sh, lab/build-gitea.sh)")
+            raise RegistryError(
+                f"missing: {', '.join(missing)} "
+                "(scripts/install-system-packages.sh, lab/build-gitea.sh)"
+            )
         if self.netns is not None and not Path("/run/netns", self.netns).exists():
             raise RegistryError(f"network namespace {self.netns!r} does not exist")
 
@@ -340,9 +375,15 @@ class LabRegistry:
     def _write_app_ini(self) -> None:
         lay = self.layout
         root = rc.root_url(self._mode, self.address, self.port, self.wrong_port)
-        spec = rc.GiteaSpec(address=self.address, port=self.port, root_url=root,
-                            work_dir=lay.work_dir, static_root=self.home / "static",
-                            log_dir=lay.log_dir / "gitea", **self._ini_secrets())
+        spec = rc.GiteaSpec(
+            address=self.address,
+            port=self.port,
+            root_url=root,
+            work_dir=lay.work_dir,
+            static_root=self.home / "static",
+            log_dir=lay.log_dir / "gitea",
+            **self._ini_secrets(),
+        )
         write_atomic(lay.app_ini, rc.app_ini(spec), 0o600)
 
     def _cli(self, *command: str, timeout: float = 120) -> str:
@@ -350,11 +391,18 @@ class LabRegistry:
         generated password or the token)."""
         lay = self.layout
         argv = rc.gitea_argv(self.binary, lay.app_ini, lay.work_dir, *command)
-        done = run(argv, check=False, timeout=timeout,
-                   environ=rc.gitea_env(os.environ, lay.work_dir), cwd=lay.work_dir)
+        done = run(
+            argv,
+            check=False,
+            timeout=timeout,
+            environ=rc.gitea_env(os.environ, lay.work_dir),
+            cwd=lay.work_dir,
+        )
         if not done.ok:
-            raise RegistryError(f"gitea {' '.join(command[:3])} failed (exit "
-                                f"{done.returncode}): {done.stderr.strip()[-600:]}")
+            raise RegistryError(
+                f"gitea {' '.join(command[:3])} failed (exit "
+                f"{done.returncode}): {done.stderr.strip()[-600:]}"
+            )
         return done.stdout
 
     def _first_setup_offline(self) -> None:
@@ -381,38 +429,57 @@ class LabRegistry:
             if status not in (201, 422):
                 raise RegistryError(f"POST /api/v1/orgs {org}: HTTP {status} {data}")
         owner, _, name = rc.DEFAULT_REPO.partition("/")
-        status, data = self.api("POST", f"/orgs/{owner}/repos",
-                                {"name": name, "default_branch": "main", "private": False})
+        status, data = self.api(
+            "POST",
+            f"/orgs/{owner}/repos",
+            {"name": name, "default_branch": "main", "private": False},
+        )
         if status not in (201, 409):
             raise RegistryError(f"POST /api/v1/orgs/{owner}/repos: HTTP {status} {data}")
-        write_atomic(self.layout.setup_file, json.dumps(
-            {"user": self.user, "orgs": list(rc.DEFAULT_ORGS), "repo": rc.DEFAULT_REPO}) + "\n")
+        write_atomic(
+            self.layout.setup_file,
+            json.dumps({"user": self.user, "orgs": list(rc.DEFAULT_ORGS), "repo": rc.DEFAULT_REPO})
+            + "\n",
+        )
 
     def _saved_state(self) -> dict[str, Any]:
         return read_json(self.layout.state_file)
 
     def _save_state(self) -> None:
-        state = {"realm_mode": self._mode, "hostport": self.hostport,
-                 "wrong_port": self.wrong_port, "netns": self.netns,
-                 "gitea_version": GITEA_VERSION}
+        state = {
+            "realm_mode": self._mode,
+            "hostport": self.hostport,
+            "wrong_port": self.wrong_port,
+            "netns": self.netns,
+            "gitea_version": GITEA_VERSION,
+        }
         write_atomic(self.layout.state_file, json.dumps(state, indent=2) + "\n")
 
     def _spawn(self, name: str, argv: Sequence[str]) -> None:
-        spawn(rc.netns_argv(self.netns, argv), self.layout.log_file(name),
-              pid_file=self.layout.pid_file(name),
-              environ=rc.gitea_env(os.environ, self.layout.work_dir), cwd=self.layout.work_dir)
+        spawn(
+            rc.netns_argv(self.netns, argv),
+            self.layout.log_file(name),
+            pid_file=self.layout.pid_file(name),
+            environ=rc.gitea_env(os.environ, self.layout.work_dir),
+            cwd=self.layout.work_dir,
+        )
 
     def _spawn_forward(self) -> None:
         lay = self.layout
         spec = rc.ForwardSpec(
-            listen=f"{self.address}:{self.wrong_port}", target=self.hostport,
+            listen=f"{self.address}:{self.wrong_port}",
+            target=self.hostport,
             pid_file=lay.run_dir / "forward-nginx.pid",
-            access_log=lay.log_file("forward-access"), error_log=lay.log_file("forward-error"),
+            access_log=lay.log_file("forward-access"),
+            error_log=lay.log_file("forward-error"),
             temp_dir=lay.nginx_prefix / "tmp",
-            worker_user="nobody nogroup" if os.geteuid() == 0 else None)
+            worker_user="nobody nogroup" if os.geteuid() == 0 else None,
+        )
         write_atomic(lay.forward_config, rc.forward_config(spec))
-        self._spawn("forward", rc.nginx_argv(lay.nginx_prefix, lay.forward_config,
-                                             lay.log_file("forward-error")))
+        self._spawn(
+            "forward",
+            rc.nginx_argv(lay.nginx_prefix, lay.forward_config, lay.log_file("forward-error")),
+        )
 
     def _stop_one(self, name: str) -> None:
         # its whole process group: nginx's workers with the forward
@@ -420,8 +487,11 @@ class LabRegistry:
 
     def _dead(self) -> str | None:
         """Which of our processes died (then waiting for readiness is pointless)."""
-        dead = [n for n in self._wanted()  # alive() reaps a just-exited child first
-                if (i := self.pids[n]) is None or not alive(i)]
+        dead = [
+            n
+            for n in self._wanted()  # alive() reaps a just-exited child first
+            if (i := self.pids[n]) is None or not alive(i)
+        ]
         return f"exited: {', '.join(dead)}" if dead else None
 
     def _wait_ready(self, timeout: float = rc.START_TIMEOUT) -> None:
@@ -444,8 +514,10 @@ class LabRegistry:
             problem = exc.last.seen
         except _Exited as exc:
             problem = str(exc)
-        logs = "\n".join(f"--- {n}.log\n{tail(self.layout.log_file(n))}"
-                         for n in (*self._wanted(), "forward-error"))
+        logs = "\n".join(
+            f"--- {n}.log\n{tail(self.layout.log_file(n))}"
+            for n in (*self._wanted(), "forward-error")
+        )
         raise RegistryError(f"lab Gitea not ready: {problem}\n{logs}")
 
 
@@ -464,8 +536,9 @@ def default_state_dir() -> Path:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m pytest_irp_lab.registry",
-                                description="The lab's Gitea.")
+    p = argparse.ArgumentParser(
+        prog="python -m pytest_irp_lab.registry", description="The lab's Gitea."
+    )
     p.add_argument("command", choices=["start", "stop", "status"])
     p.add_argument("--state-dir", type=Path, default=default_state_dir())
     p.add_argument("--loopback", action="store_true", help="run on 127.0.0.1, no netns")
@@ -479,9 +552,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    reg = LabRegistry(args.state_dir, netns=None if args.loopback else args.netns,
-                      address=args.address, port=args.port, realm_mode=args.mode,
-                      wrong_port=args.wrong_port)
+    reg = LabRegistry(
+        args.state_dir,
+        netns=None if args.loopback else args.netns,
+        address=args.address,
+        port=args.port,
+        realm_mode=args.mode,
+        wrong_port=args.wrong_port,
+    )
     try:
         if args.command == "start":
             began = time.monotonic()

@@ -26,5 +26,6 @@ def require_lab_sources() -> Path:
         raise LabError(
             f"the lab's sources are not at {where} (no {MARKER} there): the lab runs from a "
             "checkout of pytest-irp, whose lab/ directory sits beside pytest_irp_lab/; set "
-            "IRP_LAB_SOURCES to that lab/ directory if it lives elsewhere")
+            "IRP_LAB_SOURCES to that lab/ directory if it lives elsewhere"
+        )
     return where

@@ -61,8 +61,9 @@ def keygen_argv(key_file: Path, comment: str) -> list[str]:
     return ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(key_file)]
 
 
-def render_sshd_config(host: SshHost, *, host_key: Path, authorized_keys: Path | str,
-                       env: Mapping[str, str]) -> str:
+def render_sshd_config(
+    host: SshHost, *, host_key: Path, authorized_keys: Path | str, env: Mapping[str, str]
+) -> str:
     lines = [
         "# Written by the pytest-irp lab: a private sshd, key-only.",
         f"Port {host.port}",
@@ -97,8 +98,9 @@ def render_sshd_config(host: SshHost, *, host_key: Path, authorized_keys: Path |
 
 def sshd_argv(host: SshHost, config: Path, log: Path, binds: Sequence[Bind] = ()) -> list[str]:
     """sshd, in the foreground, as the one program of the host's own namespaces."""
-    return netns_exec(host.netns, host_argv(host.alias, binds, [
-        SSHD, "-D", "-f", str(config), "-E", str(log)]))
+    return netns_exec(
+        host.netns, host_argv(host.alias, binds, [SSHD, "-D", "-f", str(config), "-E", str(log)])
+    )
 
 
 def sshd_test_argv(config: Path) -> list[str]:
@@ -109,32 +111,40 @@ def render_known_hosts(entries: Sequence[tuple[SshHost, str]]) -> str:
     """``alias,address`` (or ``[address]:port``) and the host's public key, per host."""
     lines = []
     for host, public_key in entries:
-        names = [host.alias, host.address] if host.port == SSH_PORT else [
-            f"[{host.alias}]:{host.port}", f"[{host.address}]:{host.port}"]
+        names = (
+            [host.alias, host.address]
+            if host.port == SSH_PORT
+            else [f"[{host.alias}]:{host.port}", f"[{host.address}]:{host.port}"]
+        )
         key = " ".join(public_key.split()[:2])
         lines.append(f"{','.join(names)} {key}")
     return "\n".join(lines) + "\n"
 
 
-def render_client_config(hosts: Sequence[SshHost], *, identity_file: Path,
-                         known_hosts: Path) -> str:
+def render_client_config(
+    hosts: Sequence[SshHost], *, identity_file: Path, known_hosts: Path
+) -> str:
     blocks = ["# Written by the pytest-irp lab. Use: ssh -F THIS_FILE haskelseed"]
     for host in hosts:
-        blocks.append("\n".join([
-            f"Host {host.alias}",
-            f"    HostName {host.address}",
-            f"    Port {host.port}",
-            f"    User {host.user}",
-            f"    IdentityFile {identity_file}",
-            "    IdentitiesOnly yes",
-            f"    UserKnownHostsFile {known_hosts}",
-            "    GlobalKnownHostsFile /dev/null",
-            "    StrictHostKeyChecking yes",
-            "    CheckHostIP no",
-            "    BatchMode yes",
-            "    ConnectTimeout 5",
-            "    LogLevel ERROR",
-        ]))
+        blocks.append(
+            "\n".join(
+                [
+                    f"Host {host.alias}",
+                    f"    HostName {host.address}",
+                    f"    Port {host.port}",
+                    f"    User {host.user}",
+                    f"    IdentityFile {identity_file}",
+                    "    IdentitiesOnly yes",
+                    f"    UserKnownHostsFile {known_hosts}",
+                    "    GlobalKnownHostsFile /dev/null",
+                    "    StrictHostKeyChecking yes",
+                    "    CheckHostIP no",
+                    "    BatchMode yes",
+                    "    ConnectTimeout 5",
+                    "    LogLevel ERROR",
+                ]
+            )
+        )
     return "\n\n".join(blocks) + "\n"
 
 
@@ -172,9 +182,16 @@ def in_netns(pid: int, netns: str) -> bool:
 class Sshd:
     """One private sshd: files under ``directory``, process inside ``host.netns``."""
 
-    def __init__(self, host: SshHost, directory: Path, *, authorized_key: str,
-                 env: Mapping[str, str], binds: Sequence[Bind] = (),
-                 login: Login | None = None) -> None:
+    def __init__(
+        self,
+        host: SshHost,
+        directory: Path,
+        *,
+        authorized_key: str,
+        env: Mapping[str, str],
+        binds: Sequence[Bind] = (),
+        login: Login | None = None,
+    ) -> None:
         self.host = host
         self.dir = directory
         self.authorized_key = authorized_key
@@ -214,10 +231,15 @@ class Sshd:
         write_atomic(self.authorized_keys, self.authorized_key + "\n", 0o600)
         if self.login:  # sshd reads it as the user
             os.chown(self.authorized_keys, self.login.uid, self.login.uid)
-        write_atomic(self.config, render_sshd_config(
-            self.host, host_key=self.host_key,
-            authorized_keys=self.login.authorized_keys if self.login else self.authorized_keys,
-            env=self.env))
+        write_atomic(
+            self.config,
+            render_sshd_config(
+                self.host,
+                host_key=self.host_key,
+                authorized_keys=self.login.authorized_keys if self.login else self.authorized_keys,
+                env=self.env,
+            ),
+        )
         Path("/run/sshd").mkdir(mode=0o755, parents=True, exist_ok=True)  # privsep dir
         run(sshd_test_argv(self.config))
         return public
@@ -244,20 +266,27 @@ class Sshd:
         self.pid_file.unlink(missing_ok=True)
         require_lab_route(self.host.address)
         with open(self.start_log, "wb") as log:
-            child = subprocess.Popen(sshd_argv(self.host, self.config, self.log, self.binds),
-                                     stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                     start_new_session=True, close_fds=True)
+            child = subprocess.Popen(
+                sshd_argv(self.host, self.config, self.log, self.binds),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+                close_fds=True,
+            )
         _STARTED[child.pid] = child
         write_atomic(self.pid_file, f"{child.pid}\n")
-        wait_for(f"sshd of {self.host.alias} on {self.host.address}:{self.host.port}",
-                 lambda: child.poll() is not None
-                 or port_open(self.host.address, self.host.port),
-                 timeout=START_TIMEOUT)
+        wait_for(
+            f"sshd of {self.host.alias} on {self.host.address}:{self.host.port}",
+            lambda: child.poll() is not None or port_open(self.host.address, self.host.port),
+            timeout=START_TIMEOUT,
+        )
         proc = self.running()
         if child.poll() is not None or proc is None:
             said = self.start_log.read_text(errors="replace").strip()[-500:]
-            raise LabError(f"sshd of {self.host.alias} died at start: {said or 'no output'}; "
-                           f"see {self.log}")
+            raise LabError(
+                f"sshd of {self.host.alias} died at start: {said or 'no output'}; see {self.log}"
+            )
         return proc
 
     def stop(self, recorded: Proc | None = None) -> None:

@@ -61,8 +61,7 @@ COMPONENTS: Final = (
 CONTROL_PLANE: Final = COMPONENTS[:4]
 # Host directories that containerd/CNI create outside the state dir; stop() removes the
 # ones that did not exist before start() once they are empty.
-HOST_DIRS: Final = ("/run/containerd/s", "/run/containerd", "/var/lib/cni/results",
-                    "/var/lib/cni")
+HOST_DIRS: Final = ("/run/containerd/s", "/run/containerd", "/var/lib/cni/results", "/var/lib/cni")
 NETNS_DIR: Final = "/run/netns"
 
 
@@ -137,9 +136,21 @@ class ClusterSpec:
         return [str(self.crictl), "--config", str(self.layout.crictl_config), *args]
 
     def kubectl_args(self, *args: str) -> list[str]:
-        return [str(self.kubectl), "--kubeconfig", str(self.layout.kubeconfig),
-                "--context", self.node_name, *args]
+        return [
+            str(self.kubectl),
+            "--kubeconfig",
+            str(self.layout.kubeconfig),
+            "--context",
+            self.node_name,
+            *args,
+        ]
 
     def ctr_args(self, *args: str) -> list[str]:
-        return ["ctr", "--address", str(self.layout.containerd_socket), "--namespace",
-                "k8s.io", *args]
+        return [
+            "ctr",
+            "--address",
+            str(self.layout.containerd_socket),
+            "--namespace",
+            "k8s.io",
+            *args,
+        ]

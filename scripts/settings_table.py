@@ -12,8 +12,10 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def table() -> str:
-    rows = ["| setting | CLI | env | type | default | example | description |",
-            "|---|---|---|---|---|---|---|"]
+    rows = [
+        "| setting | CLI | env | type | default | example | description |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for s in SETTINGS:
         default = s.default
         if isinstance(default, tuple):
@@ -21,15 +23,21 @@ def table() -> str:
         if default is None:
             default = "(none)"
         cli = f"`{s.option}`" if s.cli else "(never on argv)"
-        rows.append(f"| `{s.name}` | {cli} | `{s.env}` | {s.type_name} | `{default}` | "
-                    f"`{s.example}` | {s.help.replace('|', '/')} |")
+        rows.append(
+            f"| `{s.name}` | {cli} | `{s.env}` | {s.type_name} | `{default}` | "
+            f"`{s.example}` | {s.help.replace('|', '/')} |"
+        )
     return "\n".join(rows)
 
 
 def main() -> None:
     text = README.read_text(encoding="utf-8")
-    new = re.sub(r"(<!-- BEGIN SETTINGS -->\n).*?(<!-- END SETTINGS -->)",
-                 lambda m: m.group(1) + table() + "\n" + m.group(2), text, flags=re.S)
+    new = re.sub(
+        r"(<!-- BEGIN SETTINGS -->\n).*?(<!-- END SETTINGS -->)",
+        lambda m: m.group(1) + table() + "\n" + m.group(2),
+        text,
+        flags=re.S,
+    )
     README.write_text(new, encoding="utf-8")
 
 

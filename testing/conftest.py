@@ -19,9 +19,14 @@ pytest_plugins = ["pytester"]
 
 REPO = Path(__file__).resolve().parent.parent
 TESTING = Path(__file__).resolve().parent
-SHA_ENV = {"GIT_AUTHOR_NAME": "irp", "GIT_AUTHOR_EMAIL": "irp@example.invalid",
-           "GIT_COMMITTER_NAME": "irp", "GIT_COMMITTER_EMAIL": "irp@example.invalid",
-           "GIT_AUTHOR_DATE": "2026-05-02T12:00:00Z", "GIT_COMMITTER_DATE": "2026-05-02T12:00:00Z"}
+SHA_ENV = {
+    "GIT_AUTHOR_NAME": "irp",
+    "GIT_AUTHOR_EMAIL": "irp@example.invalid",
+    "GIT_COMMITTER_NAME": "irp",
+    "GIT_COMMITTER_EMAIL": "irp@example.invalid",
+    "GIT_AUTHOR_DATE": "2026-05-02T12:00:00Z",
+    "GIT_COMMITTER_DATE": "2026-05-02T12:00:00Z",
+}
 
 FAKE_CONFTEST = '''
 import json, os, sys
@@ -51,14 +56,16 @@ def pytest_irp_make_runner(config, host, settings, redactor):
 def _subprocesses_import_this_checkout(monkeypatch: pytest.MonkeyPatch) -> None:
     """pytester's subprocess runs import pytest_irp from this checkout, not from wherever
     pip's editable install points (another git worktree of the same repository)."""
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
-        filter(None, [str(REPO), os.environ.get("PYTHONPATH", "")])))
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH", "")]))
+    )
 
 
 def git(repo: Path, *args: str) -> str:
     env = {**os.environ, **SHA_ENV}
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
-                          text=True, env=env).stdout.strip()
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env
+    ).stdout.strip()
 
 
 def make_app_repo(dest: Path) -> str:
@@ -93,16 +100,24 @@ class Project:
         # no cluster unless a test gives one (the preflight reads the kubeconfig)
         monkeypatch.setenv("KUBECONFIG", str(self.path / "no-kubeconfig"))
 
-    def run(self, *args: str, host: str | None = "haskelseed", **scenario: Any
-            ) -> pytest.RunResult:
+    def run(self, *args: str, host: str | None = "haskelseed", **scenario: Any) -> pytest.RunResult:
         self.scenario.update(scenario)
         self.scenario_path.write_text(json.dumps(self.scenario))
         return self.pytester.runpytest_subprocess(
-            "tests", *(("--irp-host", host) if host else ()),
-            "--irp-app-repo", str(self.path / "app"),
-            "--irp-registry", "127.0.0.1:9/coulomb/ihp-railiance-probe",
-            "--irp-registry-user", "tegwick", "--irp-reports-dir",
-            str(self.path / "reports"), "-p", "no:randomly", *args)
+            "tests",
+            *(("--irp-host", host) if host else ()),
+            "--irp-app-repo",
+            str(self.path / "app"),
+            "--irp-registry",
+            "127.0.0.1:9/coulomb/ihp-railiance-probe",
+            "--irp-registry-user",
+            "tegwick",
+            "--irp-reports-dir",
+            str(self.path / "reports"),
+            "-p",
+            "no:randomly",
+            *args,
+        )
 
     def calls(self) -> list[dict[str, Any]]:
         if not self.calls_path.exists():
@@ -167,11 +182,32 @@ def _run_suite(project: Path, scenario: Path, *args: str, **extra: Any) -> tuple
     env = {k: v for k, v in os.environ.items() if not k.startswith("IRP_")}
     env.update({"FAKE_SCENARIO": str(scenario), "PYTHONPATH": str(REPO)})
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "tests", "-p", "no:randomly", "-p", "no:cacheprovider",
-         "--irp-host", "haskelseed", f"--irp-app-repo={project / 'app'}",
-         "--irp-registry", "127.0.0.1:9/coulomb/ihp-railiance-probe",
-         "--irp-registry-user", "tegwick", f"--irp-reports-dir={project / 'reports'}", *args],
-        cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "tests",
+            "-p",
+            "no:randomly",
+            "-p",
+            "no:cacheprovider",
+            "--irp-host",
+            "haskelseed",
+            f"--irp-app-repo={project / 'app'}",
+            "--irp-registry",
+            "127.0.0.1:9/coulomb/ihp-railiance-probe",
+            "--irp-registry-user",
+            "tegwick",
+            f"--irp-reports-dir={project / 'reports'}",
+            *args,
+        ],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     out = done.stdout + done.stderr
     match = re.search(r"irp report: (\S+index\.html)", out)
     assert match, out[-3000:]
@@ -181,22 +217,21 @@ def _run_suite(project: Path, scenario: Path, *args: str, **extra: Any) -> tuple
 @pytest.fixture(scope="session")
 def report_runs(tmp_path_factory: pytest.TempPathFactory) -> ReportRuns:
     green, green_sc = _report_project(tmp_path_factory.mktemp("green"))
-    for crit, name in (("T07", "push"), ("T09", "mirror"), ("T10", "deploy"),
-                       ("T11", "smoke")):
-        (green / "tests" / f"test_{crit.lower()}_{name}.py").write_text(
-            STAND_IN.format(crit=crit))
+    for crit, name in (("T07", "push"), ("T09", "mirror"), ("T10", "deploy"), ("T11", "smoke")):
+        (green / "tests" / f"test_{crit.lower()}_{name}.py").write_text(STAND_IN.format(crit=crit))
     outputs = {}
-    show = {"packages": {"x86_64-linux": {"docker": {}}},
-            "checks": {"x86_64-linux": {"tests": {}}}}
+    show = {"packages": {"x86_64-linux": {"docker": {}}}, "checks": {"x86_64-linux": {"tests": {}}}}
     outputs["green"], green_page = _run_suite(green, green_sc, flake_show=show)
     failing, failing_sc = _report_project(tmp_path_factory.mktemp("failing"))
     outputs["failing"], failing_page = _run_suite(
-        failing, failing_sc,
-        source_fail="ssh: connect to host haskelseed port 22: Connection refused")
-    outputs["partial"], partial_page = _run_suite(failing, failing_sc, "-k", "T09",
-                                                  source_fail="")
-    return ReportRuns(green_page, failing_page, partial_page, green / "reports",
-                      failing / "reports", outputs)
+        failing,
+        failing_sc,
+        source_fail="ssh: connect to host haskelseed port 22: Connection refused",
+    )
+    outputs["partial"], partial_page = _run_suite(failing, failing_sc, "-k", "T09", source_fail="")
+    return ReportRuns(
+        green_page, failing_page, partial_page, green / "reports", failing / "reports", outputs
+    )
 
 
 @pytest.fixture
@@ -207,10 +242,15 @@ def sound_target(project: Project, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     from standins import KubeStandIn, RegistryStandIn, serving
 
     monkeypatch.setenv("IRP_REGISTRY_PASSWORD", "sound-target-password")
-    with serving(RegistryStandIn("tegwick", "sound-target-password")) as registry, \
-            serving(KubeStandIn()) as kube:
+    with (
+        serving(RegistryStandIn("tegwick", "sound-target-password")) as registry,
+        serving(KubeStandIn()) as kube,
+    ):
         kubeconfig = kube.kubeconfig(project.path / "kubeconfig")
         project.scenario["registry_hostport"] = f"127.0.0.1:{registry.port}"
-        yield [f"--irp-registry=127.0.0.1:{registry.port}/coulomb/ihp-railiance-probe",
-               "--irp-registry-plain-http", f"--irp-kubeconfig={kubeconfig}",
-               "--irp-base-url=http://probe.example.invalid"]
+        yield [
+            f"--irp-registry=127.0.0.1:{registry.port}/coulomb/ihp-railiance-probe",
+            "--irp-registry-plain-http",
+            f"--irp-kubeconfig={kubeconfig}",
+            "--irp-base-url=http://probe.example.invalid",
+        ]

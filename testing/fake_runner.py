@@ -23,21 +23,28 @@ Rule = tuple[Callable[[Sequence[str]], bool], Callable[[Sequence[str], str | Non
 
 def script_is(name: str, sub: str | None = None) -> Callable[[Sequence[str]], bool]:
     """Matches ``sh -c <script> irp-NAME [SUB] ...`` as built by pytest_irp.remote."""
+
     def match(argv: Sequence[str]) -> bool:
-        return (len(argv) > 3 and argv[3] == f"irp-{name}"
-                and (sub is None or (len(argv) > 4 and argv[4] == sub)))
+        return (
+            len(argv) > 3
+            and argv[3] == f"irp-{name}"
+            and (sub is None or (len(argv) > 4 and argv[4] == sub))
+        )
+
     return match
 
 
 def starts_with(*prefix: str) -> Callable[[Sequence[str]], bool]:
     def match(argv: Sequence[str]) -> bool:
-        return tuple(argv[:len(prefix)]) == prefix
+        return tuple(argv[: len(prefix)]) == prefix
+
     return match
 
 
 def contains(*words: str) -> Callable[[Sequence[str]], bool]:
     def match(argv: Sequence[str]) -> bool:
         return all(w in argv for w in words)
+
     return match
 
 
@@ -56,14 +63,22 @@ class FakeRunner:
     def display_argv(self, argv: Sequence[str]) -> list[str]:
         return list(argv)
 
-    def run(self, argv: Sequence[str], *, timeout: float, input: str | None = None,
-            env: Mapping[str, str] | None = None, on_line: LineCallback | None = None,
-            ) -> CommandResult:
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float,
+        input: str | None = None,
+        env: Mapping[str, str] | None = None,
+        on_line: LineCallback | None = None,
+    ) -> CommandResult:
         self.calls.append(list(argv))
         if self.log_path is not None:
             with self.log_path.open("a", encoding="utf-8") as log:
-                log.write(json.dumps({"host": self.host, "argv": [a for a in argv
-                                                                  if len(a) < 200]}) + "\n")
+                log.write(
+                    json.dumps({"host": self.host, "argv": [a for a in argv if len(a) < 200]})
+                    + "\n"
+                )
         for match, answer in self.rules:
             if match(argv):
                 rc, out, err = answer(argv, input)
@@ -73,8 +88,14 @@ class FakeRunner:
         if on_line is not None:
             for line in out.splitlines():
                 on_line(self.redactor.redact(line))
-        return CommandResult(self.host, tuple(self.redactor.redact_argv(argv)), rc,
-                             self.redactor.redact(out), self.redactor.redact(err), 0.01)
+        return CommandResult(
+            self.host,
+            tuple(self.redactor.redact_argv(argv)),
+            rc,
+            self.redactor.redact(out),
+            self.redactor.redact(err),
+            0.01,
+        )
 
     def close(self) -> None:
         return None

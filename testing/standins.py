@@ -22,8 +22,13 @@ def b64url(data: bytes) -> str:
 
 def jwt(claims: dict[str, Any]) -> str:
     """A JWT-shaped token (the signature is not checked by the preflight: it only reads)."""
-    return ".".join([b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()),
-                     b64url(json.dumps(claims).encode()), b64url(b"not-a-signature")])
+    return ".".join(
+        [
+            b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()),
+            b64url(json.dumps(claims).encode()),
+            b64url(b"not-a-signature"),
+        ]
+    )
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -32,10 +37,12 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         return None
 
-    def _send(self, status: int, body: Any = None, headers: list[tuple[str, str]] = ()
-              ) -> None:  # type: ignore[assignment]
-        data = b"" if body is None else (body if isinstance(body, bytes)
-                                         else json.dumps(body).encode())
+    def _send(self, status: int, body: Any = None, headers: list[tuple[str, str]] = ()) -> None:  # type: ignore[assignment]
+        data = (
+            b""
+            if body is None
+            else (body if isinstance(body, bytes) else json.dumps(body).encode())
+        )
         self.send_response(status)
         for name, value in headers:
             self.send_header(name, value)
@@ -59,23 +66,39 @@ class RegistryStandIn:
     ``realm_port`` says another); ``GET /v2/token`` -> a token for the right basic auth,
     401 otherwise. ``access`` puts an access claim in the token (None: Gitea's, none)."""
 
-    def __init__(self, user: str, password: str, access: list[dict[str, Any]] | None = None,
-                 realm_port: int | None = None) -> None:
-        self.user, self.password, self.access, self.realm_port = (user, password, access,
-                                                                  realm_port)
+    def __init__(
+        self,
+        user: str,
+        password: str,
+        access: list[dict[str, Any]] | None = None,
+        realm_port: int | None = None,
+    ) -> None:
+        self.user, self.password, self.access, self.realm_port = (
+            user,
+            password,
+            access,
+            realm_port,
+        )
         self.port = 0
 
     def get(self, h: _Handler) -> None:
         if h.path == "/v2/":
             port = self.realm_port or self.port
-            h._send(401, {"errors": [{"code": "UNAUTHORIZED"}]}, [
-                ("WWW-Authenticate", f'Bearer realm="http://127.0.0.1:{port}/v2/token",'
-                                     'service="container_registry",scope="*"'),
-                ("WWW-Authenticate", 'Basic realm="Gitea Container Registry"')])
+            h._send(
+                401,
+                {"errors": [{"code": "UNAUTHORIZED"}]},
+                [
+                    (
+                        "WWW-Authenticate",
+                        f'Bearer realm="http://127.0.0.1:{port}/v2/token",'
+                        'service="container_registry",scope="*"',
+                    ),
+                    ("WWW-Authenticate", 'Basic realm="Gitea Container Registry"'),
+                ],
+            )
             return
         if h.path.startswith("/v2/token"):
-            expected = "Basic " + base64.b64encode(
-                f"{self.user}:{self.password}".encode()).decode()
+            expected = "Basic " + base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
             if h.headers.get("Authorization") != expected:
                 h._send(401, b"Unauthorized\n")
                 return
@@ -94,19 +117,33 @@ class KubeStandIn:
     """The namespace read (``namespace_present``) and SelfSubjectAccessReview answers
     (``denied``: (verb, resource) pairs the user may not)."""
 
-    def __init__(self, namespace: str = "coulomb", namespace_present: bool = True,
-                 denied: frozenset[tuple[str, str]] = frozenset()) -> None:
+    def __init__(
+        self,
+        namespace: str = "coulomb",
+        namespace_present: bool = True,
+        denied: frozenset[tuple[str, str]] = frozenset(),
+    ) -> None:
         self.namespace, self.present, self.denied = namespace, namespace_present, denied
         self.port = 0
 
     def get(self, h: _Handler) -> None:
         if h.path.startswith(f"/api/v1/namespaces/{self.namespace}"):
             if self.present:
-                h._send(200, {"kind": "Namespace", "apiVersion": "v1",
-                              "metadata": {"name": self.namespace}})
+                h._send(
+                    200,
+                    {"kind": "Namespace", "apiVersion": "v1", "metadata": {"name": self.namespace}},
+                )
             else:
-                h._send(404, {"kind": "Status", "apiVersion": "v1", "status": "Failure",
-                              "reason": "NotFound", "code": 404})
+                h._send(
+                    404,
+                    {
+                        "kind": "Status",
+                        "apiVersion": "v1",
+                        "status": "Failure",
+                        "reason": "NotFound",
+                        "code": 404,
+                    },
+                )
             return
         h._send(404)
 
@@ -114,21 +151,35 @@ class KubeStandIn:
         if h.path.startswith("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"):
             attrs = (body.get("spec") or {}).get("resourceAttributes") or {}
             allowed = (attrs.get("verb"), attrs.get("resource")) not in self.denied
-            h._send(201, {"kind": "SelfSubjectAccessReview",
-                          "apiVersion": "authorization.k8s.io/v1", "spec": body.get("spec"),
-                          "status": {"allowed": allowed}})
+            h._send(
+                201,
+                {
+                    "kind": "SelfSubjectAccessReview",
+                    "apiVersion": "authorization.k8s.io/v1",
+                    "spec": body.get("spec"),
+                    "status": {"allowed": allowed},
+                },
+            )
             return
         h._send(404)
 
     def kubeconfig(self, path: Path, context: str = "railiance01") -> Path:
-        path.write_text(json.dumps({
-            "apiVersion": "v1", "kind": "Config",
-            "clusters": [{"name": "standin", "cluster": {
-                "server": f"http://127.0.0.1:{self.port}"}}],
-            "users": [{"name": "standin", "user": {"token": "standin-token"}}],
-            "contexts": [{"name": context, "context": {"cluster": "standin",
-                                                       "user": "standin"}}],
-            "current-context": context}))
+        path.write_text(
+            json.dumps(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "clusters": [
+                        {"name": "standin", "cluster": {"server": f"http://127.0.0.1:{self.port}"}}
+                    ],
+                    "users": [{"name": "standin", "user": {"token": "standin-token"}}],
+                    "contexts": [
+                        {"name": context, "context": {"cluster": "standin", "user": "standin"}}
+                    ],
+                    "current-context": context,
+                }
+            )
+        )
         return path
 
 

@@ -55,23 +55,39 @@ def test_lab_and_ihp_style_flakes_pass() -> None:
     assert verdict.ok, verdict.cause()
 
 
-@pytest.mark.parametrize(("old", "new", "expected"), [
-    ("            text\n", "            p.aeson\n",
-     "flake.nix:12: haskellPackages still lists aeson"),
-    ("haskellPackages = p: with p; [",
-     "haskellPackages = p: let extra = [ p.yaml ]; in with p; extra ++ [",
-     "flake.nix:7: haskellPackages still lists yaml"),
-    ("            base\n", "            base http-conduit\n", "lists http-conduit"),
-    ('appName = "ihp-railiance-probe"', 'appName = "inter-hub"', "appName is 'inter-hub'"),
-    ("postUnpack =", "postPatch =", "flake.nix:19: the models package override does not set "
-     "postUnpack"),
-    ("ihp-railiance-probe-models = final.haskell.lib.overrideCabal\n              "
-     "hsuper.ihp-railiance-probe-models", "other = final.haskell.lib.overrideCabal hsuper.other",
-     "the models overlay with configureFlags and postUnpack"),
-    ("        };\n      };\n      flake",
-     "        };\n        inter-hub-lib = 1;\n      };\n      flake",
-     "inter-hub-lib overlay is still present"),
-])
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "            text\n",
+            "            p.aeson\n",
+            "flake.nix:12: haskellPackages still lists aeson",
+        ),
+        (
+            "haskellPackages = p: with p; [",
+            "haskellPackages = p: let extra = [ p.yaml ]; in with p; extra ++ [",
+            "flake.nix:7: haskellPackages still lists yaml",
+        ),
+        ("            base\n", "            base http-conduit\n", "lists http-conduit"),
+        ('appName = "ihp-railiance-probe"', 'appName = "inter-hub"', "appName is 'inter-hub'"),
+        (
+            "postUnpack =",
+            "postPatch =",
+            "flake.nix:19: the models package override does not set postUnpack",
+        ),
+        (
+            "ihp-railiance-probe-models = final.haskell.lib.overrideCabal\n              "
+            "hsuper.ihp-railiance-probe-models",
+            "other = final.haskell.lib.overrideCabal hsuper.other",
+            "the models overlay with configureFlags and postUnpack",
+        ),
+        (
+            "        };\n      };\n      flake",
+            "        };\n        inter-hub-lib = 1;\n      };\n      flake",
+            "inter-hub-lib overlay is still present",
+        ),
+    ],
+)
 def test_flake_defects_fail_naming_the_line(old: str, new: str, expected: str) -> None:
     text = IHP_FLAKE.replace(old, new)
     assert text != IHP_FLAKE
@@ -82,8 +98,10 @@ def test_flake_defects_fail_naming_the_line(old: str, new: str, expected: str) -
 def test_words_in_comments_and_strings_do_not_satisfy_the_overlay_check() -> None:
     start = IHP_FLAKE.index("      flake.overlays")
     end = IHP_FLAKE.index("    };\n}")
-    words = '      # configureFlags postUnpack models overrideCabal\n' \
-            '      description = "models: configureFlags and postUnpack";\n'
+    words = (
+        "      # configureFlags postUnpack models overrideCabal\n"
+        '      description = "models: configureFlags and postUnpack";\n'
+    )
     text = IHP_FLAKE[:start] + words + IHP_FLAKE[end:]
     cause = flake_verdict(text, None, APP).cause()
     assert "no override (overrideCabal / overrideAttrs) of the models package" in cause
@@ -95,25 +113,45 @@ def test_evaluated_package_list_is_judged_too() -> None:
 
 
 def test_outputs_name_ihp_image_outputs_and_the_build_attr_to_set() -> None:
-    show = {"packages": {"x86_64-linux": {"default": {}, "optimized-docker-image": {},
-                                          "unoptimized-docker-image": {}}},
-            "checks": {"x86_64-linux": {"tests": {}}}}
+    show = {
+        "packages": {
+            "x86_64-linux": {
+                "default": {},
+                "optimized-docker-image": {},
+                "unoptimized-docker-image": {},
+            }
+        },
+        "checks": {"x86_64-linux": {"tests": {}}},
+    }
     cause = outputs_verdict(show, ".#docker", "v1.5.0").cause()
     assert "has IHP's image outputs optimized-docker-image, unoptimized-docker-image" in cause
     assert 'set build_attr = ".#optimized-docker-image"' in cause
     assert outputs_verdict(show, ".#optimized-docker-image", "v1.5.0").ok
     del show["checks"]
-    assert "IHP v1.4.1 (flake.lock) has none" in outputs_verdict(
-        show, ".#optimized-docker-image", "v1.4.1").cause()
+    assert (
+        "IHP v1.4.1 (flake.lock) has none"
+        in outputs_verdict(show, ".#optimized-docker-image", "v1.4.1").cause()
+    )
     assert not outputs_verdict(None, ".#docker", None).ok
 
 
 def test_ihp_version_from_flake_lock() -> None:
-    lock = {"nodes": {"root": {"inputs": {"ihp": "ihp_2"}},
-                      "ihp_2": {"original": {"owner": "digitallyinduced", "ref": "v1.4.1",
-                                             "repo": "ihp", "type": "github"},
-                                "locked": {"rev": "0123456789abcdef0123"}}},
-            "root": "root", "version": 7}
+    lock = {
+        "nodes": {
+            "root": {"inputs": {"ihp": "ihp_2"}},
+            "ihp_2": {
+                "original": {
+                    "owner": "digitallyinduced",
+                    "ref": "v1.4.1",
+                    "repo": "ihp",
+                    "type": "github",
+                },
+                "locked": {"rev": "0123456789abcdef0123"},
+            },
+        },
+        "root": "root",
+        "version": 7,
+    }
     assert ihp_version(json.dumps(lock)) == "v1.4.1"
     del lock["nodes"]["ihp_2"]["original"]["ref"]  # type: ignore[attr-defined]
     assert ihp_version(json.dumps(lock)) == "rev 0123456789ab"
@@ -127,7 +165,8 @@ def test_flake_commands_take_flake_options() -> None:
     assert [list(step.argv[5:]) for step in steps] == [
         ["nix", "flake", "check", "--no-build", "--impure"],
         ["nix", "flake", "show", "--json", "--impure"],
-        ["nix", "eval", "--json", "--impure", ".#irp"]]
+        ["nix", "eval", "--json", "--impure", ".#irp"],
+    ]
     assert steps.check.argv[4] == "app"  # run in the checkout
     pure = flake.commands({**settings, "flake_options": ()}, "haskelseed")
     assert list(pure.check.argv[5:]) == ["nix", "flake", "check", "--no-build"]
@@ -144,7 +183,7 @@ def test_spec_failure_hints() -> None:
     no_check = "error: flake 'git+file:///x' does not provide attribute 'checks.x86_64-linux.tests'"
     assert "exists only from IHP 1.5" in spec.spec_failure_hint(no_check, cmd, None)
     assert "IHP v1.4.1 (flake.lock)" in spec.spec_failure_hint("", cmd, "v1.4.1")
-    db = "psql: error: connection to server on socket \"/tmp/.s.PGSQL.5432\" failed"
+    db = 'psql: error: connection to server on socket "/tmp/.s.PGSQL.5432" failed'
     hint = spec.spec_failure_hint(db, cmd, "v1.5.0")
     assert "nix sandbox, which has no PostgreSQL" in hint
     assert "test_command" in hint
@@ -177,14 +216,19 @@ def test_run_verdict_names_the_examples() -> None:
         assert titles == ["GET /probes answers 200", "lists newest first"]
 
 
-@pytest.mark.parametrize(("output", "expected"), [
-    (HSPEC_OK.replace("2 examples, 0 failures", "1 example, 0 failures, 1 pending"),
-     "1 pending (pending is not passing)"),
-    (HSPEC_OK.replace("2 examples, 0 failures", "0 examples, 0 failures"), "ran 0 examples"),
-    (HSPEC_OK.replace("2 examples, 0 failures", "2 examples, 1 failure"), "1 failures"),
-    (HSPEC_OK.replace("2 examples, 0 failures\n", ""), "no hspec summary line"),
-    (HSPEC_OK.replace("ProbeController\n", "OtherController\n"), "names no example under"),
-])
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        (
+            HSPEC_OK.replace("2 examples, 0 failures", "1 example, 0 failures, 1 pending"),
+            "1 pending (pending is not passing)",
+        ),
+        (HSPEC_OK.replace("2 examples, 0 failures", "0 examples, 0 failures"), "ran 0 examples"),
+        (HSPEC_OK.replace("2 examples, 0 failures", "2 examples, 1 failure"), "1 failures"),
+        (HSPEC_OK.replace("2 examples, 0 failures\n", ""), "no hspec summary line"),
+        (HSPEC_OK.replace("ProbeController\n", "OtherController\n"), "names no example under"),
+    ],
+)
 def test_run_verdict_is_not_green_without_proof(output: str, expected: str) -> None:
     verdict, _ = run_verdict(output)
     assert expected in verdict.cause()

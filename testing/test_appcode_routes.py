@@ -40,8 +40,7 @@ def test_attoparsec_alternatives_commit_to_the_first_success() -> None:
     with pytest.raises(Undecided):
         run(Seq((Unknown("f:1", "parseThing"), Pure("D"))), "/x", 0, "GET")
     # an unknown step after a failed literal is never reached
-    assert run(Seq((Lit("/probes"), Unknown("f:1", "parseThing"))), "/healthz", 0, "GET") \
-        is None
+    assert run(Seq((Lit("/probes"), Unknown("f:1", "parseThing"))), "/healthz", 0, "GET") is None
 
 
 def test_base_tree_routes_healthz_and_probes() -> None:
@@ -50,20 +49,27 @@ def test_base_tree_routes_healthz_and_probes() -> None:
     assert actions_for(FILES, "/nowhere") == set()
 
 
-@pytest.mark.parametrize(("routes", "ok"), [
-    ('parseRoute\' = string "/healthz" *> endOfInput *> pure HealthAction', True),
-    ('parseRoute\' = pure HealthAction <* string "/healthz"', True),
-    ('parseRoute\' = HealthAction <$ string "/healthz"', True),
-    ('parseRoute\' = string "/healthz" $> HealthAction', True),
-    ('parseRoute\' = choice [ string "/health" >> endOfInput >> pure HealthAction, '
-     'string "/healthz" >> pure HealthAction ]', True),
-    ('parseRoute\' = string "/healthz" >> onlyAllowMethods [POST] >> pure HealthAction', False),
-    ('parseRoute\' = string "/healthz/" >> pure HealthAction', False),
-    ('parseRoute\' = string ("/health" <> "z") >> pure HealthAction', False),  # not followed
-])
+@pytest.mark.parametrize(
+    ("routes", "ok"),
+    [
+        ('parseRoute\' = string "/healthz" *> endOfInput *> pure HealthAction', True),
+        ('parseRoute\' = pure HealthAction <* string "/healthz"', True),
+        ('parseRoute\' = HealthAction <$ string "/healthz"', True),
+        ('parseRoute\' = string "/healthz" $> HealthAction', True),
+        (
+            'parseRoute\' = choice [ string "/health" >> endOfInput >> pure HealthAction, '
+            'string "/healthz" >> pure HealthAction ]',
+            True,
+        ),
+        ('parseRoute\' = string "/healthz" >> onlyAllowMethods [POST] >> pure HealthAction', False),
+        ('parseRoute\' = string "/healthz/" >> pure HealthAction', False),
+        ('parseRoute\' = string ("/health" <> "z") >> pure HealthAction', False),  # not followed
+    ],
+)
 def test_hand_written_parsers(routes: str, ok: bool) -> None:
     text = FILES["Web/Routes.hs"].replace(
-        'parseRoute\' = string "/healthz" >> endOfInput >> pure HealthAction', routes)
+        'parseRoute\' = string "/healthz" >> endOfInput >> pure HealthAction', routes
+    )
     assert text != FILES["Web/Routes.hs"]
     assert route_verdict(with_file("Web/Routes.hs", text)).ok is ok
 
@@ -71,7 +77,8 @@ def test_hand_written_parsers(routes: str, ok: bool) -> None:
 def test_a_wiring_inside_a_string_literal_does_not_count() -> None:
     front = FILES["Web/FrontController.hs"].replace(
         "[ parseRoute @HealthController\n        , parseRoute @ProbesController\n        ]",
-        "[ parseRoute @ProbesController ]")
+        "[ parseRoute @ProbesController ]",
+    )
     front += '\nnote = "controllers = [ parseRoute @HealthController ]"\n'
     assert front != FILES["Web/FrontController.hs"]
     cause = route_verdict(with_file("Web/FrontController.hs", front)).cause()
@@ -80,8 +87,9 @@ def test_a_wiring_inside_a_string_literal_does_not_count() -> None:
 
 def test_an_unfollowable_entry_before_the_answer_is_not_green() -> None:
     front = FILES["Web/FrontController.hs"].replace(
-        "[ parseRoute @HealthController", "[ mountFrontController AdminApplication\n"
-        "        , parseRoute @HealthController")
+        "[ parseRoute @HealthController",
+        "[ mountFrontController AdminApplication\n        , parseRoute @HealthController",
+    )
     cause = route_verdict(with_file("Web/FrontController.hs", front)).cause()
     assert "Web/FrontController.hs:12: GET /healthz cannot be decided" in cause
 
@@ -93,14 +101,22 @@ def test_syntax_errors_are_named_with_their_line() -> None:
     assert "not valid Haskell" in cause
 
 
-COMMENTS = st.sampled_from(['-- parseRoute @HealthController', '{- renderPlain "ok" -}',
-                            '-- | string "/healthz"', "", '{- nested {- x -} -}'])
+COMMENTS = st.sampled_from(
+    [
+        "-- parseRoute @HealthController",
+        '{- renderPlain "ok" -}',
+        '-- | string "/healthz"',
+        "",
+        "{- nested {- x -} -}",
+    ]
+)
 
 
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.tuples(st.integers(min_value=0, max_value=40), COMMENTS), max_size=4))
 def test_comments_on_their_own_lines_never_change_the_verdict(
-        inserts: list[tuple[int, str]]) -> None:
+    inserts: list[tuple[int, str]],
+) -> None:
     for path in ("Web/Routes.hs", "Web/FrontController.hs", "Web/Controller/Health.hs"):
         lines = FILES[path].splitlines()
         for at, comment in inserts:
@@ -118,6 +134,7 @@ def test_any_text_gives_a_verdict_never_a_traceback(text: str) -> None:
 def test_deeply_nested_code_is_a_clear_failure_not_a_traceback() -> None:
     deep = FILES["Web/FrontController.hs"].replace(
         "[ parseRoute @HealthController\n        , parseRoute @ProbesController\n        ]",
-        "startPage ProbesAction : " * 3000 + "[]")
+        "startPage ProbesAction : " * 3000 + "[]",
+    )
     cause = route_verdict(with_file("Web/FrontController.hs", deep)).cause()
     assert cause == "Web/Routes.hs: the routing code is nested too deeply to follow"

@@ -17,41 +17,69 @@ CREATE TABLE probes (
 """
 
 TABLE_PK = GOOD.replace("PRIMARY KEY NOT NULL", "NOT NULL").replace(
-    "now() NOT NULL\n", "now() NOT NULL,\n    PRIMARY KEY (id)\n")
-ALTER_PK = GOOD.replace("PRIMARY KEY NOT NULL", "NOT NULL") + \
-    "ALTER TABLE ONLY public.probes ADD CONSTRAINT probes_pkey PRIMARY KEY (id);\n"
+    "now() NOT NULL\n", "now() NOT NULL,\n    PRIMARY KEY (id)\n"
+)
+ALTER_PK = (
+    GOOD.replace("PRIMARY KEY NOT NULL", "NOT NULL")
+    + "ALTER TABLE ONLY public.probes ADD CONSTRAINT probes_pkey PRIMARY KEY (id);\n"
+)
 PK_NO_NOT_NULL = GOOD.replace("PRIMARY KEY NOT NULL", "PRIMARY KEY")
 PG_DUMP = "\\restrict abcDEF123\n" + GOOD + "\\unrestrict abcDEF123\n"
 
 
-@pytest.mark.parametrize("sql", [GOOD, TABLE_PK, ALTER_PK, PK_NO_NOT_NULL, PG_DUMP,
-                                 GOOD.replace("probes", "public.probes"),
-                                 GOOD.replace("TIMESTAMP WITH TIME ZONE", "timestamptz"),
-                                 GOOD.replace("TEXT", "text")])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        GOOD,
+        TABLE_PK,
+        ALTER_PK,
+        PK_NO_NOT_NULL,
+        PG_DUMP,
+        GOOD.replace("probes", "public.probes"),
+        GOOD.replace("TIMESTAMP WITH TIME ZONE", "timestamptz"),
+        GOOD.replace("TEXT", "text"),
+    ],
+)
 def test_correct_forms_pass(sql: str) -> None:
     verdict = schema_verdict(sql)
     assert verdict.ok, verdict.cause()
 
 
-@pytest.mark.parametrize(("sql", "expected"), [
-    (GOOD.replace("name TEXT", "name TEXT[]"), "Schema.sql:4: probes.name is TEXT[] NOT NULL"),
-    (GOOD.replace("name TEXT", "name INT"), "probes.name is INT (int4) NOT NULL, expected TEXT"),
-    (GOOD.replace("probes", "audit.probes"), "no table probes in schema public"),
-    (GOOD + "ALTER TABLE probes ALTER COLUMN name DROP NOT NULL;\n",
-     "Schema.sql:7: probes.name is TEXT, expected TEXT NOT NULL"),
-    (GOOD + "ALTER TABLE probes ALTER COLUMN name TYPE varchar(20);\n",
-     "Schema.sql:7: probes.name is varchar(20) (varchar) NOT NULL"),
-    (GOOD + "ALTER TABLE probes DROP COLUMN created_at;\n", "probes lacks created_at"),
-    (GOOD + "ALTER TABLE probes ADD COLUMN note TEXT;\n", "has extra note"),
-    (GOOD + "ALTER TABLE probes ALTER COLUMN created_at DROP DEFAULT;\n",
-     "probes.created_at is TIMESTAMP WITH TIME ZONE (timestamptz) NOT NULL"),
-    (GOOD + "DROP TABLE probes;\n", "no table probes"),
-    (GOOD + "ALTER TABLE probes DROP CONSTRAINT probes_pkey;\n",
-     "probes.id is UUID DEFAULT uuid_generate_v4() NOT NULL, expected"),
-    (GOOD.replace(" PRIMARY KEY NOT NULL", ""),
-     "probes.id is UUID DEFAULT uuid_generate_v4(), expected"),
-    (GOOD + "ALTER TABLE probes RENAME COLUMN name TO title;\n", "lacks name"),
-])
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        (GOOD.replace("name TEXT", "name TEXT[]"), "Schema.sql:4: probes.name is TEXT[] NOT NULL"),
+        (
+            GOOD.replace("name TEXT", "name INT"),
+            "probes.name is INT (int4) NOT NULL, expected TEXT",
+        ),
+        (GOOD.replace("probes", "audit.probes"), "no table probes in schema public"),
+        (
+            GOOD + "ALTER TABLE probes ALTER COLUMN name DROP NOT NULL;\n",
+            "Schema.sql:7: probes.name is TEXT, expected TEXT NOT NULL",
+        ),
+        (
+            GOOD + "ALTER TABLE probes ALTER COLUMN name TYPE varchar(20);\n",
+            "Schema.sql:7: probes.name is varchar(20) (varchar) NOT NULL",
+        ),
+        (GOOD + "ALTER TABLE probes DROP COLUMN created_at;\n", "probes lacks created_at"),
+        (GOOD + "ALTER TABLE probes ADD COLUMN note TEXT;\n", "has extra note"),
+        (
+            GOOD + "ALTER TABLE probes ALTER COLUMN created_at DROP DEFAULT;\n",
+            "probes.created_at is TIMESTAMP WITH TIME ZONE (timestamptz) NOT NULL",
+        ),
+        (GOOD + "DROP TABLE probes;\n", "no table probes"),
+        (
+            GOOD + "ALTER TABLE probes DROP CONSTRAINT probes_pkey;\n",
+            "probes.id is UUID DEFAULT uuid_generate_v4() NOT NULL, expected",
+        ),
+        (
+            GOOD.replace(" PRIMARY KEY NOT NULL", ""),
+            "probes.id is UUID DEFAULT uuid_generate_v4(), expected",
+        ),
+        (GOOD + "ALTER TABLE probes RENAME COLUMN name TO title;\n", "lacks name"),
+    ],
+)
 def test_defects_fail_naming_file_and_line(sql: str, expected: str) -> None:
     verdict = schema_verdict(sql)
     assert not verdict.ok
@@ -61,9 +89,11 @@ def test_defects_fail_naming_file_and_line(sql: str, expected: str) -> None:
 
 def test_syntax_error_names_file_line_column_and_quotes_the_line() -> None:
     verdict = schema_verdict(GOOD.replace("name TEXT NOT NULL", "name TEXT NOT NUL"))
-    assert verdict.cause() == ("Application/Schema.sql:4: column 19: PostgreSQL's parser "
-                               "rejects it (syntax error at or near \"NUL\"): "
-                               "`name TEXT NOT NUL,`")
+    assert verdict.cause() == (
+        "Application/Schema.sql:4: column 19: PostgreSQL's parser "
+        'rejects it (syntax error at or near "NUL"): '
+        "`name TEXT NOT NUL,`"
+    )
     other = schema_verdict("\\connect x\n" + GOOD)
     assert "Schema.sql:1:" in other.cause()
     assert "\n" not in other.cause()
@@ -79,16 +109,26 @@ def test_migration_must_create_or_change_probes_in_code() -> None:
     alter = "ALTER TABLE probes ADD COLUMN note TEXT;"
     assert migration_verdict({"Application/Migration/1-a.sql": alter}).ok
     comment = {"Application/Migration/1-a.sql": "-- create the probes table\nSELECT 1;"}
-    assert "none of the 1 migrations creates or alters table probes" in \
-        migration_verdict(comment).cause()
+    assert (
+        "none of the 1 migrations creates or alters table probes"
+        in migration_verdict(comment).cause()
+    )
     assert "no migration" in migration_verdict({}).cause()
-    broken = {"Application/Migration/1-a.sql": GOOD,
-              "Application/Migration/2-b.sql": "CREATE TABLE x (;"}
+    broken = {
+        "Application/Migration/1-a.sql": GOOD,
+        "Application/Migration/2-b.sql": "CREATE TABLE x (;",
+    }
     assert "Application/Migration/2-b.sql:1: column" in migration_verdict(broken).cause()
 
 
-@given(st.lists(st.sampled_from(["-- probes\n", "/* x */\n", "\n", "  \n",
-                                 "\\restrict k1\n", "\\unrestrict k1\n"]), max_size=6))
+@given(
+    st.lists(
+        st.sampled_from(
+            ["-- probes\n", "/* x */\n", "\n", "  \n", "\\restrict k1\n", "\\unrestrict k1\n"]
+        ),
+        max_size=6,
+    )
+)
 def test_comments_blank_lines_and_meta_lines_never_change_the_verdict(junk: list[str]) -> None:
     sql = "".join(junk) + GOOD + "".join(reversed(junk))
     assert schema_verdict(sql).ok

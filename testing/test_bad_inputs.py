@@ -20,8 +20,11 @@ def assert_one_paragraph(result: pytest.RunResult, *patterns: str) -> None:
 def test_reports_dir_below_a_regular_file(project: Project) -> None:
     (project.path / "afile").write_text("not a directory\n")
     result = project.run("-k", "T06", f"--irp-reports-dir={project.path}/afile/reports")
-    assert_one_paragraph(result, "ERROR: pytest-irp: setting 'reports_dir' (*afile/reports*"
-                         "from command line --irp-reports-dir*)*afile*not a directory*")
+    assert_one_paragraph(
+        result,
+        "ERROR: pytest-irp: setting 'reports_dir' (*afile/reports*"
+        "from command line --irp-reports-dir*)*afile*not a directory*",
+    )
     assert project.calls() == [] or all(c["argv"][0] == "git" for c in project.calls())
 
 
@@ -29,12 +32,15 @@ def test_config_file_with_a_scalar_tool_key(project: Project) -> None:
     config = project.path / "bad.toml"
     config.write_text("tool = 5\n")
     result = project.run("-k", "T06", f"--irp-config={config}")
-    assert_one_paragraph(result, f"ERROR: pytest-irp: config file {config}: 'tool' must be "
-                         "a table*")
+    assert_one_paragraph(
+        result, f"ERROR: pytest-irp: config file {config}: 'tool' must be a table*"
+    )
 
 
-@pytest.mark.parametrize(("kind", "message"), [
-    ("directory", "cannot be read: Is a directory"), ("binary", "is not UTF-8 text")])
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [("directory", "cannot be read: Is a directory"), ("binary", "is not UTF-8 text")],
+)
 def test_config_file_that_is_no_text_file(project: Project, kind: str, message: str) -> None:
     config = project.path / "conf"
     if kind == "directory":
@@ -47,8 +53,11 @@ def test_config_file_that_is_no_text_file(project: Project, kind: str, message: 
 
 def test_missing_host_is_a_usage_error_before_any_stage(project: Project) -> None:
     result = project.run("-k", "T06", host=None)
-    assert_one_paragraph(result, "ERROR: pytest-irp: setting 'host' is required by the "
-                         "selected criteria (T06) but not set (give it with --irp-host*")
+    assert_one_paragraph(
+        result,
+        "ERROR: pytest-irp: setting 'host' is required by the "
+        "selected criteria (T06) but not set (give it with --irp-host*",
+    )
     assert not project.called(lambda argv: "irp-source" in argv)
 
 

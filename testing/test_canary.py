@@ -13,9 +13,11 @@ import pytest
 
 from conftest import REPO, Project
 
-CANARIES = {"IRP_REGISTRY_PASSWORD": "Canary-Registry-Pw-7f3a91",
-            "IRP_SESSION_SECRET": "Canary-Session-Secret-0c2d58",
-            "IRP_GITEA_TOKEN": "Canary-Gitea-Token-9b14e6"}
+CANARIES = {
+    "IRP_REGISTRY_PASSWORD": "Canary-Registry-Pw-7f3a91",
+    "IRP_SESSION_SECRET": "Canary-Session-Secret-0c2d58",
+    "IRP_GITEA_TOKEN": "Canary-Gitea-Token-9b14e6",
+}
 
 
 def closed_loopback_port() -> int:
@@ -26,16 +28,24 @@ def closed_loopback_port() -> int:
 
 @pytest.mark.skipif(shutil.which("ssh") is None, reason="needs the OpenSSH client")
 def test_canary_run_with_x_against_an_unreachable_host(
-        project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
     shutil.copy(REPO / "conftest.py", project.path / "conftest.py")  # real runners
     ssh_config = project.path / "ssh_config"
-    ssh_config.write_text(f"Host haskelseed\n  HostName 127.0.0.1\n"
-                          f"  Port {closed_loopback_port()}\n  User irp\n")
+    ssh_config.write_text(
+        f"Host haskelseed\n  HostName 127.0.0.1\n  Port {closed_loopback_port()}\n  User irp\n"
+    )
     for name, value in CANARIES.items():
         monkeypatch.setenv(name, value)
     junit = project.path / "junit.xml"
-    result = project.run("-x", "-W", "error", f"--irp-ssh-config={ssh_config}",
-                         "--irp-connect-timeout=2", f"--junitxml={junit}")
+    result = project.run(
+        "-x",
+        "-W",
+        "error",
+        f"--irp-ssh-config={ssh_config}",
+        "--irp-connect-timeout=2",
+        f"--junitxml={junit}",
+    )
     terminal = result.stdout.str() + result.stderr.str()
     assert result.ret == 1, terminal
     assert "Connection refused" in terminal
@@ -54,6 +64,10 @@ def test_canary_run_with_x_against_an_unreachable_host(
     for path in (project.path / "reports").rglob("*"):
         if path.is_file():
             outputs[str(path)] = path.read_text(errors="replace")
-    leaks = [(name, secret) for name, text in outputs.items()
-             for secret in CANARIES.values() if secret in text]
+    leaks = [
+        (name, secret)
+        for name, text in outputs.items()
+        for secret in CANARIES.values()
+        if secret in text
+    ]
     assert leaks == []

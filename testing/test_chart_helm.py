@@ -25,8 +25,9 @@ from pytest_irp.stage import Pipeline
 REGISTRY = "127.0.0.1:5000/coulomb/ihp-railiance-probe"
 
 
-@pytest.fixture(scope="module", params=["3", "4.0.5", "4"],
-                ids=["helm3.17", "helm4.0.5", "helm4.1"])
+@pytest.fixture(
+    scope="module", params=["3", "4.0.5", "4"], ids=["helm3.17", "helm4.0.5", "helm4.1"]
+)
 def helm(request: pytest.FixtureRequest) -> Path:
     from pytest_irp_lab import helmbin
 
@@ -41,20 +42,43 @@ def helm(request: pytest.FixtureRequest) -> Path:
         pytest.skip(f"helm {request.param} not available: {exc}")
 
 
-def chart_result(repo: Path, helm: Path, tmp_path: Path, stage: str = "render"
-                 ) -> dict:  # type: ignore[type-arg]
-    settings = resolve({}, {}, [("test", {
-        "app_repo": str(repo), "registry": REGISTRY, "helm": [str(helm)],
-        "reports_dir": str(tmp_path / "reports")})])
+def chart_result(repo: Path, helm: Path, tmp_path: Path, stage: str = "render") -> dict:  # type: ignore[type-arg]
+    settings = resolve(
+        {},
+        {},
+        [
+            (
+                "test",
+                {
+                    "app_repo": str(repo),
+                    "registry": REGISTRY,
+                    "helm": [str(helm)],
+                    "reports_dir": str(tmp_path / "reports"),
+                },
+            )
+        ],
+    )
     redactor = Redactor()
-    env = {"HELM_CACHE_HOME": str(tmp_path / "hc"), "HELM_CONFIG_HOME": str(tmp_path / "hcfg"),
-           "HELM_DATA_HOME": str(tmp_path / "hd"), "PATH": "/usr/bin:/bin"}
-    pipeline = Pipeline(STAGES, settings, redactor,
-                        make_runner=lambda host: LocalRunner(redactor, base_env=env),
-                        log_dir=tmp_path / "logs")
+    env = {
+        "HELM_CACHE_HOME": str(tmp_path / "hc"),
+        "HELM_CONFIG_HOME": str(tmp_path / "hcfg"),
+        "HELM_DATA_HOME": str(tmp_path / "hd"),
+        "PATH": "/usr/bin:/bin",
+    }
+    pipeline = Pipeline(
+        STAGES,
+        settings,
+        redactor,
+        make_runner=lambda host: LocalRunner(redactor, base_env=env),
+        log_dir=tmp_path / "logs",
+    )
     result = pipeline.result(stage)
-    return {"value": result.value, "tag": pipeline.facts.tag(), "result": result,
-            "commands": pipeline.results["chart"].commands + result.commands}
+    return {
+        "value": result.value,
+        "tag": pipeline.facts.tag(),
+        "result": result,
+        "commands": pipeline.results["chart"].commands + result.commands,
+    }
 
 
 def test_sample_chart_lints_strict_and_renders_as_planned(helm: Path, tmp_path: Path) -> None:
@@ -75,8 +99,10 @@ def test_wrong_liveness_path_fails_render_but_not_lint(helm: Path, tmp_path: Pat
     repo = prepare_app_repo(tmp_path / "app", "wrong-liveness-path")
     out = chart_result(repo, helm, tmp_path)
     assert out["result"].status == "failed"
-    assert out["result"].cause == ("the chart breaks the workplan's key notes: liveness probe "
-                                   "path is '/health', expected /healthz")
+    assert out["result"].cause == (
+        "the chart breaks the workplan's key notes: liveness probe "
+        "path is '/health', expected /healthz"
+    )
     assert chart_result(repo, helm, tmp_path, stage="chart")["result"].ok
 
 
@@ -85,11 +111,13 @@ def test_malformed_chart_fails_with_helm_lint_cause(helm: Path, tmp_path: Path) 
 
     repo = prepare_app_repo(tmp_path / "app", "ok")
     (repo / "chart" / "templates" / "deployment.yaml").write_text("{{ .Values.nope.broken }")
-    settings = resolve({}, {}, [("test", {"app_repo": str(repo), "registry": REGISTRY,
-                                          "helm": [str(helm)]})])
+    settings = resolve(
+        {}, {}, [("test", {"app_repo": str(repo), "registry": REGISTRY, "helm": [str(helm)]})]
+    )
     redactor = Redactor()
-    pipeline = Pipeline(STAGES, settings, redactor,
-                        make_runner=lambda host: LocalRunner(redactor), log_dir=tmp_path)
+    pipeline = Pipeline(
+        STAGES, settings, redactor, make_runner=lambda host: LocalRunner(redactor), log_dir=tmp_path
+    )
     result = pipeline.result("chart")
     assert result.status == "failed"
     assert result.cause.startswith("`helm lint --strict` failed")
@@ -97,9 +125,13 @@ def test_malformed_chart_fails_with_helm_lint_cause(helm: Path, tmp_path: Path) 
 
 
 def _helm_env(tmp_path: Path) -> dict[str, str]:
-    return {"HELM_CACHE_HOME": str(tmp_path / "hc"), "HELM_CONFIG_HOME": str(tmp_path / "hcfg"),
-            "HELM_DATA_HOME": str(tmp_path / "hd"), "PATH": "/usr/bin:/bin",
-            "HOME": str(tmp_path)}
+    return {
+        "HELM_CACHE_HOME": str(tmp_path / "hc"),
+        "HELM_CONFIG_HOME": str(tmp_path / "hcfg"),
+        "HELM_DATA_HOME": str(tmp_path / "hd"),
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+    }
 
 
 def _closed_port() -> int:
@@ -131,24 +163,44 @@ current-context: irp-none
 
 def release_command(repo: Path, helm: Path, tmp_path: Path) -> list[str]:
     """The argv the release stage builds (its plan uses the same builder as its run)."""
-    settings = resolve({}, {}, [("test", {
-        "app_repo": str(repo), "registry": REGISTRY, "helm": [str(helm)],
-        "kube_context": "irp-none", "kubeconfig": str(_unreachable_kubeconfig(tmp_path)),
-        "reports_dir": str(tmp_path / "reports")})])
+    settings = resolve(
+        {},
+        {},
+        [
+            (
+                "test",
+                {
+                    "app_repo": str(repo),
+                    "registry": REGISTRY,
+                    "helm": [str(helm)],
+                    "kube_context": "irp-none",
+                    "kubeconfig": str(_unreachable_kubeconfig(tmp_path)),
+                    "reports_dir": str(tmp_path / "reports"),
+                },
+            )
+        ],
+    )
     redactor = Redactor()
-    pipeline = Pipeline(STAGES, settings, redactor,
-                        make_runner=lambda host: LocalRunner(redactor), log_dir=tmp_path)
+    pipeline = Pipeline(
+        STAGES, settings, redactor, make_runner=lambda host: LocalRunner(redactor), log_dir=tmp_path
+    )
     install = next(step for step in pipeline.plan("release") if "upgrade" in step.argv)
     return list(install.argv)
 
 
-FLAG_ERRORS = ("invalid argument", "unknown flag", "unknown shorthand", "invalid wait input",
-               "flag needs an argument")
+FLAG_ERRORS = (
+    "invalid argument",
+    "unknown flag",
+    "unknown shorthand",
+    "invalid wait input",
+    "flag needs an argument",
+)
 
 
 def _run(argv: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False,
-                          env=_helm_env(tmp_path))
+    return subprocess.run(
+        argv, capture_output=True, text=True, timeout=120, check=False, env=_helm_env(tmp_path)
+    )
 
 
 def with_flags(argv: list[str], *flags: str) -> list[str]:
@@ -166,7 +218,8 @@ def flags_accepted(argv: list[str], tmp_path: Path) -> tuple[bool, str]:
     if any(marker in out for marker in FLAG_ERRORS):
         return False, out.strip()[-400:]
     reached_cluster = done.returncode == 0 or any(
-        marker in out for marker in ("connection refused", "cluster unreachable"))
+        marker in out for marker in ("connection refused", "cluster unreachable")
+    )
     return reached_cluster, out.strip()[-400:]
 
 
@@ -210,8 +263,9 @@ def test_helm_4_default_wait_is_hook_only(helm: Path, tmp_path: Path) -> None:
     is a bool (false: no wait but hooks)."""
     version = _run([str(helm), "version", "--short"], tmp_path).stdout
     help_text = _run([str(helm), "upgrade", "--help"], tmp_path).stdout
-    wait_line = next(line.strip() for line in help_text.splitlines()
-                     if line.strip().startswith("--wait "))
+    wait_line = next(
+        line.strip() for line in help_text.splitlines() if line.strip().startswith("--wait ")
+    )
     if version.startswith("v4."):
         assert wait_line.startswith("--wait WaitStrategy[=watcher]")
         assert wait_line.endswith("(default hookOnly)")

@@ -29,8 +29,9 @@ def _fake_run(report_dir: Path, n: int) -> Any:
     folder.mkdir()
     (folder / "index.html").write_text(f"<html><title>{run_id}</title></html>")
     (folder / "summary.json").write_text(json.dumps({"run_id": run_id}))
-    return types.SimpleNamespace(run_id=run_id, report_dir=report_dir, own_html=True,
-                                 redactor=Redactor(()))
+    return types.SimpleNamespace(
+        run_id=run_id, report_dir=report_dir, own_html=True, redactor=Redactor(())
+    )
 
 
 def _page(n: int) -> str:
@@ -64,15 +65,17 @@ def _reader(report_dir: Path, stop: Any, errors: Any) -> None:
         with locked(report_dir, shared=True):
             html_run, latest_run, last_run = _pair(report_dir)
         if not html_run == latest_run == last_run:  # every run here is a full one
-            errors.put(f"latest.html of {html_run} beside latest/summary.json of "
-                       f"{latest_run} and summary.json of {last_run}")
+            errors.put(
+                f"latest.html of {html_run} beside latest/summary.json of "
+                f"{latest_run} and summary.json of {last_run}"
+            )
 
 
-def test_parallel_runs_publish_latest_html_and_summary_json_as_one_pair(
-        tmp_path: Path) -> None:
+def test_parallel_runs_publish_latest_html_and_summary_json_as_one_pair(tmp_path: Path) -> None:
     start, stop, errors = CTX.Barrier(WRITERS), CTX.Event(), CTX.Queue()
-    writers = [CTX.Process(target=_writer, args=(tmp_path, n, start, errors))
-               for n in range(WRITERS)]
+    writers = [
+        CTX.Process(target=_writer, args=(tmp_path, n, start, errors)) for n in range(WRITERS)
+    ]
     reader = CTX.Process(target=_reader, args=(tmp_path, stop, errors))
     reader.start()
     for p in writers:
@@ -115,14 +118,20 @@ def _appender(repo: Path, n: int, start: Any) -> None:
     from pytest_irp.pipeline_log import append_pipeline_log
 
     start.wait()
-    append_pipeline_log({"registry": "127.0.0.1:9/coulomb/app", "host": "haskelseed",
-                         "kube_context": "railiance01"},
-                        _Facts(repo, n))  # type: ignore[arg-type]  # what it reads of Facts
+    append_pipeline_log(
+        {
+            "registry": "127.0.0.1:9/coulomb/app",
+            "host": "haskelseed",
+            "kube_context": "railiance01",
+        },
+        _Facts(repo, n),
+    )  # type: ignore[arg-type]  # what it reads of Facts
 
 
 @pytest.mark.parametrize("existing", [False, True])
-def test_eight_parallel_pipeline_log_appends_keep_eight_rows(tmp_path: Path,
-                                                             existing: bool) -> None:
+def test_eight_parallel_pipeline_log_appends_keep_eight_rows(
+    tmp_path: Path, existing: bool
+) -> None:
     from pytest_irp import judge
 
     for attempt in range(3):  # a race lost once in three tries would still be seen
@@ -140,8 +149,7 @@ def test_eight_parallel_pipeline_log_appends_keep_eight_rows(tmp_path: Path,
         text = (repo / "PIPELINE_LOG.md").read_text()
         rows = [line for line in text.splitlines() if "Smoke: PASS" in line]
         assert len(rows) == 8, text
-        assert sorted(r.split("|")[2].strip() for r in rows) == [f"{n:07x}" for n in
-                                                                 range(1, 9)]
+        assert sorted(r.split("|")[2].strip() for r in rows) == [f"{n:07x}" for n in range(1, 9)]
         assert text.count(judge.PIPELINE_LOG_HEADER.strip().splitlines()[0]) == 1
         assert "\n\n" not in text.split("| Date")[1].rstrip("\n")  # one table, no gap
 
@@ -154,16 +162,38 @@ def test_three_parallel_suite_runs_leave_one_runs_summary(project: Project) -> N
 
     project.scenario_path.write_text(json.dumps(project.scenario))
     reports = project.path / "reports"
-    argv = [sys.executable, "-m", "pytest", "tests", "--irp-host", "haskelseed",
-            f"--irp-app-repo={project.path / 'app'}", f"--irp-reports-dir={reports}",
-            "-p", "no:randomly", "-p", "no:cacheprovider", "-k", "T08", "-q"]
-    procs = [subprocess.Popen(argv, cwd=project.path, env=dict(os.environ),
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-             for _ in range(3)]
+    argv = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "tests",
+        "--irp-host",
+        "haskelseed",
+        f"--irp-app-repo={project.path / 'app'}",
+        f"--irp-reports-dir={reports}",
+        "-p",
+        "no:randomly",
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        "T08",
+        "-q",
+    ]
+    procs = [
+        subprocess.Popen(
+            argv,
+            cwd=project.path,
+            env=dict(os.environ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(3)
+    ]
     outputs = [p.communicate(timeout=120)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], outputs
     summary = json.loads((reports / "summary.json").read_text())
-    run_ids = {p.name[len("irp-"):] for p in reports.glob("irp-*") if p.is_dir()}
+    run_ids = {p.name[len("irp-") :] for p in reports.glob("irp-*") if p.is_dir()}
     assert len(run_ids) == 3
     assert summary["run_id"] in run_ids
     # partial runs (-k): latest.html and latest/ stay the last full run (none here); the

@@ -28,8 +28,10 @@ CASES = ["base", *sorted(p.name for p in (CORPUS / "cases").iterdir() if p.is_di
 
 def case_meta(name: str) -> dict[str, Any]:
     if name == "base":
-        return {"about": "hand-written CanRoute + HasPath with attoparsec `string`; "
-                         "table-constraint primary key; IHP.Hspec spec (callAction)"}
+        return {
+            "about": "hand-written CanRoute + HasPath with attoparsec `string`; "
+            "table-constraint primary key; IHP.Hspec spec (callAction)"
+        }
     return tomllib.loads((CORPUS / "cases" / name / "case.toml").read_text())
 
 
@@ -64,8 +66,9 @@ def test_case_verdicts(name: str, tmp_path: Path) -> None:
             assert verdict.ok, f"{name}: {check} failed: {verdict.cause()}"
     for expected in meta.get("findings", []):
         check, _, text = expected.partition(": ")
-        assert any(text in f for f in got[check].findings), \
+        assert any(text in f for f in got[check].findings), (
             f"{name}: no {check} finding with {text!r}: {got[check].findings}"
+        )
 
 
 def test_every_failure_names_file_and_line(tmp_path: Path) -> None:
@@ -73,17 +76,18 @@ def test_every_failure_names_file_and_line(tmp_path: Path) -> None:
         for check, verdict in verdicts(build_tree(name, tmp_path / name)).items():
             for problem in verdict.problems:
                 assert problem.path, f"{name} {check}: {problem}"
-                if check not in ("T02 scaffold", "T03 migration") and \
-                        "no table probes" not in problem.message and \
-                        "no route of" not in problem.message and \
-                        not problem.message.startswith("missing"):
+                if (
+                    check not in ("T02 scaffold", "T03 migration")
+                    and "no table probes" not in problem.message
+                    and "no route of" not in problem.message
+                    and not problem.message.startswith("missing")
+                ):
                     assert problem.line > 0, f"{name} {check}: {problem} has no line"
 
 
 def table(tmp: Path) -> str:
     checks = list(STATIC)
-    rows = ["| case | what | " + " | ".join(checks) + " |",
-            "|---|---|" + "---|" * len(checks)]
+    rows = ["| case | what | " + " | ".join(checks) + " |", "|---|---|" + "---|" * len(checks)]
     for name in CASES:
         got = verdicts(build_tree(name, tmp / name))
         cells = []
@@ -109,8 +113,9 @@ def test_docs_table_matches_the_corpus(tmp_path: Path) -> None:
     text = DOC.read_text(encoding="utf-8")
     assert BEGIN in text
     assert END in text
-    assert render_doc(text, tmp_path) == text, \
+    assert render_doc(text, tmp_path) == text, (
         "docs/app-checks.md is out of date: run `python3 testing/test_corpus.py`"
+    )
 
 
 def test_the_drift_test_notices_a_changed_verdict(tmp_path: Path) -> None:

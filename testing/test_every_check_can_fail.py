@@ -27,8 +27,9 @@ def _checks() -> dict[str, Path]:
     found: dict[str, Path] = {}
     for path in sorted(TESTS.glob("test_*.py")):
         for node in ast.parse(path.read_text(encoding="utf-8")).body:
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and \
-                    node.name.startswith("test"):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith(
+                "test"
+            ):
                 found[node.name] = path
     return found
 
@@ -100,14 +101,17 @@ def _prepared(name: str, facts: Facts, env: _Env) -> Callable[[], Any]:
             return check(**kwargs)
         except pytest.skip.Exception as exc:
             raise LookupError(f"{name} skipped on these facts: {exc}") from exc
+
     return call
 
 
 def test_every_check_in_tests_has_an_entry() -> None:
     assert CHECKS, f"no checks found in {TESTS}"
     missing = sorted(set(CHECKS) - set(CASES))
-    assert not missing, (f"checks in tests/ without facts on which they fail (add them to "
-                         f"testing/canfail_table.py): {missing}")
+    assert not missing, (
+        f"checks in tests/ without facts on which they fail (add them to "
+        f"testing/canfail_table.py): {missing}"
+    )
     stale = sorted(set(CASES) - set(CHECKS))
     assert not stale, f"entries in testing/canfail_table.py for no check in tests/: {stale}"
     empty = sorted(name for name, case in CASES.items() if not case.failing)
@@ -119,14 +123,16 @@ def test_check_passes_on_facts_where_its_criterion_holds(name: str, env: _Env) -
     _prepared(name, CASES[name].passing, env)()
 
 
-@pytest.mark.parametrize(("name", "index"), [(name, i) for name, case in sorted(CASES.items())
-                                             for i in range(len(case.failing))])
-def test_check_fails_on_facts_where_its_criterion_does_not_hold(name: str, index: int,
-                                                                env: _Env) -> None:
+@pytest.mark.parametrize(
+    ("name", "index"),
+    [(name, i) for name, case in sorted(CASES.items()) for i in range(len(case.failing))],
+)
+def test_check_fails_on_facts_where_its_criterion_does_not_hold(
+    name: str, index: int, env: _Env
+) -> None:
     call = _prepared(name, CASES[name].failing[index], env)
     try:
         call()
     except (AssertionError, pytest.fail.Exception):
         return
-    pytest.fail(f"{name} passed on facts #{index} where its criterion does not hold",
-                pytrace=False)
+    pytest.fail(f"{name} passed on facts #{index} where its criterion does not hold", pytrace=False)

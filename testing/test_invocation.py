@@ -17,16 +17,26 @@ from pytest_irp.settings import SettingError, resolve
 
 
 def test_abs_tests_path_with_separated_host_from_outside_the_repo(
-        project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (project.path / "pytest.ini").write_text("[pytest]\n")  # the repo's own rootdir
     outside = project.path.parent / f"{project.path.name}-elsewhere"
     outside.mkdir()
     monkeypatch.chdir(outside)
     project.scenario_path.write_text(__import__("json").dumps(project.scenario))
     result = project.pytester.runpytest_subprocess(
-        str(project.path / "tests"), "--irp-host", "haskelseed", "--irp-app-repo",
-        str(project.path / "app"), "--irp-reports-dir", str(outside / "reports"),
-        "-p", "no:randomly", "-k", "T08")
+        str(project.path / "tests"),
+        "--irp-host",
+        "haskelseed",
+        "--irp-app-repo",
+        str(project.path / "app"),
+        "--irp-reports-dir",
+        str(outside / "reports"),
+        "-p",
+        "no:randomly",
+        "-k",
+        "T08",
+    )
     text = result.stdout.str() + result.stderr.str()
     assert "took the value of" not in text
     assert result.ret == 0, text
@@ -41,11 +51,16 @@ def test_separated_path_value_that_moves_the_rootdir_is_refused(project: Project
     (other / "irp.toml").write_text("[tool.irp]\nhost = 'haskelseed'\n")
     (project.path / "pytest.ini").write_text("[pytest]\n")
     result = project.pytester.runpytest_subprocess(
-        "--irp-config", str(other / "irp.toml"), "tests", "-p", "no:randomly", "-k", "T08")
+        "--irp-config", str(other / "irp.toml"), "tests", "-p", "no:randomly", "-k", "T08"
+    )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([f"*took the value of --irp-config ({other}/irp.toml) for "
-                                 f"a test path and chose rootdir {other}. Write "
-                                 f"--irp-config={other}/irp.toml (with '=')*"])
+    result.stderr.fnmatch_lines(
+        [
+            f"*took the value of --irp-config ({other}/irp.toml) for "
+            f"a test path and chose rootdir {other}. Write "
+            f"--irp-config={other}/irp.toml (with '=')*"
+        ]
+    )
 
 
 def test_plan_shows_the_ssh_connection_options_ssh_really_gets(project: Project) -> None:
@@ -53,8 +68,12 @@ def test_plan_shows_the_ssh_connection_options_ssh_really_gets(project: Project)
     result = project.run("--irp-plan", "-k", "T06")
     assert result.ret == 0, result.stdout.str() + result.stderr.str()
     wrapper = next(line for line in result.stdout.lines if line.startswith("  [haskelseed] $"))
-    for option in ("-o BatchMode=yes", "-o ControlMaster=auto", "-o ControlPersist=60",
-                   "/irp-ssh-XXXXXXXX/%C"):
+    for option in (
+        "-o BatchMode=yes",
+        "-o ControlMaster=auto",
+        "-o ControlPersist=60",
+        "/irp-ssh-XXXXXXXX/%C",
+    ):
         assert option in wrapper, wrapper
     assert "irp-ssh-XXXXXXXX: the run's private ControlPath directory" in result.stdout.str()
 
@@ -71,19 +90,40 @@ def test_display_argv_is_the_argv_run_executes() -> None:
         shutil.rmtree(path.rsplit("/", 1)[0], ignore_errors=True)
 
 
-@pytest.mark.parametrize("name", ["a/b", "..", "../../etc", "x/../y", "-rf", "App", "a b",
-                                  ".hidden", "a..b", "x" * 64, "name;rm"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "a/b",
+        "..",
+        "../../etc",
+        "x/../y",
+        "-rf",
+        "App",
+        "a b",
+        ".hidden",
+        "a..b",
+        "x" * 64,
+        "name;rm",
+    ],
+)
 def test_unsafe_app_name_is_a_setting_error(name: str) -> None:
-    with pytest.raises(SettingError, match=r"setting 'app_name' \(from command line "
-                                           r"--irp-app-name\): expected a lower-case name"):
+    with pytest.raises(
+        SettingError,
+        match=r"setting 'app_name' \(from command line "
+        r"--irp-app-name\): expected a lower-case name",
+    ):
         resolve({"app_name": name}, {}, [])
 
 
 def test_unsafe_app_name_is_a_usage_error_in_one_paragraph(project: Project) -> None:
     result = project.run("-k", "T06", "--irp-app-name=../../.ssh")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["ERROR: pytest-irp: setting 'app_name' (from command line "
-                                 "--irp-app-name): expected a lower-case name*'../../.ssh'*"])
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: pytest-irp: setting 'app_name' (from command line "
+            "--irp-app-name): expected a lower-case name*'../../.ssh'*"
+        ]
+    )
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
 
 

@@ -26,8 +26,9 @@ FINDINGS: dict[str, list[tuple[str, str]]] = {
 
 
 def verdicts(repo: Path) -> dict[str, Verdict]:
-    flake = flake_verdict((repo / "flake.nix").read_text(encoding="utf-8"), None,
-                          "ihp-railiance-probe")
+    flake = flake_verdict(
+        (repo / "flake.nix").read_text(encoding="utf-8"), None, "ihp-railiance-probe"
+    )
     return {"T01 flake": flake, **{name: judge(repo) for name, judge in STATIC.items()}}
 
 
@@ -45,15 +46,21 @@ def test_variant_gets_its_intended_static_verdicts(variant: str, tmp_path: Path)
     for check, text in wanted:
         assert any(text in f for f in got[check].findings), (check, got[check].findings)
     if not wanted:
-        assert all(not v.findings for v in got.values()), \
-            {c: v.findings for c, v in got.items() if v.findings}
+        assert all(not v.findings for v in got.values()), {
+            c: v.findings for c, v in got.items() if v.findings
+        }
 
 
 def test_the_sample_is_written_the_way_ihp_writes_apps() -> None:
     sample = app.template_dir()
     flake = (sample / "flake.nix").read_text(encoding="utf-8")
-    for part in ("flake-parts.lib.mkFlake", "ihp.flakeModules.default", "perSystem",
-                 "projectPath = ./.;", "haskellPackages = p: with p; ["):
+    for part in (
+        "flake-parts.lib.mkFlake",
+        "ihp.flakeModules.default",
+        "perSystem",
+        "projectPath = ./.;",
+        "haskellPackages = p: with p; [",
+    ):
         assert part in flake
     assert "[routes|HealthController" in (sample / "Web/Routes.hs").read_text(encoding="utf-8")
     spec = (sample / app.SPEC).read_text(encoding="utf-8")

@@ -19,9 +19,9 @@ from pytest_irp_lab.narhash import seed_argvs
 from pytest_irp_lab.nixconf import write_nix_conf
 
 pytestmark = pytest.mark.skipif(
-    shutil.which("nix") is None or not os.access("/nix" if os.path.isdir("/nix") else "/",
-                                                 os.W_OK),
-    reason="needs nix with a writable local store (nix-bin, as root)")
+    shutil.which("nix") is None or not os.access("/nix" if os.path.isdir("/nix") else "/", os.W_OK),
+    reason="needs nix with a writable local store (nix-bin, as root)",
+)
 
 
 @pytest.fixture(scope="module")
@@ -31,9 +31,16 @@ def nix_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 
 def nix(env: dict[str, str], repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["nix", "--extra-experimental-features", "nix-command flakes",
-                           *args], cwd=repo, env=env, capture_output=True, text=True,
-                          timeout=300, stdin=subprocess.DEVNULL, check=False)
+    return subprocess.run(
+        ["nix", "--extra-experimental-features", "nix-command flakes", *args],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
 
 
 def prepared(tmp_path: Path, variant: str, env: dict[str, str]) -> Path:
@@ -43,37 +50,44 @@ def prepared(tmp_path: Path, variant: str, env: dict[str, str]) -> Path:
     return repo
 
 
-@pytest.mark.parametrize(("variant", "spec_ok", "builds"), [
-    ("ok", True, True),
-    ("failing-spec", False, True),
-    ("route-missing", True, True),
-    ("crash-at-start", True, True),  # a changed stand-in: re-locked and seeded
-    ("workplan-literal", False, False),
-])
-def test_flake_outputs_tests_and_image(nix_env: dict[str, str], tmp_path: Path, variant: str,
-                                       spec_ok: bool, builds: bool) -> None:
+@pytest.mark.parametrize(
+    ("variant", "spec_ok", "builds"),
+    [
+        ("ok", True, True),
+        ("failing-spec", False, True),
+        ("route-missing", True, True),
+        ("crash-at-start", True, True),  # a changed stand-in: re-locked and seeded
+        ("workplan-literal", False, False),
+    ],
+)
+def test_flake_outputs_tests_and_image(
+    nix_env: dict[str, str], tmp_path: Path, variant: str, spec_ok: bool, builds: bool
+) -> None:
     repo = prepared(tmp_path, variant, nix_env)
     show = nix(nix_env, repo, "flake", "show", "--json", "--impure")
     assert show.returncode == 0, show.stderr
     lock = (repo / "flake.lock").read_text(encoding="utf-8")
-    outputs = outputs_verdict(json.loads(show.stdout), ".#optimized-docker-image",
-                              ihp_version(lock))
+    outputs = outputs_verdict(
+        json.loads(show.stdout), ".#optimized-docker-image", ihp_version(lock)
+    )
     assert outputs.ok, outputs.cause()
     assert not outputs_verdict(json.loads(show.stdout), ".#docker", None).ok
 
     check = nix(nix_env, repo, "flake", "check", "--impure", "-L")
     assert (check.returncode == 0) == spec_ok, check.stderr
     if variant != "workplan-literal":
-        report = nix(nix_env, repo, "log", ".#checks.x86_64-linux.tests").stdout \
-            if spec_ok else check.stderr
+        report = (
+            nix(nix_env, repo, "log", ".#checks.x86_64-linux.tests").stdout
+            if spec_ok
+            else check.stderr
+        )
         verdict, examples = run_verdict(report)
         assert verdict.ok == spec_ok, verdict.cause()
         assert examples == [f"GET /probes returns {200 if spec_ok else 201}"]
     else:
         assert "Could not find module 'IHP.HSpec'" in check.stderr
 
-    build = nix(nix_env, repo, "build", ".#optimized-docker-image", "-o",
-                str(tmp_path / "result"))
+    build = nix(nix_env, repo, "build", ".#optimized-docker-image", "-o", str(tmp_path / "result"))
     assert (build.returncode == 0) == builds, build.stderr
     if not builds:
         assert "Variable not in scope: pathPrefix" in build.stderr

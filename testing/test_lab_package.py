@@ -17,9 +17,24 @@ from conftest import REPO, Project
 
 def build_wheel(project: Path, out: Path) -> zipfile.ZipFile:
     done = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-         "--no-index", "-w", str(out), str(project)],
-        capture_output=True, text=True, check=False, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-w",
+            str(out),
+            str(project),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     (wheel,) = out.glob("*.whl")
     return zipfile.ZipFile(wheel)
@@ -41,12 +56,16 @@ def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def requires(wheel: zipfile.ZipFile) -> list[str]:
     (meta,) = [n for n in wheel.namelist() if n.endswith(".dist-info/METADATA")]
     text = wheel.read(meta).decode()
-    return [line.split(":", 1)[1].strip() for line in text.splitlines()
-            if line.startswith("Requires-Dist:")]
+    return [
+        line.split(":", 1)[1].strip()
+        for line in text.splitlines()
+        if line.startswith("Requires-Dist:")
+    ]
 
 
 def test_the_plugin_wheel_holds_no_lab_and_needs_no_cryptography(
-        checkout: Path, tmp_path: Path) -> None:
+    checkout: Path, tmp_path: Path
+) -> None:
     wheel = build_wheel(checkout, tmp_path)
     tops = {name.split("/", 1)[0] for name in wheel.namelist()}
     assert tops == {"pytest_irp", "pytest_irp-0.1.0.dist-info"}, tops
@@ -59,8 +78,7 @@ def test_the_plugin_wheel_holds_no_lab_and_needs_no_cryptography(
     assert 'pytest-irp-lab; extra == "lab"' in deps, deps
 
 
-def test_the_lab_wheel_holds_the_lab_and_its_dependencies(
-        checkout: Path, tmp_path: Path) -> None:
+def test_the_lab_wheel_holds_the_lab_and_its_dependencies(checkout: Path, tmp_path: Path) -> None:
     wheel = build_wheel(checkout / "lab", tmp_path)
     names = wheel.namelist()
     assert "pytest_irp_lab/orchestrator.py" in names
@@ -74,8 +92,9 @@ def test_irp_lab_without_the_lab_package_says_what_to_install(project: Project) 
     # the lab not installed: an import of pytest_irp_lab fails as if it were absent
     with (project.path / "conftest.py").open("a") as out:
         out.write("\nimport sys\nsys.modules['pytest_irp_lab'] = None\n")
-    result = project.pytester.runpytest_subprocess("tests", "--irp-lab", "-p", "no:randomly",
-                                                   "-k", "T08")
+    result = project.pytester.runpytest_subprocess(
+        "tests", "--irp-lab", "-p", "no:randomly", "-k", "T08"
+    )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     err = result.stderr.str()
     lines = [line for line in err.splitlines() if line.strip()]
@@ -85,8 +104,9 @@ def test_irp_lab_without_the_lab_package_says_what_to_install(project: Project) 
     assert "Traceback" not in err
 
 
-def test_the_lab_sources_are_found_from_the_package(monkeypatch: pytest.MonkeyPatch,
-                                                     tmp_path: Path) -> None:
+def test_the_lab_sources_are_found_from_the_package(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     from pytest_irp_lab.proc import LabError
     from pytest_irp_lab.sources import lab_sources, require_lab_sources
 

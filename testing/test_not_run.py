@@ -50,8 +50,12 @@ def assert_stopped_after_build_failure(project: Project, result: pytest.RunResul
     assert status["test_T06_source_on_build_host_is_the_sha_under_test"] == "PASS"
     assert status["test_T06_nix_build_succeeds"] == "FAIL"
     # ... and nothing after the failure is PASS
-    for name in ("test_T06_result_is_a_docker_archive", "test_T07_tag_listed_in_registry",
-                 "test_T08_helm_lint_strict_passes", "test_T08_deployment_matches_key_notes"):
+    for name in (
+        "test_T06_result_is_a_docker_archive",
+        "test_T07_tag_listed_in_registry",
+        "test_T08_helm_lint_strict_passes",
+        "test_T08_deployment_matches_key_notes",
+    ):
         assert status[name] == "NOT RUN", (name, status)
     assert data["criteria"]["T06"]["status"] == "FAIL"
     assert data["criteria"]["T07"]["status"] == "NOT RUN"
@@ -91,8 +95,7 @@ def test_not_run_checks_are_failures_in_junit(project: Project) -> None:
     assert failure is not None, ET.tostring(lint)
     assert failure.get("message", "").startswith("NOT RUN: the session stopped")
     assert cases["test_T06_nix_build_succeeds"].find("failure") is not None
-    assert cases["test_T06_source_on_build_host_is_the_sha_under_test"].find(
-        "failure") is None
+    assert cases["test_T06_source_on_build_host_is_the_sha_under_test"].find("failure") is None
 
 
 def test_keyboard_interrupt_inside_a_stage(project: Project) -> None:
@@ -114,13 +117,13 @@ def test_keyboard_interrupt_inside_a_stage(project: Project) -> None:
     assert "NOT RUN" in html
 
 
-def test_exit_code_is_1_when_checks_did_not_run_after_pytest_exit_0(
-        project: Project) -> None:
+def test_exit_code_is_1_when_checks_did_not_run_after_pytest_exit_0(project: Project) -> None:
     """pytest exits 0 after ``pytest.exit(..., returncode=0)``; unrun checks make it 1."""
     (project.path / "tests" / "test_t06_stop.py").write_text(
         "import pytest\npytestmark = pytest.mark.irp_criterion('T06')\n"
         "def test_T06_stop_here(source_checkout):\n"
-        "    pytest.exit('stopped by a check', returncode=0)\n")
+        "    pytest.exit('stopped by a check', returncode=0)\n"
+    )
     result = project.run("-k", "T06 or T08")
     assert result.ret == 1, result.stdout.str()
     data = summary(project)

@@ -20,8 +20,13 @@ def outcomes_line(result: pytest.RunResult) -> str:
 
 def test_help_lists_irp_options(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--help")
-    for pattern in ("*--irp-host=HOST*SSH destination*", "*--irp-plan*", "*--irp-reuse*",
-                    "*--irp-force=FORCE*", "*--irp-config*"):
+    for pattern in (
+        "*--irp-host=HOST*SSH destination*",
+        "*--irp-plan*",
+        "*--irp-reuse*",
+        "*--irp-force=FORCE*",
+        "*--irp-config*",
+    ):
         result.stdout.fnmatch_lines([pattern])
     assert "--irp-registry-password=" not in result.stdout.str()  # secrets never on argv
 
@@ -30,9 +35,20 @@ def test_plan_prints_stages_in_order_and_runs_nothing(project: Project) -> None:
     result = project.run("--irp-plan")
     assert result.ret == 0
     text = result.stdout.str()
-    order = [text.index(f". {stage} [") for stage in
-             ("source", "prebuild", "build", "push", "chart", "mirror", "pull", "release",
-              "live")]
+    order = [
+        text.index(f". {stage} [")
+        for stage in (
+            "source",
+            "prebuild",
+            "build",
+            "push",
+            "chart",
+            "mirror",
+            "pull",
+            "release",
+            "live",
+        )
+    ]
     assert order == sorted(order)
     for crit in (f"T{n:02d}" for n in range(1, 13)):
         assert f"  {crit}  tests/" in text
@@ -44,7 +60,8 @@ def test_plan_prints_stages_in_order_and_runs_nothing(project: Project) -> None:
 
 def test_items_run_in_pipeline_order_whatever_the_file_order(project: Project) -> None:
     (project.path / "tests" / "test_t06_build.py").rename(
-        project.path / "tests" / "test_a_first_t06.py")
+        project.path / "tests" / "test_a_first_t06.py"
+    )
     result = project.run("--collect-only", "-q")
     ids = [line for line in result.stdout.lines if "::test_T" in line]
     crits = [re.search(r"test_(T\d\d)_", line).group(1) for line in ids]  # type: ignore[union-attr]
@@ -52,16 +69,21 @@ def test_items_run_in_pipeline_order_whatever_the_file_order(project: Project) -
 
 
 def test_failing_build_fails_t06_and_blocks_what_needs_the_image(
-        project: Project, sound_target: list[str]) -> None:
-    result = project.run("-k", "T06 or T07 or T08 or T09 or T10 or T11", *sound_target,
-                         build_rc=1)
+    project: Project, sound_target: list[str]
+) -> None:
+    result = project.run("-k", "T06 or T07 or T08 or T09 or T10 or T11", *sound_target, build_rc=1)
     assert result.ret == 1
     text = result.stdout.str()
     assert re.search(r"FAILED tests/test_t06_build.py::test_T06_nix_build_succeeds", text)
-    for blocked in ("test_T07_tag_listed_in_registry", "test_T09_node_pulls_pushed_digest",
-                    "test_T10_release_deployed", "test_T11_healthz_answers_ok"):
-        assert re.search(rf"BLOCKED tests/\S+::{blocked} - BLOCKED by stage 'build' \(T06\)",
-                         text), blocked
+    for blocked in (
+        "test_T07_tag_listed_in_registry",
+        "test_T09_node_pulls_pushed_digest",
+        "test_T10_release_deployed",
+        "test_T11_healthz_answers_ok",
+    ):
+        assert re.search(
+            rf"BLOCKED tests/\S+::{blocked} - BLOCKED by stage 'build' \(T06\)", text
+        ), blocked
     # checks that do not need the image still ran and reported on their own
     assert "T08  PASS" in text
     assert re.search(r"T09  FAIL|T09  BLOCKED", text)
@@ -91,8 +113,9 @@ def test_k_selects_one_criterion_and_still_runs_its_stages(project: Project) -> 
     assert not project.called(lambda argv: "lint" in argv)  # T08's stage not needed
 
 
-def test_k_t07_reports_only_t07_but_runs_the_build(project: Project,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_k_t07_reports_only_t07_but_runs_the_build(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("IRP_REGISTRY_PASSWORD", "fake-password")
     result = project.run("-k", "T07", "-rA")
     lines = [line for line in result.stdout.lines if "::test_T" in line]
@@ -123,30 +146,36 @@ def test_unknown_force_stage_is_a_usage_error(project: Project) -> None:
     result.stderr.fnmatch_lines(["*setting 'force': unknown stage(s) biuld*"])
 
 
-def test_bad_setting_value_names_setting_and_source(project: Project,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_setting_value_names_setting_and_source(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("IRP_TIMEOUT_BUILD", "soon")
     result = project.run("-k", "T06")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*setting 'timeout_build' (from environment variable "
-                                 "IRP_TIMEOUT_BUILD)*expected a duration*"])
+    result.stderr.fnmatch_lines(
+        [
+            "*setting 'timeout_build' (from environment variable "
+            "IRP_TIMEOUT_BUILD)*expected a duration*"
+        ]
+    )
     assert len(result.stderr.lines) < 5
 
 
-def test_planted_secret_reaches_no_output(project: Project,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_planted_secret_reaches_no_output(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
     secret = "pl4nted-S3cret-value"
     monkeypatch.setenv("IRP_REGISTRY_PASSWORD", secret)
     (project.path / "tests" / "test_t06_leak.py").write_text(
         "import os, pytest\npytestmark = pytest.mark.irp_criterion('T06')\n"
         "def test_T06_leaks(built_image):\n"
         "    print('stdout has', os.environ['IRP_REGISTRY_PASSWORD'])\n"
-        "    assert os.environ['IRP_REGISTRY_PASSWORD'] == 'x'\n")
+        "    assert os.environ['IRP_REGISTRY_PASSWORD'] == 'x'\n"
+    )
     junit = project.path / "junit.xml"
     result = project.run("-k", "T06 or T07", f"--junitxml={junit}", "-rA", secret=secret)
     assert result.ret == 1
-    outputs = {"terminal": result.stdout.str() + result.stderr.str(),
-               "junit": junit.read_text()}
+    outputs = {"terminal": result.stdout.str() + result.stderr.str(), "junit": junit.read_text()}
     for path in (project.path / "reports").rglob("*"):
         if path.is_file():
             outputs[str(path)] = path.read_text(errors="replace")
@@ -158,7 +187,8 @@ def test_planted_secret_reaches_no_output(project: Project,
 
 
 def test_report_has_criteria_table_blocked_filter_and_log_links(
-        project: Project, sound_target: list[str]) -> None:
+    project: Project, sound_target: list[str]
+) -> None:
     project.run("-k", "T06 or T07", *sound_target, build_rc=1)
     pages = list((project.path / "reports").glob("irp-*/index.html"))
     assert len(pages) == 1
@@ -185,8 +215,14 @@ def test_plugin_is_inert_without_criteria(pytester: pytest.Pytester) -> None:
 def test_random_order_plugin_is_refused(project: Project) -> None:
     (project.path / "randomly.py").write_text("")
     result = project.pytester.runpytest_subprocess(
-        "tests", "-p", "randomly", "--irp-host", "haskelseed", "--irp-app-repo",
-        str(project.path / "app"))
+        "tests",
+        "-p",
+        "randomly",
+        "--irp-host",
+        "haskelseed",
+        "--irp-app-repo",
+        str(project.path / "app"),
+    )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*random-order plugin 'randomly'*-p no:randomly*"])
 
@@ -200,44 +236,57 @@ def test_xdist_workers_are_refused_before_they_start(project: Project) -> None:
 
 
 def test_unknown_kube_context_is_a_usage_error_only_when_the_cluster_is_needed(
-        project: Project) -> None:
+    project: Project,
+) -> None:
     kubeconfig = project.path / "kubeconfig"
-    kubeconfig.write_text("apiVersion: v1\nkind: Config\ncontexts:\n- name: railiance01\n"
-                          "  context: {cluster: railiance01, user: admin}\n")
-    result = project.run("-k", "T10", f"--irp-kubeconfig={kubeconfig}",
-                         "--irp-kube-context=railiance02")
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncontexts:\n- name: railiance01\n"
+        "  context: {cluster: railiance01, user: admin}\n"
+    )
+    result = project.run(
+        "-k", "T10", f"--irp-kubeconfig={kubeconfig}", "--irp-kube-context=railiance02"
+    )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*setting 'kube_context' ('railiance02', from command line "
-                                 "--irp-kube-context): no context 'railiance02' in the "
-                                 "kubeconfig*(its contexts: railiance01)*"])
+    result.stderr.fnmatch_lines(
+        [
+            "*setting 'kube_context' ('railiance02', from command line "
+            "--irp-kube-context): no context 'railiance02' in the "
+            "kubeconfig*(its contexts: railiance01)*"
+        ]
+    )
     assert project.calls() == [] or all(c["argv"][0] == "git" for c in project.calls())
-    result = project.run("-k", "T06", f"--irp-kubeconfig={kubeconfig}",
-                         "--irp-kube-context=railiance02")
+    result = project.run(
+        "-k", "T06", f"--irp-kubeconfig={kubeconfig}", "--irp-kube-context=railiance02"
+    )
     assert result.ret == 0  # T06 does not need the cluster
 
 
-def test_redacted_failure_keeps_its_one_line_cause(project: Project,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_redacted_failure_keeps_its_one_line_cause(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The settings' repr in a failing check's arguments holds a secret: the report is
     redacted, and the cause is still the assertion, not the arguments' first line."""
     monkeypatch.setenv("IRP_REGISTRY_PASSWORD", "pl4nted-S3cret-value")
     (project.path / "tests" / "test_t06_args.py").write_text(
         "import pytest\npytestmark = pytest.mark.irp_criterion('T06')\n"
         "def test_T06_host_elsewhere(irp_settings, built_image):\n"
-        "    assert irp_settings['host'] == 'elsewhere', 'the host is not elsewhere'\n")
+        "    assert irp_settings['host'] == 'elsewhere', 'the host is not elsewhere'\n"
+    )
     junit = project.path / "junit.xml"
     result = project.run("-k", "T06", f"--junitxml={junit}")
     assert result.ret == 1
     summary = json.loads((project.path / "reports" / "summary.json").read_text())
     assert summary["criteria"]["T06"]["cause"] == "AssertionError: the host is not elsewhere"
-    result.stdout.fnmatch_lines(["FAILED tests/test_t06_args.py::test_T06_host_elsewhere - "
-                                 "AssertionError*"])  # cut to the terminal's width
+    result.stdout.fnmatch_lines(
+        ["FAILED tests/test_t06_args.py::test_T06_host_elsewhere - AssertionError*"]
+    )  # cut to the terminal's width
     assert "pl4nted-S3cret-value" not in result.stdout.str() + junit.read_text()
     assert 'message="AssertionError: the host is not elsewhere' in junit.read_text()
 
 
 def test_k_t11_reports_only_t11_and_runs_the_stages_it_needs(
-        project: Project, sound_target: list[str]) -> None:
+    project: Project, sound_target: list[str]
+) -> None:
     """Every precondition holds, but the fake runner has no skopeo push: the push fails, and
     T11's checks are BLOCKED naming T07, after source, prebuild and build really ran."""
     result = project.run("-k", "T11", "-rA", *sound_target)
@@ -245,8 +294,11 @@ def test_k_t11_reports_only_t11_and_runs_the_stages_it_needs(
     lines = [line for line in result.stdout.lines if "::test_T" in line]
     assert lines
     assert all("test_T11_" in line for line in lines)
-    assert re.search(r"BLOCKED tests/test_t11_smoke.py::test_T11_healthz_answers_ok - "
-                     r"BLOCKED by stage 'push' \(T07\)", result.stdout.str())
+    assert re.search(
+        r"BLOCKED tests/test_t11_smoke.py::test_T11_healthz_answers_ok - "
+        r"BLOCKED by stage 'push' \(T07\)",
+        result.stdout.str(),
+    )
     assert project.called(lambda argv: "irp-build" in argv and "start" in argv)
     assert project.called(lambda argv: "lint" in argv)  # the release needs a checked chart
     assert not project.called(lambda argv: "irp-in-checkout" in argv)  # T01/T05: not needed

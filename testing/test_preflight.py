@@ -69,7 +69,8 @@ def criteria(project: Project) -> dict[str, Any]:
 
 
 def test_wrong_password_fails_t07_at_once_while_t06_builds(
-        project: Project, registry: RegistryStandIn, monkeypatch: pytest.MonkeyPatch) -> None:
+    project: Project, registry: RegistryStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("IRP_REGISTRY_PASSWORD", "wr0ng-password-value")
     result = project.run("-k", "T06 or T07", *registry_args(registry), build_seconds=2)
     assert result.ret == 1
@@ -77,16 +78,21 @@ def test_wrong_password_fails_t07_at_once_while_t06_builds(
     crit = criteria(project)
     assert crit["T06"]["status"] == "PASS"  # the bad password does not stop the build
     assert crit["T07"]["status"] == "FAIL"
-    assert "rejected the credentials of user 'tegwick' (HTTP 401 from /v2/token: " \
-        "'Unauthorized')" in crit["T07"]["cause"]  # the registry's own words
-    assert "(HTTP 401 from /v2/token: 'Unauthorized'): check registry_user and the password" in \
-        result.stdout.str()
+    assert (
+        "rejected the credentials of user 'tegwick' (HTTP 401 from /v2/token: "
+        "'Unauthorized')" in crit["T07"]["cause"]
+    )  # the registry's own words
+    assert (
+        "(HTTP 401 from /v2/token: 'Unauthorized'): check registry_user and the password"
+        in result.stdout.str()
+    )
     assert not project.called(lambda argv: "irp-push" in argv)  # decided, never pushed
     assert "wr0ng-password-value" not in result.stdout.str() + result.stderr.str()
 
 
 def test_right_password_passes_the_registry_precondition(
-        project: Project, registry: RegistryStandIn, monkeypatch: pytest.MonkeyPatch) -> None:
+    project: Project, registry: RegistryStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The control case of the test above: the same stand-in, the right password."""
     monkeypatch.setenv("IRP_REGISTRY_PASSWORD", PASSWORD)
     result = project.run("--irp-preflight", "-k", "T07", *registry_args(registry))
@@ -111,11 +117,11 @@ def test_unknown_context_fails_t10_at_once_while_t06_builds(project: Project) ->
 
 
 def test_missing_rbac_permission_fails_t10_at_once(project: Project) -> None:
-    with serving(KubeStandIn(denied=frozenset({("create", "secrets"),
-                                               ("patch", "deployments")}))) as kube:
+    with serving(
+        KubeStandIn(denied=frozenset({("create", "secrets"), ("patch", "deployments")}))
+    ) as kube:
         kubeconfig = kube.kubeconfig(project.path / "kubeconfig")
-        result = project.run("-k", "T06 or T10", f"--irp-kubeconfig={kubeconfig}",
-                             build_seconds=2)
+        result = project.run("-k", "T06 or T10", f"--irp-kubeconfig={kubeconfig}", build_seconds=2)
     assert result.ret == 1
     assert_decided_before_build_ends(result, "kube")
     crit = criteria(project)
@@ -124,18 +130,17 @@ def test_missing_rbac_permission_fails_t10_at_once(project: Project) -> None:
     cause = crit["T10"]["cause"]
     assert "may not: create secrets in coulomb, patch deployments in coulomb" in cause
     assert "SelfSubjectAccessReview" in cause
-    assert ("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews") in \
-        kube.requests  # type: ignore[attr-defined]
+    assert ("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews") in kube.requests  # type: ignore[attr-defined]
 
 
 def test_absent_namespace_needs_create_permission(project: Project) -> None:
-    with serving(KubeStandIn(namespace_present=False,
-                             denied=frozenset({("create", "namespaces")}))) as kube:
+    with serving(
+        KubeStandIn(namespace_present=False, denied=frozenset({("create", "namespaces")}))
+    ) as kube:
         kubeconfig = kube.kubeconfig(project.path / "kubeconfig")
         result = project.run("--irp-preflight", "-k", "T10", f"--irp-kubeconfig={kubeconfig}")
     assert result.ret == 1
-    assert "may not: create namespaces (SelfSubjectAccessReview denied)" in \
-        result.stdout.str()
+    assert "may not: create namespaces (SelfSubjectAccessReview denied)" in result.stdout.str()
 
 
 def test_unknown_node_alias_fails_t09_at_once(project: Project) -> None:
@@ -145,14 +150,17 @@ def test_unknown_node_alias_fails_t09_at_once(project: Project) -> None:
     crit = criteria(project)
     assert crit["T06"]["status"] == "PASS"
     assert crit["T09"]["status"] == "FAIL"
-    assert "railiance01 is not reachable over ssh: ssh: Could not resolve hostname" in \
-        crit["T09"]["cause"]
+    assert (
+        "railiance01 is not reachable over ssh: ssh: Could not resolve hostname"
+        in crit["T09"]["cause"]
+    )
     assert "check the setting 'node_host'" in crit["T09"]["cause"]
 
 
 def test_sudo_asking_for_a_password_fails_t09_at_once(project: Project) -> None:
-    result = project.run("-k", "T06 or T09", "--irp-node-sudo=sudo",
-                         build_seconds=2, sudo_password=True)
+    result = project.run(
+        "-k", "T06 or T09", "--irp-node-sudo=sudo", build_seconds=2, sudo_password=True
+    )
     assert result.ret == 1
     assert_decided_before_build_ends(result, "node")
     crit = criteria(project)
@@ -174,44 +182,53 @@ def test_helm_missing_fails_t08_at_once(project: Project) -> None:
 
 
 def test_helm_40x_passes_while_the_release_passes_no_wait_flag(
-        project: Project, sound_target: list[str]) -> None:
+    project: Project, sound_target: list[str]
+) -> None:
     """helm 4.0.0-4.0.5 reject --wait=hookOnly; the release's command line carries no
     --wait (deploy.upgrade_argv), so a helm 4.0.x is no failed precondition. If a --wait
     flag came back, test_helm_judge_knows_the_40x_hookonly_rejection says what happens."""
     from pytest_irp.preflight_probes import release_wait_flags
 
     assert release_wait_flags(_settings()) == []
-    result = project.run("--irp-preflight", "-k", "T10", *sound_target,
-                         helm_version="v4.0.3+g1234567")
+    result = project.run(
+        "--irp-preflight", "-k", "T10", *sound_target, helm_version="v4.0.3+g1234567"
+    )
     assert result.ret == 0, result.stdout.str()
     assert "ok     helm: helm v4.0.3+g1234567" in result.stdout.str()
 
 
 def test_unresolvable_base_url_fails_t11_at_once(project: Project) -> None:
-    result = project.run("-k", "T06 or T11", "--irp-base-url=http://probe.example.invalid",
-                         build_seconds=2, dns_fails=True)
+    result = project.run(
+        "-k",
+        "T06 or T11",
+        "--irp-base-url=http://probe.example.invalid",
+        build_seconds=2,
+        dns_fails=True,
+    )
     assert result.ret == 1
     assert_decided_before_build_ends(result, "base-url")
     crit = criteria(project)
     assert crit["T06"]["status"] == "PASS"
     assert crit["T11"]["status"] == "FAIL"
-    assert "the base URL's host probe.example.invalid does not resolve" in \
-        crit["T11"]["cause"]
-    assert project.called(lambda argv: argv == ["getent", "ahosts", "--",
-                                                "probe.example.invalid"])
+    assert "the base URL's host probe.example.invalid does not resolve" in crit["T11"]["cause"]
+    assert project.called(lambda argv: argv == ["getent", "ahosts", "--", "probe.example.invalid"])
 
 
 # --------------------------------------------------------------------------- --irp-preflight
 
 
 def test_preflight_only_exits_0_when_all_hold_and_runs_no_stage(
-        project: Project, registry: RegistryStandIn, kube: KubeStandIn,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    project: Project, registry: RegistryStandIn, kube: KubeStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("IRP_REGISTRY_PASSWORD", PASSWORD)
     kubeconfig = kube.kubeconfig(project.path / "kubeconfig")
-    result = project.run("--irp-preflight", *registry_args(registry),
-                         f"--irp-kubeconfig={kubeconfig}", "--irp-node-sudo=sudo",
-                         "--irp-base-url=http://probe.example.invalid")
+    result = project.run(
+        "--irp-preflight",
+        *registry_args(registry),
+        f"--irp-kubeconfig={kubeconfig}",
+        "--irp-node-sudo=sudo",
+        "--irp-base-url=http://probe.example.invalid",
+    )
     assert result.ret == 0, result.stdout.str()
     text = result.stdout.str()
     assert "irp [preflight] 7 checks, 0 failed" in text
@@ -224,35 +241,49 @@ def test_preflight_only_exits_0_when_all_hold_and_runs_no_stage(
 
 
 def test_preflight_only_exits_1_with_one_paragraph_per_failure(
-        project: Project, registry: RegistryStandIn, monkeypatch: pytest.MonkeyPatch) -> None:
+    project: Project, registry: RegistryStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("IRP_REGISTRY_PASSWORD", "wr0ng-password-value")
-    result = project.run("--irp-preflight", "-k", "T07 or T09", *registry_args(registry),
-                         "--irp-node-sudo=sudo", sudo_password=True)
+    result = project.run(
+        "--irp-preflight",
+        "-k",
+        "T07 or T09",
+        *registry_args(registry),
+        "--irp-node-sudo=sudo",
+        sudo_password=True,
+    )
     assert result.ret == 1
     paragraphs = [line for line in lines_of(result) if line.startswith("precondition ")]
     assert len(paragraphs) == 2
-    assert paragraphs[0].startswith("precondition 'registry' of stage push (T07) failed: "
-                                    "registry 127.0.0.1:")
+    assert paragraphs[0].startswith(
+        "precondition 'registry' of stage push (T07) failed: registry 127.0.0.1:"
+    )
     assert "Fix: check registry_user and the password" in paragraphs[0]
-    assert paragraphs[1].startswith("precondition 'node' of stage mirror (T09) failed: "
-                                    "`sudo -n true` on railiance01 asks for a password")
+    assert paragraphs[1].startswith(
+        "precondition 'node' of stage mirror (T09) failed: "
+        "`sudo -n true` on railiance01 asks for a password"
+    )
     assert not project.called(lambda argv: "irp-build" in argv or "irp-source" in argv)
 
 
 def test_plan_lists_the_preflight_commands(project: Project) -> None:
-    result = project.run("--irp-plan", "--irp-node-sudo=sudo",
-                         "--irp-base-url=http://probe.example.invalid")
+    result = project.run(
+        "--irp-plan", "--irp-node-sudo=sudo", "--irp-base-url=http://probe.example.invalid"
+    )
     assert result.ret == 0
     text = result.stdout.str()
     assert " 0. preflight (read-only" in text
-    for command in ("[haskelseed] $ sh -c '<pytest_irp/remote/prebuild.sh>' irp-prebuild",
-                    "[haskelseed] $ skopeo --version", "[local] $ helm version --short",
-                    "[local] $ GET 'https://127.0.0.1:9/v2/token?service=container_registry",
-                    "[local] $ kubernetes-api create selfsubjectaccessreviews",
-                    "[railiance01] $ sudo -n true",
-                    "[railiance01] $ sudo -n sh -c '<pytest_irp/remote/readable.sh>' "
-                    "irp-readable /etc/rancher/k3s/registries.yaml",
-                    "[local] $ getent ahosts -- probe.example.invalid"):
+    for command in (
+        "[haskelseed] $ sh -c '<pytest_irp/remote/prebuild.sh>' irp-prebuild",
+        "[haskelseed] $ skopeo --version",
+        "[local] $ helm version --short",
+        "[local] $ GET 'https://127.0.0.1:9/v2/token?service=container_registry",
+        "[local] $ kubernetes-api create selfsubjectaccessreviews",
+        "[railiance01] $ sudo -n true",
+        "[railiance01] $ sudo -n sh -c '<pytest_irp/remote/readable.sh>' "
+        "irp-readable /etc/rancher/k3s/registries.yaml",
+        "[local] $ getent ahosts -- probe.example.invalid",
+    ):
         assert command in text, command
     assert project.calls() == [] or all(c["argv"][0] == "git" for c in project.calls())
 
@@ -263,8 +294,7 @@ def test_reuse_keeps_a_saved_stage_the_preflight_would_fail(project: Project) ->
     assert project.run("-k", "T06 or T08").ret == 0
     reused = project.run("-k", "T06 or T08", "--irp-reuse", helm_missing=True)
     assert reused.ret == 0, reused.stdout.str()
-    assert "stage chart not decided: --irp-reuse may take its saved result" in \
-        reused.stdout.str()
+    assert "stage chart not decided: --irp-reuse may take its saved result" in reused.stdout.str()
     assert "irp [chart] reused from run" in reused.stdout.str()
     assert project.run("-k", "T06 or T08", helm_missing=True).ret == 1
 
@@ -322,8 +352,9 @@ def test_token_access_never_raises(token: str) -> None:
 
 
 @given(st.integers(0, 999), st.integers(0, 999), st.integers(0, 999), st.text(max_size=20))
-def test_parse_version_reads_helm_short_versions(major: int, minor: int, patch: int,
-                                                 suffix: str) -> None:
+def test_parse_version_reads_helm_short_versions(
+    major: int, minor: int, patch: int, suffix: str
+) -> None:
     assert pj.parse_version(f"v{major}.{minor}.{patch}+g{suffix}") == (major, minor, patch)
 
 
@@ -336,40 +367,57 @@ def test_readable_judge_only_ever_decides(stdout: str) -> None:
         passed = True
     except pf.Failed:
         passed = False
-    assert not passed or any(line.startswith("state=readable")
-                             for line in stdout.splitlines())
+    assert not passed or any(line.startswith("state=readable") for line in stdout.splitlines())
 
 
 def test_challenge_judge_reads_the_bearer_realm_among_two() -> None:
-    headers = ['Bearer realm="http://r.invalid/v2/token",service="container_registry"',
-               'Basic realm="Gitea Container Registry"']
+    headers = [
+        'Bearer realm="http://r.invalid/v2/token",service="container_registry"',
+        'Basic realm="Gitea Container Registry"',
+    ]
     realm, problem = pj.judge_challenge(401, headers, "r.invalid:3000", True)
     assert realm == "http://r.invalid/v2/token"
     assert "go to r.invalid:80" in problem
-    assert pj.judge_challenge(401, headers[:1] and
-                              ['Bearer realm="http://r.invalid:3000/v2/token"'],
-                              "r.invalid:3000", True) == ("http://r.invalid:3000/v2/token", "")
+    assert pj.judge_challenge(
+        401,
+        headers[:1] and ['Bearer realm="http://r.invalid:3000/v2/token"'],
+        "r.invalid:3000",
+        True,
+    ) == ("http://r.invalid:3000/v2/token", "")
     with pytest.raises(pf.Failed, match="does not answer like a container registry"):
         pj.judge_challenge(404, [], "r.invalid:3000", True)
 
 
-@pytest.mark.parametrize(("version", "release", "fails"), [
-    ("v4.0.0+gabc", True, True), ("v4.0.5+gabc", True, True), ("v4.1.0+gabc", True, False),
-    ("v3.17.3+gdeadbee", True, False), ("v4.0.3+gabc", False, False)])
-def test_helm_judge_knows_the_40x_hookonly_rejection(version: str, release: bool,
-                                                     fails: bool) -> None:
+@pytest.mark.parametrize(
+    ("version", "release", "fails"),
+    [
+        ("v4.0.0+gabc", True, True),
+        ("v4.0.5+gabc", True, True),
+        ("v4.1.0+gabc", True, False),
+        ("v3.17.3+gdeadbee", True, False),
+        ("v4.0.3+gabc", False, False),
+    ],
+)
+def test_helm_judge_knows_the_40x_hookonly_rejection(
+    version: str, release: bool, fails: bool
+) -> None:
     wait = ["--wait=hookOnly"] if version.startswith("v4") else []  # helm 4's own spelling
     if fails:
         with pytest.raises(pf.Failed, match="rejects --wait=hookOnly") as exc:
-            pj.judge_helm(_result(0, version), ["helm"], wait_args=wait,
-                          release_selected=release)
+            pj.judge_helm(_result(0, version), ["helm"], wait_args=wait, release_selected=release)
         assert exc.value.stage == "release"
     else:
-        assert pj.judge_helm(_result(0, version), ["helm"], wait_args=wait,
-                             release_selected=release) == version
+        assert (
+            pj.judge_helm(_result(0, version), ["helm"], wait_args=wait, release_selected=release)
+            == version
+        )
     with pytest.raises(pf.Failed, match="helm is not usable here"):
-        pj.judge_helm(_result(127, "", "helm: command not found"), ["helm"], wait_args=[],
-                      release_selected=release)
+        pj.judge_helm(
+            _result(127, "", "helm: command not found"),
+            ["helm"],
+            wait_args=[],
+            release_selected=release,
+        )
 
 
 def test_sudo_and_readable_judges() -> None:
@@ -394,8 +442,11 @@ def test_node_prefix_from_node_sudo_or_crictl() -> None:
 
 
 def test_access_judge_names_every_denied_review() -> None:
-    reviews = [("create", "", "namespaces", "", False, False),
-               ("get", "", "pods", "log", True, False), ("get", "", "secrets", "", True, True)]
+    reviews = [
+        ("create", "", "namespaces", "", False, False),
+        ("get", "", "pods", "log", True, False),
+        ("get", "", "secrets", "", True, True),
+    ]
     with pytest.raises(pf.Failed, match=r"may not: create namespaces, get pods/log in ns "):
         pj.judge_access(reviews, "ns", "c")
     pj.judge_access([r for r in reviews if r[5]], "ns", "c")

@@ -23,9 +23,11 @@ WAIT = 20.0  # upper bound of the waits below (each ends as soon as its conditio
 
 # a leader with two background children, one of which ignores SIGTERM (so only the
 # SIGKILL after the grace stops it); the leader prints the three pids, then waits
-FAMILY = ('sleep 300 & echo $! >> "$1"; '
-          'sh -c \'trap "" TERM; while :; do sleep 0.05; done\' & echo $! >> "$1"; '
-          'echo $$ >> "$1"; wait')
+FAMILY = (
+    'sleep 300 & echo $! >> "$1"; '
+    'sh -c \'trap "" TERM; while :; do sleep 0.05; done\' & echo $! >> "$1"; '
+    'echo $$ >> "$1"; wait'
+)
 
 
 @pytest.fixture(autouse=True)
@@ -86,8 +88,7 @@ def assert_all_gone(pids: list[int]) -> None:
     assert [p for p in pids if live(p)] == []
 
 
-def test_ctrl_c_stops_the_whole_group_of_a_local_child(family: tuple[list[str], Path]
-                                                       ) -> None:
+def test_ctrl_c_stops_the_whole_group_of_a_local_child(family: tuple[list[str], Path]) -> None:
     argv, pidfile = family
     seen = interrupt_when_started(pidfile, _thread.interrupt_main)
     with pytest.raises(KeyboardInterrupt):
@@ -97,8 +98,7 @@ def test_ctrl_c_stops_the_whole_group_of_a_local_child(family: tuple[list[str], 
     assert_all_gone(seen)
 
 
-def test_system_exit_stops_the_whole_group_of_a_local_child(
-        family: tuple[list[str], Path]) -> None:
+def test_system_exit_stops_the_whole_group_of_a_local_child(family: tuple[list[str], Path]) -> None:
     argv, pidfile = family
 
     def exit_now(signum: int, frame: FrameType | None) -> None:
@@ -123,14 +123,15 @@ def test_a_timeout_stops_the_whole_group(family: tuple[list[str], Path]) -> None
 
 
 def test_a_background_child_does_not_outlive_its_finished_leader(
-        tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     """The leader exits at once; its background child would keep the output pipe open
     (and run on with PPID 1): it is stopped, and the command's result still counts."""
     pidfile = tmp_path / "pids"
-    script = 'sleep 300 & echo $! >> "$1"; sleep 300 & echo $! >> "$1"; echo $$ >> "$1"; ' \
-             'echo done'
-    result = LocalRunner(Redactor(())).run(["sh", "-c", script, "irp-bg", str(pidfile)],
-                                           timeout=WAIT)
+    script = 'sleep 300 & echo $! >> "$1"; sleep 300 & echo $! >> "$1"; echo $$ >> "$1"; echo done'
+    result = LocalRunner(Redactor(())).run(
+        ["sh", "-c", script, "irp-bg", str(pidfile)], timeout=WAIT
+    )
     request.addfinalizer(lambda: kill_all(pidfile))
     assert result.ok
     assert result.stdout.strip() == "done"

@@ -9,8 +9,10 @@ from hypothesis import strategies as st
 
 from pytest_irp import registry
 
-GITEA_126 = ('Bearer realm="http://10.77.0.3/v2/token",service="container_registry",'
-             'scope="*", Basic realm="Gitea Container Registry"')
+GITEA_126 = (
+    'Bearer realm="http://10.77.0.3/v2/token",service="container_registry",'
+    'scope="*", Basic realm="Gitea Container Registry"'
+)
 
 
 def test_gitea_126_sends_two_challenges_and_the_bearer_one_has_the_realm() -> None:
@@ -25,26 +27,36 @@ def test_gitea_126_sends_two_challenges_and_the_bearer_one_has_the_realm() -> No
 def test_challenge_edge_cases() -> None:
     assert registry.parse_challenges("") == []
     assert registry.parse_challenge("")["scheme"] == ""
-    assert registry.parse_challenges("Negotiate abc==, Basic realm=\"a\\\"b\"") == [
-        {"scheme": "negotiate", "token68": "abc=="}, {"scheme": "basic", "realm": 'a"b'}]
+    assert registry.parse_challenges('Negotiate abc==, Basic realm="a\\"b"') == [
+        {"scheme": "negotiate", "token68": "abc=="},
+        {"scheme": "basic", "realm": 'a"b'},
+    ]
     assert registry.parse_challenge("Basic realm=x")["scheme"] == "basic"
 
 
-_tokens = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_",
-                  min_size=1, max_size=12)
-_values = st.text(alphabet=st.characters(codec="ascii", categories=("L", "N", "P", "S", "Zs")),
-                  max_size=30)
+_tokens = st.text(
+    alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_",
+    min_size=1,
+    max_size=12,
+)
+_values = st.text(
+    alphabet=st.characters(codec="ascii", categories=("L", "N", "P", "S", "Zs")), max_size=30
+)
 
 
-@given(st.lists(st.tuples(_tokens, st.dictionaries(_tokens, _values, max_size=4)),
-                min_size=1, max_size=4))
+@given(
+    st.lists(
+        st.tuples(_tokens, st.dictionaries(_tokens, _values, max_size=4)), min_size=1, max_size=4
+    )
+)
 def test_rendered_challenges_parse_back(challenges: list[tuple[str, dict[str, str]]]) -> None:
     def quoted(v: str) -> str:
         return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
     header = ", ".join(
-        scheme + (" " + ", ".join(f"{k}={quoted(v)}" for k, v in params.items())
-                  if params else "")
-        for scheme, params in challenges)
+        scheme + (" " + ", ".join(f"{k}={quoted(v)}" for k, v in params.items()) if params else "")
+        for scheme, params in challenges
+    )
     parsed = registry.parse_challenges(header)
     assert [c["scheme"] for c in parsed] == [s.lower() for s, _ in challenges]
     for got, (_, params) in zip(parsed, challenges, strict=True):
@@ -60,15 +72,22 @@ def test_any_header_parses_without_error(header: str) -> None:
         assert c["scheme"]
 
 
-@pytest.mark.parametrize(("version", "says", "not_says"), [
-    ("1.21.11", ["ROOT_URL = http://reg.example.invalid:32166/", "ROOT_URL only"],
-     ["X-Forwarded-Proto", "PUBLIC_URL_DETECTION"]),
-    ("1.22.0", ["ROOT_URL", "X-Forwarded-Proto", "Host header"], ["PUBLIC_URL_DETECTION"]),
-    ("1.26.0", ["ROOT_URL", "X-Forwarded-Proto", "PUBLIC_URL_DETECTION = auto"], []),
-    (None, ["ROOT_URL", "did not report its version"], []),
-])
-def test_realm_fix_names_what_to_change_for_the_version(version: str | None, says: list[str],
-                                                         not_says: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("version", "says", "not_says"),
+    [
+        (
+            "1.21.11",
+            ["ROOT_URL = http://reg.example.invalid:32166/", "ROOT_URL only"],
+            ["X-Forwarded-Proto", "PUBLIC_URL_DETECTION"],
+        ),
+        ("1.22.0", ["ROOT_URL", "X-Forwarded-Proto", "Host header"], ["PUBLIC_URL_DETECTION"]),
+        ("1.26.0", ["ROOT_URL", "X-Forwarded-Proto", "PUBLIC_URL_DETECTION = auto"], []),
+        (None, ["ROOT_URL", "did not report its version"], []),
+    ],
+)
+def test_realm_fix_names_what_to_change_for_the_version(
+    version: str | None, says: list[str], not_says: list[str]
+) -> None:
     text = registry.realm_fix(version, "reg.example.invalid:32166")
     for part in says:
         assert part in text
@@ -83,12 +102,15 @@ def test_parse_version() -> None:
 
 
 def test_inspect_output_is_judged() -> None:
-    out = ('@@digest sha256:ab\n@@inspect-begin\n{"Digest": "sha256:ab", "RepoTags": ["t1"]}\n'
-           "@@inspect-end\n")
+    out = (
+        '@@digest sha256:ab\n@@inspect-begin\n{"Digest": "sha256:ab", "RepoTags": ["t1"]}\n'
+        "@@inspect-end\n"
+    )
     facts = registry.inspect_facts(registry._block(out, "@@inspect"))
     assert facts == {"ok": True, "digest": "sha256:ab", "tags": ["t1"], "error": ""}
-    failed = registry.inspect_facts(registry._block(
-        "@@inspect-begin\ninspect failed: exit 1\n@@inspect-end\n", "@@inspect"))
+    failed = registry.inspect_facts(
+        registry._block("@@inspect-begin\ninspect failed: exit 1\n@@inspect-end\n", "@@inspect")
+    )
     assert not failed["ok"]
     assert failed["error"] == "inspect failed: exit 1"
     assert not registry.inspect_facts("")["ok"]
@@ -96,11 +118,14 @@ def test_inspect_output_is_judged() -> None:
 
 def test_realm_refusal_is_read_from_skopeos_retries() -> None:
     realm = "http://reg.example.invalid/v2/token"
-    err = ('level=warning msg="Failed, retrying in 1s ... (1/2). Error: trying to reuse blob '
-           f'sha256:2b at destination: Get \\"{realm}?account=u&scope=x\\": dial tcp '
-           '192.0.2.1:80: connect: connection refused"')
+    err = (
+        'level=warning msg="Failed, retrying in 1s ... (1/2). Error: trying to reuse blob '
+        f'sha256:2b at destination: Get \\"{realm}?account=u&scope=x\\": dial tcp '
+        '192.0.2.1:80: connect: connection refused"'
+    )
     assert registry.realm_refusal(err, realm) == (
-        f"skopeo asked {realm} for a token: dial tcp 192.0.2.1:80: connect: connection refused")
+        f"skopeo asked {realm} for a token: dial tcp 192.0.2.1:80: connect: connection refused"
+    )
     assert registry.realm_refusal(err, "http://other.invalid/v2/token") is None
     assert registry.realm_refusal("manifest unknown", realm) is None
 
@@ -122,11 +147,18 @@ def test_next_page_from_link() -> None:
 
 # ---- T07's criteria on recorded facts --------------------------------------------------
 
-GOOD = {"tag": "abc1234", "registry_tags": ["latest", "abc1234"], "digest": "sha256:ab",
-        "served_digest": "sha256:ab", "image": "127.0.0.1:9/coulomb/ihp-railiance-probe:abc1234",
-        "inspect_ok": True,
-        "inspect_digest": "sha256:ab", "inspect_error": "", "package_versions": ["abc1234"],
-        "repository": "coulomb/ihp-railiance-probe"}
+GOOD = {
+    "tag": "abc1234",
+    "registry_tags": ["latest", "abc1234"],
+    "digest": "sha256:ab",
+    "served_digest": "sha256:ab",
+    "image": "127.0.0.1:9/coulomb/ihp-railiance-probe:abc1234",
+    "inspect_ok": True,
+    "inspect_digest": "sha256:ab",
+    "inspect_error": "",
+    "package_versions": ["abc1234"],
+    "repository": "coulomb/ihp-railiance-probe",
+}
 
 
 def _run_t07(pytester: pytest.Pytester, facts: dict[str, object]) -> dict[str, str]:
@@ -138,7 +170,8 @@ def _run_t07(pytester: pytest.Pytester, facts: dict[str, object]) -> dict[str, s
         "import pytest\n"
         "def pytest_configure(config):\n"
         "    config.addinivalue_line('markers', 'irp_criterion(c): criterion')\n"
-        f"@pytest.fixture\ndef pushed_image():\n    return {facts!r}\n")
+        f"@pytest.fixture\ndef pushed_image():\n    return {facts!r}\n"
+    )
     result = pytester.runpytest_inprocess("-p", "no:irp", "-p", "no:randomly", "-rA")
     outcomes = {}
     for line in result.outlines:
@@ -152,20 +185,25 @@ def test_t07_criteria_pass_on_good_facts(pytester: pytest.Pytester) -> None:
     assert set(_run_t07(pytester, GOOD).values()) == {"PASSED"}
 
 
-@pytest.mark.parametrize(("change", "failing"), [
-    ({"inspect_ok": False, "inspect_error": "inspect failed: exit 1"},
-     "test_T07_skopeo_inspect_of_pushed_reference_succeeds"),
-    ({"inspect_digest": "sha256:cd"}, "test_T07_skopeo_inspect_of_pushed_reference_succeeds"),
-    ({"package_versions": []}, "test_T07_image_visible_in_gitea_packages"),
-    ({"package_versions": None}, "test_T07_image_visible_in_gitea_packages"),
-    ({"package_versions": ["other"]}, "test_T07_image_visible_in_gitea_packages"),
-    ({"registry_tags": ["latest"]}, "test_T07_tag_listed_in_registry"),
-    ({"served_digest": "sha256:cd"}, "test_T07_registry_digest_equals_pushed_digest"),
-    ({"served_digest": None}, "test_T07_registry_digest_equals_pushed_digest"),
-])
-def test_t07_criteria_fail_where_they_do_not_hold(pytester: pytest.Pytester,
-                                                  change: dict[str, object],
-                                                  failing: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "failing"),
+    [
+        (
+            {"inspect_ok": False, "inspect_error": "inspect failed: exit 1"},
+            "test_T07_skopeo_inspect_of_pushed_reference_succeeds",
+        ),
+        ({"inspect_digest": "sha256:cd"}, "test_T07_skopeo_inspect_of_pushed_reference_succeeds"),
+        ({"package_versions": []}, "test_T07_image_visible_in_gitea_packages"),
+        ({"package_versions": None}, "test_T07_image_visible_in_gitea_packages"),
+        ({"package_versions": ["other"]}, "test_T07_image_visible_in_gitea_packages"),
+        ({"registry_tags": ["latest"]}, "test_T07_tag_listed_in_registry"),
+        ({"served_digest": "sha256:cd"}, "test_T07_registry_digest_equals_pushed_digest"),
+        ({"served_digest": None}, "test_T07_registry_digest_equals_pushed_digest"),
+    ],
+)
+def test_t07_criteria_fail_where_they_do_not_hold(
+    pytester: pytest.Pytester, change: dict[str, object], failing: str
+) -> None:
     outcomes = _run_t07(pytester, {**GOOD, **change})
     assert outcomes[failing] == "FAILED"
     assert [t for t, o in outcomes.items() if o == "FAILED"] == [failing]

@@ -126,17 +126,33 @@ class Run:
         return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][:1] != "Z"
 
 
-def start(shell: Shell, tmp_path: Path, name: str, args: list[str], stdin: bytes | None,
-          env: dict[str, str] | None = None) -> Run:
+def start(
+    shell: Shell,
+    tmp_path: Path,
+    name: str,
+    args: list[str],
+    stdin: bytes | None,
+    env: dict[str, str] | None = None,
+) -> Run:
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir(exist_ok=True)
     argv = remote.argv(name, *args)
-    full_env = {"PATH": shell.path, "HOME": str(tmp_path / "home"), "TMPDIR": str(tmpdir),
-                "IRP_TEST_DIR": str(tmp_path), **(env or {})}
+    full_env = {
+        "PATH": shell.path,
+        "HOME": str(tmp_path / "home"),
+        "TMPDIR": str(tmpdir),
+        "IRP_TEST_DIR": str(tmp_path),
+        **(env or {}),
+    }
     (tmp_path / "home").mkdir(exist_ok=True)
-    proc = subprocess.Popen([*shell.argv, *argv[1:]], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [*shell.argv, *argv[1:]],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=full_env,
+        start_new_session=True,
+    )
     assert proc.stdin is not None
     if stdin is not None:
         proc.stdin.write(stdin)
@@ -157,8 +173,13 @@ def build_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def push(shell: Shell, tmp_path: Path, build_dir: Path) -> Iterator[Run]:
-    run = start(shell, tmp_path, "push", [str(build_dir), "127.0.0.1:9/coulomb/app:abc",
-                                          "false", "authfile", "skopeo"], AUTH.encode())
+    run = start(
+        shell,
+        tmp_path,
+        "push",
+        [str(build_dir), "127.0.0.1:9/coulomb/app:abc", "false", "authfile", "skopeo"],
+        AUTH.encode(),
+    )
     yield run
     if run.proc.poll() is None:
         os.killpg(run.proc.pid, signal.SIGKILL)
@@ -170,18 +191,25 @@ def test_push_gives_skopeo_a_private_authfile_and_removes_it(push: Run) -> None:
     out, err = push.proc.communicate(timeout=WAIT)
     assert push.proc.returncode == 0, err
     assert out.decode().splitlines() == [
-        f"@@digest sha256:{'0' * 64}", "@@inspect-begin",
-        f'{{"Digest": "sha256:{"0" * 64}", "RepoTags": ["abc"]}}', "@@inspect-end"]
+        f"@@digest sha256:{'0' * 64}",
+        "@@inspect-begin",
+        f'{{"Digest": "sha256:{"0" * 64}", "RepoTags": ["abc"]}}',
+        "@@inspect-end",
+    ]
     assert (push.dir / "authfile.seen").read_text() == AUTH
     assert (push.dir / "authfile.mode").read_text().strip() == "600"
     args = (push.dir / "skopeo.args").read_text().splitlines()
-    assert args[-3:] == ["--", f"docker-archive:{push.dir / 'image.tar'}",
-                         "docker://127.0.0.1:9/coulomb/app:abc"]
+    assert args[-3:] == [
+        "--",
+        f"docker-archive:{push.dir / 'image.tar'}",
+        "docker://127.0.0.1:9/coulomb/app:abc",
+    ]
     assert push.leftovers() == []
 
 
-def test_the_next_push_removes_what_a_killed_push_left(shell: Shell, tmp_path: Path,
-                                                      build_dir: Path) -> None:
+def test_the_next_push_removes_what_a_killed_push_left(
+    shell: Shell, tmp_path: Path, build_dir: Path
+) -> None:
     """SIGKILL runs no trap: the directory of a push whose script is gone is removed by
     the next push; that of a running push (a live pid) is kept."""
     tmpdir = tmp_path / "tmp"
@@ -202,8 +230,13 @@ def test_the_next_push_removes_what_a_killed_push_left(shell: Shell, tmp_path: P
     starting = tmpdir / "irp-push.new000"  # a push that is just starting
     starting.mkdir()
     (tmp_path / "release").touch()
-    run = start(shell, tmp_path, "push", [str(build_dir), "127.0.0.1:9/coulomb/app:abc",
-                                         "false", "authfile", "skopeo"], AUTH.encode())
+    run = start(
+        shell,
+        tmp_path,
+        "push",
+        [str(build_dir), "127.0.0.1:9/coulomb/app:abc", "false", "authfile", "skopeo"],
+        AUTH.encode(),
+    )
     _, err = run.proc.communicate(timeout=WAIT)
     assert run.proc.returncode == 0, err
     assert not stale.exists()
@@ -270,11 +303,18 @@ def test_a_closed_session_stops_a_silent_skopeo(push: Run) -> None:
 
 
 def _git(repo: Path, *args: str) -> str:
-    env = {"PATH": os.environ["PATH"], "HOME": str(repo), "GIT_CONFIG_NOSYSTEM": "1",
-           "GIT_AUTHOR_NAME": "irp", "GIT_AUTHOR_EMAIL": "irp@example.invalid",
-           "GIT_COMMITTER_NAME": "irp", "GIT_COMMITTER_EMAIL": "irp@example.invalid"}
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
-                          text=True, env=env).stdout.strip()
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(repo),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "irp",
+        "GIT_AUTHOR_EMAIL": "irp@example.invalid",
+        "GIT_COMMITTER_NAME": "irp",
+        "GIT_COMMITTER_EMAIL": "irp@example.invalid",
+    }
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env
+    ).stdout.strip()
 
 
 @pytest.fixture
@@ -288,23 +328,30 @@ def upstream(tmp_path: Path) -> tuple[Path, str]:
     return repo, _git(repo, "rev-parse", "HEAD")
 
 
-def test_a_git_remote_is_never_read_as_an_option(shell: Shell, tmp_path: Path,
-                                                 upstream: tuple[Path, str]) -> None:
+def test_a_git_remote_is_never_read_as_an_option(
+    shell: Shell, tmp_path: Path, upstream: tuple[Path, str]
+) -> None:
     """The issue's attack: `--upload-pack=...` as git_remote ran a command on the build
     host. After `--` it is a repository name: nothing runs, the fetch fails."""
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
     _, sha = upstream
     marker = tmp_path / "pwned"
-    run = start(shell, tmp_path, "source", [str(tmp_path / "checkout"), sha,
-                                            f"--upload-pack=touch {marker};"], None)
+    run = start(
+        shell,
+        tmp_path,
+        "source",
+        [str(tmp_path / "checkout"), sha, f"--upload-pack=touch {marker};"],
+        None,
+    )
     rc = run.finish()
     assert rc != 0
     assert not marker.exists()
 
 
-def test_source_fetches_from_a_remote_and_from_a_bundle(shell: Shell, tmp_path: Path,
-                                                        upstream: tuple[Path, str]) -> None:
+def test_source_fetches_from_a_remote_and_from_a_bundle(
+    shell: Shell, tmp_path: Path, upstream: tuple[Path, str]
+) -> None:
     """`--` did not break the two ways the source stage works, and the bundle's temp
     file is gone afterwards."""
     if shutil.which("git") is None:
@@ -312,16 +359,21 @@ def test_source_fetches_from_a_remote_and_from_a_bundle(shell: Shell, tmp_path: 
     import base64
 
     repo, sha = upstream
-    fetched = start(shell, tmp_path, "source", [str(tmp_path / "-a checkout"), sha,
-                                                str(repo)], None)
+    fetched = start(
+        shell, tmp_path, "source", [str(tmp_path / "-a checkout"), sha, str(repo)], None
+    )
     out, err = fetched.proc.communicate(timeout=WAIT)
     assert fetched.proc.returncode == 0, err
     assert out.decode().split()[-1] == sha
     _git(repo, "update-ref", "refs/irp/under-test", sha)
-    bundle = subprocess.run(["git", "-C", str(repo), "bundle", "create", "-",
-                             "refs/irp/under-test"], capture_output=True, check=True).stdout
-    sent = start(shell, tmp_path, "source", [str(tmp_path / "bundled"), sha],
-                 base64.b64encode(bundle))
+    bundle = subprocess.run(
+        ["git", "-C", str(repo), "bundle", "create", "-", "refs/irp/under-test"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    sent = start(
+        shell, tmp_path, "source", [str(tmp_path / "bundled"), sha], base64.b64encode(bundle)
+    )
     out, err = sent.proc.communicate(timeout=WAIT)
     assert sent.proc.returncode == 0, err
     assert out.decode().split()[-1] == sha
@@ -337,7 +389,7 @@ def test_every_user_value_in_the_remote_scripts_comes_after_dashdash(name: str) 
         for command in ("cd ", "mkdir -p ", "git fetch -q "):
             at = line.find(command)
             if at >= 0 and '"$' in line[at:]:
-                assert line[at + len(command):].startswith("-- "), line
+                assert line[at + len(command) :].startswith("-- "), line
 
 
 # --------------------------------------------------------------------------- build.sh
@@ -357,7 +409,8 @@ def _dead_pid() -> int:
 
 
 def test_follow_reports_a_build_whose_process_died_holding_the_lock(
-        shell: Shell, tmp_path: Path) -> None:
+    shell: Shell, tmp_path: Path
+) -> None:
     """An interrupted or killed build leaves its lock (pid of a dead process) and no exit
     code: follow says so (@@IRP-LOST) instead of waiting for timeout_build."""
     state = tmp_path / "cache" / "irp" / "app"
@@ -365,8 +418,14 @@ def test_follow_reports_a_build_whose_process_died_holding_the_lock(
     (state / "lock" / "pid").write_text(f"{_dead_pid()}\n")
     (state / "lock" / "sha").write_text("abc\n")
     (state / "abc.log").write_text("building\n")
-    run = start(shell, tmp_path, "build", ["follow", str(tmp_path), "app", "abc"], None,
-                env={"XDG_CACHE_HOME": str(tmp_path / "cache")})
+    run = start(
+        shell,
+        tmp_path,
+        "build",
+        ["follow", str(tmp_path), "app", "abc"],
+        None,
+        env={"XDG_CACHE_HOME": str(tmp_path / "cache")},
+    )
     out, _ = run.proc.communicate(timeout=WAIT)
     assert out.decode().split()[-1] == "@@IRP-LOST"
 
@@ -389,15 +448,22 @@ def test_the_next_start_recovers_a_dead_builds_lock(shell: Shell, tmp_path: Path
     from pytest_irp.stages.build import build_args
 
     args = build_args({"build_attr": ".#docker", "nix_options": ("-j1",)})
-    begun = start(shell, tmp_path, "build", ["start", str(work), "app", "abc", *args], None,
-                  env=env)
+    begun = start(
+        shell, tmp_path, "build", ["start", str(work), "app", "abc", *args], None, env=env
+    )
     out, err = begun.proc.communicate(timeout=WAIT)
     assert begun.proc.returncode == 0, err
     assert out.decode().startswith("IRP started ")
-    follow = start(shell, tmp_path, "build", ["follow", str(work), "app", "abc"], None,
-                   env=env)
+    follow = start(shell, tmp_path, "build", ["follow", str(work), "app", "abc"], None, env=env)
     out, _ = follow.proc.communicate(timeout=WAIT)
     assert out.decode().split()[-2:] == ["@@IRP-EXIT", "0"]
     assert (tmp_path / "nix.args").read_text().splitlines() == [
-        "build", "-L", "--log-format", "internal-json", "-j1", "--", ".#docker"]
+        "build",
+        "-L",
+        "--log-format",
+        "internal-json",
+        "-j1",
+        "--",
+        ".#docker",
+    ]
     assert not (state / "lock").exists()

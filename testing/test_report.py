@@ -30,7 +30,7 @@ def test_green_full_run_publishes_latest(report_runs: ReportRuns) -> None:
 def test_failing_full_run_opens_on_the_root_cause(report_runs: ReportRuns) -> None:
     page = report_runs.failing.read_text()
     assert "<h1>FAILED</h1>" in page
-    root = page[page.index('id="root-cause"'):page.index('id="criteria"')]
+    root = page[page.index('id="root-cause"') : page.index('id="criteria"')]
     assert "stage <b>source</b> (T06) on <b>haskelseed</b>" in root
     assert "Connection refused" in root
     assert "ssh -G haskelseed" in root  # the next step: how to test the alias
@@ -42,7 +42,7 @@ def test_failing_full_run_opens_on_the_root_cause(report_runs: ReportRuns) -> No
     assert page.count('data-status="BLOCKED" title=') == len(blocked)
     # the SHA under test is known in a failing run
     sha = json.loads((report_runs.failing_dir.parent / "scenario.json").read_text())["sha"]
-    assert sha in page[page.index('id="environment"'):]
+    assert sha in page[page.index('id="environment"') :]
     assert "data:" not in page
 
 
@@ -54,11 +54,13 @@ def test_partial_run_keeps_latest_and_says_what_was_not_run(report_runs: ReportR
     assert "<h1>NOT PROVEN</h1>" in page
     assert "Selection: -k T09" in page
     assert "partial run, 11 criteria not selected" in page
-    not_run = page[page.index('id="not-selected"'):]
+    not_run = page[page.index('id="not-selected"') :]
     for crit in ("T01", "T06", "T12"):
         assert f"<td>{crit}</td>" in not_run
-    assert "irp: partial run: latest.html still shows the last full run" in \
-        report_runs.outputs["partial"]
+    assert (
+        "irp: partial run: latest.html still shows the last full run"
+        in report_runs.outputs["partial"]
+    )
     # the push stage's record is there although T07 was not selected (the root cause link)
     assert 'id="stage-push"' in page
     assert 'href="#stage-push"' in page
@@ -99,18 +101,34 @@ def test_a_status_the_outcomes_do_not_rank_is_never_green() -> None:
 
 
 def run_info(**kw: object) -> model.RunInfo:
-    data: dict[str, object] = dict(run_id="r1", command_line="pytest", selection=[],
-                                   not_selected=[], full=True, exit_code=1, environment=[])
+    data: dict[str, object] = dict(
+        run_id="r1",
+        command_line="pytest",
+        selection=[],
+        not_selected=[],
+        full=True,
+        exit_code=1,
+        environment=[],
+    )
     data.update(kw)
     return model.RunInfo(**data)  # type: ignore[arg-type]
 
 
 def test_any_status_gets_its_row_count_filter_and_colours() -> None:
-    records = [CheckRecord("t::a", "T06", "a", "PASS", 0.1),
-               CheckRecord("t::b", "T06", "b", "NOT RUN", 0.0, "interrupted (-x)"),
-               CheckRecord("t::c", "T07", "c", "BLOCKED", 0.0)]
-    rep = model.build(records=records, results={}, titles={"T06": "build", "T07": "push"},
-                      stage_titles={}, run=run_info(), base="/tmp", title="x")
+    records = [
+        CheckRecord("t::a", "T06", "a", "PASS", 0.1),
+        CheckRecord("t::b", "T06", "b", "NOT RUN", 0.0, "interrupted (-x)"),
+        CheckRecord("t::c", "T07", "c", "BLOCKED", 0.0),
+    ]
+    rep = model.build(
+        records=records,
+        results={},
+        titles={"T06": "build", "T07": "push"},
+        stage_titles={},
+        run=run_info(),
+        base="/tmp",
+        title="x",
+    )
     assert rep.verdict == "NOT PROVEN"
     page = render.page(rep)
     assert page.count('<tr class="check"') == 3
@@ -123,12 +141,28 @@ def test_any_status_gets_its_row_count_filter_and_colours() -> None:
 
 def test_root_cause_is_the_first_failed_stage_with_a_plain_cause() -> None:
     argv = ["sh", "-c", "<pytest_irp/remote/source.sh>", "irp-source", "app", SHA]
-    cause = (f"checkout on nosuchhost: `sh -c '<pytest_irp/remote/source.sh>' irp-source app "
-             f"{SHA}` on nosuchhost exited 255: ssh: Could not resolve hostname nosuchhost: "
-             "Name or service not known")
-    source = StageResult("source", "T06", "failed", cause=cause, started=2.0,
-                         commands=[{"host": "nosuchhost", "argv": argv, "rc": 255,
-                                    "duration": 0.1, "stdout": "", "stderr": "x"}])
+    cause = (
+        f"checkout on nosuchhost: `sh -c '<pytest_irp/remote/source.sh>' irp-source app "
+        f"{SHA}` on nosuchhost exited 255: ssh: Could not resolve hostname nosuchhost: "
+        "Name or service not known"
+    )
+    source = StageResult(
+        "source",
+        "T06",
+        "failed",
+        cause=cause,
+        started=2.0,
+        commands=[
+            {
+                "host": "nosuchhost",
+                "argv": argv,
+                "rc": 255,
+                "duration": 0.1,
+                "stdout": "",
+                "stderr": "x",
+            }
+        ],
+    )
     later = StageResult("chart", "T08", "failed", cause="helm lint failed", started=3.0)
     root = model.root_cause([], {"chart": later, "source": source}, "nosuchhost", "")
     assert root is not None
@@ -139,10 +173,13 @@ def test_root_cause_is_the_first_failed_stage_with_a_plain_cause() -> None:
     assert "the source step on nosuchhost exited 255" in root.cause
     assert "ssh -G nosuchhost" in root.next_step
     assert root.command == f"source.sh app {SHA}"
-    blocked = CheckRecord("t::x", "T07", "x", "BLOCKED", 0.0, f"BLOCKED by stage 'source' "
-                          f"(T06) failed: {cause}")
-    assert model.check_view(blocked, root).cause == \
-        "blocked by stage source (T06): see the root cause above"
+    blocked = CheckRecord(
+        "t::x", "T07", "x", "BLOCKED", 0.0, f"BLOCKED by stage 'source' (T06) failed: {cause}"
+    )
+    assert (
+        model.check_view(blocked, root).cause
+        == "blocked by stage source (T06): see the root cause above"
+    )
 
 
 def test_hints_for_common_failures() -> None:
@@ -166,9 +203,11 @@ def test_hints_for_common_failures() -> None:
 
 
 def test_record_text_decodes_nix_json_drops_markers_and_indents_json() -> None:
-    raw = ('@nix {"action":"start","id":1,"level":3,"type":105,"text":"building \'x.drv\'"}\n'
-           '@nix {"action":"result","id":1,"type":101,"fields":["compiling Main"]}\n'
-           "@@IRP-EXIT 0\n@@out /nix/store/abc\n")
+    raw = (
+        '@nix {"action":"start","id":1,"level":3,"type":105,"text":"building \'x.drv\'"}\n'
+        '@nix {"action":"result","id":1,"type":101,"fields":["compiling Main"]}\n'
+        "@@IRP-EXIT 0\n@@out /nix/store/abc\n"
+    )
     assert clean_output(raw) == "building 'x.drv'\ncompiling Main\nout: /nix/store/abc"
     status = '{"info": {"status": "deployed", "notes": "' + "n" * 300 + '"}}'
     assert clean_output(status).splitlines()[:2] == ["{", '  "info": {']
@@ -178,11 +217,18 @@ def test_record_text_decodes_nix_json_drops_markers_and_indents_json() -> None:
 def test_findings_once_each_by_severity() -> None:
     realm = Finding("push", "warning", "token realm on the wrong port", "d", "set ROOT_URL")
     results = {
-        "push": StageResult("push", "T07", "ok", findings=[
-            Finding("push", "info", "note", "d"), realm]),
-        "pull": StageResult("pull", "T09", "ok", findings=[
-            Finding("pull", "warning", realm.title, "d2", realm.fix),
-            Finding("pull", "error", "broken", "d")]),
+        "push": StageResult(
+            "push", "T07", "ok", findings=[Finding("push", "info", "note", "d"), realm]
+        ),
+        "pull": StageResult(
+            "pull",
+            "T09",
+            "ok",
+            findings=[
+                Finding("pull", "warning", realm.title, "d2", realm.fix),
+                Finding("pull", "error", "broken", "d"),
+            ],
+        ),
     }
     found = model.findings(results)
     assert [f.title for f in found] == ["broken", realm.title, "note"]
@@ -190,8 +236,12 @@ def test_findings_once_each_by_severity() -> None:
 
 
 def test_digest_match_mark() -> None:
-    chain = [("nix out path", "/nix/store/x"), ("pushed digest", "sha256:a"),
-             ("pulled digest", "sha256:a"), ("running digest", "sha256:a")]
+    chain = [
+        ("nix out path", "/nix/store/x"),
+        ("pushed digest", "sha256:a"),
+        ("pulled digest", "sha256:a"),
+        ("running digest", "sha256:a"),
+    ]
     assert model.digest_match(chain) == "match"
     assert model.digest_match([*chain[:3], ("running digest", "sha256:b")]) == "differ"
     assert model.digest_match([*chain[:3], ("running digest", "")]) == "incomplete"
@@ -215,11 +265,13 @@ def test_terminal_keeps_the_end_of_the_cause(report_runs: ReportRuns) -> None:
     assert "Connection refused" in line
 
 
-def test_html_option_gets_the_sections_through_public_hooks(project: Project,
-                                                           sound_target: list[str]) -> None:
+def test_html_option_gets_the_sections_through_public_hooks(
+    project: Project, sound_target: list[str]
+) -> None:
     target = project.path / "own" / "pytest-html.html"
-    result = project.run("-k", "T06 or T07", f"--html={target}", "--self-contained-html",
-                         *sound_target, build_rc=1)
+    result = project.run(
+        "-k", "T06 or T07", f"--html={target}", "--self-contained-html", *sound_target, build_rc=1
+    )
     assert result.ret == 1
     text = target.read_text()
     assert 'id="root-cause"' in text
@@ -236,9 +288,15 @@ def test_a_secret_with_html_characters_is_masked_before_escaping() -> None:
     secret = 'pa&ss<w>"rd-9'
     redactor = Redactor([secret])
     records = [CheckRecord("t::a", "T06", "a", "FAIL", 0.1, f"token {secret} refused")]
-    rep = model.build(records=records, results={}, titles={"T06": "build"}, stage_titles={},
-                      run=run_info(command_line=f"pytest --x={secret}"), base="/tmp",
-                      title="x")
+    rep = model.build(
+        records=records,
+        results={},
+        titles={"T06": "build"},
+        stage_titles={},
+        run=run_info(command_line=f"pytest --x={secret}"),
+        base="/tmp",
+        title="x",
+    )
     page = render.page(rep, redactor.redact)
     assert secret not in page
     assert "pa&amp;ss&lt;w&gt;&quot;rd-9" not in page

@@ -24,8 +24,16 @@ import pytest
 from conftest import ReportRuns
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 FIRST_SCREEN = {"width": 1100, "height": 860}
 
 
@@ -33,13 +41,19 @@ FIRST_SCREEN = {"width": 1100, "height": 860}
 def browser_context() -> Iterator[Any]:
     sync_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} missing: apt-get install chromium "
-                    "(scripts/install-system-packages.sh)")
+        pytest.skip(
+            f"{CHROMIUM} missing: apt-get install chromium (scripts/install-system-packages.sh)"
+        )
     profile = tempfile.mkdtemp(prefix="irp-chromium-")
     with sync_api.sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True, args=ARGS,
-            viewport=FIRST_SCREEN, service_workers="block")
+            profile,
+            executable_path=CHROMIUM,
+            headless=True,
+            args=ARGS,
+            viewport=FIRST_SCREEN,
+            service_workers="block",
+        )
         try:
             yield context
         finally:
@@ -68,9 +82,12 @@ def summary_checks(page_path: Path) -> list[dict[str, Any]]:
 
 
 def visible_rows(page: Any) -> list[str]:
-    return list(page.eval_on_selector_all(
-        "tr.check", "rows => rows.filter(r => r.offsetParent !== null)"
-                    ".map(r => r.dataset.status)"))
+    return list(
+        page.eval_on_selector_all(
+            "tr.check",
+            "rows => rows.filter(r => r.offsetParent !== null).map(r => r.dataset.status)",
+        )
+    )
 
 
 def reports(runs: ReportRuns) -> dict[str, Path]:
@@ -79,7 +96,8 @@ def reports(runs: ReportRuns) -> dict[str, Path]:
 
 @pytest.mark.parametrize("name", ["green", "failing", "partial"])
 def test_every_check_row_is_visible_and_each_filter_works(
-        browser_context: Any, report_runs: ReportRuns, name: str) -> None:
+    browser_context: Any, report_runs: ReportRuns, name: str
+) -> None:
     path = reports(report_runs)[name]
     opened = open_report(browser_context, path)
     page = opened.page
@@ -97,8 +115,9 @@ def test_every_check_row_is_visible_and_each_filter_works(
     page.close()
 
 
-def test_a_stage_record_opens_and_shows_its_commands(browser_context: Any,
-                                                     report_runs: ReportRuns) -> None:
+def test_a_stage_record_opens_and_shows_its_commands(
+    browser_context: Any, report_runs: ReportRuns
+) -> None:
     opened = open_report(browser_context, report_runs.green)
     page = opened.page
     record = page.locator("details#stage-build")
@@ -123,7 +142,8 @@ def test_a_stage_record_opens_and_shows_its_commands(browser_context: Any,
 
 @pytest.mark.parametrize("name", ["green", "failing", "partial"])
 def test_every_link_resolves_and_nothing_external_is_fetched(
-        browser_context: Any, report_runs: ReportRuns, name: str) -> None:
+    browser_context: Any, report_runs: ReportRuns, name: str
+) -> None:
     path = reports(report_runs)[name]
     pages = [path]
     if name != "partial":
@@ -131,8 +151,9 @@ def test_every_link_resolves_and_nothing_external_is_fetched(
     for page_path in pages:
         opened = open_report(browser_context, page_path)
         page = opened.page
-        hrefs = page.eval_on_selector_all("a[href]", "as => as.map(a => [a.getAttribute('href'),"
-                                          " a.href])")
+        hrefs = page.eval_on_selector_all(
+            "a[href]", "as => as.map(a => [a.getAttribute('href'), a.href])"
+        )
         assert hrefs
         for raw, absolute in hrefs:
             if raw.startswith("#"):
@@ -146,14 +167,15 @@ def test_every_link_resolves_and_nothing_external_is_fetched(
         page.close()
 
 
-def test_copying_the_report_folder_keeps_every_link(browser_context: Any,
-                                                    report_runs: ReportRuns,
-                                                    tmp_path: Path) -> None:
+def test_copying_the_report_folder_keeps_every_link(
+    browser_context: Any, report_runs: ReportRuns, tmp_path: Path
+) -> None:
     copy = tmp_path / "artifact"
     shutil.copytree(report_runs.failing_dir / "latest", copy)
     page = open_report(browser_context, copy / "index.html").page
     for raw, absolute in page.eval_on_selector_all(
-            "a[href]:not([href^='#'])", "as => as.map(a => [a.getAttribute('href'), a.href])"):
+        "a[href]:not([href^='#'])", "as => as.map(a => [a.getAttribute('href'), a.href])"
+    ):
         assert Path(unquote(urlparse(absolute).path)).exists(), raw
     page.close()
 
@@ -162,6 +184,7 @@ def _luminance(rgb: tuple[float, float, float]) -> float:
     def channel(c: float) -> float:
         c = c / 255
         return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
     r, g, b = (channel(c) for c in rgb)
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
@@ -185,14 +208,16 @@ COLORS_JS = """els => els.filter(e => e.offsetParent !== null && [...e.childNode
 
 
 @pytest.mark.parametrize("name", ["green", "failing", "partial"])
-def test_text_contrast_and_800_px(browser_context: Any, report_runs: ReportRuns,
-                                  name: str) -> None:
+def test_text_contrast_and_800_px(browser_context: Any, report_runs: ReportRuns, name: str) -> None:
     page = open_report(browser_context, reports(report_runs)[name], width=800).page
     page.eval_on_selector_all("details", "ds => ds.forEach(d => d.open = true)")
     samples = page.eval_on_selector_all("body *", COLORS_JS)  # every element with text
     assert samples
-    low = [(what, fg, bg, round(contrast(tuple(fg), tuple(bg)), 2))
-           for what, fg, bg in samples if contrast(tuple(fg), tuple(bg)) < 4.5]
+    low = [
+        (what, fg, bg, round(contrast(tuple(fg), tuple(bg)), 2))
+        for what, fg, bg in samples
+        if contrast(tuple(fg), tuple(bg)) < 4.5
+    ]
     assert low == []
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 800
@@ -204,7 +229,8 @@ def test_text_contrast_and_800_px(browser_context: Any, report_runs: ReportRuns,
 
 @pytest.mark.parametrize("name", ["green", "failing", "partial"])
 def test_first_screen_shows_verdict_root_cause_and_criteria(
-        browser_context: Any, report_runs: ReportRuns, name: str) -> None:
+    browser_context: Any, report_runs: ReportRuns, name: str
+) -> None:
     page = open_report(browser_context, reports(report_runs)[name]).page
     height = FIRST_SCREEN["height"]
     for selector in ("#verdict", "table.irp-criteria tr.check"):

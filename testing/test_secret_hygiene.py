@@ -36,34 +36,61 @@ DATABASE_URL = "postgresql://app:CANARY-db\\pw-4711@CANARYdb.invalid:5432/app"
 GITEA_TOKEN = "CANARY-gitea-token-" + "9f3b7c1e5a2d4680" * 2
 BASE_PW = "CANARY-basepw-0815"
 API_PW = "CANARY-apipw-4242"
-ENV_CANARIES = {"GH_PAT": "CANARY-gh-pat-31415926", "SIGNING_KEY": "CANARY-signing-key-27182",
-                "CLOUD_CREDENTIALS": "CANARY-cloud-cred-16180",
-                "DATABASE_URL": "postgresql://u:CANARY-envdb-14142@db.example.invalid/x",
-                "UPSTREAM_MIRROR": "https://bot:CANARY-mirror-17320@mirror.example.invalid/"}
+ENV_CANARIES = {
+    "GH_PAT": "CANARY-gh-pat-31415926",
+    "SIGNING_KEY": "CANARY-signing-key-27182",
+    "CLOUD_CREDENTIALS": "CANARY-cloud-cred-16180",
+    "DATABASE_URL": "postgresql://u:CANARY-envdb-14142@db.example.invalid/x",
+    "UPSTREAM_MIRROR": "https://bot:CANARY-mirror-17320@mirror.example.invalid/",
+}
 
 
 def secret_env() -> dict[str, str]:
-    return {"IRP_REGISTRY_PASSWORD": PASSWORD, "IRP_SESSION_SECRET": SESSION,
-            "IRP_DATABASE_URL": DATABASE_URL, "IRP_GITEA_TOKEN": GITEA_TOKEN,
-            "IRP_BASE_URL": f"http://probe:{quote(BASE_PW)}@probe.example.invalid",
-            "IRP_GITEA_API_URL": f"http://ci:{API_PW}@git.example.invalid/api/v1"}
+    return {
+        "IRP_REGISTRY_PASSWORD": PASSWORD,
+        "IRP_SESSION_SECRET": SESSION,
+        "IRP_DATABASE_URL": DATABASE_URL,
+        "IRP_GITEA_TOKEN": GITEA_TOKEN,
+        "IRP_BASE_URL": f"http://probe:{quote(BASE_PW)}@probe.example.invalid",
+        "IRP_GITEA_API_URL": f"http://ci:{API_PW}@git.example.invalid/api/v1",
+    }
 
 
 def canaries() -> list[str]:
     """Every secret value of a canary run (URLs that are not secrets: their password)."""
-    return [PASSWORD, SESSION, DATABASE_URL, GITEA_TOKEN, BASE_PW, API_PW,
-            ENV_CANARIES["GH_PAT"], ENV_CANARIES["SIGNING_KEY"],
-            ENV_CANARIES["CLOUD_CREDENTIALS"], ENV_CANARIES["DATABASE_URL"],
-            "CANARY-mirror-17320"]
+    return [
+        PASSWORD,
+        SESSION,
+        DATABASE_URL,
+        GITEA_TOKEN,
+        BASE_PW,
+        API_PW,
+        ENV_CANARIES["GH_PAT"],
+        ENV_CANARIES["SIGNING_KEY"],
+        ENV_CANARIES["CLOUD_CREDENTIALS"],
+        ENV_CANARIES["DATABASE_URL"],
+        "CANARY-mirror-17320",
+    ]
 
 
 def encodings(secret: str, user: str = "tegwick") -> list[str]:
     b64 = base64.b64encode
-    return [secret, repr(secret)[1:-1], repr(secret + "'\"")[1:-4], ascii(secret)[1:-1],
-            repr(repr(secret))[1:-1], json.dumps(secret)[1:-1],
-            json.dumps(secret, ensure_ascii=False)[1:-1], json.dumps(repr(secret))[1:-1],
-            html.escape(secret), quote(secret), quote(secret, safe=""), quote_plus(secret),
-            b64(secret.encode()).decode(), b64(f"{user}:{secret}".encode()).decode()]
+    return [
+        secret,
+        repr(secret)[1:-1],
+        repr(secret + "'\"")[1:-4],
+        ascii(secret)[1:-1],
+        repr(repr(secret))[1:-1],
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        json.dumps(repr(secret))[1:-1],
+        html.escape(secret),
+        quote(secret),
+        quote(secret, safe=""),
+        quote_plus(secret),
+        b64(secret.encode()).decode(),
+        b64(f"{user}:{secret}".encode()).decode(),
+    ]
 
 
 def leaks(text: str, secrets: list[str]) -> list[str]:
@@ -75,11 +102,17 @@ def leaks(text: str, secrets: list[str]) -> list[str]:
             if form in text:
                 found.append(form)
         # a URL is masked whole, its password also in fragments (threat-model.md)
-        opaque = secret.split("://", 1)[1].split("@")[0].split(":", 1)[1] \
-            if "://" in secret and "@" in secret else secret
+        opaque = (
+            secret.split("://", 1)[1].split("@")[0].split(":", 1)[1]
+            if "://" in secret and "@" in secret
+            else secret
+        )
         if len(opaque) >= 2 * FRAGMENT:
-            found += [opaque[i:i + FRAGMENT] for i in range(len(opaque) - FRAGMENT + 1)
-                      if opaque[i:i + FRAGMENT] in text][:1]
+            found += [
+                opaque[i : i + FRAGMENT]
+                for i in range(len(opaque) - FRAGMENT + 1)
+                if opaque[i : i + FRAGMENT] in text
+            ][:1]
     return found
 
 
@@ -91,14 +124,21 @@ def _private(path: Path, text: str, mode: int = 0o600) -> str:
 
 # ---- the settings object (point 2) ----------------------------------------------------------
 
+
 def test_resolved_settings_never_show_a_secret() -> None:
     """pytest prints a failing check's arguments (saferepr, cut to 240 characters, escaped),
     -l its locals, --debug every hook's arguments with str(): no form shows a secret."""
     settings = resolve({"host": "haskelseed"}, secret_env(), [])
-    shown = {"repr": repr(settings), "str": str(settings), "saferepr": saferepr(settings),
-             "pformat": pprint.pformat(settings), "values": repr(settings.values),
-             "secrets": repr(settings.secrets), "format": f"{settings}",
-             "describe": describe(settings, [s.name for s in SETTINGS])}
+    shown = {
+        "repr": repr(settings),
+        "str": str(settings),
+        "saferepr": saferepr(settings),
+        "pformat": pprint.pformat(settings),
+        "values": repr(settings.values),
+        "secrets": repr(settings.secrets),
+        "format": f"{settings}",
+        "describe": describe(settings, [s.name for s in SETTINGS]),
+    }
     for name in SECRET_SETTINGS:
         value = settings[name]
         shown[name] = f"{value} {value!r} {json.dumps(value, default=str)}"
@@ -110,11 +150,14 @@ def test_resolved_settings_never_show_a_secret() -> None:
 def test_urls_are_shown_with_their_userinfo_masked() -> None:
     settings = resolve({}, secret_env(), [])
     line = describe(settings, ["base_url", "gitea_api_url"])
-    assert line == ("base_url=http://probe:***@probe.example.invalid "
-                    "gitea_api_url=http://ci:***@git.example.invalid/api/v1")
+    assert line == (
+        "base_url=http://probe:***@probe.example.invalid "
+        "gitea_api_url=http://ci:***@git.example.invalid/api/v1"
+    )
 
 
 # ---- where secrets may come from (point 9) ---------------------------------------------------
+
 
 @pytest.mark.parametrize("name", SECRET_SETTINGS)
 def test_secret_settings_are_refused_from_a_toml_file(name: str) -> None:
@@ -122,8 +165,11 @@ def test_secret_settings_are_refused_from_a_toml_file(name: str) -> None:
         resolve({}, {}, [("--irp-config file irp.toml", {name: "a-long-enough-secret-1"})])
     message = str(info.value)
     with pytest.raises(SettingError):  # also when the environment sets it too
-        resolve({}, {f"IRP_{name.upper()}": "from-the-environment-1"},
-                [("pyproject.toml [tool.irp]", {name: "a-long-enough-secret-1"})])
+        resolve(
+            {},
+            {f"IRP_{name.upper()}": "from-the-environment-1"},
+            [("pyproject.toml [tool.irp]", {name: "a-long-enough-secret-1"})],
+        )
     assert f"'{name}'" in message
     assert f"IRP_{name.upper()}" in message
     assert f"{name}_file" in message
@@ -140,8 +186,7 @@ def test_every_secret_can_come_from_a_private_file(name: str, tmp_path: Path) ->
 
 
 @pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660])
-def test_a_secret_file_readable_by_group_or_others_is_refused(mode: int,
-                                                              tmp_path: Path) -> None:
+def test_a_secret_file_readable_by_group_or_others_is_refused(mode: int, tmp_path: Path) -> None:
     path = _private(tmp_path / "pw", "file-secret-value-1", mode)
     with pytest.raises(SettingError) as info:
         resolve({}, {"IRP_REGISTRY_PASSWORD_FILE": path}, [])
@@ -160,9 +205,13 @@ def test_a_configured_secret_shorter_than_8_characters_is_refused(name: str) -> 
     assert "short12" not in str(info.value)
 
 
-@pytest.mark.parametrize(("key", "value"), [
-    ("base_url", "http://probe:pw1@probe.example.invalid"),
-    ("gitea_api_url", "http://ci:abc@git.example.invalid/api/v1")])
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("base_url", "http://probe:pw1@probe.example.invalid"),
+        ("gitea_api_url", "http://ci:abc@git.example.invalid/api/v1"),
+    ],
+)
 def test_a_short_url_password_is_refused(key: str, value: str) -> None:
     with pytest.raises(SettingError, match="at least 8 characters"):
         resolve({}, {f"IRP_{key.upper()}": value}, [])
@@ -172,8 +221,7 @@ def test_a_password_in_git_remote_is_refused() -> None:
     """The build host runs `git fetch <git_remote>`: a password in it would be on a command
     line there (and on this machine's ssh argv)."""
     with pytest.raises(SettingError) as info:
-        resolve({}, {"IRP_GIT_REMOTE": "https://bot:CANARY-gitpw-99@git.example.invalid/a.git"},
-                [])
+        resolve({}, {"IRP_GIT_REMOTE": "https://bot:CANARY-gitpw-99@git.example.invalid/a.git"}, [])
     assert "command line" in str(info.value)
     assert "CANARY" not in str(info.value)
     ok = resolve({}, {"IRP_GIT_REMOTE": "ssh://git@git.example.invalid/a.git"}, [])
@@ -191,20 +239,27 @@ def test_a_url_password_on_the_command_line_is_refused() -> None:
 
 # ---- values read from the cluster (point 4) --------------------------------------------------
 
+
 def test_every_value_of_an_existing_env_secret_is_registered() -> None:
     from pytest_irp.kube import ensure_namespace_and_secret, generate_session_secret
 
     session = generate_session_secret()
-    values = {"IHP_SESSION_SECRET": session,
-              "DATABASE_URL": "postgresql://app:cluster-db-pw-31337@db.invalid/app",
-              "SMTP_PASSWORD": "cluster-smtp-value-27", "IHP_BASEURL": "http://p.invalid"}
-    secret = SimpleNamespace(data={k: base64.b64encode(v.encode()).decode()
-                                   for k, v in values.items()})
-    core = SimpleNamespace(read_namespace=lambda ns, **kw: None,
-                           read_namespaced_secret=lambda name, ns, **kw: secret)
+    values = {
+        "IHP_SESSION_SECRET": session,
+        "DATABASE_URL": "postgresql://app:cluster-db-pw-31337@db.invalid/app",
+        "SMTP_PASSWORD": "cluster-smtp-value-27",
+        "IHP_BASEURL": "http://p.invalid",
+    }
+    secret = SimpleNamespace(
+        data={k: base64.b64encode(v.encode()).decode() for k, v in values.items()}
+    )
+    core = SimpleNamespace(
+        read_namespace=lambda ns, **kw: None, read_namespaced_secret=lambda name, ns, **kw: secret
+    )
     redactor = Redactor()
-    ctx = SimpleNamespace(settings=resolve({}, {}, []), redactor=redactor,
-                          finding=lambda *a, **kw: None)
+    ctx = SimpleNamespace(
+        settings=resolve({}, {}, []), redactor=redactor, finding=lambda *a, **kw: None
+    )
     assert ensure_namespace_and_secret(ctx, core, None) == "existing"  # type: ignore[arg-type]
     log = " | ".join(values.values())
     out = redactor.redact(log)
@@ -215,6 +270,7 @@ def test_every_value_of_an_existing_env_secret_is_registered() -> None:
 
 # ---- child processes (point 9) --------------------------------------------------------------
 
+
 def _fake_ssh(tmp_path: Path) -> Path:
     bindir = tmp_path / "bin"
     bindir.mkdir()
@@ -224,8 +280,9 @@ def _fake_ssh(tmp_path: Path) -> Path:
     return bindir
 
 
-def test_children_get_only_the_environment_they_need(tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_children_get_only_the_environment_they_need(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     bindir = _fake_ssh(tmp_path)
     monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
     monkeypatch.setenv("IRP_REGISTRY_PASSWORD", "child-env-secret-1")
@@ -268,13 +325,17 @@ def test_every_child_process_is_started_with_child_env() -> None:
     for path in sorted((REPO / "pytest_irp").glob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                    and isinstance(node.func.value, ast.Name)
-                    and node.func.value.id == "subprocess"
-                    and node.func.attr in ("run", "Popen", "check_output", "call")):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "subprocess"
+                and node.func.attr in ("run", "Popen", "check_output", "call")
+            ):
                 env = next((k.value for k in node.keywords if k.arg == "env"), None)
                 ok = isinstance(env, ast.Name) or (
-                    isinstance(env, ast.Call) and getattr(env.func, "id", "") == "child_env")
+                    isinstance(env, ast.Call) and getattr(env.func, "id", "") == "child_env"
+                )
                 if not ok:
                     missing.append(f"{path.name}:{node.lineno}")
     assert missing == []
@@ -285,7 +346,7 @@ def test_every_child_process_is_started_with_child_env() -> None:
 
 # ---- a canary run (points 2, 4, 9 together) -------------------------------------------------
 
-CANARY_CHECK = '''
+CANARY_CHECK = """
 import json, os, pytest
 pytestmark = pytest.mark.irp_criterion("T03")
 
@@ -295,11 +356,12 @@ def test_T03_settings_in_a_failing_check(irp_settings, app_repo):
     blob = os.environ["IRP_SESSION_SECRET"] * 3
     print("printed:", password, repr(password), json.dumps(password), blob)
     assert irp_settings["generated_types"] == password, "generated types elsewhere"
-'''
+"""
 
 
 def test_canary_run_leaves_no_secret_in_any_file_or_output(
-        project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for name, value in {**secret_env(), **ENV_CANARIES}.items():
         monkeypatch.setenv(name, value)
     (project.path / "tests" / "test_t03_canary.py").write_text(CANARY_CHECK)
@@ -307,15 +369,27 @@ def test_canary_run_leaves_no_secret_in_any_file_or_output(
     junit = project.path / "junit.xml"
     # T06 too: the fake build host prints the password in the prebuild output and the
     # build log, which are saved beside the report and kept in pytest's cache
-    result = project.run("-k", "T03 or T06", "-l", "-vv", "--setup-show", "--debug",
-                         f"--junitxml={junit}", secret=PASSWORD)
+    result = project.run(
+        "-k",
+        "T03 or T06",
+        "-l",
+        "-vv",
+        "--setup-show",
+        "--debug",
+        f"--junitxml={junit}",
+        secret=PASSWORD,
+    )
     assert result.ret == 1
     outputs = {"stdout": result.stdout.str(), "stderr": result.stderr.str()}
     for path in project.path.rglob("*"):
-        if (path.is_file() and before.get(path) != path.stat().st_mtime_ns
-                and path.name != "scenario.json"):  # the fake's script, an input
+        if (
+            path.is_file()
+            and before.get(path) != path.stat().st_mtime_ns
+            and path.name != "scenario.json"
+        ):  # the fake's script, an input
             outputs[str(path.relative_to(project.path))] = path.read_bytes().decode(
-                "utf-8", errors="replace")
+                "utf-8", errors="replace"
+            )
     assert "pytestdebug.log" in outputs
     assert "junit.xml" in outputs
     assert any(p.startswith("reports/") and p.endswith(".html") for p in outputs)

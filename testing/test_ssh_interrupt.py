@@ -67,8 +67,7 @@ def _until(condition: object, what: str) -> None:
 def loopback_ssh(tmp_path: Path) -> Iterator[Path]:
     """An sshd on 127.0.0.1 that lets this user in with a key; returns an ssh config whose
     host `irp-loop` reaches it."""
-    sshd = shutil.which("sshd") or ("/usr/sbin/sshd" if Path("/usr/sbin/sshd").exists()
-                                    else None)
+    sshd = shutil.which("sshd") or ("/usr/sbin/sshd" if Path("/usr/sbin/sshd").exists() else None)
     if sshd is None or shutil.which("ssh") is None or shutil.which("ssh-keygen") is None:
         pytest.skip("OpenSSH client and server are needed")
     if os.geteuid() != 0:
@@ -77,25 +76,32 @@ def loopback_ssh(tmp_path: Path) -> Iterator[Path]:
     keys = tmp_path / "keys"
     keys.mkdir(mode=0o700)
     for name in ("host", "client"):
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
-                        str(keys / name)], check=True, capture_output=True)
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(keys / name)],
+            check=True,
+            capture_output=True,
+        )
     (keys / "authorized_keys").write_text((keys / "client.pub").read_text())
     port = _free_port()
-    (keys / "known_hosts").write_text(f"[127.0.0.1]:{port} "
-                                      f"{(keys / 'host.pub').read_text()}")
+    (keys / "known_hosts").write_text(f"[127.0.0.1]:{port} {(keys / 'host.pub').read_text()}")
     (keys / "sshd_config").write_text(
         f"ListenAddress 127.0.0.1\nPort {port}\nHostKey {keys / 'host'}\n"
         f"AuthorizedKeysFile {keys / 'authorized_keys'}\nPermitRootLogin prohibit-password\n"
         f"PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
-        f"StrictModes no\nPidFile none\n")
+        f"StrictModes no\nPidFile none\n"
+    )
     config = keys / "ssh_config"
     config.write_text(
         f"Host irp-loop\n  HostName 127.0.0.1\n  Port {port}\n  User root\n"
         f"  IdentityFile {keys / 'client'}\n  IdentitiesOnly yes\n"
-        f"  UserKnownHostsFile {keys / 'known_hosts'}\n  StrictHostKeyChecking yes\n")
-    server = subprocess.Popen([sshd, "-D", "-e", "-f", str(keys / "sshd_config")],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              start_new_session=True)
+        f"  UserKnownHostsFile {keys / 'known_hosts'}\n  StrictHostKeyChecking yes\n"
+    )
+    server = subprocess.Popen(
+        [sshd, "-D", "-e", "-f", str(keys / "sshd_config")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + WAIT
         while True:
@@ -115,7 +121,8 @@ def loopback_ssh(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_ctrl_c_during_a_remote_push_ends_it_and_removes_the_authfile(
-        loopback_ssh: Path, tmp_path: Path) -> None:
+    loopback_ssh: Path, tmp_path: Path
+) -> None:
     work = tmp_path / "work"
     work.mkdir()
     (tmp_path / "image.tar").write_bytes(b"x")
@@ -123,10 +130,8 @@ def test_ctrl_c_during_a_remote_push_ends_it_and_removes_the_authfile(
     standin = tmp_path / "skopeo"
     standin.write_text(STANDIN.format(dir=tmp_path))
     standin.chmod(0o755)
-    runner = SshRunner("irp-loop", Redactor(()), ssh_config=str(loopback_ssh),
-                       connect_timeout=5)
-    settings = {"remote_dir": str(work), "registry_plain_http": True,
-                "skopeo": (str(standin),)}
+    runner = SshRunner("irp-loop", Redactor(()), ssh_config=str(loopback_ssh), connect_timeout=5)
+    settings = {"remote_dir": str(work), "registry_plain_http": True, "skopeo": (str(standin),)}
     argv = push.push_argv(settings, "127.0.0.1:9/coulomb/app:abc")
     ssh_pids: list[int] = []
 
@@ -134,8 +139,12 @@ def test_ctrl_c_during_a_remote_push_ends_it_and_removes_the_authfile(
         deadline = time.monotonic() + WAIT
         while not (tmp_path / "running").exists() and time.monotonic() < deadline:
             time.sleep(0.02)
-        out = subprocess.run(["pgrep", "-f", f"ControlPath={runner.control_path()}"],
-                             capture_output=True, text=True, check=False).stdout
+        out = subprocess.run(
+            ["pgrep", "-f", f"ControlPath={runner.control_path()}"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
         ssh_pids.extend(int(p) for p in out.split())
         _thread.interrupt_main()
 

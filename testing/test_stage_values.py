@@ -33,7 +33,12 @@ def test_the_pipeline_is_the_stage_list_in_its_order() -> None:
     assert [s.name for s in STAGES] == NAMES
     for stage, spec in zip(STAGES, SPECS, strict=True):
         assert (stage.criterion, stage.title, stage.needs, stage.hosts, stage.imports) == (
-            spec.criterion, spec.title, spec.needs, spec.hosts, spec.imports)
+            spec.criterion,
+            spec.title,
+            spec.needs,
+            spec.hosts,
+            spec.imports,
+        )
         assert stage.key is KEYS.get(spec.name)
     assert set(KEYS) <= set(NAMES)
 
@@ -53,7 +58,8 @@ def test_every_stage_has_its_timeout_setting_with_the_stage_lists_default() -> N
         assert setting.default == spec.timeout
         assert setting.group == "timeouts"
     assert {n for n in BY_NAME if n.startswith("timeout_")} == {
-        spec.timeout_setting for spec in SPECS}
+        spec.timeout_setting for spec in SPECS
+    }
 
 
 def _arguments(fixture: Any) -> list[str]:
@@ -89,13 +95,17 @@ def test_fixtures_run_the_stage_and_hand_over_its_value() -> None:
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=NAMES)
-def test_each_stage_module_has_commands_plan_and_run_returning_its_value_type(spec: Any
-                                                                              ) -> None:
+def test_each_stage_module_has_commands_plan_and_run_returning_its_value_type(spec: Any) -> None:
     module = importlib.import_module(spec.module)
     for name in ("commands", "plan", "run"):
         assert callable(getattr(module, name, None)), f"{spec.module}.{name}"
-    mixed = [n for n, v in vars(module).items() if inspect.isfunction(v)
-             and v.__module__ == module.__name__ and re.search(r"_(run|plan)$|^build_run", n)]
+    mixed = [
+        n
+        for n, v in vars(module).items()
+        if inspect.isfunction(v)
+        and v.__module__ == module.__name__
+        and re.search(r"_(run|plan)$|^build_run", n)
+    ]
     assert mixed == []
     assert typing.get_type_hints(module.run)["return"] is spec.value
 
@@ -112,13 +122,18 @@ def test_the_fixture_docstring_is_generated_from_the_value_type(spec: Any) -> No
 def test_the_readme_list_of_values_is_generated_from_the_types() -> None:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     assert docgen.updated(text) == text, "run python3 -m pytest_irp.docgen"
-    done = subprocess.run([sys.executable, "-m", "pytest_irp.docgen", "--check"], cwd=ROOT,
-                          capture_output=True, text=True, check=False, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest_irp.docgen", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
 
 
-def test_the_readme_check_fails_when_a_type_gains_a_key(monkeypatch: pytest.MonkeyPatch
-                                                        ) -> None:
+def test_the_readme_check_fails_when_a_type_gains_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
 
     class ChartLint(typing.TypedDict):
@@ -128,8 +143,9 @@ def test_the_readme_check_fails_when_a_type_gains_a_key(monkeypatch: pytest.Monk
         lint_output: typing.Annotated[str, "its last 10 lines"]
         lint_warnings: typing.Annotated[list[str], "a key the README does not list yet"]
 
-    specs = tuple(s if s.name != "chart" else type(s)(**{**vars(s), "value": ChartLint})
-                  for s in SPECS)
+    specs = tuple(
+        s if s.name != "chart" else type(s)(**{**vars(s), "value": ChartLint}) for s in SPECS
+    )
     monkeypatch.setattr(docgen, "SPECS", specs)
     assert docgen.updated(text) != text
     assert "`lint_warnings` (list[str])" in docgen.updated(text)
@@ -172,9 +188,13 @@ def _value_keys_read_in_tests() -> dict[str, set[str]]:
             target, key = None, None
             if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
                 target, key = node.value, node.slice.value
-            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                  and node.func.attr == "get" and node.args
-                  and isinstance(node.args[0], ast.Constant)):
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "get"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
                 target, key = node.func.value, node.args[0].value
             if isinstance(target, ast.Name) and target.id in by_fixture and isinstance(key, str):
                 read.setdefault(target.id, set()).add(key)
@@ -185,29 +205,49 @@ def test_tests_read_only_keys_their_value_types_have() -> None:
     read = _value_keys_read_in_tests()
     assert read, "no value key read in tests/: the scan is broken"
     by_fixture = {spec.fixture: spec for spec in SPECS}
-    unknown = {fixture: sorted(keys - {k.name for k in docgen.keys(by_fixture[fixture].value)})
-               for fixture, keys in read.items()}
+    unknown = {
+        fixture: sorted(keys - {k.name for k in docgen.keys(by_fixture[fixture].value)})
+        for fixture, keys in read.items()
+    }
     assert {f: k for f, k in unknown.items() if k} == {}
 
 
 def test_the_value_types_are_all_in_the_stage_list() -> None:
     top = {spec.value for spec in SPECS}
     nested = {values.HttpAnswer, values.PodSummary}
-    declared = {v for v in vars(values).values() if isinstance(v, type)
-                and typing.is_typeddict(v) and v.__module__ == values.__name__}
+    declared = {
+        v
+        for v in vars(values).values()
+        if isinstance(v, type) and typing.is_typeddict(v) and v.__module__ == values.__name__
+    }
     assert declared == top | nested
 
 
 def test_the_report_lists_stages_in_the_stage_lists_order() -> None:
     from pytest_irp.html import model
 
-    results = {name: StageResult(name, spec.criterion, "ok")
-               for name, spec in ((s.name, s) for s in reversed(SPECS))}
-    run = model.RunInfo(run_id="r1", command_line="pytest", selection=[], not_selected=[],
-                        full=True, exit_code=0, environment=[])
-    report = model.build(records=[], results=results, titles=CRITERIA,
-                         stage_titles={s.name: s.title for s in STAGES}, run=run, base="/tmp",
-                         title="x")
+    results = {
+        name: StageResult(name, spec.criterion, "ok")
+        for name, spec in ((s.name, s) for s in reversed(SPECS))
+    }
+    run = model.RunInfo(
+        run_id="r1",
+        command_line="pytest",
+        selection=[],
+        not_selected=[],
+        full=True,
+        exit_code=0,
+        environment=[],
+    )
+    report = model.build(
+        records=[],
+        results=results,
+        titles=CRITERIA,
+        stage_titles={s.name: s.title for s in STAGES},
+        run=run,
+        base="/tmp",
+        title="x",
+    )
     assert [view.name for view in report.stages] == NAMES
     assert [view.title for view in report.stages] == [spec.title for spec in SPECS]
 
@@ -223,12 +263,13 @@ def test_plans_show_remote_scripts_by_file_name_and_inline_commands_as_they_are(
 
 def _planned(plan: str) -> set[tuple[str, str]]:
     """(host, command line) of every command the plan lists (preflight and stages)."""
-    return {(m.group(1), m.group(2)) for m in
-            re.finditer(r"^\s+\[(\S+)\] \$ (.*?)   # timeout", plan, re.M)}
+    return {
+        (m.group(1), m.group(2))
+        for m in re.finditer(r"^\s+\[(\S+)\] \$ (.*?)   # timeout", plan, re.M)
+    }
 
 
-def test_what_the_stages_run_is_what_the_plan_shows(project: Any, sound_target: list[str]
-                                                    ) -> None:
+def test_what_the_stages_run_is_what_the_plan_shows(project: Any, sound_target: list[str]) -> None:
     """Plan and run take their command lines from the same function of each stage: every
     command the run started is in the plan (argument for argument), and the commands of
     the stages that ran to the end were all started."""
@@ -240,18 +281,30 @@ def test_what_the_stages_run_is_what_the_plan_shows(project: Any, sound_target: 
     project.run(*sound_target)
 
     def shown(argv: list[str]) -> str:  # the fake runner records a script by its name
-        if argv[:2] == ["sh", "-c"] and argv[2].startswith("irp-") and argv[2] != \
-                "irp-in-checkout":
+        if argv[:2] == ["sh", "-c"] and argv[2].startswith("irp-") and argv[2] != "irp-in-checkout":
             argv = ["sh", "-c", f"<pytest_irp/remote/{argv[2][4:]}.sh>", *argv[2:]]
         return shlex.join(argv)
 
     ran = {(call["host"], shown(call["argv"])) for call in project.calls()}
     facts = {(h, c) for h, c in ran if c.startswith("git -C ") and " rev-parse " in c}
     assert ran - facts - planned == set()
-    steps = [(h, c) for h, c in planned if not c.startswith(("GET ", "HEAD ", "kubernetes-api",
-                                                                "append "))]
-    for needle in ("irp-source ", "irp-prebuild ", "irp-build start ", "irp-build follow ",
-                   "irp-build inspect ", "nix flake check --no-build", "nix flake show",
-                   "nix eval", "helm lint ", "helm template ", "k3s --version",
-                   "cat -- /etc/rancher/k3s/registries.yaml"):
+    steps = [
+        (h, c)
+        for h, c in planned
+        if not c.startswith(("GET ", "HEAD ", "kubernetes-api", "append "))
+    ]
+    for needle in (
+        "irp-source ",
+        "irp-prebuild ",
+        "irp-build start ",
+        "irp-build follow ",
+        "irp-build inspect ",
+        "nix flake check --no-build",
+        "nix flake show",
+        "nix eval",
+        "helm lint ",
+        "helm template ",
+        "k3s --version",
+        "cat -- /etc/rancher/k3s/registries.yaml",
+    ):
         assert any(needle in c and (h, c) in ran for h, c in steps), needle

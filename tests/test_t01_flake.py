@@ -8,8 +8,9 @@ pytestmark = pytest.mark.irp_criterion("T01")
 
 
 def test_T01_flake_content_matches_workplan(read_app_file, irp_settings, flake_report):
-    verdict = flake_verdict(read_app_file("flake.nix"), flake_report["eval"],
-                            irp_settings["app_name"])
+    verdict = flake_verdict(
+        read_app_file("flake.nix"), flake_report["eval"], irp_settings["app_name"]
+    )
     assert verdict.ok, verdict.cause()
 
 

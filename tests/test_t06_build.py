@@ -20,8 +20,9 @@ def test_T06_nix_build_succeeds(built_image):
 def test_T06_result_is_a_docker_archive(built_image):
     assert built_image["layers"], "the archive lists no layers"
     assert len(built_image["diff_ids"]) == len(built_image["layers"])
-    assert built_image["config"].get("Cmd") or built_image["config"].get("Entrypoint"), \
+    assert built_image["config"].get("Cmd") or built_image["config"].get("Entrypoint"), (
         "the image config has neither Cmd nor Entrypoint"
+    )
 
 
 def test_T06_result_symlink_present_on_build_host(build_host, built_image, irp_settings):

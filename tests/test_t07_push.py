@@ -9,16 +9,18 @@ pytestmark = pytest.mark.irp_criterion("T07")
 
 def test_T07_tag_listed_in_registry(pushed_image):
     """The tag in the registry's own tags/list (all pages), as the registry answered it."""
-    problem = tag_problem(pushed_image["tag"], pushed_image["registry_tags"],
-                          pushed_image["image"].rsplit(":", 1)[0])
+    problem = tag_problem(
+        pushed_image["tag"], pushed_image["registry_tags"], pushed_image["image"].rsplit(":", 1)[0]
+    )
     assert not problem, problem
 
 
 def test_T07_registry_digest_equals_pushed_digest(pushed_image):
     """The digest skopeo reported for the push and the one the registry serves for the tag
     (Docker-Content-Digest); the push stage stops on the same predicate."""
-    problem = digest_problem(pushed_image["digest"], pushed_image["served_digest"],
-                             pushed_image["tag"])
+    problem = digest_problem(
+        pushed_image["digest"], pushed_image["served_digest"], pushed_image["tag"]
+    )
     assert not problem, problem
 
 
@@ -32,4 +34,5 @@ def test_T07_image_visible_in_gitea_packages(pushed_image):
     assert versions is not None, "the registry is no Gitea: no packages API to ask"
     assert pushed_image["tag"] in versions, (
         f"{pushed_image['repository']} tag {pushed_image['tag']} is not in Gitea's packages "
-        f"of the owner (versions seen: {', '.join(versions[:10]) or 'none'})")
+        f"of the owner (versions seen: {', '.join(versions[:10]) or 'none'})"
+    )

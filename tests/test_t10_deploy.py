@@ -22,15 +22,18 @@ def test_T10_pods_running_ready(deployed_release):
 
 def test_T10_running_image_is_pushed_digest(deployed_release, pushed_image):
     """Every container's imageID (as the API server gave it) names the pushed digest."""
-    problems = digest_problems(running_digests(deployed_release["pod_facts"]),
-                               pushed_image["digest"])
+    problems = digest_problems(
+        running_digests(deployed_release["pod_facts"]), pushed_image["digest"]
+    )
     assert not problems, "; ".join(problems)
 
 
 def test_T10_ihp_startup_in_last_log_lines(deployed_release):
     if deployed_release["startup_line_seen"] is None:
-        pytest.skip("startup_line is not set: IHP prints `Server started` only in "
-                    "Development, so set the line your app prints")
+        pytest.skip(
+            "startup_line is not set: IHP prints `Server started` only in "
+            "Development, so set the line your app prints"
+        )
     assert deployed_release["startup_line_seen"], deployed_release["startup_problem"]
 
 
@@ -38,5 +41,6 @@ def test_T10_healthz_ok_via_cluster(deployed_release):
     """GET /healthz through the API server's service proxy, the answer as recorded."""
     healthz = deployed_release["healthz_via_cluster"]
     problem = http_ok_problem(healthz)
-    assert not problem, (f"GET /healthz through the API server's service proxy "
-                         f"({healthz.get('service')}): {problem}")
+    assert not problem, (
+        f"GET /healthz through the API server's service proxy ({healthz.get('service')}): {problem}"
+    )

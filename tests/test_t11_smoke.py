@@ -14,8 +14,9 @@ def test_T11_healthz_answers_ok(live_app):
 
 def test_T11_probes_answers_200(live_app):
     probes = live_app["probes"]
-    assert probes["status"] == 200, (f"GET /probes: HTTP {probes['status']} "
-                                     f"{probes.get('error', '')}")
+    assert probes["status"] == 200, (
+        f"GET /probes: HTTP {probes['status']} {probes.get('error', '')}"
+    )
 
 
 def test_T11_no_panic_or_leaked_secret_in_logs(live_app):

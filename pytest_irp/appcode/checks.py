@@ -9,8 +9,15 @@ from pathlib import Path
 
 from . import Verdict
 
-SCAFFOLD = ("flake.nix", "Main.hs", "Config/Config.hs", "Web/FrontController.hs",
-            "Web/Routes.hs", "Web/Types.hs", "Application/Schema.sql")
+SCAFFOLD = (
+    "flake.nix",
+    "Main.hs",
+    "Config/Config.hs",
+    "Web/FrontController.hs",
+    "Web/Routes.hs",
+    "Web/Types.hs",
+    "Application/Schema.sql",
+)
 
 
 def _read(app: Path, relative: str) -> str | None:
@@ -55,8 +62,12 @@ def t03_migration(app: Path) -> Verdict:
     from .schema import migration_verdict
 
     folder = app / "Application" / "Migration"
-    return migration_verdict({f"Application/Migration/{p.name}": _read(app, str(
-        p.relative_to(app))) or "" for p in sorted(folder.glob("*.sql"))})
+    return migration_verdict(
+        {
+            f"Application/Migration/{p.name}": _read(app, str(p.relative_to(app))) or ""
+            for p in sorted(folder.glob("*.sql"))
+        }
+    )
 
 
 def t04_route(app: Path) -> Verdict:

@@ -15,14 +15,23 @@ from . import Verdict
 from .nixexpr import NixFile, parse, unparen, walk
 
 FLAKE = "flake.nix"
-REMOVED_PACKAGES = ("http-conduit", "aeson", "string-conversions", "cryptohash-sha256",
-                    "base16-bytestring", "random-bytestring", "yaml", "network-uri")
+REMOVED_PACKAGES = (
+    "http-conduit",
+    "aeson",
+    "string-conversions",
+    "cryptohash-sha256",
+    "base16-bytestring",
+    "random-bytestring",
+    "yaml",
+    "network-uri",
+)
 OVERRIDES = ("overrideCabal", "overrideAttrs", "overrideDerivation")
 IHP_IMAGES = ("optimized-docker-image", "unoptimized-docker-image")
 
 
-def _list_names(f: NixFile, node: Any, param: str, with_p: bool, env: dict[str, Any],
-                depth: int = 0) -> list[tuple[str, int]]:
+def _list_names(
+    f: NixFile, node: Any, param: str, with_p: bool, env: dict[str, Any], depth: int = 0
+) -> list[tuple[str, int]]:
     """Package names in a package-list expression: ``with p; [ a p.b ] ++ extra``."""
     node = unparen(node)
     if node is None or depth > 20:
@@ -31,8 +40,9 @@ def _list_names(f: NixFile, node: Any, param: str, with_p: bool, env: dict[str, 
     if kind == "with_expression":
         env_node = node.child_by_field_name("environment")
         inner = env_node is not None and f.code(env_node) == param
-        return _list_names(f, node.child_by_field_name("body"), param, with_p or inner, env,
-                           depth + 1)
+        return _list_names(
+            f, node.child_by_field_name("body"), param, with_p or inner, env, depth + 1
+        )
     if kind == "let_expression":
         local = dict(env)
         for child in node.named_children:
@@ -42,12 +52,11 @@ def _list_names(f: NixFile, node: Any, param: str, with_p: bool, env: dict[str, 
                         names = f.attr_names(b.child_by_field_name("attrpath"))
                         if len(names) == 1:
                             local[names[0]] = b.child_by_field_name("expression")
-        return _list_names(f, node.child_by_field_name("body"), param, with_p, local,
-                           depth + 1)
+        return _list_names(f, node.child_by_field_name("body"), param, with_p, local, depth + 1)
     if kind == "binary_expression":
-        return _list_names(f, node.child_by_field_name("left"), param, with_p, env,
-                           depth + 1) + \
-            _list_names(f, node.child_by_field_name("right"), param, with_p, env, depth + 1)
+        return _list_names(
+            f, node.child_by_field_name("left"), param, with_p, env, depth + 1
+        ) + _list_names(f, node.child_by_field_name("right"), param, with_p, env, depth + 1)
     if kind == "list_expression":
         out: list[tuple[str, int]] = []
         for el in node.named_children:
@@ -83,15 +92,19 @@ def haskell_packages(f: NixFile) -> list[tuple[str, int]] | None:
         param = expr.child_by_field_name("universal")
         if param is None:
             continue
-        found = (found or []) + _list_names(f, expr.child_by_field_name("body"),
-                                            f.code(param), False, {})
+        found = (found or []) + _list_names(
+            f, expr.child_by_field_name("body"), f.code(param), False, {}
+        )
     return found
 
 
 def app_name(f: NixFile) -> tuple[str | None, int]:
     for names, expr, node in f.bindings():
-        if names[-1:] == ["appName"] and expr.type == "string_expression" and \
-                all(c.type == "string_fragment" for c in expr.named_children):
+        if (
+            names[-1:] == ["appName"]
+            and expr.type == "string_expression"
+            and all(c.type == "string_fragment" for c in expr.named_children)
+        ):
             return "".join(f.code(c) for c in expr.named_children), f.line(node)
     return None, 0
 
@@ -125,8 +138,10 @@ def models_override(f: NixFile) -> tuple[int, set[str]] | None:
     wanted = {"configureFlags", "postUnpack"}
     for app in walk(f.root):
         if app.type != "apply_expression" or (
-                app.parent is not None and app.parent.type == "apply_expression" and
-                app.parent.child_by_field_name("function") == app):
+            app.parent is not None
+            and app.parent.type == "apply_expression"
+            and app.parent.child_by_field_name("function") == app
+        ):
             continue  # only the outermost application of a call
         fn = unparen(app.child_by_field_name("function"))
         head = fn
@@ -138,8 +153,11 @@ def models_override(f: NixFile) -> tuple[int, set[str]] | None:
         if not any("models" in n for n in target + _nearest_binding_names(f, app)):
             continue
         arg = unparen(app.child_by_field_name("argument"))
-        body = arg.child_by_field_name("body") if arg is not None and \
-            arg.type == "function_expression" else arg
+        body = (
+            arg.child_by_field_name("body")
+            if arg is not None and arg.type == "function_expression"
+            else arg
+        )
         sets = _binds(f, body) if body is not None else set()
         if best is None or len(sets & wanted) > len(best[1] & wanted):
             best = (f.line(app), sets)
@@ -152,8 +170,7 @@ def flake_verdict(text: str, evaluated: Any, want_name: str) -> Verdict:
     f = parse(FLAKE, text)
     bad = f.syntax_error_line()
     if bad:
-        verdict.fail(FLAKE, bad, "not valid Nix here (tree-sitter's Nix grammar cannot "
-                                 "parse it)")
+        verdict.fail(FLAKE, bad, "not valid Nix here (tree-sitter's Nix grammar cannot parse it)")
         return verdict
     name, line = app_name(f)
     packages = haskell_packages(f) or []
@@ -164,25 +181,35 @@ def flake_verdict(text: str, evaluated: Any, want_name: str) -> Verdict:
         verdict.fail(FLAKE, line, f"appName is {name!r}, expected {want_name!r}")
     present = sorted({(p, ln) for p, ln in packages if p in REMOVED_PACKAGES})
     for pkg, ln in present:
-        verdict.fail(FLAKE, ln, f"haskellPackages still lists {pkg}, which the workplan "
-                                f"removes")
+        verdict.fail(FLAKE, ln, f"haskellPackages still lists {pkg}, which the workplan removes")
     override = models_override(f)
     if override is None:
-        verdict.fail(FLAKE, 0, "the models overlay with configureFlags and postUnpack "
-                               "(ActualTypes interface overflow fix, Bug 1) is missing: no "
-                               "override (overrideCabal / overrideAttrs) of the models "
-                               "package in code")
+        verdict.fail(
+            FLAKE,
+            0,
+            "the models overlay with configureFlags and postUnpack "
+            "(ActualTypes interface overflow fix, Bug 1) is missing: no "
+            "override (overrideCabal / overrideAttrs) of the models "
+            "package in code",
+        )
     else:
         missing = sorted({"configureFlags", "postUnpack"} - override[1])
         if missing:
-            verdict.fail(FLAKE, override[0], f"the models package override does not set "
-                                             f"{' and '.join(missing)} (Bug 1 fix)")
+            verdict.fail(
+                FLAKE,
+                override[0],
+                f"the models package override does not set {' and '.join(missing)} (Bug 1 fix)",
+            )
     for node in walk(f.root):
-        if node.type in ("identifier", "string_fragment") and \
-                f.code(node) == "inter-hub-lib" and node.parent is not None and \
-                node.parent.type in ("attrpath", "string_expression", "variable_expression"):
-            verdict.fail(FLAKE, f.line(node), "the superseded inter-hub-lib overlay is still "
-                                              "present")
+        if (
+            node.type in ("identifier", "string_fragment")
+            and f.code(node) == "inter-hub-lib"
+            and node.parent is not None
+            and node.parent.type in ("attrpath", "string_expression", "variable_expression")
+        ):
+            verdict.fail(
+                FLAKE, f.line(node), "the superseded inter-hub-lib overlay is still present"
+            )
             break
     return verdict
 
@@ -226,17 +253,32 @@ def outputs_verdict(show: Any, build_attr: str, ihp: str | None) -> Verdict:
         attr = attr.split(".", 2)[-1]
     if attr not in packages:
         images = [p for p in IHP_IMAGES if p in packages]
-        hint = (f"; the flake has IHP's image outputs {', '.join(images)}: set build_attr = "
-                f"\".#{images[0]}\"" if images else "")
-        verdict.fail(FLAKE, 0, f"the flake has no package {attr!r} (needed by `nix build "
-                               f"{build_attr}`); packages: {sorted(packages)}{hint}")
+        hint = (
+            f"; the flake has IHP's image outputs {', '.join(images)}: set build_attr = "
+            f'".#{images[0]}"'
+            if images
+            else ""
+        )
+        verdict.fail(
+            FLAKE,
+            0,
+            f"the flake has no package {attr!r} (needed by `nix build "
+            f"{build_attr}`); packages: {sorted(packages)}{hint}",
+        )
     checks = show.get("checks") or {}
     if not any("tests" in (outputs or {}) for outputs in checks.values()):
         old = version_tuple(ihp)
-        why = (f" IHP {ihp} (flake.lock) has none: IHP's flake module adds "
-               f"checks.<system>.tests from v1.5 on" if old is not None and old < (1, 5)
-               else " (IHP's flake module adds it from v1.5 on, when Test/Main.hs exists)")
-        verdict.fail(FLAKE, 0, f"the flake has no checks.<system>.tests (the Hspec suite);"
-                               f"{why}; run the specs another way with the test_command "
-                               f"setting (e.g. in devenv)")
+        why = (
+            f" IHP {ihp} (flake.lock) has none: IHP's flake module adds "
+            f"checks.<system>.tests from v1.5 on"
+            if old is not None and old < (1, 5)
+            else " (IHP's flake module adds it from v1.5 on, when Test/Main.hs exists)"
+        )
+        verdict.fail(
+            FLAKE,
+            0,
+            f"the flake has no checks.<system>.tests (the Hspec suite);"
+            f"{why}; run the specs another way with the test_command "
+            f"setting (e.g. in devenv)",
+        )
     return verdict

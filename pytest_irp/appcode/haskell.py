@@ -78,8 +78,11 @@ class Module(SourceTree):
             if name is None:
                 continue
             for node in walk(decl):
-                if node.type == "constructor" and node.parent is not None and \
-                        node.parent.type in ("prefix", "record", "infix", "newtype_constructor"):
+                if (
+                    node.type == "constructor"
+                    and node.parent is not None
+                    and node.parent.type in ("prefix", "record", "infix", "newtype_constructor")
+                ):
                     out.setdefault(self.code(node), (self.code(name), self.line(node)))
         return out
 
@@ -156,10 +159,24 @@ def flatten_apply(module: Module, node: Any) -> tuple[Any, list[Any]]:
 
 
 # fixities of the operators routing code uses (base, attoparsec); others infixl 9
-FIXITY = {"$": (0, "r"), ">>": (1, "l"), ">>=": (1, "l"), "<|>": (3, "l"),
-          "*>": (4, "l"), "<*": (4, "l"), "<$": (4, "l"), "$>": (4, "l"), "<$>": (4, "l"),
-          "<*>": (4, "l"), ":": (5, "r"), "++": (5, "r"), "<>": (6, "r"), ".": (9, "r"),
-          "|>": (1, "l"), "&": (1, "l")}
+FIXITY = {
+    "$": (0, "r"),
+    ">>": (1, "l"),
+    ">>=": (1, "l"),
+    "<|>": (3, "l"),
+    "*>": (4, "l"),
+    "<*": (4, "l"),
+    "<$": (4, "l"),
+    "$>": (4, "l"),
+    "<$>": (4, "l"),
+    "<*>": (4, "l"),
+    ":": (5, "r"),
+    "++": (5, "r"),
+    "<>": (6, "r"),
+    ".": (9, "r"),
+    "|>": (1, "l"),
+    "&": (1, "l"),
+}
 
 
 @dataclass
@@ -210,4 +227,3 @@ def node_line(module: Module, node: Any) -> int:
     if isinstance(node, Op):
         return node_line(module, node.left)
     return module.line(node)
-

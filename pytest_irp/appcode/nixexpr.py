@@ -22,7 +22,6 @@ def _parser() -> Any:
 
 @dataclass
 class NixFile(SourceTree):
-
     def attr_names(self, attrpath: Any) -> list[str]:
         """``a.${b.c}."d-e"`` -> ["a", "${b.c}", "d-e"]."""
         names = []
@@ -30,8 +29,11 @@ class NixFile(SourceTree):
             if child.type == "comment":
                 continue
             if child.type == "string_expression":
-                names.append("".join(self.code(f) for f in child.named_children
-                                     if f.type == "string_fragment"))
+                names.append(
+                    "".join(
+                        self.code(f) for f in child.named_children if f.type == "string_fragment"
+                    )
+                )
             else:
                 names.append(self.code(child))
         return names

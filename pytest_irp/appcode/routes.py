@@ -78,23 +78,27 @@ def front_entries(routing: Routing, m: Module) -> tuple[list[Entry], int]:
         rhs = binding_rhs(m, nodes[0])
         env = {**top_env(m), **where_env(m, nodes[0])}
         if rhs is None:
-            return [Entry("unknown", "guarded controllers", line=m.line(nodes[0]))], \
-                m.line(nodes[0])
+            return [Entry("unknown", "guarded controllers", line=m.line(nodes[0]))], m.line(
+                nodes[0]
+            )
         return _entries(routing, m, rhs, env, 0), m.line(nodes[0])
     return [], 0
 
 
-def _entries(routing: Routing, m: Module, node: Any, env: dict[str, Any],
-             depth: int) -> list[Entry]:
+def _entries(
+    routing: Routing, m: Module, node: Any, env: dict[str, Any], depth: int
+) -> list[Entry]:
     if depth > 30:
         return [Entry("unknown", "deeply nested controllers", line=0)]
     if isinstance(node, Op):
         if node.op in ("<>", "++"):
-            return _entries(routing, m, node.left, env, depth + 1) + \
-                _entries(routing, m, node.right, env, depth + 1)
+            return _entries(routing, m, node.left, env, depth + 1) + _entries(
+                routing, m, node.right, env, depth + 1
+            )
         if node.op == ":":
-            return _entry(routing, m, node.left, env) + \
-                _entries(routing, m, node.right, env, depth + 1)
+            return _entry(routing, m, node.left, env) + _entries(
+                routing, m, node.right, env, depth + 1
+            )
         return [Entry("unknown", f"operator {node.op}")]
     node = unwrap(node)
     if node.type == "infix":
@@ -126,20 +130,30 @@ def _entry(routing: Routing, m: Module, node: Any, env: dict[str, Any]) -> list[
     name = last_name(m.code(fn)) if fn.type in ("variable", "qualified") else ""
     if name == "parseRoute" and len(args) == 1 and args[0].type == "type_application":
         ty = named(args[0])[0] if named(args[0]) else None
-        return [Entry("controller", m.code(ty).strip("() ") if ty is not None else "?",
-                      line=line)]
+        return [Entry("controller", m.code(ty).strip("() ") if ty is not None else "?", line=line)]
     if name == "startPage" and len(args) == 1:
         value = constructor_value(m, args[0])
         if isinstance(value, str):
-            return [Entry("route", f"startPage {value}",
-                          Seq((Lit("/"), Methods(("GET", "HEAD")), Pure(value)), keep=2),
-                          line)]
+            return [
+                Entry(
+                    "route",
+                    f"startPage {value}",
+                    Seq((Lit("/"), Methods(("GET", "HEAD")), Pure(value)), keep=2),
+                    line,
+                )
+            ]
     if name in ("get", "post") and len(args) == 2:
         path, value = string_value(m, args[0]), constructor_value(m, args[1])
         if path is not None and isinstance(value, str):
             allowed = ("GET", "HEAD") if name == "get" else ("POST",)
-            return [Entry("route", f"{name} {path!r} {value}",
-                          Seq((Lit(path), Methods(allowed), Pure(value)), keep=2), line)]
+            return [
+                Entry(
+                    "route",
+                    f"{name} {path!r} {value}",
+                    Seq((Lit(path), Methods(allowed), Pure(value)), keep=2),
+                    line,
+                )
+            ]
     return [Entry("unknown", " ".join(m.code(node).split())[:60], line=line)]
 
 
@@ -160,10 +174,12 @@ def render_problem(m: Module, routing: Routing) -> tuple[str, int] | None:
             said = _renders(m, rhs)
             if said == "ok":
                 return None
-            return (f"action HealthAction does not render plain \"ok\" (it does "
-                    f"`{' '.join(m.code(rhs).split())[:80]}`)", m.line(fn))
-        return "instance Controller HealthController has no action HealthAction", \
-            m.line(inst)
+            return (
+                f'action HealthAction does not render plain "ok" (it does '
+                f"`{' '.join(m.code(rhs).split())[:80]}`)",
+                m.line(fn),
+            )
+        return "instance Controller HealthController has no action HealthAction", m.line(inst)
     return "", 0
 
 
@@ -179,9 +195,13 @@ def _renders(m: Module, node: Any) -> str | None:
         return _renders(m, stmts[-1])
     if node.type == "infix":
         tree = infix_tree(m, node)
-        if isinstance(tree, Op) and tree.op == "$" and not isinstance(tree.left, Op) and \
-                not isinstance(tree.right, Op) and \
-                last_name(m.code(unwrap(tree.left))) == "renderPlain":
+        if (
+            isinstance(tree, Op)
+            and tree.op == "$"
+            and not isinstance(tree.left, Op)
+            and not isinstance(tree.right, Op)
+            and last_name(m.code(unwrap(tree.left))) == "renderPlain"
+        ):
             return string_value(m, tree.right)
         return None
     if node.type == "apply":
@@ -227,28 +247,43 @@ def _route_verdict(files: Mapping[str, str]) -> Verdict:
     for m in routing.modules:
         bad = m.syntax_error_line()
         if bad:
-            verdict.fail(m.path, bad, "not valid Haskell here (tree-sitter's Haskell "
-                                      "grammar cannot parse it)")
+            verdict.fail(
+                m.path,
+                bad,
+                "not valid Haskell here (tree-sitter's Haskell grammar cannot parse it)",
+            )
     if verdict.problems:
         return verdict
     owner = routing.constructors.get(ACTION)
     if owner is None or owner[0] != CONTROLLER:
-        verdict.fail("Web/Types.hs", 0, f"no `data {CONTROLLER} = {ACTION}` declaration"
-                     + (f" ({ACTION} belongs to {owner[0]} in {owner[2]})" if owner else ""))
+        verdict.fail(
+            "Web/Types.hs",
+            0,
+            f"no `data {CONTROLLER} = {ACTION}` declaration"
+            + (f" ({ACTION} belongs to {owner[0]} in {owner[2]})" if owner else ""),
+        )
         return verdict
     front = routing.module(FRONT_FILE)
     assert front is not None
     entries, line = front_entries(routing, front)
     if not entries:
-        verdict.fail(FRONT_FILE, line, "no `instance FrontController ... where controllers "
-                                       "= ...` with entries")
+        verdict.fail(
+            FRONT_FILE,
+            line,
+            "no `instance FrontController ... where controllers = ...` with entries",
+        )
         return verdict
     _decide(verdict, routing, entries, line)
-    if CONTROLLER in routing.parsers and routing.parsers[CONTROLLER][0] == "CanRoute" and \
-            CONTROLLER not in routing.has_path:
-        verdict.note(f"{ROUTES_FILE}: `instance CanRoute {CONTROLLER}` without "
-                     f"`instance HasPath {CONTROLLER}`: IHP's CanRoute needs HasPath (the "
-                     f"workplan's snippet omits it), so the app does not compile")
+    if (
+        CONTROLLER in routing.parsers
+        and routing.parsers[CONTROLLER][0] == "CanRoute"
+        and CONTROLLER not in routing.has_path
+    ):
+        verdict.note(
+            f"{ROUTES_FILE}: `instance CanRoute {CONTROLLER}` without "
+            f"`instance HasPath {CONTROLLER}`: IHP's CanRoute needs HasPath (the "
+            f"workplan's snippet omits it), so the app does not compile"
+        )
     for note in routing.notes:
         verdict.note(note)
     _check_render(verdict, routing)
@@ -264,13 +299,15 @@ class Reached:
     where: str = ""  # file:line of what could not be followed
 
 
-def resolve(routing: Routing, entries: list[Entry], path: str, method: str = "GET"
-            ) -> Reached:
+def resolve(routing: Routing, entries: list[Entry], path: str, method: str = "GET") -> Reached:
     """Which action ``method path`` reaches through the front controller's entries."""
     for entry in entries:
         if entry.kind == "unknown":
-            return Reached(undecided=f"cannot follow the controllers entry `{entry.name}`",
-                           where=f"{FRONT_FILE}:{entry.line}", entry=entry)
+            return Reached(
+                undecided=f"cannot follow the controllers entry `{entry.name}`",
+                where=f"{FRONT_FILE}:{entry.line}",
+                entry=entry,
+            )
         parser, how = entry.parser, entry.name
         if entry.kind == "controller":
             found = routing.parsers.get(entry.name)
@@ -304,23 +341,35 @@ def _decide(verdict: Verdict, routing: Routing, entries: list[Entry], line: int)
     reached = resolve(routing, entries, PATH)
     if reached.undecided:
         where = reached.where.split(":")
-        verdict.fail(where[0], int(where[1]) if len(where) > 1 and where[1].isdigit() else 0,
-                     f"GET {PATH} cannot be decided: {reached.undecided}")
+        verdict.fail(
+            where[0],
+            int(where[1]) if len(where) > 1 and where[1].isdigit() else 0,
+            f"GET {PATH} cannot be decided: {reached.undecided}",
+        )
         return
     if reached.action == ACTION:
         return
     if reached.action is not None:
-        verdict.fail(FRONT_FILE, (reached.entry.line if reached.entry else 0) or line,
-                     f"GET {PATH} reaches {reached.action} (through {reached.how}), "
-                     f"not {ACTION}")
+        verdict.fail(
+            FRONT_FILE,
+            (reached.entry.line if reached.entry else 0) or line,
+            f"GET {PATH} reaches {reached.action} (through {reached.how}), not {ACTION}",
+        )
         return
     wired = ", ".join(e.name for e in entries)
     if not any(e.kind == "controller" and e.name == CONTROLLER for e in entries):
-        verdict.fail(FRONT_FILE, line, f"{CONTROLLER} is not wired into the front "
-                                       f"controller (controllers: {wired})")
+        verdict.fail(
+            FRONT_FILE,
+            line,
+            f"{CONTROLLER} is not wired into the front controller (controllers: {wired})",
+        )
     elif CONTROLLER not in routing.parsers:
-        verdict.fail(ROUTES_FILE, 0, f"{CONTROLLER} is wired but has no routes (no "
-                                     f"CanRoute, AutoRoute or [routes| |] for it)")
+        verdict.fail(
+            ROUTES_FILE,
+            0,
+            f"{CONTROLLER} is wired but has no routes (no "
+            f"CanRoute, AutoRoute or [routes| |] for it)",
+        )
     else:
         kind = routing.parsers[CONTROLLER][0]
         verdict.fail(ROUTES_FILE, 0, f"no route of {CONTROLLER} ({kind}) matches GET {PATH}")

@@ -68,11 +68,12 @@ def _collect_module(routing: Routing, m: Module) -> None:
         binds = m.bindings(inst)
         rhs = next((binding_rhs(m, b) for b in binds.get("parseRoute'", [])), None)
         if rhs is None:
-            routing.parsers[ty] = ("CanRoute", Unknown(f"{m.path}:{m.line(inst)}",
-                                                       "CanRoute without parseRoute'"))
+            routing.parsers[ty] = (
+                "CanRoute",
+                Unknown(f"{m.path}:{m.line(inst)}", "CanRoute without parseRoute'"),
+            )
             continue
-        scope = Scope(m, {**top_env(m), **where_env(m, binds["parseRoute'"][0])},
-                      routing.notes)
+        scope = Scope(m, {**top_env(m), **where_env(m, binds["parseRoute'"][0])}, routing.notes)
         routing.parsers[ty] = ("CanRoute", parser_of(scope, rhs))
     for ty, inst in m.instances("AutoRoute"):
         binds = m.bindings(inst)
@@ -81,8 +82,11 @@ def _collect_module(routing: Routing, m: Module) -> None:
         if custom_binds:
             rhs = binding_rhs(m, custom_binds[0])
             scope = Scope(m, {**top_env(m), **where_env(m, custom_binds[0])}, routing.notes)
-            custom = parser_of(scope, rhs) if rhs is not None else \
-                Unknown(f"{m.path}:{m.line(custom_binds[0])}", "customRoutes")
+            custom = (
+                parser_of(scope, rhs)
+                if rhs is not None
+                else Unknown(f"{m.path}:{m.line(custom_binds[0])}", "customRoutes")
+            )
             routing.parsers[ty] = ("AutoRoute with customRoutes", Alt((custom, auto)))
         else:
             routing.parsers[ty] = ("AutoRoute", auto)
@@ -108,7 +112,7 @@ def _auto_parser(routing: Routing, controller: str) -> Any:
     options = []
     for ctor, (ty, _line, _path) in routing.constructors.items():
         if ty == controller:
-            name = ctor[:-len("Action")] if ctor.endswith("Action") else ctor
+            name = ctor[: -len("Action")] if ctor.endswith("Action") else ctor
             options.append(Seq((Lit("/" + name), End(), Pure(ctor)), keep=2))
     return Alt(tuple(options))
 
@@ -148,6 +152,9 @@ def _collect_dsl(routing: Routing, m: Module, body: str, line: int) -> None:
         routing.parsers[owner] = ("[routes| |] block", Alt(tuple(options)))
         routing.has_path.add(owner)
     if app:
-        base = app[:-len("Application")] if app.endswith("Application") and \
-            app != "Application" else app
+        base = (
+            app[: -len("Application")]
+            if app.endswith("Application") and app != "Application"
+            else app
+        )
         routing.app_bindings[base[:1].lower() + base[1:] + "Routes"] = list(grouped)

@@ -18,8 +18,10 @@ from . import Verdict, line_col, line_of, source_line
 TABLE = "probes"
 SCHEMA_FILE = "Application/Schema.sql"
 _META = re.compile(r"^[ \t]*\\(?:restrict|unrestrict)[ \t]+[A-Za-z0-9_]+[ \t]*$", re.M)
-_TYPE_STOP = re.compile(r"(?i)\b(DEFAULT|NOT|NULL|PRIMARY|REFERENCES|UNIQUE|CHECK|"
-                        r"CONSTRAINT|COLLATE|GENERATED|USING)\b|[,();]")
+_TYPE_STOP = re.compile(
+    r"(?i)\b(DEFAULT|NOT|NULL|PRIMARY|REFERENCES|UNIQUE|CHECK|"
+    r"CONSTRAINT|COLLATE|GENERATED|USING)\b|[,();]"
+)
 
 
 class SchemaSyntaxError(ValueError):
@@ -27,8 +29,7 @@ class SchemaSyntaxError(ValueError):
 
     def __init__(self, path: str, line: int, col: int, message: str, quoted: str) -> None:
         self.path, self.line, self.col = path, line, col
-        self.detail = (f"column {col}: PostgreSQL's parser rejects it ({message}): "
-                       f"`{quoted}`")
+        self.detail = f"column {col}: PostgreSQL's parser rejects it ({message}): `{quoted}`"
         super().__init__(f"{path}:{line}: {self.detail}")
 
 
@@ -79,8 +80,9 @@ def parse_statements(sql: str, path: str) -> list[tuple[int, Any]]:
         message, index = (exc.args + (None,))[:2]
         offset = int(index) if isinstance(index, int) else 0
         line, col = line_col(text, offset)
-        raise SchemaSyntaxError(path, line, col, str(message),
-                                source_line(sql, line).strip()) from None
+        raise SchemaSyntaxError(
+            path, line, col, str(message), source_line(sql, line).strip()
+        ) from None
     out = []
     for raw in raws:
         start = raw.stmt_location or 0
@@ -112,7 +114,7 @@ def _type_of(type_name: Any, sql: str) -> tuple[str, str]:
     spelled = ""
     loc = getattr(type_name, "location", None)
     if isinstance(loc, int) and loc >= 0:
-        spelled = " ".join(sql[loc:_type_end(sql, loc)].split())
+        spelled = " ".join(sql[loc : _type_end(sql, loc)].split())
     return canonical, spelled
 
 
@@ -227,8 +229,11 @@ def _alter(table: Table, cmd: Any, sql: str, line: int, At: Any, ConstrType: Any
     elif cmd.subtype == At.AT_AddConstraint and cmd.def_.contype == ConstrType.CONSTR_PRIMARY:
         table.primary_key = tuple(k.sval for k in cmd.def_.keys or ())
         table.pk_name = cmd.def_.conname or ""
-    elif cmd.subtype == At.AT_DropConstraint and table.primary_key and \
-            cmd.name in (table.pk_name or f"{table.name}_pkey", f"{table.name}_pkey"):
+    elif (
+        cmd.subtype == At.AT_DropConstraint
+        and table.primary_key
+        and cmd.name in (table.pk_name or f"{table.name}_pkey", f"{table.name}_pkey")
+    ):
         table.primary_key = ()
 
 
@@ -243,8 +248,9 @@ def _rename(tables: dict[str, Table], stmt: Any, ObjectType: Any, line: int) -> 
     elif stmt.renameType == ObjectType.OBJECT_COLUMN and stmt.subname in table.columns:
         old = table.columns.pop(stmt.subname)
         table.columns[stmt.newname] = replace(old, name=stmt.newname, line=line)
-        table.primary_key = tuple(stmt.newname if k == stmt.subname else k
-                                  for k in table.primary_key)
+        table.primary_key = tuple(
+            stmt.newname if k == stmt.subname else k for k in table.primary_key
+        )
 
 
 # The workplan's table: (canonical type, default, primary key). NOT NULL everywhere.
@@ -253,9 +259,11 @@ EXPECTED = {
     "name": ("text", None, False),
     "created_at": ("timestamptz", "now()", False),
 }
-_WANT_SPELLED = {"id": "UUID DEFAULT uuid_generate_v4() NOT NULL PRIMARY KEY",
-                 "name": "TEXT NOT NULL",
-                 "created_at": "TIMESTAMP WITH TIME ZONE (timestamptz) DEFAULT now() NOT NULL"}
+_WANT_SPELLED = {
+    "id": "UUID DEFAULT uuid_generate_v4() NOT NULL PRIMARY KEY",
+    "name": "TEXT NOT NULL",
+    "created_at": "TIMESTAMP WITH TIME ZONE (timestamptz) DEFAULT now() NOT NULL",
+}
 
 
 def schema_verdict(sql: str, path: str = SCHEMA_FILE) -> Verdict:
@@ -267,29 +275,48 @@ def schema_verdict(sql: str, path: str = SCHEMA_FILE) -> Verdict:
         return verdict
     table = tables.get(TABLE)
     if table is None:
-        verdict.fail(path, 0, f"the schema leaves no table {TABLE} in schema public "
-                              f"(tables: {', '.join(sorted(tables)) or 'none'})")
+        verdict.fail(
+            path,
+            0,
+            f"the schema leaves no table {TABLE} in schema public "
+            f"(tables: {', '.join(sorted(tables)) or 'none'})",
+        )
         return verdict
     have, want = set(table.columns), set(EXPECTED)
     if have != want:
         extra, missing = sorted(have - want), sorted(want - have)
-        parts = ([f"lacks {', '.join(missing)}"] if missing else []) + \
-                ([f"has extra {', '.join(extra)}"] if extra else [])
-        verdict.fail(path, table.line, f"{TABLE} {' and '.join(parts)} (columns: "
-                                       f"{', '.join(table.columns)}; expected id, name, "
-                                       f"created_at)")
+        parts = ([f"lacks {', '.join(missing)}"] if missing else []) + (
+            [f"has extra {', '.join(extra)}"] if extra else []
+        )
+        verdict.fail(
+            path,
+            table.line,
+            f"{TABLE} {' and '.join(parts)} (columns: "
+            f"{', '.join(table.columns)}; expected id, name, "
+            f"created_at)",
+        )
     for name, (type_, default, pk) in EXPECTED.items():
         col = table.columns.get(name)
         if col is None:
             continue
         is_pk = table.primary_key == (name,)
-        if col.type != type_ or (col.default or None) != default or \
-                not (col.not_null or is_pk) or is_pk != pk:
-            verdict.fail(path, col.line, f"{TABLE}.{name} is {col.describe(is_pk)}, "
-                                         f"expected {_WANT_SPELLED[name]}")
+        if (
+            col.type != type_
+            or (col.default or None) != default
+            or not (col.not_null or is_pk)
+            or is_pk != pk
+        ):
+            verdict.fail(
+                path,
+                col.line,
+                f"{TABLE}.{name} is {col.describe(is_pk)}, expected {_WANT_SPELLED[name]}",
+            )
     if table.primary_key and table.primary_key != ("id",):
-        verdict.fail(path, table.line, f"{TABLE}'s primary key is "
-                                       f"({', '.join(table.primary_key)}), expected (id)")
+        verdict.fail(
+            path,
+            table.line,
+            f"{TABLE}'s primary key is ({', '.join(table.primary_key)}), expected (id)",
+        )
     return verdict
 
 
@@ -307,13 +334,18 @@ def migration_verdict(migrations: dict[str, str]) -> Verdict:
             continue
         for _line, stmt in statements:
             relation = getattr(stmt, "relation", None)
-            if isinstance(stmt, (ast.CreateStmt, ast.AlterTableStmt, ast.RenameStmt)) and \
-                    _public(relation) == TABLE:
+            if (
+                isinstance(stmt, (ast.CreateStmt, ast.AlterTableStmt, ast.RenameStmt))
+                and _public(relation) == TABLE
+            ):
                 touching.append(path)
     if not migrations:
         verdict.fail("Application/Migration", 0, "no migration (*.sql) in Application/Migration/")
     elif not touching:
-        verdict.fail("Application/Migration", 0,
-                     f"none of the {len(migrations)} migrations creates or alters table "
-                     f"{TABLE} in code ({', '.join(sorted(migrations))})")
+        verdict.fail(
+            "Application/Migration",
+            0,
+            f"none of the {len(migrations)} migrations creates or alters table "
+            f"{TABLE} in code ({', '.join(sorted(migrations))})",
+        )
     return verdict

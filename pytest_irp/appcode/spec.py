@@ -24,8 +24,11 @@ def _applications(m: Module, root: Any, head: str) -> list[tuple[Any, list[Any]]
     """Every ``head a b ...`` (also ``head a $ b``) under ``root``."""
     found = []
     for node in walk(root):
-        if node.type == "apply" and (node.parent is None or node.parent.type != "apply" or
-                                     node.parent.child_by_field_name("function") != node):
+        if node.type == "apply" and (
+            node.parent is None
+            or node.parent.type != "apply"
+            or node.parent.child_by_field_name("function") != node
+        ):
             fn, args = flatten_apply(m, node)
             if last_name(m.code(fn)) == head:
                 found.append((node, args))
@@ -36,12 +39,15 @@ def _gets_probes(m: Module, node: Any, probes_actions: set[str]) -> str:
     """How the example under ``node`` requests GET /probes ('' if it does not)."""
     for _app, args in _applications(m, node, "get"):
         if args and string_value(m, args[0]) == PATH:
-            return "hspec-wai `get \"/probes\"`"
+            return 'hspec-wai `get "/probes"`'
     for head in ("callAction", "callActionWithParams"):
         for _app, args in _applications(m, node, head):
             target = unwrap(args[0]) if args else None
-            ctor = m.code(named(target)[0]) if target is not None and target.type == "record" \
-                and named(target) else (m.code(target) if target is not None else "")
+            ctor = (
+                m.code(named(target)[0])
+                if target is not None and target.type == "record" and named(target)
+                else (m.code(target) if target is not None else "")
+            )
             if ctor in probes_actions:
                 return f"IHP.Hspec `{head} {ctor}`"
     for node2 in walk(node):  # callAction $ ProbesAction
@@ -49,17 +55,23 @@ def _gets_probes(m: Module, node: Any, probes_actions: set[str]) -> str:
             op = node2.child_by_field_name("operator")
             left = node2.child_by_field_name("left_operand")
             right = node2.child_by_field_name("right_operand")
-            if op is not None and m.code(op) == "$" and left is not None and \
-                    right is not None and last_name(m.code(unwrap(left))) == "callAction" \
-                    and m.code(unwrap(right)) in probes_actions:
+            if (
+                op is not None
+                and m.code(op) == "$"
+                and left is not None
+                and right is not None
+                and last_name(m.code(unwrap(left))) == "callAction"
+                and m.code(unwrap(right)) in probes_actions
+            ):
                 return f"IHP.Hspec `callAction $ {m.code(unwrap(right))}`"
     return ""
 
 
 def _asserts(m: Module, node: Any) -> bool:
     for n in walk(node):
-        if n.type in ("variable", "operator", "qualified") and \
-                last_name(m.code(n)).strip("`").startswith(("should", "response")):
+        if n.type in ("variable", "operator", "qualified") and last_name(m.code(n)).strip(
+            "`"
+        ).startswith(("should", "response")):
             return True
     return False
 
@@ -80,8 +92,7 @@ def spec_examples(m: Module, probes_actions: set[str]) -> tuple[list[Example], i
         if not args or string_value(m, args[0]) != DESCRIBE:
             continue
         describe_line = describe_line or m.line(node)
-        scope = node.parent if node.parent is not None and node.parent.type == "infix" \
-            else node
+        scope = node.parent if node.parent is not None and node.parent.type == "infix" else node
         for it, it_args in _applications(m, scope, "it"):
             title = string_value(m, it_args[0]) if it_args else None
             body = it.parent if it.parent is not None and it.parent.type == "infix" else it
@@ -123,16 +134,21 @@ def _spec_verdict(files: Mapping[str, str], probes_actions: set[str]) -> Verdict
         if line and best is None:
             best = (path, line)
     if best is not None:
-        verdict.fail(best[0], best[1], f"describe \"{DESCRIBE}\" has no example (`it`) that "
-                                       f"requests GET {PATH} (hspec-wai `get \"{PATH}\"` or "
-                                       f"IHP.Hspec `callAction` of "
-                                       f"{' / '.join(sorted(probes_actions)) or 'its action'})"
-                                       f" and asserts on the response")
+        verdict.fail(
+            best[0],
+            best[1],
+            f'describe "{DESCRIBE}" has no example (`it`) that '
+            f'requests GET {PATH} (hspec-wai `get "{PATH}"` or '
+            f"IHP.Hspec `callAction` of "
+            f"{' / '.join(sorted(probes_actions)) or 'its action'})"
+            f" and asserts on the response",
+        )
     elif SPEC_FILE not in files:
-        verdict.fail(SPEC_FILE, 0, f"missing, and no other module in Test/ has "
-                                   f"`describe \"{DESCRIBE}\"`")
+        verdict.fail(
+            SPEC_FILE, 0, f'missing, and no other module in Test/ has `describe "{DESCRIBE}"`'
+        )
     else:
-        verdict.fail(SPEC_FILE, 0, f"no `describe \"{DESCRIBE}\"` in code")
+        verdict.fail(SPEC_FILE, 0, f'no `describe "{DESCRIBE}"` in code')
     return verdict
 
 
@@ -141,10 +157,12 @@ def _note_hspec_import(verdict: Verdict, m: Module) -> None:
         if node.type == "import":
             mod = node.child_by_field_name("module")
             if mod is not None and m.code(mod) == "IHP.HSpec":
-                verdict.note(f"{m.path}:{m.line(node)}: `import IHP.HSpec` (the workplan's "
-                             f"snippet) is not IHP's module: it is `IHP.Hspec` "
-                             f"(withIHPApp, callAction, response* helpers); `get` and "
-                             f"`shouldRespondWith` come from hspec-wai")
+                verdict.note(
+                    f"{m.path}:{m.line(node)}: `import IHP.HSpec` (the workplan's "
+                    f"snippet) is not IHP's module: it is `IHP.Hspec` "
+                    f"(withIHPApp, callAction, response* helpers); `get` and "
+                    f"`shouldRespondWith` come from hspec-wai"
+                )
 
 
 # ------------------------------------------------------------------ the test run
@@ -183,7 +201,7 @@ def group_examples(output: str, group: str = DESCRIBE) -> list[str]:
         if line.strip() != group:
             continue
         indent = len(line) - len(line.lstrip())
-        for nxt in lines[i + 1:]:
+        for nxt in lines[i + 1 :]:
             if not nxt.strip():
                 break
             if len(nxt) - len(nxt.lstrip()) <= indent:
@@ -202,14 +220,22 @@ def run_verdict(output: str) -> tuple[Verdict, list[str]]:
     summary = hspec_summary(output)
     titles = group_examples(output)
     if summary is None:
-        verdict.fail(where, 0, "no hspec summary line (`N examples, N failures`): the specs "
-                               "did not run, or their output was not captured")
+        verdict.fail(
+            where,
+            0,
+            "no hspec summary line (`N examples, N failures`): the specs "
+            "did not run, or their output was not captured",
+        )
     elif summary.examples == 0:
         verdict.fail(where, 0, "hspec ran 0 examples")
     elif summary.failures or summary.pending:
-        verdict.fail(where, 0, f"hspec reports {summary.examples} examples, "
-                               f"{summary.failures} failures, {summary.pending} pending "
-                               f"(pending is not passing)")
+        verdict.fail(
+            where,
+            0,
+            f"hspec reports {summary.examples} examples, "
+            f"{summary.failures} failures, {summary.pending} pending "
+            f"(pending is not passing)",
+        )
     if not titles:
         verdict.fail(where, 0, f"the output names no example under {DESCRIBE}")
     return verdict, titles

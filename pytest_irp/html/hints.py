@@ -20,80 +20,124 @@ class Hint:
 
 def _ssh_alias(host: str, ssh_config: str) -> str:
     config = f"-F {ssh_config} " if ssh_config else ""
-    return (f"Test the alias outside pytest: `ssh {config}-G {host}` prints the hostname, "
-            f"port and user ssh will use; `ssh {config}{host} true` must exit 0 without a "
-            f"prompt. Fix the alias in the ssh config (or the setting `host`/`ssh_config`) "
-            f"and re-run.")
+    return (
+        f"Test the alias outside pytest: `ssh {config}-G {host}` prints the hostname, "
+        f"port and user ssh will use; `ssh {config}{host} true` must exit 0 without a "
+        f"prompt. Fix the alias in the ssh config (or the setting `host`/`ssh_config`) "
+        f"and re-run."
+    )
 
 
 _Rule = tuple[re.Pattern[str], Callable[[re.Match[str], str, str], Hint]]
 
 _RULES: list[_Rule] = [
-    (re.compile(r"Could not resolve hostname ([^\s:]+)"),
-     lambda m, host, cfg: Hint(
-         f"ssh cannot resolve the host name {m.group(1)!r}: it is neither an alias in the "
-         f"ssh config nor a name DNS knows.", _ssh_alias(m.group(1), cfg))),
-    (re.compile(r"connect to host (\S+) port (\d+): Connection refused"),
-     lambda m, host, cfg: Hint(
-         f"Nothing accepts SSH connections on {m.group(1)} port {m.group(2)} (connection "
-         f"refused): sshd is not running there, or the alias points at the wrong "
-         f"host or port.", _ssh_alias(host or m.group(1), cfg))),
-    (re.compile(r"connect to host (\S+) port (\d+): (Connection timed out|No route to host)"),
-     lambda m, host, cfg: Hint(
-         f"{m.group(1)} port {m.group(2)} cannot be reached ({m.group(3).lower()}): the "
-         f"host is down or a firewall drops the connection.", _ssh_alias(host or m.group(1),
-                                                                       cfg))),
-    (re.compile(r"Permission denied \(([^)]*)\)"),
-     lambda m, host, cfg: Hint(
-         f"The SSH server refused the login ({m.group(1)}): no key it accepts was offered.",
-         "Check which key ssh offers: `ssh -v " + (host or "HOST") + " true` and the "
-         "IdentityFile of the alias; the run never types a password.")),
-    (re.compile(r"Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED"),
-     lambda m, host, cfg: Hint(
-         "ssh does not trust the host key of the build host (unknown or changed).",
-         "Verify the host's key and add it to known_hosts (`ssh-keyscan` and compare the "
-         "fingerprint out of band), then re-run.")),
-    (re.compile(r"No such file or directory: '[^']*helm[^']*'|\bhelm: (?:command )?not found"),
-     lambda m, host, cfg: Hint(
-         "helm is not installed on this machine (or not on PATH).",
-         "Install helm 3 (`helm version --short` must print v3...) or point the setting "
-         "`helm` (--irp-helm) at its binary.")),
-    (re.compile(r"\bskopeo: (?:command )?not found"),
-     lambda m, host, cfg: Hint(
-         "skopeo is not installed on the build host (or not on the SSH session's PATH).",
-         "Install skopeo there or set `skopeo` (--irp-skopeo) to its full path, e.g. a "
-         "/nix/store/...-skopeo/bin/skopeo.")),
-    (re.compile(r"\bnix: (?:command )?not found"),
-     lambda m, host, cfg: Hint(
-         "nix is not on the PATH of a non-interactive SSH session on the build host.",
-         f"Run `ssh {host or 'HOST'} nix --version`; add nix's profile to the PATH sshd "
-         f"gives (e.g. in ~/.ssh/environment or /etc/profile.d) and re-run.")),
-    (re.compile(r"builder for '([^']+)' failed with exit code (\d+)"),
-     lambda m, host, cfg: Hint(
-         f"`nix build` failed: the builder of {m.group(1).rsplit('/', 1)[-1]} exited "
-         f"{m.group(2)}.",
-         "Read the last lines of the build record below and the full build log; fix the "
-         "app and re-run `pytest -k T06`.")),
-    (re.compile(r"registry (\S+) rejected the credentials"),
-     lambda m, host, cfg: Hint(
-         f"The registry {m.group(1)} refused the user's credentials.",
-         "Check `registry_user` and the password (IRP_REGISTRY_PASSWORD or "
-         "registry_password_file); try `skopeo login --tls-verify=false " + m.group(1)
-         + "` by hand.")),
-    (re.compile(r"registry (\S+) is unreachable"),
-     lambda m, host, cfg: Hint(
-         f"The registry {m.group(1)} does not answer from this machine.",
-         f"Try `curl -sS http://{m.group(1)}/v2/` (expect HTTP 401 with a "
-         f"WWW-Authenticate header) and check the setting `registry`.")),
-    (re.compile(r"No space left on device"),
-     lambda m, host, cfg: Hint(
-         "The build host ran out of disk space.",
-         "Free space in /nix (`nix-collect-garbage -d`) and re-run.")),
-    (re.compile(r"timed out|ran out of time"),
-     lambda m, host, cfg: Hint(
-         "A command did not finish within its time limit.",
-         "See the stage record below for the command; raise the stage's timeout_* setting "
-         "if the host is just slow.")),
+    (
+        re.compile(r"Could not resolve hostname ([^\s:]+)"),
+        lambda m, host, cfg: Hint(
+            f"ssh cannot resolve the host name {m.group(1)!r}: it is neither an alias in the "
+            f"ssh config nor a name DNS knows.",
+            _ssh_alias(m.group(1), cfg),
+        ),
+    ),
+    (
+        re.compile(r"connect to host (\S+) port (\d+): Connection refused"),
+        lambda m, host, cfg: Hint(
+            f"Nothing accepts SSH connections on {m.group(1)} port {m.group(2)} (connection "
+            f"refused): sshd is not running there, or the alias points at the wrong "
+            f"host or port.",
+            _ssh_alias(host or m.group(1), cfg),
+        ),
+    ),
+    (
+        re.compile(r"connect to host (\S+) port (\d+): (Connection timed out|No route to host)"),
+        lambda m, host, cfg: Hint(
+            f"{m.group(1)} port {m.group(2)} cannot be reached ({m.group(3).lower()}): the "
+            f"host is down or a firewall drops the connection.",
+            _ssh_alias(host or m.group(1), cfg),
+        ),
+    ),
+    (
+        re.compile(r"Permission denied \(([^)]*)\)"),
+        lambda m, host, cfg: Hint(
+            f"The SSH server refused the login ({m.group(1)}): no key it accepts was offered.",
+            "Check which key ssh offers: `ssh -v " + (host or "HOST") + " true` and the "
+            "IdentityFile of the alias; the run never types a password.",
+        ),
+    ),
+    (
+        re.compile(r"Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED"),
+        lambda m, host, cfg: Hint(
+            "ssh does not trust the host key of the build host (unknown or changed).",
+            "Verify the host's key and add it to known_hosts (`ssh-keyscan` and compare the "
+            "fingerprint out of band), then re-run.",
+        ),
+    ),
+    (
+        re.compile(r"No such file or directory: '[^']*helm[^']*'|\bhelm: (?:command )?not found"),
+        lambda m, host, cfg: Hint(
+            "helm is not installed on this machine (or not on PATH).",
+            "Install helm 3 (`helm version --short` must print v3...) or point the setting "
+            "`helm` (--irp-helm) at its binary.",
+        ),
+    ),
+    (
+        re.compile(r"\bskopeo: (?:command )?not found"),
+        lambda m, host, cfg: Hint(
+            "skopeo is not installed on the build host (or not on the SSH session's PATH).",
+            "Install skopeo there or set `skopeo` (--irp-skopeo) to its full path, e.g. a "
+            "/nix/store/...-skopeo/bin/skopeo.",
+        ),
+    ),
+    (
+        re.compile(r"\bnix: (?:command )?not found"),
+        lambda m, host, cfg: Hint(
+            "nix is not on the PATH of a non-interactive SSH session on the build host.",
+            f"Run `ssh {host or 'HOST'} nix --version`; add nix's profile to the PATH sshd "
+            f"gives (e.g. in ~/.ssh/environment or /etc/profile.d) and re-run.",
+        ),
+    ),
+    (
+        re.compile(r"builder for '([^']+)' failed with exit code (\d+)"),
+        lambda m, host, cfg: Hint(
+            f"`nix build` failed: the builder of {m.group(1).rsplit('/', 1)[-1]} exited "
+            f"{m.group(2)}.",
+            "Read the last lines of the build record below and the full build log; fix the "
+            "app and re-run `pytest -k T06`.",
+        ),
+    ),
+    (
+        re.compile(r"registry (\S+) rejected the credentials"),
+        lambda m, host, cfg: Hint(
+            f"The registry {m.group(1)} refused the user's credentials.",
+            "Check `registry_user` and the password (IRP_REGISTRY_PASSWORD or "
+            "registry_password_file); try `skopeo login --tls-verify=false "
+            + m.group(1)
+            + "` by hand.",
+        ),
+    ),
+    (
+        re.compile(r"registry (\S+) is unreachable"),
+        lambda m, host, cfg: Hint(
+            f"The registry {m.group(1)} does not answer from this machine.",
+            f"Try `curl -sS http://{m.group(1)}/v2/` (expect HTTP 401 with a "
+            f"WWW-Authenticate header) and check the setting `registry`.",
+        ),
+    ),
+    (
+        re.compile(r"No space left on device"),
+        lambda m, host, cfg: Hint(
+            "The build host ran out of disk space.",
+            "Free space in /nix (`nix-collect-garbage -d`) and re-run.",
+        ),
+    ),
+    (
+        re.compile(r"timed out|ran out of time"),
+        lambda m, host, cfg: Hint(
+            "A command did not finish within its time limit.",
+            "See the stage record below for the command; raise the stage's timeout_* setting "
+            "if the host is just slow.",
+        ),
+    ),
 ]
 
 

@@ -152,8 +152,7 @@ def criterion_status(statuses: Sequence[str]) -> str:
     except KeyError:
         if STATUS_FAIL in statuses:
             return STATUS_FAIL
-        return next(s for s in statuses if s not in (STATUS_PASS, STATUS_SKIPPED,
-                                                     STATUS_BLOCKED))
+        return next(s for s in statuses if s not in (STATUS_PASS, STATUS_SKIPPED, STATUS_BLOCKED))
 
 
 def verdict(criteria: Sequence[CriterionView], exit_code: int | None) -> str:
@@ -171,8 +170,9 @@ def verdict(criteria: Sequence[CriterionView], exit_code: int | None) -> str:
     return VERDICT_PASSED if exit_code == 0 else VERDICT_NOT_PROVEN
 
 
-def verdict_line(word: str, criteria: Sequence[CriterionView], run: RunInfo,
-                 not_selected: int) -> str:
+def verdict_line(
+    word: str, criteria: Sequence[CriterionView], run: RunInfo, not_selected: int
+) -> str:
     required = [c for c in criteria if not c.optional]
     passed = sum(1 for c in required if c.status == STATUS_PASS)
     parts = [f"{word}: {passed} of {len(required)} required criteria passed"]
@@ -196,28 +196,47 @@ def _link(path: str, base: str) -> str:
 
 
 def stage_view(result: StageResult, title: str, base: str) -> StageView:
-    commands = [CommandView(str(c.get("host", "")), command_text(c.get("argv") or []),
-                            c.get("rc"), float(c.get("duration") or 0),
-                            clean_output((c.get("stdout") or "") + (c.get("stderr") or "")),
-                            bool(c.get("timed_out")))
-                for c in result.commands]
+    commands = [
+        CommandView(
+            str(c.get("host", "")),
+            command_text(c.get("argv") or []),
+            c.get("rc"),
+            float(c.get("duration") or 0),
+            clean_output((c.get("stdout") or "") + (c.get("stderr") or "")),
+            bool(c.get("timed_out")),
+        )
+        for c in result.commands
+    ]
     hosts = list(dict.fromkeys(c.host for c in commands))
     reused = ""
     if result.reused_from:
-        reused = (f"reused from run {result.reused_from.get('run_id')} at "
-                  f"{result.reused_from.get('time')}")
-    value = json.dumps(result.value, indent=2, default=str, ensure_ascii=False) \
-        if result.value else ""
+        reused = (
+            f"reused from run {result.reused_from.get('run_id')} at "
+            f"{result.reused_from.get('time')}"
+        )
+    value = (
+        json.dumps(result.value, indent=2, default=str, ensure_ascii=False) if result.value else ""
+    )
     if len(value) > VALUE_CHARS:
         value = value[:VALUE_CHARS] + "\n[... cut: the full value is in summary.json ...]"
     cause = plain_cause(result.cause)
     if result.status == "blocked":
         cause = f"not run: needs stage {result.root_stage} ({result.root_criterion}), which failed"
-    return StageView(result.stage, result.criterion, title, result.status.upper(),
-                     result.duration, hosts, cause, reused, commands,
-                     clean_output(result.details), value,
-                     [(name, _link(path, base)) for name, path in result.logs.items()],
-                     [(f.severity, f.title, f.fix) for f in result.findings])
+    return StageView(
+        result.stage,
+        result.criterion,
+        title,
+        result.status.upper(),
+        result.duration,
+        hosts,
+        cause,
+        reused,
+        commands,
+        clean_output(result.details),
+        value,
+        [(name, _link(path, base)) for name, path in result.logs.items()],
+        [(f.severity, f.title, f.fix) for f in result.findings],
+    )
 
 
 def check_view(rec: CheckRecord, root: RootCause | None) -> CheckView:
@@ -232,8 +251,9 @@ def check_view(rec: CheckRecord, root: RootCause | None) -> CheckView:
     return CheckView(rec.nodeid, rec.check, rec.status, rec.duration, cause)
 
 
-def root_cause(records: Sequence[CheckRecord], results: Mapping[str, StageResult],
-               host: str, ssh_config: str) -> RootCause | None:
+def root_cause(
+    records: Sequence[CheckRecord], results: Mapping[str, StageResult], host: str, ssh_config: str
+) -> RootCause | None:
     """The stage that failed first (by start time), else the first failed check."""
     failed = [r for r in results.values() if r.status == "failed"]
     if failed:
@@ -242,17 +262,31 @@ def root_cause(records: Sequence[CheckRecord], results: Mapping[str, StageResult
         cmd = bad[-1] if bad else (first.commands[-1] if first.commands else None)
         where = str(cmd.get("host", "")) if cmd else ""
         hint = hint_for(first.cause, host if where in ("", host) else where, ssh_config)
-        return RootCause(first.stage, first.criterion, where, plain_cause(first.cause),
-                         hint.what if hint else "",
-                         hint.next_step if hint else
-                         f"Read the record of stage {first.stage} under {first.criterion} "
-                         f"below; re-run with `pytest -k {first.criterion}`.",
-                         command_text(cmd.get("argv") or []) if cmd else "")
+        return RootCause(
+            first.stage,
+            first.criterion,
+            where,
+            plain_cause(first.cause),
+            hint.what if hint else "",
+            hint.next_step
+            if hint
+            else f"Read the record of stage {first.stage} under {first.criterion} "
+            f"below; re-run with `pytest -k {first.criterion}`.",
+            command_text(cmd.get("argv") or []) if cmd else "",
+        )
     for rec in records:
         if rec.status == STATUS_FAIL:
-            return RootCause("", rec.criterion, "", plain_cause(rec.cause), "",
-                             f"Read the check's failure in the terminal output or JUnit XML; "
-                             f"re-run with `pytest -k {rec.criterion}`.", "", rec.check)
+            return RootCause(
+                "",
+                rec.criterion,
+                "",
+                plain_cause(rec.cause),
+                "",
+                f"Read the check's failure in the terminal output or JUnit XML; "
+                f"re-run with `pytest -k {rec.criterion}`.",
+                "",
+                rec.check,
+            )
     return None
 
 
@@ -278,9 +312,16 @@ def digest_match(chain: Sequence[tuple[str, str]]) -> str:
     return "match" if len(set(digests)) == 1 else "differ"
 
 
-def build(*, records: Sequence[CheckRecord], results: Mapping[str, StageResult],
-          titles: Mapping[str, str], stage_titles: Mapping[str, str], run: RunInfo,
-          base: str, title: str) -> Report:
+def build(
+    *,
+    records: Sequence[CheckRecord],
+    results: Mapping[str, StageResult],
+    titles: Mapping[str, str],
+    stage_titles: Mapping[str, str],
+    run: RunInfo,
+    base: str,
+    title: str,
+) -> Report:
     """The whole report. ``base``: the folder the page is written to (links are relative
     to it); ``titles``: criterion -> title, in pipeline order; ``stage_titles``: stage ->
     title, in pipeline order (the order of the stage lists)."""
@@ -295,20 +336,35 @@ def build(*, records: Sequence[CheckRecord], results: Mapping[str, StageResult],
     criteria = []
     for crit in sorted(by_crit, key=lambda c: (order.index(c) if c in order else 99, c)):
         recs = by_crit[crit]
-        criteria.append(CriterionView(
-            crit, titles.get(crit, ""), criterion_status([r.status for r in recs]),
-            is_optional(titles.get(crit, "")), sum(r.duration for r in recs),
-            [check_view(r, root) for r in recs],
-            [s for s in stages if s.criterion == crit]))
+        criteria.append(
+            CriterionView(
+                crit,
+                titles.get(crit, ""),
+                criterion_status([r.status for r in recs]),
+                is_optional(titles.get(crit, "")),
+                sum(r.duration for r in recs),
+                [check_view(r, root) for r in recs],
+                [s for s in stages if s.criterion == crit],
+            )
+        )
     chain = digest_chain(results)
     reference = cast(PushedImage, ok_value(results, "push")).get("image", "")
     not_selected = [(c, t) for c, t in titles.items() if c not in by_crit]
     word = verdict(criteria, run.exit_code)
-    return Report(title=title, verdict=word,
-                  verdict_line=verdict_line(word, criteria, run, len(not_selected)),
-                  criteria_counts=_counts(c.status for c in criteria),
-                  check_counts=_counts(r.status for r in records), run=run,
-                  criteria=criteria, not_selected_criteria=not_selected, root=root,
-                  findings=findings(results), digests=chain,
-                  digest_match=digest_match(chain), reference=reference, stages=stages,
-                  upstream=[s for s in stages if s.criterion not in by_crit])
+    return Report(
+        title=title,
+        verdict=word,
+        verdict_line=verdict_line(word, criteria, run, len(not_selected)),
+        criteria_counts=_counts(c.status for c in criteria),
+        check_counts=_counts(r.status for r in records),
+        run=run,
+        criteria=criteria,
+        not_selected_criteria=not_selected,
+        root=root,
+        findings=findings(results),
+        digests=chain,
+        digest_match=digest_match(chain),
+        reference=reference,
+        stages=stages,
+        upstream=[s for s in stages if s.criterion not in by_crit],
+    )

@@ -20,13 +20,21 @@ from .text import duration_text
 
 # Dark text on light tints; every pair has a contrast ratio of at least 4.5:1 (WCAG AA),
 # checked by testing/test_report_browser.py in the rendered page.
-_KNOWN = {"PASS": ("#1b5e20", "#e8f5e9"), "OK": ("#1b5e20", "#e8f5e9"),
-          "FAIL": ("#b71c1c", "#ffebee"), "FAILED": ("#b71c1c", "#ffebee"),
-          "BLOCKED": ("#7a3e00", "#fff3e0"), "SKIPPED": ("#424242", "#eeeeee"),
-          "NOT RUN": ("#4a148c", "#f3e5f5")}
+_KNOWN = {
+    "PASS": ("#1b5e20", "#e8f5e9"),
+    "OK": ("#1b5e20", "#e8f5e9"),
+    "FAIL": ("#b71c1c", "#ffebee"),
+    "FAILED": ("#b71c1c", "#ffebee"),
+    "BLOCKED": ("#7a3e00", "#fff3e0"),
+    "SKIPPED": ("#424242", "#eeeeee"),
+    "NOT RUN": ("#4a148c", "#f3e5f5"),
+}
 _OTHER = [("#0d47a1", "#e3f2fd"), ("#004d40", "#e0f2f1"), ("#3e2723", "#efebe9")]
-_VERDICT = {"PASSED": ("#ffffff", "#1b5e20"), "FAILED": ("#ffffff", "#b71c1c"),
-            "NOT PROVEN": ("#ffffff", "#7a3e00")}
+_VERDICT = {
+    "PASSED": ("#ffffff", "#1b5e20"),
+    "FAILED": ("#ffffff", "#b71c1c"),
+    "NOT PROVEN": ("#ffffff", "#7a3e00"),
+}
 
 
 Redact = Callable[[str], str]
@@ -142,18 +150,21 @@ def banner(rep: Report) -> str:
     fg, bg = _VERDICT.get(rep.verdict, ("#ffffff", "#333333"))
     run = rep.run
     selection = ", ".join(run.selection) if run.selection else "all criteria (full run)"
-    links = " · ".join(f'<a href="{_e(rep.link_prefix + href)}">{_e(name)}</a>'
-                       for name, href in run.links)
+    links = " · ".join(
+        f'<a href="{_e(rep.link_prefix + href)}">{_e(name)}</a>' for name, href in run.links
+    )
     not_sel = ""
     if rep.not_selected_criteria:
         ids = ", ".join(c for c, _ in rep.not_selected_criteria)
         not_sel = f"<p>Not selected (not run): {_e(ids)}</p>"
-    return (f'<header class="banner" id="verdict" style="color:{fg};background:{bg}">'
-            f'<h1>{_e(rep.verdict)}</h1><p><b>{_e(rep.verdict_line)}</b></p>'
-            f'{_counts(rep.criteria_counts, "criteria")}{_counts(rep.check_counts, "checks")}'
-            f"<p>Selection: {_e(selection)}</p>{not_sel}"
-            f"<p>Command: <code>{_e(run.command_line)}</code></p>"
-            f"<p>Run {_e(run.run_id)}" + (f" · {links}" if links else "") + "</p></header>")
+    return (
+        f'<header class="banner" id="verdict" style="color:{fg};background:{bg}">'
+        f"<h1>{_e(rep.verdict)}</h1><p><b>{_e(rep.verdict_line)}</b></p>"
+        f"{_counts(rep.criteria_counts, 'criteria')}{_counts(rep.check_counts, 'checks')}"
+        f"<p>Selection: {_e(selection)}</p>{not_sel}"
+        f"<p>Command: <code>{_e(run.command_line)}</code></p>"
+        f"<p>Run {_e(run.run_id)}" + (f" · {links}" if links else "") + "</p></header>"
+    )
 
 
 def root_section(root: RootCause | None) -> str:
@@ -181,18 +192,28 @@ def root_section(root: RootCause | None) -> str:
 
 def _check_row(check: CheckView) -> str:
     cause = f'<br><span class="muted">{_e(check.cause)}</span>' if check.cause else ""
-    return (f'<tr class="check" data-status="{_e(check.status)}" title="{_e(check.nodeid)}">'
-            f'<td class="st">{badge(check.status)}</td><td>{_e(check.check)}{cause}</td>'
-            f'<td class="num">{_e(duration_text(check.duration))}</td></tr>')
+    return (
+        f'<tr class="check" data-status="{_e(check.status)}" title="{_e(check.nodeid)}">'
+        f'<td class="st">{badge(check.status)}</td><td>{_e(check.check)}{cause}</td>'
+        f'<td class="num">{_e(duration_text(check.duration))}</td></tr>'
+    )
 
 
 def stage_record(stage: StageView, open_: bool = False, prefix: str = "") -> str:
-    head = (f"stage {stage.name} ({stage.criterion}): {stage.status}, "
-            f"{duration_text(stage.duration)}"
-            + (f", {len(stage.commands)} command{'s' if len(stage.commands) > 1 else ''}"
-               if stage.commands else ""))
-    parts = [f'<details class="record" id="stage-{_e(stage.name)}"'
-             + (" open" if open_ else "") + f"><summary>{_e(head)}</summary>"]
+    head = (
+        f"stage {stage.name} ({stage.criterion}): {stage.status}, "
+        f"{duration_text(stage.duration)}"
+        + (
+            f", {len(stage.commands)} command{'s' if len(stage.commands) > 1 else ''}"
+            if stage.commands
+            else ""
+        )
+    )
+    parts = [
+        f'<details class="record" id="stage-{_e(stage.name)}"'
+        + (" open" if open_ else "")
+        + f"><summary>{_e(head)}</summary>"
+    ]
     if stage.title:
         parts.append(f'<p class="muted">{_e(stage.title)}</p>')
     if stage.reused:
@@ -201,22 +222,27 @@ def stage_record(stage: StageView, open_: bool = False, prefix: str = "") -> str
         parts.append(f"<p>Cause: <code>{_e(stage.cause)}</code></p>")
     for cmd in stage.commands:
         rc = "timed out" if cmd.timed_out else f"exit {cmd.rc}"
-        parts.append(f'<p class="cmd">[{_e(cmd.host)}] <code>$ {_e(cmd.command)}</code> '
-                     f'<span class="muted">({_e(rc)}, {_e(duration_text(cmd.duration))})'
-                     f"</span></p>")
+        parts.append(
+            f'<p class="cmd">[{_e(cmd.host)}] <code>$ {_e(cmd.command)}</code> '
+            f'<span class="muted">({_e(rc)}, {_e(duration_text(cmd.duration))})'
+            f"</span></p>"
+        )
         if cmd.output.strip():
             parts.append(f"<pre>{_e(cmd.output.rstrip())}</pre>")
     if stage.details.strip():
         parts.append(f"<p>Last lines:</p><pre>{_e(stage.details.rstrip())}</pre>")
     for severity, title, fix in stage.findings:
-        parts.append(f'<p class="sev-{_e(severity)}">finding [{_e(severity)}] {_e(title)}'
-                     + (f" - fix: {_e(fix)}" if fix else "") + "</p>")
+        parts.append(
+            f'<p class="sev-{_e(severity)}">finding [{_e(severity)}] {_e(title)}'
+            + (f" - fix: {_e(fix)}" if fix else "")
+            + "</p>"
+        )
     if stage.value:
-        parts.append(f"<details><summary>value</summary><pre>{_e(stage.value)}</pre>"
-                     f"</details>")
+        parts.append(f"<details><summary>value</summary><pre>{_e(stage.value)}</pre></details>")
     if stage.logs:
-        links = " · ".join(f'<a href="{_e(prefix + href)}">{_e(name)} log</a>'
-                           for name, href in stage.logs)
+        links = " · ".join(
+            f'<a href="{_e(prefix + href)}">{_e(name)} log</a>' for name, href in stage.logs
+        )
         parts.append(f"<p>Full logs: {links}</p>")
     parts.append("</details>")
     return "".join(parts)
@@ -224,40 +250,51 @@ def stage_record(stage: StageView, open_: bool = False, prefix: str = "") -> str
 
 def _criterion_group(crit: CriterionView, root_stage: str, prefix: str) -> str:
     title = _e(crit.title)
-    rows = [f'<tr class="crit"><td class="st">{badge(crit.status)}</td><td>{_e(crit.id)} '
-            f"{title}</td><td class=\"num\">{_e(duration_text(crit.duration))}</td></tr>"]
+    rows = [
+        f'<tr class="crit"><td class="st">{badge(crit.status)}</td><td>{_e(crit.id)} '
+        f'{title}</td><td class="num">{_e(duration_text(crit.duration))}</td></tr>'
+    ]
     rows.extend(_check_row(c) for c in crit.checks)
     if crit.stages:
         records = "".join(stage_record(s, s.name == root_stage, prefix) for s in crit.stages)
         rows.append(f'<tr class="records"><td colspan="3">{records}</td></tr>')
-    return (f'<tbody class="criterion" id="criterion-{_e(crit.id)}" '
-            f'data-status="{_e(crit.status)}">' + "".join(rows) + "</tbody>")
+    return (
+        f'<tbody class="criterion" id="criterion-{_e(crit.id)}" '
+        f'data-status="{_e(crit.status)}">' + "".join(rows) + "</tbody>"
+    )
 
 
 def _upstream(rep: Report) -> str:
     """Records of stages the selected checks needed, whose own criterion was not selected."""
     if not rep.upstream:
         return ""
-    records = "".join(stage_record(s, rep.root is not None and s.name == rep.root.stage,
-                                   rep.link_prefix) for s in rep.upstream)
-    return ('<tbody class="upstream"><tr class="crit"><td></td><td>Stages the selected checks '
-            'needed (their criteria were not selected)</td><td></td></tr>'
-            f'<tr class="records"><td colspan="3">{records}</td></tr></tbody>')
+    records = "".join(
+        stage_record(s, rep.root is not None and s.name == rep.root.stage, rep.link_prefix)
+        for s in rep.upstream
+    )
+    return (
+        '<tbody class="upstream"><tr class="crit"><td></td><td>Stages the selected checks '
+        "needed (their criteria were not selected)</td><td></td></tr>"
+        f'<tr class="records"><td colspan="3">{records}</td></tr></tbody>'
+    )
 
 
 def criteria_section(rep: Report) -> str:
     total = sum(rep.check_counts.values())
-    buttons = [f'<button type="button" data-filter="ALL" aria-pressed="true">all {total}'
-               "</button>"]
-    buttons.extend(f'<button type="button" data-filter="{_e(s)}" aria-pressed="false">'
-                   f"{_e(s)} {n}</button>" for s, n in rep.check_counts.items())
+    buttons = [f'<button type="button" data-filter="ALL" aria-pressed="true">all {total}</button>']
+    buttons.extend(
+        f'<button type="button" data-filter="{_e(s)}" aria-pressed="false">{_e(s)} {n}</button>'
+        for s, n in rep.check_counts.items()
+    )
     root_stage = rep.root.stage if rep.root else ""
     groups = "".join(_criterion_group(c, root_stage, rep.link_prefix) for c in rep.criteria)
-    parts = ['<section id="criteria"><h2>Exit criteria</h2>',
-             f'<div class="filters">Show: {"".join(buttons)} <span id="filter-note" '
-             'class="muted"></span></div>',
-             '<table class="irp-criteria"><thead><tr><th>Status</th><th>Criterion / check'
-             f'</th><th>Duration</th></tr></thead>{groups}{_upstream(rep)}</table>']
+    parts = [
+        '<section id="criteria"><h2>Exit criteria</h2>',
+        f'<div class="filters">Show: {"".join(buttons)} <span id="filter-note" '
+        'class="muted"></span></div>',
+        '<table class="irp-criteria"><thead><tr><th>Status</th><th>Criterion / check'
+        f"</th><th>Duration</th></tr></thead>{groups}{_upstream(rep)}</table>",
+    ]
     if rep.not_selected_criteria or rep.run.not_selected:
         rows = []
         deselected: dict[str, int] = {}
@@ -265,14 +302,17 @@ def criteria_section(rep: Report) -> str:
             deselected[crit] = deselected.get(crit, 0) + 1
         for crit, title in rep.not_selected_criteria:
             n = deselected.pop(crit, 0)
-            rows.append(f"<tr><td>{_e(crit)}</td><td>{_e(title)}</td>"
-                        f"<td>{_e(n or 'not collected')}</td></tr>")
+            rows.append(
+                f"<tr><td>{_e(crit)}</td><td>{_e(title)}</td>"
+                f"<td>{_e(n or 'not collected')}</td></tr>"
+            )
         for crit, n in deselected.items():
-            rows.append(f"<tr><td>{_e(crit)}</td><td>(partly selected)</td>"
-                        f"<td>{_e(n)}</td></tr>")
-        parts.append('<h3>Not run in this run (not selected)</h3><table id="not-selected">'
-                     "<thead><tr><th>Criterion</th><th>Title</th><th>Checks not selected"
-                     "</th></tr></thead>" + "".join(rows) + "</table>")
+            rows.append(f"<tr><td>{_e(crit)}</td><td>(partly selected)</td><td>{_e(n)}</td></tr>")
+        parts.append(
+            '<h3>Not run in this run (not selected)</h3><table id="not-selected">'
+            "<thead><tr><th>Criterion</th><th>Title</th><th>Checks not selected"
+            "</th></tr></thead>" + "".join(rows) + "</table>"
+        )
     parts.append("</section>")
     return "".join(parts)
 
@@ -283,16 +323,20 @@ def findings_section(rep: Report) -> str:
     items = []
     for f in rep.findings:
         fix = f"<br><b>Fix:</b> {_e(f.fix)}" if f.fix else ""
-        items.append(f'<li><b class="sev-{_e(f.severity)}">[{_e(f.severity)}]</b> '
-                     f"<b>{_e(f.title)}</b> <span class=\"muted\">(stage "
-                     f"{_e(', '.join(f.stages))})</span><br>{_e(f.detail)}{fix}</li>")
+        items.append(
+            f'<li><b class="sev-{_e(f.severity)}">[{_e(f.severity)}]</b> '
+            f'<b>{_e(f.title)}</b> <span class="muted">(stage '
+            f"{_e(', '.join(f.stages))})</span><br>{_e(f.detail)}{fix}</li>"
+        )
     return f'<section id="findings"><h2>Findings</h2><ul>{"".join(items)}</ul></section>'
 
 
 def digests_section(rep: Report) -> str:
     pushed = dict(rep.digests).get("pushed digest", "")
-    rows = [f"<tr><th>image reference</th><td><code>{_e(rep.reference or '-')}</code></td>"
-            "<td></td></tr>"]
+    rows = [
+        f"<tr><th>image reference</th><td><code>{_e(rep.reference or '-')}</code></td>"
+        "<td></td></tr>"
+    ]
     for name, value in rep.digests:
         if not value:
             mark = "- unknown"
@@ -300,12 +344,19 @@ def digests_section(rep: Report) -> str:
             mark = ""
         else:
             mark = "✓ same as pushed" if value == pushed else "✗ differs from pushed"
-        rows.append(f"<tr><th>{_e(name)}</th><td><code>{_e(value or '-')}</code></td>"
-                    f"<td>{_e(mark)}</td></tr>")
-    word = {"match": "✓ digests match", "differ": "✗ digests differ",
-            "incomplete": "digests incomplete (not every step ran)"}[rep.digest_match]
-    return (f'<section id="digests"><h2>Digest chain</h2><p><b>{_e(word)}</b></p>'
-            f"<table>{''.join(rows)}</table></section>")
+        rows.append(
+            f"<tr><th>{_e(name)}</th><td><code>{_e(value or '-')}</code></td>"
+            f"<td>{_e(mark)}</td></tr>"
+        )
+    word = {
+        "match": "✓ digests match",
+        "differ": "✗ digests differ",
+        "incomplete": "digests incomplete (not every step ran)",
+    }[rep.digest_match]
+    return (
+        f'<section id="digests"><h2>Digest chain</h2><p><b>{_e(word)}</b></p>'
+        f"<table>{''.join(rows)}</table></section>"
+    )
 
 
 def stages_section(rep: Report) -> str:
@@ -314,20 +365,27 @@ def stages_section(rep: Report) -> str:
     rows = []
     for s in rep.stages:
         cmds = "<br>".join(f"<code>{_e(c.command[:160])}</code>" for c in s.commands) or (
-            f'<span class="muted">{_e(s.cause)}</span>' if s.cause else "")
-        rows.append(f'<tr><td><a href="#stage-{_e(s.name)}">{_e(s.name)}</a></td>'
-                    f"<td>{_e(s.criterion)}</td><td class=\"st\">{badge(s.status)}</td>"
-                    f"<td>{_e(', '.join(s.hosts) or '-')}</td>"
-                    f'<td class="num">{_e(duration_text(s.duration))}</td>'
-                    f"<td>{cmds}{'<br>' + _e(s.reused) if s.reused else ''}</td></tr>")
-    return ('<section id="stages"><h2>Stages</h2><table><thead><tr><th>Stage</th>'
-            "<th>Criterion</th><th>Status</th><th>Host</th><th>Duration</th><th>Commands"
-            f"</th></tr></thead>{''.join(rows)}</table></section>")
+            f'<span class="muted">{_e(s.cause)}</span>' if s.cause else ""
+        )
+        rows.append(
+            f'<tr><td><a href="#stage-{_e(s.name)}">{_e(s.name)}</a></td>'
+            f'<td>{_e(s.criterion)}</td><td class="st">{badge(s.status)}</td>'
+            f"<td>{_e(', '.join(s.hosts) or '-')}</td>"
+            f'<td class="num">{_e(duration_text(s.duration))}</td>'
+            f"<td>{cmds}{'<br>' + _e(s.reused) if s.reused else ''}</td></tr>"
+        )
+    return (
+        '<section id="stages"><h2>Stages</h2><table><thead><tr><th>Stage</th>'
+        "<th>Criterion</th><th>Status</th><th>Host</th><th>Duration</th><th>Commands"
+        f"</th></tr></thead>{''.join(rows)}</table></section>"
+    )
 
 
 def environment_section(rep: Report) -> str:
-    rows = "".join(f"<tr><th>{_e(k)}</th><td><code>{_e(v or '-')}</code></td></tr>"
-                   for k, v in rep.run.environment)
+    rows = "".join(
+        f"<tr><th>{_e(k)}</th><td><code>{_e(v or '-')}</code></td></tr>"
+        for k, v in rep.run.environment
+    )
     return f'<section id="environment"><h2>Environment</h2><table>{rows}</table></section>'
 
 
@@ -336,9 +394,17 @@ def body(rep: Report, redact: Redact = str) -> str:
     text through ``redact`` before it is escaped."""
     token = _REDACT.set(redact)
     try:
-        return "".join([banner(rep), root_section(rep.root), criteria_section(rep),
-                        findings_section(rep), digests_section(rep), stages_section(rep),
-                        environment_section(rep)])
+        return "".join(
+            [
+                banner(rep),
+                root_section(rep.root),
+                criteria_section(rep),
+                findings_section(rep),
+                digests_section(rep),
+                stages_section(rep),
+                environment_section(rep),
+            ]
+        )
     finally:
         _REDACT.reset(token)
 
@@ -349,8 +415,10 @@ def styles(rep: Report) -> str:
 
 
 def page(rep: Report, redact: Redact = str) -> str:
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{_e(rep.verdict)} - {_e(rep.title)}</title>"
-            f"<style>{styles(rep)}</style></head><body><main>{body(rep, redact)}</main>"
-            f"<script>{SCRIPT}</script></body></html>\n")
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_e(rep.verdict)} - {_e(rep.title)}</title>"
+        f"<style>{styles(rep)}</style></head><body><main>{body(rep, redact)}</main>"
+        f"<script>{SCRIPT}</script></body></html>\n"
+    )

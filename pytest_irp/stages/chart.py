@@ -13,8 +13,12 @@ from ..values import ChartLint
 
 def commands(ctx: StageContext, tag: str) -> Step:
     s: Any = ctx.settings
-    return Step("local", tuple(lint_argv(s["helm"], chart_path(ctx), image_sets(ctx, tag))),
-                s["timeout_chart"], "T08 exit criterion")
+    return Step(
+        "local",
+        tuple(lint_argv(s["helm"], chart_path(ctx), image_sets(ctx, tag))),
+        s["timeout_chart"],
+        "T08 exit criterion",
+    )
 
 
 def plan(ctx: StageContext) -> list[Step]:
@@ -27,6 +31,5 @@ def run(ctx: StageContext) -> ChartLint:
         raise StageError(f"no chart at {chart} (Chart.yaml missing; setting 'chart')")
     lint = ctx.run("local", commands(ctx, ctx.facts.tag()).argv, check=False)
     if not lint.ok:
-        raise StageError(f"`helm lint --strict` failed: {lint.tail(8)}",
-                         details=lint.tail(40))
+        raise StageError(f"`helm lint --strict` failed: {lint.tail(8)}", details=lint.tail(40))
     return {"lint_rc": lint.rc, "lint_output": lint.tail(10)}

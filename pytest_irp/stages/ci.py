@@ -19,11 +19,20 @@ def commands(s: Any) -> list[Step]:
     the workflow files when Gitea's API is not asked."""
     if s.get("gitea_api_url") and s.get("gitea_token"):
         repo = f"{str(s['gitea_api_url']).rstrip('/')}/repos/{gitea_repo(s)}"
-        return [Step("local", ("GET", f"{repo}/contents/.gitea/workflows?ref={s['ci_branch']}"),
-                     API_TIMEOUT, "the workflow files as Gitea has them (triggers, runner, "
-                     "steps; token auth)"),
-                Step("local", ("GET", f"{repo}/actions/runs?limit=20"), API_TIMEOUT,
-                     "the latest run on the CI branch (token auth)")]
+        return [
+            Step(
+                "local",
+                ("GET", f"{repo}/contents/.gitea/workflows?ref={s['ci_branch']}"),
+                API_TIMEOUT,
+                "the workflow files as Gitea has them (triggers, runner, steps; token auth)",
+            ),
+            Step(
+                "local",
+                ("GET", f"{repo}/actions/runs?limit=20"),
+                API_TIMEOUT,
+                "the latest run on the CI branch (token auth)",
+            ),
+        ]
     return [Step("local", ("read", ".gitea/workflows/*.yml"), 5, "triggers, runner, steps")]
 
 
@@ -40,8 +49,12 @@ def run(ctx: StageContext) -> CiWorkflow:
         texts = api.workflows(s["ci_branch"])
         source = f"Gitea {s['gitea_api_url']} ({gitea_repo(s)} at {s['ci_branch']})"
         if texts:
-            ctx.finding("info", "CI workflows read through Gitea's API",
-                        f"{', '.join(sorted(texts))} from {source}", "")
+            ctx.finding(
+                "info",
+                "CI workflows read through Gitea's API",
+                f"{', '.join(sorted(texts))} from {source}",
+                "",
+            )
         latest = api.latest_runs()
     else:
         workflows = sorted((ctx.facts.app_repo / ".gitea" / "workflows").glob("*.y*ml"))
@@ -49,14 +62,23 @@ def run(ctx: StageContext) -> CiWorkflow:
             raise StageError("no workflow in .gitea/workflows/")
         texts = {w.name: w.read_text(encoding="utf-8") for w in workflows}
         source = str(ctx.facts.app_repo)
-        ctx.finding("info", "Latest CI run not checked",
-                    "gitea_api_url and gitea_token are not both set, so only the workflow "
-                    "file was checked.", "Set both to check that the latest run on main "
-                    "succeeded.")
+        ctx.finding(
+            "info",
+            "Latest CI run not checked",
+            "gitea_api_url and gitea_token are not both set, so only the workflow "
+            "file was checked.",
+            "Set both to check that the latest run on main succeeded.",
+        )
     problems = judge.ci_problems(texts, s["runner_label"], latest, s["ci_branch"], source)
-    return {"workflows": sorted(texts), "problems": problems, "latest_runs": latest,
-            "workflow_source": source, "workflow_texts": texts,
-            "runner_label": s["runner_label"], "ci_branch": s["ci_branch"]}
+    return {
+        "workflows": sorted(texts),
+        "problems": problems,
+        "latest_runs": latest,
+        "workflow_source": source,
+        "workflow_texts": texts,
+        "runner_label": s["runner_label"],
+        "ci_branch": s["ci_branch"],
+    }
 
 
 def gitea_repo(s: Any) -> str:
@@ -94,8 +116,7 @@ class GiteaApi:
         if listing.status_code == 404:
             return {}
         if listing.status_code != 200:
-            raise StageError(f"Gitea API contents/.gitea/workflows: HTTP "
-                             f"{listing.status_code}")
+            raise StageError(f"Gitea API contents/.gitea/workflows: HTTP {listing.status_code}")
         texts: dict[str, str] = {}
         for entry in listing.json() or []:
             name = str(entry.get("name", ""))
@@ -116,5 +137,4 @@ class GiteaApi:
             if response.status_code != 200:
                 raise StageError(f"Gitea API {path}: HTTP {response.status_code}")
             return dict(response.json())
-        raise StageError(f"Gitea API at {self.api} has no Actions runs endpoint for "
-                         f"{self.repo}")
+        raise StageError(f"Gitea API at {self.api} has no Actions runs endpoint for {self.repo}")

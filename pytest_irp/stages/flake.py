@@ -31,8 +31,11 @@ def commands(s: Any, host: str) -> Commands:
     return Commands(
         step(["nix", "flake", "check", "--no-build", *opts], "T01 exit criterion"),
         step(["nix", "flake", "show", "--json", *opts], "outputs of the flake"),
-        step(["nix", "eval", "--json", *opts, ".#irp"],
-             "flake data: appName, packages, overlays (if the flake exposes them)"))
+        step(
+            ["nix", "eval", "--json", *opts, ".#irp"],
+            "flake data: appName, packages, overlays (if the flake exposes them)",
+        ),
+    )
 
 
 def plan(ctx: StageContext) -> list[Step]:
@@ -47,24 +50,33 @@ def run(ctx: StageContext) -> FlakeReport:
     check = ctx.run(host, steps.check.argv, check=False)
     if not check.ok:
         shown = " ".join(steps.check.argv[5:])  # the nix command, without in_checkout's sh
-        raise StageError(f"`{shown}` on {host} failed: "
-                         f"{check.describe_failure()}{flake_check_hint(check.tail(20), s)}",
-                         details=check.tail(LOG_TAIL_LINES))
+        raise StageError(
+            f"`{shown}` on {host} failed: "
+            f"{check.describe_failure()}{flake_check_hint(check.tail(20), s)}",
+            details=check.tail(LOG_TAIL_LINES),
+        )
     show = ctx.run(host, steps.show.argv, check=False)
     data = ctx.run(host, steps.eval.argv, check=False)
-    return {"check_rc": check.rc, "check_output": check.tail(20),
-            "show": _json_or_none(show.stdout) if show.ok else None,
-            "eval": _json_or_none(data.stdout) if data.ok else None,
-            "eval_error": "" if data.ok else data.tail(3)}
+    return {
+        "check_rc": check.rc,
+        "check_output": check.tail(20),
+        "show": _json_or_none(show.stdout) if show.ok else None,
+        "eval": _json_or_none(data.stdout) if data.ok else None,
+        "eval_error": "" if data.ok else data.tail(3),
+    }
 
 
 def flake_check_hint(output: str, s: Any) -> str:
     """What to do when `nix flake check` fails the way IHP's devenv flakes fail pure."""
     if "--impure" not in s["flake_options"] and re.search(
-            r"access to absolute path|--impure|builtins\.getEnv|currentSystem|"
-            r"devenv was not able to determine", output):
-        return (" (IHP apps are devenv-based flakes that evaluate impurely: set "
-                "flake_options to --impure, as IHP's CI runs `nix flake check --impure`)")
+        r"access to absolute path|--impure|builtins\.getEnv|currentSystem|"
+        r"devenv was not able to determine",
+        output,
+    ):
+        return (
+            " (IHP apps are devenv-based flakes that evaluate impurely: set "
+            "flake_options to --impure, as IHP's CI runs `nix flake check --impure`)"
+        )
     return ""
 
 

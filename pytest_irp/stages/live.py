@@ -27,18 +27,28 @@ def commands(s: Any, base: str) -> Commands:
     return Commands(
         Step("local", ("GET", f"{base}/healthz"), 60, "200 and body `ok` (bounded retries)"),
         Step("local", ("GET", f"{base}/probes"), 60, "200"),
-        Step("local", ("kubernetes-api", "GET",
-                       f"/api/v1/namespaces/{ns}/pods/POD/log?tailLines={LOG_TAIL}"),
-             s["log_watch"], f"every 5 s for log_watch ({s['log_watch']:.0f}s), POD: each "
-             f"Ready pod of the release: no panic/exception, no printed session key"))
+        Step(
+            "local",
+            ("kubernetes-api", "GET", f"/api/v1/namespaces/{ns}/pods/POD/log?tailLines={LOG_TAIL}"),
+            s["log_watch"],
+            f"every 5 s for log_watch ({s['log_watch']:.0f}s), POD: each "
+            f"Ready pod of the release: no panic/exception, no printed session key",
+        ),
+    )
 
 
 def plan(ctx: StageContext) -> list[Step]:
     s = ctx.settings
     steps = list(commands(s, s.get("base_url") or "<base_url>"))
     if s["pipeline_log"]:
-        steps.append(Step("local", ("append", str(ctx.facts.app_repo / "PIPELINE_LOG.md")), 5,
-                          "one row per SHA, at the end of a fully green run"))
+        steps.append(
+            Step(
+                "local",
+                ("append", str(ctx.facts.app_repo / "PIPELINE_LOG.md")),
+                5,
+                "one row per SHA, at the end of a fully green run",
+            )
+        )
     return steps
 
 
@@ -52,8 +62,11 @@ def http_get(url: str, *, tries: int = 10, every: float = 2.0) -> HttpAnswer:
     def get() -> HttpAnswer | NotYet:
         try:
             response = session.get(url, timeout=5)
-            last: HttpAnswer = {"status": response.status_code,
-                                "body": response.text[:2000], "error": ""}
+            last: HttpAnswer = {
+                "status": response.status_code,
+                "body": response.text[:2000],
+                "error": "",
+            }
             if response.status_code < 500:
                 return last
             return NotYet(f"HTTP {response.status_code}", last)
@@ -79,19 +92,24 @@ def run(ctx: StageContext) -> LiveApp:
 
     def read_logs() -> str | NotYet:
         """The pods' logs once a session key shows in them (masked from then on)."""
-        logs = "\n".join(pod_log(core, {"metadata": {"name": p["name"]}}, s["namespace"],
-                                  tail=LOG_TAIL) for p in pods)
+        logs = "\n".join(
+            pod_log(core, {"metadata": {"name": p["name"]}}, s["namespace"], tail=LOG_TAIL)
+            for p in pods
+        )
         leaked = judge.leaked_secrets(logs)
         for value in leaked:
             ctx.redactor.add(value)
         return logs if leaked else NotYet("no session key printed", logs)
 
     try:  # a watch, not a wait: the whole of log_watch without a printed key is good
-        logs = poll("watch of the pod logs", read_logs, every=5.0,
-                    timeout=float(s["log_watch"]))
+        logs = poll("watch of the pod logs", read_logs, every=5.0, timeout=float(s["log_watch"]))
     except RetryTimeout as exc:
         logs = exc.last.value
     log_problems = judge.log_problems(logs)
     ctx.save_log("pods", logs)
-    return {"healthz": healthz, "probes": probes, "log_problems": log_problems,
-            "watched_seconds": float(s["log_watch"])}
+    return {
+        "healthz": healthz,
+        "probes": probes,
+        "log_problems": log_problems,
+        "watched_seconds": float(s["log_watch"]),
+    }

@@ -20,10 +20,12 @@ class Commands(NamedTuple):
 def commands(s: Any, image: str) -> Commands:
     node = s["node_host"]
     crictl = [*s["node_sudo"], *s["crictl"]]
-    return Commands(Step(node, (*crictl, "pull", image), s["timeout_pull"],
-                         "pull through the mirror"),
-                    Step(node, (*crictl, "inspecti", "-o", "json", image), s["timeout_pull"],
-                         "the pulled digest"))
+    return Commands(
+        Step(node, (*crictl, "pull", image), s["timeout_pull"], "pull through the mirror"),
+        Step(
+            node, (*crictl, "inspecti", "-o", "json", image), s["timeout_pull"], "the pulled digest"
+        ),
+    )
 
 
 def plan(ctx: StageContext) -> list[Step]:
@@ -41,25 +43,42 @@ def run(ctx: StageContext) -> PulledImage:
     steps = commands(s, image)
     realm = push.get("realm_problem")
     if realm:
-        ctx.finding("warning", "Pulls follow the registry's token realm",
-                    f"containerd asks the advertised realm for a pull token even with an "
-                    f"http:// mirror: {realm}. A pull works only while something answers "
-                    f"there.", push.get("realm_fix") or REALM_FIX)
+        ctx.finding(
+            "warning",
+            "Pulls follow the registry's token realm",
+            f"containerd asks the advertised realm for a pull token even with an "
+            f"http:// mirror: {realm}. A pull works only while something answers "
+            f"there.",
+            push.get("realm_fix") or REALM_FIX,
+        )
     pull = ctx.run(node, steps.pull.argv, check=False)
     if not pull.ok:
-        sudo_problem = mirror_judge.node_read_problem(node, "crictl", sudo, pull.rc,
-                                                      pull.stderr) if sudo else ""
+        sudo_problem = (
+            mirror_judge.node_read_problem(node, "crictl", sudo, pull.rc, pull.stderr)
+            if sudo
+            else ""
+        )
         if sudo_problem.startswith("sudo on"):
             raise StageError(sudo_problem, details=pull.tail(10))
         hint = f" Likely cause: {realm}" if realm and "token" in pull.stderr.lower() else ""
         why = mirror_judge.crictl_error(pull.stderr) or pull.describe_failure()
-        raise StageError(f"`crictl pull {image}` on {node} failed: {why}"
-                         f"{mirror_judge.pull_error_hint(why)}" + hint, details=pull.tail(40))
+        raise StageError(
+            f"`crictl pull {image}` on {node} failed: {why}"
+            f"{mirror_judge.pull_error_hint(why)}" + hint,
+            details=pull.tail(40),
+        )
     inspect = ctx.run(node, steps.inspect.argv, what=f"crictl inspecti {image}")
     digest = mirror_judge.pulled_digest(inspect.stdout, image.rsplit(":", 1)[0])
     hostport = image.split("/")[0]
     hosts_toml = str(mirror.get("hosts_toml") or "")
     plain_http = bool(s["registry_plain_http"])
     route, route_why = mirror_judge.pull_route(hosts_toml, hostport, plain_http)
-    return {"image": image, "digest": digest, "output": pull.tail(3), "route": route,
-            "route_why": route_why, "hosts_toml": hosts_toml, "plain_http": plain_http}
+    return {
+        "image": image,
+        "digest": digest,
+        "output": pull.tail(3),
+        "route": route,
+        "route_why": route_why,
+        "hosts_toml": hosts_toml,
+        "plain_http": plain_http,
+    }

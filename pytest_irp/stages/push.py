@@ -60,32 +60,68 @@ def commands(s: Any, host: str, registry: str, tag: str, mode: str = "authfile")
     ref = ImageRef.parse(registry)
     plain = bool(s["registry_plain_http"])
     name = ref.path.split("/")[-1]
-    how = ("an authfile read from stdin (0600, removed)" if mode == "authfile" else
-           "the registry token read from stdin and put on skopeo's argv "
-           "(registry_token_workaround with a wrong realm)")
+    how = (
+        "an authfile read from stdin (0600, removed)"
+        if mode == "authfile"
+        else "the registry token read from stdin and put on skopeo's argv "
+        "(registry_token_workaround with a wrong realm)"
+    )
     if mode == "authfile" and s.get("registry_token_workaround"):
-        how += ("; with a wrong realm (registry_token_workaround): mode token, the token on "
-                "skopeo's argv")
+        how += (
+            "; with a wrong realm (registry_token_workaround): mode token, the token on "
+            "skopeo's argv"
+        )
     return Commands(
-        Step("local", ("GET", f"{ref.base_url(plain)}/v2/"), HTTP_TIMEOUT,
-             "read the advertised token realm (anonymous)"),
-        Step("local", ("GET", token_url(ref, plain)), HTTP_TIMEOUT,
-             "fetch a token from the registry's own endpoint (basic auth: registry_user)"),
-        Step(host, (*s["skopeo"], "--version"), HTTP_TIMEOUT,
-             "skopeo's version, for the report (the push keeps to what 1.9 and 1.22 do)"),
-        Step(host, tuple(push_argv(s, ref.with_tag(tag), mode)), s["timeout_push"],
-             f"skopeo copy + inspect with {how}"),
+        Step(
+            "local",
+            ("GET", f"{ref.base_url(plain)}/v2/"),
+            HTTP_TIMEOUT,
+            "read the advertised token realm (anonymous)",
+        ),
+        Step(
+            "local",
+            ("GET", token_url(ref, plain)),
+            HTTP_TIMEOUT,
+            "fetch a token from the registry's own endpoint (basic auth: registry_user)",
+        ),
+        Step(
+            host,
+            (*s["skopeo"], "--version"),
+            HTTP_TIMEOUT,
+            "skopeo's version, for the report (the push keeps to what 1.9 and 1.22 do)",
+        ),
+        Step(
+            host,
+            tuple(push_argv(s, ref.with_tag(tag), mode)),
+            s["timeout_push"],
+            f"skopeo copy + inspect with {how}",
+        ),
         Step("local", ("GET", tags_url(ref, plain)), HTTP_TIMEOUT, "the tag is listed"),
-        Step("local", ("HEAD", manifest_url(ref, plain, tag)), HTTP_TIMEOUT,
-             "Docker-Content-Digest equals the pushed digest"),
-        Step("local", ("GET", f"{packages_url(ref, plain)}?type=container&q={name}"),
-             HTTP_TIMEOUT, "Gitea lists the image and the tag (when the registry is a Gitea)"))
+        Step(
+            "local",
+            ("HEAD", manifest_url(ref, plain, tag)),
+            HTTP_TIMEOUT,
+            "Docker-Content-Digest equals the pushed digest",
+        ),
+        Step(
+            "local",
+            ("GET", f"{packages_url(ref, plain)}?type=container&q={name}"),
+            HTTP_TIMEOUT,
+            "Gitea lists the image and the tag (when the registry is a Gitea)",
+        ),
+    )
 
 
 def plan(ctx: StageContext) -> list[Step]:
     s = ctx.settings
-    return list(commands(s, s.get("host", "<host>"), s.get("registry") or PLACEHOLDER_REGISTRY,
-                         ctx.facts.tag_or()))
+    return list(
+        commands(
+            s,
+            s.get("host", "<host>"),
+            s.get("registry") or PLACEHOLDER_REGISTRY,
+            ctx.facts.tag_or(),
+        )
+    )
 
 
 def run(ctx: StageContext) -> PushedImage:
@@ -98,17 +134,22 @@ def run(ctx: StageContext) -> PushedImage:
     client = RegistryClient(ref, plain)
     challenge = client.challenge()
     realm = challenge.get("realm", "")
-    problem = realm_problem(realm, ref.hostport, plain) if challenge["scheme"] == "bearer" \
-        else None
+    problem = realm_problem(realm, ref.hostport, plain) if challenge["scheme"] == "bearer" else None
     version = client.version() if problem else None
     fix = realm_fix(version, ref.hostport)
     answers = client.realm_answers(realm) if problem else True
     if problem:
-        seen = {False: " Nothing answers there (connection refused).",
-                True: " Something answers there, seen from this machine (a forward?).",
-                None: ""}[answers]
-        ctx.finding("warning", REALM_FINDING,
-                    f"{problem}.{seen} Gitea {version or '(version unknown)'}.", fix)
+        seen = {
+            False: " Nothing answers there (connection refused).",
+            True: " Something answers there, seen from this machine (a forward?).",
+            None: "",
+        }[answers]
+        ctx.finding(
+            "warning",
+            REALM_FINDING,
+            f"{problem}.{seen} Gitea {version or '(version unknown)'}.",
+            fix,
+        )
     workaround = bool(problem) and bool(s["registry_token_workaround"])
     if problem and answers is False and not workaround:
         raise StageError(
@@ -116,28 +157,38 @@ def run(ctx: StageContext) -> PushedImage:
             f"skopeo asks it for every push (an authfile's `auth` and `identitytoken` both go "
             f"there), so the push cannot succeed. Fix: {fix} (Or opt in to the workplan's "
             f"workaround, registry_token_workaround = true: the token on skopeo's command "
-            f"line.)")
+            f"line.)"
+        )
     token = client.token(user, password)
     ctx.redactor.add(token)  # before any command line holding it is built
     steps = commands(s, host, s["registry"], tag, "token" if workaround else "authfile")
     dest = ref.with_tag(tag)
-    skopeo = ctx.run(host, steps.skopeo_version.argv, timeout=steps.skopeo_version.timeout,
-                     check=False)
-    skopeo_version = skopeo.stdout.strip().splitlines()[0] if skopeo.ok and \
-        skopeo.stdout.strip() else f"unknown ({skopeo.describe_failure()})"
+    skopeo = ctx.run(
+        host, steps.skopeo_version.argv, timeout=steps.skopeo_version.timeout, check=False
+    )
+    skopeo_version = (
+        skopeo.stdout.strip().splitlines()[0]
+        if skopeo.ok and skopeo.stdout.strip()
+        else f"unknown ({skopeo.describe_failure()})"
+    )
     if workaround:
         result = ctx.run(host, steps.push.argv, input=token, check=False)
-        ctx.finding("warning", EXPOSURE_FINDING,
-                    f"registry_token_workaround is on and the realm is wrong: the push of "
-                    f"{dest} passed the registry token to `skopeo copy --dest-registry-token` "
-                    f"and `skopeo inspect --registry-token` on {host}, so it was visible in "
-                    f"{host}'s process list (ps, /proc/PID/cmdline: every user of that host) "
-                    f"for the push's duration (valid 24 h on Gitea). It is masked in every "
-                    f"output here.", f"Fix the realm ({fix}); then the push uses an authfile "
-                    f"(0600, removed afterwards) and the workaround is not needed.")
+        ctx.finding(
+            "warning",
+            EXPOSURE_FINDING,
+            f"registry_token_workaround is on and the realm is wrong: the push of "
+            f"{dest} passed the registry token to `skopeo copy --dest-registry-token` "
+            f"and `skopeo inspect --registry-token` on {host}, so it was visible in "
+            f"{host}'s process list (ps, /proc/PID/cmdline: every user of that host) "
+            f"for the push's duration (valid 24 h on Gitea). It is masked in every "
+            f"output here.",
+            f"Fix the realm ({fix}); then the push uses an authfile "
+            f"(0600, removed afterwards) and the workaround is not needed.",
+        )
     else:
-        result = ctx.run(host, steps.push.argv, input=authfile(ref.hostport, user, password),
-                         check=False)
+        result = ctx.run(
+            host, steps.push.argv, input=authfile(ref.hostport, user, password), check=False
+        )
     # push.sh's watchdog writes an empty line to stderr every 2 s (to notice a dead session)
     result = replace(result, stderr=without_blank_lines(result.stderr))
     if not result.ok:
@@ -145,12 +196,19 @@ def run(ctx: StageContext) -> PushedImage:
         if at_realm:
             raise StageError(
                 f"skopeo push of {dest} from {host} failed at the registry's token realm: "
-                f"{at_realm}. Fix: {fix}" + (
-                    "" if workaround else " (Or opt in to the workplan's workaround, "
-                    "registry_token_workaround = true: the token on skopeo's command line.)"),
-                details=result.tail(40))
-        raise StageError(f"skopeo push of {dest} from {host} failed: "
-                         f"{result.describe_failure()}.", details=result.tail(40))
+                f"{at_realm}. Fix: {fix}"
+                + (
+                    ""
+                    if workaround
+                    else " (Or opt in to the workplan's workaround, "
+                    "registry_token_workaround = true: the token on skopeo's command line.)"
+                ),
+                details=result.tail(40),
+            )
+        raise StageError(
+            f"skopeo push of {dest} from {host} failed: {result.describe_failure()}.",
+            details=result.tail(40),
+        )
     pushed = _marker(result.stdout, "@@digest")
     if not pushed.startswith("sha256:"):  # nothing to look for in the registry
         raise StageError(digest_problem(pushed, None, dest))
@@ -166,15 +224,28 @@ def run(ctx: StageContext) -> PushedImage:
     name = ref.path.partition("/")[2]
     gitea = version or client.version()  # None: not a Gitea (no packages API to ask)
     packages = client.package_versions(user, password, name, tag) if gitea else None
-    return {"image": dest, "tag": tag, "digest": pushed, "registry": ref.hostport,
-            "repository": ref.path, "realm": realm, "realm_problem": problem or "",
-            "realm_answers": answers, "realm_fix": fix if problem else "",
-            "gitea_version": gitea or "",
-            "token_workaround": workaround, "skopeo_version": skopeo_version,
-            "inspect_ok": inspected["ok"], "inspect_digest": inspected["digest"],
-            "inspect_tags": inspected["tags"], "inspect_error": inspected["error"],
-            "package_versions": packages,
-            "registry_tags": tags, "tags_total": len(tags), "served_digest": served}
+    return {
+        "image": dest,
+        "tag": tag,
+        "digest": pushed,
+        "registry": ref.hostport,
+        "repository": ref.path,
+        "realm": realm,
+        "realm_problem": problem or "",
+        "realm_answers": answers,
+        "realm_fix": fix if problem else "",
+        "gitea_version": gitea or "",
+        "token_workaround": workaround,
+        "skopeo_version": skopeo_version,
+        "inspect_ok": inspected["ok"],
+        "inspect_digest": inspected["digest"],
+        "inspect_tags": inspected["tags"],
+        "inspect_error": inspected["error"],
+        "package_versions": packages,
+        "registry_tags": tags,
+        "tags_total": len(tags),
+        "served_digest": served,
+    }
 
 
 def without_blank_lines(text: str) -> str:
@@ -184,5 +255,5 @@ def without_blank_lines(text: str) -> str:
 def _marker(text: str, marker: str) -> str:
     for line in text.splitlines():
         if line.startswith(marker + " "):
-            return line[len(marker) + 1:].strip()
+            return line[len(marker) + 1 :].strip()
     return ""

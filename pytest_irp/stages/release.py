@@ -43,23 +43,41 @@ def commands(ctx: StageContext, tag: str) -> Commands:
     ns, rel, helm = s["namespace"], s["release"], list(s["helm"])
     selector = f"app.kubernetes.io/instance={rel}"
     return Commands(
-        Step("local", ("kubernetes-api", "read/create", f"namespace/{ns}",
-                       f"secret/{secret_name(s)}"), 30,
-             "namespace and env secret: created when missing, never overwritten (values "
-             "never printed)"),
+        Step(
+            "local",
+            ("kubernetes-api", "read/create", f"namespace/{ns}", f"secret/{secret_name(s)}"),
+            30,
+            "namespace and env secret: created when missing, never overwritten (values "
+            "never printed)",
+        ),
         Step("local", tuple(version_argv(helm)), 30, "helm's version, for the report"),
-        Step("local", tuple(upgrade_argv(helm, s, chart_path(ctx), image_sets(ctx, tag))),
-             s["timeout_release"], "install (helm waits for hooks only); the rollout is then "
-             "judged by the suite (fails fast)"),
-        Step("local", tuple(release_argv(helm, "status", s, "-o", "json")), STATUS_TIMEOUT,
-             "deployed, revision"),
-        Step("local", ("kubernetes-api", "list", "deployments,replicasets,pods",
-                       f"labelSelector={selector}"), s["timeout_release"],
-             "rollout (kubectl's algorithm), Ready, restarts, imageID digest"),
-        Step("local", ("kubernetes-api", "GET",
-                       f"/api/v1/namespaces/{ns}/services/SERVICE:80/proxy/healthz"), 10,
-             f"the workplan's curl of the cluster IP, through the API server (SERVICE: the "
-             f"Service of {selector} with port 80)"))
+        Step(
+            "local",
+            tuple(upgrade_argv(helm, s, chart_path(ctx), image_sets(ctx, tag))),
+            s["timeout_release"],
+            "install (helm waits for hooks only); the rollout is then "
+            "judged by the suite (fails fast)",
+        ),
+        Step(
+            "local",
+            tuple(release_argv(helm, "status", s, "-o", "json")),
+            STATUS_TIMEOUT,
+            "deployed, revision",
+        ),
+        Step(
+            "local",
+            ("kubernetes-api", "list", "deployments,replicasets,pods", f"labelSelector={selector}"),
+            s["timeout_release"],
+            "rollout (kubectl's algorithm), Ready, restarts, imageID digest",
+        ),
+        Step(
+            "local",
+            ("kubernetes-api", "GET", f"/api/v1/namespaces/{ns}/services/SERVICE:80/proxy/healthz"),
+            10,
+            f"the workplan's curl of the cluster IP, through the API server (SERVICE: the "
+            f"Service of {selector} with port 80)",
+        ),
+    )
 
 
 def plan(ctx: StageContext) -> list[Step]:
@@ -78,17 +96,24 @@ def run(ctx: StageContext) -> DeployedRelease:
     ns, rel = s["namespace"], s["release"]
     install = ctx.run("local", steps.upgrade.argv, check=False)
     if not install.ok:
-        raise StageError(f"helm upgrade --install failed: {install.tail(6)}",
-                         details=install.tail(40))
-    status = json.loads(ctx.run("local", steps.status.argv, timeout=steps.status.timeout,
-                                what="helm status").stdout)
+        raise StageError(
+            f"helm upgrade --install failed: {install.tail(6)}", details=install.tail(40)
+        )
+    status = json.loads(
+        ctx.run("local", steps.status.argv, timeout=steps.status.timeout, what="helm status").stdout
+    )
     info = rollout_judge.helm_status(status)
     pods, dep = wait_rollout(ctx, core, apps, ns, rel)
     problems = rollout_judge.pod_problems(pods)
     for title, detail in rollout_judge.restart_findings(pods):
-        ctx.finding("warning", title, detail, "Read the previous log in the release's "
-                    "diagnostics (kubectl logs --previous); T10 passes on a pod that runs "
-                    "Ready again.")
+        ctx.finding(
+            "warning",
+            title,
+            detail,
+            "Read the previous log in the release's "
+            "diagnostics (kubectl logs --previous); T10 passes on a pod that runs "
+            "Ready again.",
+        )
     running = rollout_judge.running_digests(pods)
     startup_ok = None
     startup_problem = ""
@@ -101,15 +126,22 @@ def run(ctx: StageContext) -> DeployedRelease:
             if note:
                 ctx.finding("info", "Startup line not among the last log lines", note)
     healthz = healthz_via_cluster(core, ns, rel)
-    return {"status": info["status"], "revision": info["revision"], "secret": secret_state,
-            "helm_version": version, "helm_major": helm_major(version),
-            "pods": cast(list[PodSummary], [rollout_judge.pod_summary(p) for p in pods]),
-            "pod_facts": [rollout_judge.pod_facts(p) for p in pods],
-            "pod_problems": problems, "running_digest": running[0] if running else "",
-            "deployment": dep.get("metadata", {}).get("name", ""),
-            "startup_line_seen": startup_ok,
-            "startup_problem": startup_problem, "healthz_via_cluster": healthz,
-            "log_excerpt": ctx.redactor.redact(logs[-2000:])}
+    return {
+        "status": info["status"],
+        "revision": info["revision"],
+        "secret": secret_state,
+        "helm_version": version,
+        "helm_major": helm_major(version),
+        "pods": cast(list[PodSummary], [rollout_judge.pod_summary(p) for p in pods]),
+        "pod_facts": [rollout_judge.pod_facts(p) for p in pods],
+        "pod_problems": problems,
+        "running_digest": running[0] if running else "",
+        "deployment": dep.get("metadata", {}).get("name", ""),
+        "startup_line_seen": startup_ok,
+        "startup_problem": startup_problem,
+        "healthz_via_cluster": healthz,
+        "log_excerpt": ctx.redactor.redact(logs[-2000:]),
+    }
 
 
 def healthz_via_cluster(core: Any, ns: str, rel: str) -> HttpAnswer:
@@ -118,85 +150,112 @@ def healthz_via_cluster(core: Any, ns: str, rel: str) -> HttpAnswer:
     release's Service on its port 80."""
     selector = f"app.kubernetes.io/instance={rel}"
     try:
-        services = core.list_namespaced_service(ns, label_selector=selector,
-                                                _request_timeout=15).items
+        services = core.list_namespaced_service(
+            ns, label_selector=selector, _request_timeout=15
+        ).items
     except Exception as exc:
         return {"status": 0, "body": "", "error": f"listing services: {str(exc)[:300]}"}
-    names = [svc.metadata.name for svc in services
-             if any(port.port == 80 for port in svc.spec.ports or [])]
+    names = [
+        svc.metadata.name
+        for svc in services
+        if any(port.port == 80 for port in svc.spec.ports or [])
+    ]
     if not names:
         return {"status": 0, "body": "", "error": f"no Service with port 80 for {selector}"}
 
     def get() -> dict[str, Any] | NotYet:
         try:
             body = core.connect_get_namespaced_service_proxy_with_path(
-                f"{names[0]}:80", ns, "healthz", _request_timeout=10,
-                _preload_content=False)
-            return {"status": int(body.status), "body": body.data.decode(errors="replace")
-                    [:2000], "error": "", "service": names[0]}
+                f"{names[0]}:80", ns, "healthz", _request_timeout=10, _preload_content=False
+            )
+            return {
+                "status": int(body.status),
+                "body": body.data.decode(errors="replace")[:2000],
+                "error": "",
+                "service": names[0],
+            }
         except Exception as exc:
             status = getattr(exc, "status", 0) or 0
-            last = {"status": int(status), "body": str(getattr(exc, "body", "") or "")[:500],
-                    "error": str(getattr(exc, "reason", exc))[:300], "service": names[0]}
+            last = {
+                "status": int(status),
+                "body": str(getattr(exc, "body", "") or "")[:500],
+                "error": str(getattr(exc, "reason", exc))[:300],
+                "service": names[0],
+            }
             if status and status < 500:
                 return last
             return NotYet(str(last["error"]), last)
 
     try:
-        return cast(HttpAnswer, poll(f"GET /healthz through the Service {names[0]}", get,
-                                     every=2, tries=5))
+        return cast(
+            HttpAnswer, poll(f"GET /healthz through the Service {names[0]}", get, every=2, tries=5)
+        )
     except RetryTimeout as exc:
         return cast(HttpAnswer, exc.last.value)
 
 
-def wait_rollout(ctx: StageContext, core: Any, apps: Any, ns: str, rel: str
-                  ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def wait_rollout(
+    ctx: StageContext, core: Any, apps: Any, ns: str, rel: str
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     selector = f"app.kubernetes.io/instance={rel}"
     api = core.api_client
     pulls = rollout_judge.PullWatch()
 
     def rolled_out() -> tuple[list[dict[str, Any]], dict[str, Any]] | NotYet:
-        deps = apps.list_namespaced_deployment(ns, label_selector=selector,
-                                               _request_timeout=15)
+        deps = apps.list_namespaced_deployment(ns, label_selector=selector, _request_timeout=15)
         pods_raw = core.list_namespaced_pod(ns, label_selector=selector, _request_timeout=15)
         deps_d = [api.sanitize_for_serialization(d) for d in deps.items]
         pods = [api.sanitize_for_serialization(p) for p in pods_raw.items]
         current = _current_pods(apps, api, ns, selector, deps_d[0], pods) if deps_d else pods
-        fatal = (rollout_judge.fatal_pod_state(current) or pulls.observe(current, time.monotonic())
-                 or (rollout_judge.rollout_failed(deps_d[0]) if deps_d else ""))
+        fatal = (
+            rollout_judge.fatal_pod_state(current)
+            or pulls.observe(current, time.monotonic())
+            or (rollout_judge.rollout_failed(deps_d[0]) if deps_d else "")
+        )
         if fatal:
-            bundle = _diagnostics(ctx, core, ns, rel,
-                                  current + [p for p in pods if p not in current])
+            bundle = _diagnostics(
+                ctx, core, ns, rel, current + [p for p in pods if p not in current]
+            )
             raise StageError(f"release {rel}: {fatal}", details=bundle, log=bundle)
         last = "no deployment yet"
         if deps_d:
             done, last = rollout_judge.rollout_status(deps_d[0])
             if done:
-                ready = [p for p in current if rollout_judge.pod_ready(p)
-                         and not p["metadata"].get("deletionTimestamp")]
+                ready = [
+                    p
+                    for p in current
+                    if rollout_judge.pod_ready(p) and not p["metadata"].get("deletionTimestamp")
+                ]
                 if ready:
                     return ready, deps_d[0]
                 last = "deployment available but no Ready pod"
         return NotYet(last, pods)
 
     try:
-        return poll(f"rollout of release {rel}", rolled_out, every=2,
-                    deadline=ctx.deadline - 3,
-                    on_wait=lambda seen: ctx.progress("release", seen.seen))
+        return poll(
+            f"rollout of release {rel}",
+            rolled_out,
+            every=2,
+            deadline=ctx.deadline - 3,
+            on_wait=lambda seen: ctx.progress("release", seen.seen),
+        )
     except RetryTimeout as exc:
         bundle = _diagnostics(ctx, core, ns, rel, exc.last.value)
         pulling = f" (image pull failing: {pulls.pending()})" if pulls.pending() else ""
-        raise StageError(f"release {rel} not rolled out within timeout_release: "
-                         f"{exc.last.seen}{pulling}", details=bundle, log=bundle) from None
+        raise StageError(
+            f"release {rel} not rolled out within timeout_release: {exc.last.seen}{pulling}",
+            details=bundle,
+            log=bundle,
+        ) from None
 
 
-def _current_pods(apps: Any, api: Any, ns: str, selector: str, dep: dict[str, Any],
-                  pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _current_pods(
+    apps: Any, api: Any, ns: str, selector: str, dep: dict[str, Any], pods: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """The pods of the Deployment's current ReplicaSet (all pods if ReplicaSets cannot be
     listed, e.g. without RBAC for them)."""
     try:
-        listed = apps.list_namespaced_replica_set(ns, label_selector=selector,
-                                                  _request_timeout=15)
+        listed = apps.list_namespaced_replica_set(ns, label_selector=selector, _request_timeout=15)
     except Exception:
         return pods
     replica_sets = [api.sanitize_for_serialization(r) for r in listed.items]
@@ -204,31 +263,38 @@ def _current_pods(apps: Any, api: Any, ns: str, selector: str, dep: dict[str, An
 
 
 def _event_time(event: Any) -> float:
-    for stamp in (event.last_timestamp, event.event_time, event.first_timestamp,
-                  event.metadata.creation_timestamp):
+    for stamp in (
+        event.last_timestamp,
+        event.event_time,
+        event.first_timestamp,
+        event.metadata.creation_timestamp,
+    ):
         if stamp is not None:
             return float(stamp.timestamp())
     return 0.0
 
 
-def _diagnostics(ctx: StageContext, core: Any, ns: str, rel: str,
-                 pods: list[dict[str, Any]]) -> str:
+def _diagnostics(
+    ctx: StageContext, core: Any, ns: str, rel: str, pods: list[dict[str, Any]]
+) -> str:
     """Events, pod status, last log lines, helm status and history (size-capped)."""
     parts = ["== pods =="] + [json.dumps(rollout_judge.pod_summary(p)) for p in pods]
     try:
         # the API lists events by name, not by time: the last 25 must be the latest
-        events = sorted(core.list_namespaced_event(ns, _request_timeout=15).items,
-                        key=_event_time)
+        events = sorted(core.list_namespaced_event(ns, _request_timeout=15).items, key=_event_time)
         parts.append("== events ==")
-        parts += [f"{e.type} {e.reason} {e.involved_object.kind}/{e.involved_object.name}: "
-                  f"{e.message}" for e in events[-25:]]
+        parts += [
+            f"{e.type} {e.reason} {e.involved_object.kind}/{e.involved_object.name}: {e.message}"
+            for e in events[-25:]
+        ]
     except Exception as exc:
         parts.append(f"(events unavailable: {exc})")
     for pod in pods[:2]:
         parts.append(f"== log {pod['metadata']['name']} ==")
         parts.append(pod_log(core, pod, ns, tail=30))
-        if any(cs.get("restartCount") for cs in
-               pod.get("status", {}).get("containerStatuses") or []):
+        if any(
+            cs.get("restartCount") for cs in pod.get("status", {}).get("containerStatuses") or []
+        ):
             parts.append(f"== previous log {pod['metadata']['name']} (before its restart) ==")
             parts.append(pod_log(core, pod, ns, tail=30, previous=True))
     s = ctx.settings

@@ -14,10 +14,12 @@ from ..values import RenderedChart
 
 def commands(ctx: StageContext, tag: str) -> Step:
     s: Any = ctx.settings
-    return Step("local", tuple(template_argv(s["helm"], s, chart_path(ctx),
-                                             image_sets(ctx, tag))),
-                s["timeout_render"], "render and check the workplan's key notes (a chart that "
-                "breaks them is not deployed)")
+    return Step(
+        "local",
+        tuple(template_argv(s["helm"], s, chart_path(ctx), image_sets(ctx, tag))),
+        s["timeout_render"],
+        "render and check the workplan's key notes (a chart that breaks them is not deployed)",
+    )
 
 
 def plan(ctx: StageContext) -> list[Step]:
@@ -32,11 +34,19 @@ def run(ctx: StageContext) -> RenderedChart:
     expected_image = f"{s['registry']}:{tag}" if s.get("registry") else None
     problems = judge.chart_problems(manifests, expected_image)
     if not any(m.get("kind") == "Secret" for m in manifests):
-        ctx.finding("info", "The chart renders no Secret",
-                    "The env Secret is created by the release stage (T10) when missing, "
-                    "never overwritten.")
+        ctx.finding(
+            "info",
+            "The chart renders no Secret",
+            "The env Secret is created by the release stage (T10) when missing, never overwritten.",
+        )
     if problems:
-        raise StageError("the chart breaks the workplan's key notes: " + "; ".join(problems),
-                         details=rendered.tail(60))
-    return {"kinds": [m.get("kind") for m in manifests], "problems": problems,
-            "manifests": judge.masked_manifests(manifests), "expected_image": expected_image}
+        raise StageError(
+            "the chart breaks the workplan's key notes: " + "; ".join(problems),
+            details=rendered.tail(60),
+        )
+    return {
+        "kinds": [m.get("kind") for m in manifests],
+        "problems": problems,
+        "manifests": judge.masked_manifests(manifests),
+        "expected_image": expected_image,
+    }

@@ -27,18 +27,34 @@ def commands(s: Any, host: str, sha: str) -> Step:
 def make_bundle(repo: str, sha: str, timeout: float) -> bytes:
     """A git bundle holding ``sha`` under a private ref (the user's refs are not touched)."""
     git = ["git", "-C", repo]
-    subprocess.run([*git, "update-ref", UNDER_TEST_REF, sha], check=True, capture_output=True,
-                   timeout=timeout, env=child_env())
+    subprocess.run(
+        [*git, "update-ref", UNDER_TEST_REF, sha],
+        check=True,
+        capture_output=True,
+        timeout=timeout,
+        env=child_env(),
+    )
     try:
-        done = subprocess.run([*git, "bundle", "create", "-", UNDER_TEST_REF],
-                              capture_output=True, timeout=timeout, check=False,
-                              env=child_env())
+        done = subprocess.run(
+            [*git, "bundle", "create", "-", UNDER_TEST_REF],
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+            env=child_env(),
+        )
     finally:
-        subprocess.run([*git, "update-ref", "-d", UNDER_TEST_REF], capture_output=True,
-                       timeout=timeout, check=False, env=child_env())
+        subprocess.run(
+            [*git, "update-ref", "-d", UNDER_TEST_REF],
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+            env=child_env(),
+        )
     if done.returncode != 0:
-        raise StageError(f"git bundle of {sha[:12]} in {repo} failed: "
-                         f"{done.stderr.decode(errors='replace').strip()}")
+        raise StageError(
+            f"git bundle of {sha[:12]} in {repo} failed: "
+            f"{done.stderr.decode(errors='replace').strip()}"
+        )
     return done.stdout
 
 
@@ -53,14 +69,21 @@ def run(ctx: StageContext) -> SourceCheckout:
     sha = ctx.facts.sha()
     stdin = None
     if not s.get("git_remote"):
-        stdin = base64.b64encode(make_bundle(str(ctx.facts.app_repo), sha,
-                                             ctx.remaining())).decode()
+        stdin = base64.b64encode(
+            make_bundle(str(ctx.facts.app_repo), sha, ctx.remaining())
+        ).decode()
     step = commands(s, host, sha)
     result = ctx.run(host, step.argv, input=stdin, what=f"checkout of {sha[:12]} on {host}")
     head = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
     if head != sha:
-        raise StageError(f"the build host's HEAD is {head or 'unknown'}, not the SHA under "
-                         f"test {sha}")
-    return {"sha": sha, "tag": ctx.facts.tag(), "remote_head": head, "host": host,
-            "remote_dir": s["remote_dir"],
-            "method": "git fetch" if s.get("git_remote") else "git bundle"}
+        raise StageError(
+            f"the build host's HEAD is {head or 'unknown'}, not the SHA under test {sha}"
+        )
+    return {
+        "sha": sha,
+        "tag": ctx.facts.tag(),
+        "remote_head": head,
+        "host": host,
+        "remote_dir": s["remote_dir"],
+        "method": "git fetch" if s.get("git_remote") else "git bundle",
+    }

@@ -29,19 +29,26 @@ NS = "irp-record"
 
 def deployment(name: str, image: str, command: list[str] | None) -> client.V1Deployment:
     labels = {"app": name}
-    container = client.V1Container(name="app", image=image, command=command,
-                                   image_pull_policy="IfNotPresent")
+    container = client.V1Container(
+        name="app", image=image, command=command, image_pull_policy="IfNotPresent"
+    )
     return client.V1Deployment(
         metadata=client.V1ObjectMeta(name=name),
         spec=client.V1DeploymentSpec(
-            replicas=1, selector=client.V1LabelSelector(match_labels=labels),
-            template=client.V1PodTemplateSpec(metadata=client.V1ObjectMeta(labels=labels),
-                                              spec=client.V1PodSpec(containers=[container]))))
+            replicas=1,
+            selector=client.V1LabelSelector(match_labels=labels),
+            template=client.V1PodTemplateSpec(
+                metadata=client.V1ObjectMeta(labels=labels),
+                spec=client.V1PodSpec(containers=[container]),
+            ),
+        ),
+    )
 
 
 def save(name: str, obj: object, api: client.ApiClient) -> None:
-    (OUT / f"{name}.json").write_text(json.dumps(api.sanitize_for_serialization(obj),
-                                                 indent=1, sort_keys=True) + "\n")
+    (OUT / f"{name}.json").write_text(
+        json.dumps(api.sanitize_for_serialization(obj), indent=1, sort_keys=True) + "\n"
+    )
 
 
 def main() -> None:
@@ -53,18 +60,26 @@ def main() -> None:
         apps.create_namespaced_deployment(NS, deployment("ok", image, None))
         save("deployment-new", apps.read_namespaced_deployment("ok", NS), api)
         apps.create_namespaced_deployment(NS, deployment("crash", image, ["/bin/false"]))
-        apps.create_namespaced_deployment(NS, deployment(
-            "noimage", image.rsplit(":", 1)[0] + ":does-not-exist", None))
+        apps.create_namespaced_deployment(
+            NS, deployment("noimage", image.rsplit(":", 1)[0] + ":does-not-exist", None)
+        )
         deadline = time.time() + 90
         while time.time() < deadline:
             pods = {p.metadata.labels["app"]: p for p in core.list_namespaced_pod(NS).items}
-            states = {k: [(cs.state.waiting.reason if cs.state.waiting else "")
-                          for cs in (p.status.container_statuses or [])]
-                      for k, p in pods.items()}
-            if ("CrashLoopBackOff" in states.get("crash", [])
-                    and any(r in ("ImagePullBackOff", "ErrImagePull")
-                            for r in states.get("noimage", []))
-                    and apps.read_namespaced_deployment("ok", NS).status.available_replicas):
+            states = {
+                k: [
+                    (cs.state.waiting.reason if cs.state.waiting else "")
+                    for cs in (p.status.container_statuses or [])
+                ]
+                for k, p in pods.items()
+            }
+            if (
+                "CrashLoopBackOff" in states.get("crash", [])
+                and any(
+                    r in ("ImagePullBackOff", "ErrImagePull") for r in states.get("noimage", [])
+                )
+                and apps.read_namespaced_deployment("ok", NS).status.available_replicas
+            ):
                 break
             time.sleep(1)
         save("deployment-done", apps.read_namespaced_deployment("ok", NS), api)

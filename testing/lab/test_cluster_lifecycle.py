@@ -31,18 +31,24 @@ def leftovers(state_dir: Path) -> list[str]:
     """What a stopped cluster must not leave: processes, mounts, netns, chains, links."""
     found = []
     ps = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
-    found += [f"process: {line.strip()[:120]}" for line in ps.splitlines()
-              if str(state_dir) in line and "pytest" not in line]
+    found += [
+        f"process: {line.strip()[:120]}"
+        for line in ps.splitlines()
+        if str(state_dir) in line and "pytest" not in line
+    ]
     mounts = Path("/proc/self/mounts").read_text().splitlines()
     found += [f"mount: {m.split()[1]}" for m in mounts if str(state_dir) in m.split()[1]]
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     found += [f"netns: {n.split()[0]}" for n in netns.splitlines() if n.startswith("cni-")]
     for table in ("filter", "nat", "mangle"):
-        rules = subprocess.run(["iptables-save", "-t", table], capture_output=True,
-                               text=True).stdout
-        found += [f"iptables {table}: {line}" for line in rules.splitlines()
-                  if line.startswith(":") and line[1:].startswith(("KUBE-", "CNI-",
-                                                                    "irp-cluster"))]
+        rules = subprocess.run(
+            ["iptables-save", "-t", table], capture_output=True, text=True
+        ).stdout
+        found += [
+            f"iptables {table}: {line}"
+            for line in rules.splitlines()
+            if line.startswith(":") and line[1:].startswith(("KUBE-", "CNI-", "irp-cluster"))
+        ]
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
     found += ["link: irpcni0" for line in links.splitlines() if " irpcni0:" in line]
     return found

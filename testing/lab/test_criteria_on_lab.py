@@ -53,8 +53,7 @@ GHC_ERROR = "Web/FrontController.hs:10:1: error: [GHC-87110]"
 # the image derivation's build line (the stand-in IHP module builds the server, then it)
 IMAGE_DRV = "-docker-image-ihp-railiance-probe.tar.drv'"
 MISSING_MODULE = "Could not find module 'Web.Controller.Missing'."
-CLUSTER_DIAGNOSTICS = ("== pods ==", "== events ==", "== log ", "== helm status",
-                       "== helm history")
+CLUSTER_DIAGNOSTICS = ("== pods ==", "== events ==", "== log ", "== helm status", "== helm history")
 
 
 # --------------------------------------------------------------------------- reading runs
@@ -67,8 +66,12 @@ def report_text(path: Path) -> str:
 
 def stage_record(page: str, stage: str) -> str:
     """The raw HTML of a stage's record (``<details id="stage-NAME">``) in the report."""
-    match = re.search(rf'<details class="record" id="stage-{re.escape(stage)}".*?'
-                      r"(?=<details class=\"record\"|</td></tr>)", page, re.S)
+    match = re.search(
+        rf'<details class="record" id="stage-{re.escape(stage)}".*?'
+        r"(?=<details class=\"record\"|</td></tr>)",
+        page,
+        re.S,
+    )
     return match.group(0) if match else ""
 
 
@@ -127,14 +130,19 @@ class Run:
         return record_text(stage_record(self.page.read_text(encoding="utf-8"), stage))
 
     def last_lines(self, stage: str) -> list[str]:
-        found = re.search(r"<p>Last lines:</p><pre>(.*?)</pre>",
-                          stage_record(self.page.read_text(encoding="utf-8"), stage), re.S)
+        found = re.search(
+            r"<p>Last lines:</p><pre>(.*?)</pre>",
+            stage_record(self.page.read_text(encoding="utf-8"), stage),
+            re.S,
+        )
         return html.unescape(found.group(1)).splitlines() if found else []
 
     def log_link(self, stage: str, name: str) -> Path:
         """The file a stage record's log link points at (relative to the report)."""
-        found = re.search(rf'<a href="([^"]+)">{re.escape(name)} log</a>',
-                          stage_record(self.page.read_text(encoding="utf-8"), stage))
+        found = re.search(
+            rf'<a href="([^"]+)">{re.escape(name)} log</a>',
+            stage_record(self.page.read_text(encoding="utf-8"), stage),
+        )
         assert found, f"no {name} log link in the record of {stage}"
         return self.page.parent / html.unescape(found.group(1))
 
@@ -160,16 +168,33 @@ class LabSuite:
         shutil.copytree(REPO / "tests", self.pytester.path / "tests")
         shutil.copy(REPO / "conftest.py", self.pytester.path / "conftest.py")
 
-    def args(self, *extra: str, variant: str = "ok", via_lab: bool = True,
-             name: str = "") -> tuple[list[str], Path]:
+    def args(
+        self, *extra: str, variant: str = "ok", via_lab: bool = True, name: str = ""
+    ) -> tuple[list[str], Path]:
         reports = self.pytester.path / f"reports-{name or len(self.runs) + 1}"
-        where = ["--irp-lab", f"--irp-lab-variant={variant}"] if via_lab else \
-            [f"--irp-config={self.lab.toml_path}"]
-        return ["tests", *where, f"--irp-reports-dir={reports}", "-p", "no:randomly",
-                "--irp-log-watch=3s", *extra], reports
+        where = (
+            ["--irp-lab", f"--irp-lab-variant={variant}"]
+            if via_lab
+            else [f"--irp-config={self.lab.toml_path}"]
+        )
+        return [
+            "tests",
+            *where,
+            f"--irp-reports-dir={reports}",
+            "-p",
+            "no:randomly",
+            "--irp-log-watch=3s",
+            *extra,
+        ], reports
 
-    def run(self, *extra: str, variant: str = "ok", via_lab: bool = True,
-            wrapper: tuple[str, ...] = (), timeout: float = 240) -> Run:
+    def run(
+        self,
+        *extra: str,
+        variant: str = "ok",
+        via_lab: bool = True,
+        wrapper: tuple[str, ...] = (),
+        timeout: float = 240,
+    ) -> Run:
         """``via_lab``: ``--irp-lab`` (brings the lab up, as a user would); otherwise
         ``--irp-config=<the lab's toml>`` against the lab as it is (a host or the registry
         stopped on purpose stays stopped). ``wrapper`` runs pytest under that command."""
@@ -177,26 +202,37 @@ class LabSuite:
         started = time.monotonic()
         if wrapper:
             base = self.pytester.path / f"basetemp-{len(self.runs) + 1}"
-            result = self.pytester.run(*wrapper, sys.executable, "-mpytest",
-                                       f"--basetemp={base}", *args, timeout=timeout)
+            result = self.pytester.run(
+                *wrapper, sys.executable, "-mpytest", f"--basetemp={base}", *args, timeout=timeout
+            )
         else:
             result = self.pytester.runpytest_subprocess(*args, timeout=timeout)
         run = Run(result, reports, time.monotonic() - started)
         self.runs.append(run)
         return run
 
-    def popen(self, *extra: str, variant: str, name: str
-              ) -> tuple[subprocess.Popen[str], Path, Path]:
+    def popen(
+        self, *extra: str, variant: str, name: str
+    ) -> tuple[subprocess.Popen[str], Path, Path]:
         """Start a run without waiting (two runs at once): (process, its output, reports)."""
         args, reports = self.args(*extra, variant=variant, name=name)
         output = self.pytester.path / f"output-{name}.txt"
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-            filter(None, [str(self.pytester.path), os.environ.get("PYTHONPATH", "")]))}
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(self.pytester.path), os.environ.get("PYTHONPATH", "")])
+            ),
+        }
         with output.open("w") as sink:
             proc = subprocess.Popen(
                 [sys.executable, "-mpytest", f"--basetemp={self.pytester.path / name}", *args],
-                cwd=self.pytester.path, env=env, stdin=subprocess.DEVNULL, stdout=sink,
-                stderr=subprocess.STDOUT, text=True)
+                cwd=self.pytester.path,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
         return proc, output, reports
 
 
@@ -208,19 +244,27 @@ def _skip_reason() -> str | None:
         return "the lab needs root (network namespaces, sshd, /nix)"
     missing = missing_programs()
     if missing:
-        return (f"the lab cannot come up: missing programs {', '.join(missing)} "
-                f"(run scripts/install-system-packages.sh)")
+        return (
+            f"the lab cannot come up: missing programs {', '.join(missing)} "
+            f"(run scripts/install-system-packages.sh)"
+        )
     for program in ("skopeo", "containerd", "unshare"):
         if shutil.which(program) is None:
-            return f"the lab cannot come up: {program} is missing " \
-                   f"(run scripts/install-system-packages.sh)"
+            return (
+                f"the lab cannot come up: {program} is missing "
+                f"(run scripts/install-system-packages.sh)"
+            )
     cluster = Lab(with_cluster=True).cluster()
     if cluster is None or cluster.missing_binaries():
-        return ("the lab's cluster binaries are not in the cache (build them once with "
-                "`bash lab/build-cluster.sh`; this module downloads nothing)")
+        return (
+            "the lab's cluster binaries are not in the cache (build them once with "
+            "`bash lab/build-cluster.sh`; this module downloads nothing)"
+        )
     if not helmbin.binary_path(3).exists():
-        return ("helm 3 is not in the cache (`python -m pytest_irp_lab.helmbin 3` once; this "
-                "module downloads nothing)")
+        return (
+            "helm 3 is not in the cache (`python -m pytest_irp_lab.helmbin 3` once; this "
+            "module downloads nothing)"
+        )
     return None
 
 
@@ -234,8 +278,10 @@ def lab() -> Iterator[Lab]:
     the_lab = Lab(with_cluster=True)
     holder = the_lab.holder()
     if holder is not None and holder != str(the_lab.layout.root):
-        pytest.skip(f"another lab holds the lab network ({holder}): bring it down first "
-                    f"(IRP_LAB_DIR={holder} python -m pytest_irp_lab down)")
+        pytest.skip(
+            f"another lab holds the lab network ({holder}): bring it down first "
+            f"(IRP_LAB_DIR={holder} python -m pytest_irp_lab down)"
+        )
     was_up = holder is not None and the_lab.healthy()
     try:
         the_lab.up(variant="ok")
@@ -262,8 +308,9 @@ def require_lab_network(lab: Lab, address: str) -> None:
     """Before this module itself contacts ``address``: the lab is up and the address is the
     bridge's own or is routed through the bridge (otherwise it would leave the machine)."""
     assert lab.healthy(), "the lab is not up: refusing to contact a lab address"
-    route = subprocess.run(["ip", "route", "get", address], capture_output=True, text=True,
-                           check=True).stdout.split()
+    route = subprocess.run(
+        ["ip", "route", "get", address], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert route[:1] == ["local"] or route[route.index("dev") + 1] == "irpbr0", route
 
 
@@ -273,8 +320,14 @@ def side_commit(repo: Path, label: str) -> str:
     env = {**os.environ, **lab_app.GIT_ENV, "GIT_INDEX_FILE": str(repo / ".git" / "irp-test-index")}
 
     def git(*args: str, stdin: str | None = None) -> str:
-        return subprocess.run(["git", "-C", str(repo), *args], env=env, input=stdin,
-                              capture_output=True, text=True, check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "-C", str(repo), *args],
+            env=env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
 
     git("read-tree", "HEAD")
     blob = git("hash-object", "-w", "--stdin", stdin=f"{label} {uuid.uuid4().hex}\n")
@@ -291,8 +344,9 @@ def kube(lab: Lab) -> Any:
 
     require_lab_network(lab, "10.77.0.1")
     settings = lab.settings()
-    api = config.new_client_from_config(config_file=str(settings["kubeconfig"]),
-                                        context="railiance01")
+    api = config.new_client_from_config(
+        config_file=str(settings["kubeconfig"]), context="railiance01"
+    )
     return client.CoreV1Api(api)
 
 
@@ -311,12 +365,14 @@ def all_output(suite: LabSuite, run: Run) -> dict[str, str]:
 # --------------------------------------------------------------------------- 1. happy path
 
 
-def test_happy_path_every_criterion_passes_and_the_sha_is_logged_once(suite: LabSuite,
-                                                                      lab: Lab) -> None:
+def test_happy_path_every_criterion_passes_and_the_sha_is_logged_once(
+    suite: LabSuite, lab: Lab
+) -> None:
     lab.up(variant="ok")
     app_repo = lab.layout.app_repo
-    subprocess.run(["git", "-C", str(app_repo), "checkout", "-q", "--", "PIPELINE_LOG.md"],
-                   check=True)  # rows of earlier runs of this SHA
+    subprocess.run(
+        ["git", "-C", str(app_repo), "checkout", "-q", "--", "PIPELINE_LOG.md"], check=True
+    )  # rows of earlier runs of this SHA
     sha = lab_app.head(app_repo)
 
     run = suite.run()
@@ -324,8 +380,9 @@ def test_happy_path_every_criterion_passes_and_the_sha_is_logged_once(suite: Lab
     assert run.ret == 0, run.explain()
     assert run.statuses == {**dict.fromkeys(ALL[:11], "PASS"), "T12": "SKIPPED"}, run.explain()
     assert run.cause("T12") == T12_REASON
-    assert re.search(r"T12  SKIPPED  CI pipeline automated \(optional\)  \(T12 is optional",
-                     run.out)
+    assert re.search(
+        r"T12  SKIPPED  CI pipeline automated \(optional\)  \(T12 is optional", run.out
+    )
     digests = run.summary["digests"]
     assert digests["nix out path"].startswith("/nix/store/")
     assert digests["nix out path"].endswith("-docker-image-ihp-railiance-probe.tar")
@@ -359,14 +416,18 @@ def test_happy_path_every_criterion_passes_and_the_sha_is_logged_once(suite: Lab
 # --------------------------------------------------------------------------- 2. app variants
 
 
-@pytest.mark.parametrize(("variant", "criterion", "cause"), [
-    ("overlay-missing", "T01", "the models overlay with configureFlags and postUnpack"),
-    ("wrong-column-type", "T03", "probes.name is"),
-    ("route-missing", "T04", "HealthController is not wired into the front controller"),
-    ("failing-spec", "T05", "but got: Status {statusCode = 200"),
-])
-def test_app_variant_fails_exactly_its_criterion(suite: LabSuite, variant: str,
-                                                 criterion: str, cause: str) -> None:
+@pytest.mark.parametrize(
+    ("variant", "criterion", "cause"),
+    [
+        ("overlay-missing", "T01", "the models overlay with configureFlags and postUnpack"),
+        ("wrong-column-type", "T03", "probes.name is"),
+        ("route-missing", "T04", "HealthController is not wired into the front controller"),
+        ("failing-spec", "T05", "but got: Status {statusCode = 200"),
+    ],
+)
+def test_app_variant_fails_exactly_its_criterion(
+    suite: LabSuite, variant: str, criterion: str, cause: str
+) -> None:
     """T01-T09 (the whole pipeline up to the node's pull; the rollout is case 1's): the
     variant's own criterion FAILS, every other one passes."""
     run = suite.run(*NOT_DEPLOYED, variant=variant)
@@ -386,21 +447,32 @@ def test_build_fails_fails_t06_and_blocks_what_needs_the_image(suite: LabSuite) 
     run = suite.run(variant="build-fails")
 
     assert run.ret == 1, run.explain()
-    assert run.statuses == {**dict.fromkeys(("T01", "T02", "T03", "T04", "T05", "T08"), "PASS"),
-                            "T06": "FAIL", "T07": "BLOCKED", "T09": "BLOCKED",
-                            "T10": "BLOCKED", "T11": "BLOCKED", "T12": "SKIPPED"}
+    assert run.statuses == {
+        **dict.fromkeys(("T01", "T02", "T03", "T04", "T05", "T08"), "PASS"),
+        "T06": "FAIL",
+        "T07": "BLOCKED",
+        "T09": "BLOCKED",
+        "T10": "BLOCKED",
+        "T11": "BLOCKED",
+        "T12": "SKIPPED",
+    }
     assert f"{GHC_ERROR} {MISSING_MODULE}" in run.cause("T06")
     checks = run.checks()
     assert checks["test_T09_registries_yaml_has_http_mirror"] == "PASS"
     assert checks["test_T09_node_pulls_pushed_digest"] == "BLOCKED"
     for crit in ("T07", "T09", "T10", "T11"):
         assert run.cause(crit).startswith("BLOCKED by stage 'build' (T06) failed: "), crit
-    for nodeid in ("test_t07_push.py::test_T07_tag_listed_in_registry",
-                   "test_t09_mirror.py::test_T09_node_pulls_pushed_digest",
-                   "test_t10_deploy.py::test_T10_release_deployed",
-                   "test_t11_smoke.py::test_T11_healthz_answers_ok"):
-        assert re.search(rf"BLOCKED tests/{re.escape(nodeid)} - BLOCKED by stage 'build' "
-                         r"\(T06\)", run.out), nodeid
+    for nodeid in (
+        "test_t07_push.py::test_T07_tag_listed_in_registry",
+        "test_t09_mirror.py::test_T09_node_pulls_pushed_digest",
+        "test_t10_deploy.py::test_T10_release_deployed",
+        "test_t11_smoke.py::test_T11_healthz_answers_ok",
+    ):
+        assert re.search(
+            rf"BLOCKED tests/{re.escape(nodeid)} - BLOCKED by stage 'build' "
+            r"\(T06\)",
+            run.out,
+        ), nodeid
     tail = run.last_lines("build")
     assert len(tail) <= 40
     assert any(GHC_ERROR in line for line in tail)
@@ -418,8 +490,16 @@ def test_unknown_build_host_alias_fails_t06_naming_it(suite: LabSuite) -> None:
     suite.lab.up(variant="ok")
     nsswitch = suite.pytester.path / "nsswitch.conf"
     nsswitch.write_text(NAMES_FROM_FILES_ONLY)
-    local_names = ("unshare", "--mount", "--propagation", "private", "sh", "-c",
-                   'mount --bind "$0" /etc/nsswitch.conf && exec "$@"', str(nsswitch))
+    local_names = (
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        'mount --bind "$0" /etc/nsswitch.conf && exec "$@"',
+        str(nsswitch),
+    )
 
     run = suite.run("-k", "T06", "--irp-host=nosuchhost", via_lab=False, wrapper=local_names)
 
@@ -481,9 +561,9 @@ def test_registry_down_fails_t07_with_one_line_cause(suite: LabSuite, lab: Lab) 
     assert run.cause_in_report("push")
 
 
-def test_wrong_registry_password_fails_t07_naming_the_user(suite: LabSuite,
-                                                           monkeypatch: pytest.MonkeyPatch
-                                                           ) -> None:
+def test_wrong_registry_password_fails_t07_naming_the_user(
+    suite: LabSuite, monkeypatch: pytest.MonkeyPatch
+) -> None:
     wrong = f"not-the-password-{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv("IRP_REGISTRY_PASSWORD", wrong)
 
@@ -493,10 +573,12 @@ def test_wrong_registry_password_fails_t07_naming_the_user(suite: LabSuite,
     assert run.statuses == {"T07": "FAIL"}
     cause = run.cause("T07")
     assert "\n" not in cause
-    assert re.search(r"registry 10\.77\.0\.3:3000 rejected the credentials of user "
-                     r"'tegwick' \(HTTP 401 from /v2/token: 'UNAUTHORIZED'\): check registry_user "
-                     r"and the password \(IRP_REGISTRY_PASSWORD or registry_password_file\)$",
-                     cause), cause  # Gitea's own words: its 401's error code
+    assert re.search(
+        r"registry 10\.77\.0\.3:3000 rejected the credentials of user "
+        r"'tegwick' \(HTTP 401 from /v2/token: 'UNAUTHORIZED'\): check registry_user "
+        r"and the password \(IRP_REGISTRY_PASSWORD or registry_password_file\)$",
+        cause,
+    ), cause  # Gitea's own words: its 401's error code
     assert run.cause_in_report("push")
     assert not [name for name, text in all_output(suite, run).items() if wrong in text]
 
@@ -511,8 +593,7 @@ def _follow_of(sha: str) -> tuple[int, int] | None:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        if argv[:2] == ["sh", "-c"] and "irp-build" in argv and "follow" in argv and \
-                sha in argv:
+        if argv[:2] == ["sh", "-c"] and "irp-build" in argv and "follow" in argv and sha in argv:
             return int(entry.name), int(stat.rsplit(")", 1)[1].split()[1])
     return None
 
@@ -557,8 +638,10 @@ def test_ssh_cut_mid_build_reattaches_and_the_build_goes_on(suite: LabSuite, lab
 def test_two_runs_at_once_share_one_nix_build(suite: LabSuite, lab: Lab) -> None:
     lab.up(variant="slow-build")
     sha = side_commit(lab.layout.app_repo, "two runs")
-    runs = [suite.popen("-k", "T06", f"--irp-ref={sha}", variant="slow-build", name=n)
-            for n in ("a", "b")]
+    runs = [
+        suite.popen("-k", "T06", f"--irp-ref={sha}", variant="slow-build", name=n)
+        for n in ("a", "b")
+    ]
     outputs = []
     for proc, output, reports in runs:
         assert proc.wait(timeout=180) == 0, output.read_text()[-4000:]
@@ -579,14 +662,16 @@ def test_two_runs_at_once_share_one_nix_build(suite: LabSuite, lab: Lab) -> None
 
 def test_crash_at_start_fails_t10_fast_with_diagnostics(suite: LabSuite) -> None:
     """A fresh tag: a new pod (not one left crash-looping by an earlier run)."""
-    run = suite.run("-k", "T10 or T11", f"--irp-tag=irp-crash-{uuid.uuid4().hex[:8]}",
-                    variant="crash-at-start")
+    run = suite.run(
+        "-k", "T10 or T11", f"--irp-tag=irp-crash-{uuid.uuid4().hex[:8]}", variant="crash-at-start"
+    )
 
     assert run.ret == 1, run.explain()
     assert run.statuses == {"T10": "FAIL", "T11": "BLOCKED"}
     cause = run.cause("T10")
-    assert re.search(r"crash loop: exited 1 \(Error\) again after \d restart|CrashLoopBackOff",
-                     cause), cause
+    assert re.search(
+        r"crash loop: exited 1 \(Error\) again after \d restart|CrashLoopBackOff", cause
+    ), cause
     assert run.cause("T11").startswith("BLOCKED by stage 'release' (T10) failed: ")
     assert run.stage("release")["duration"] < 60  # timeout_release is 600 s
     assert run.cause_in_report("release")
@@ -613,8 +698,9 @@ def test_wrong_liveness_path_fails_t08_and_blocks_the_release(suite: LabSuite) -
     assert "BLOCKED by stage 'render' (T08)" in run.cause("T10")
 
 
-def test_tag_deleted_from_the_registry_fails_the_pull_and_the_rollout(suite: LabSuite,
-                                                                     lab: Lab) -> None:
+def test_tag_deleted_from_the_registry_fails_the_pull_and_the_rollout(
+    suite: LabSuite, lab: Lab
+) -> None:
     """A first run pushes the image under a fresh tag (-k T07); the tag is then deleted in
     Gitea (``DELETE /api/v1/packages/coulomb/container/NAME/TAG``); a second run with
     --irp-reuse takes the saved push result (push is not re-run) and asks the node and the
@@ -638,8 +724,9 @@ def test_tag_deleted_from_the_registry_fails_the_pull_and_the_rollout(suite: Lab
     assert f"crictl pull 10.77.0.3:3000/coulomb/{APP_NAME}:{tag}" in run.cause("T09")
     # the http mirror answers 404, containerd then tries k3s's https fallback server and
     # reports its error (the first non-404 one); "not found" only without the fallback
-    assert "not found" in run.cause("T09") or \
-        "server gave HTTP response to HTTPS client" in run.cause("T09"), run.cause("T09")
+    assert "not found" in run.cause(
+        "T09"
+    ) or "server gave HTTP response to HTTPS client" in run.cause("T09"), run.cause("T09")
     assert re.search(r"ErrImagePull|ImagePullBackOff", run.cause("T10")), run.cause("T10")
     assert run.cause_in_report("pull")
     assert run.cause_in_report("release")
@@ -650,15 +737,18 @@ def test_unknown_kube_context_is_a_usage_error(suite: LabSuite) -> None:
     run = suite.run("-k", "T10", "--irp-kube-context=railiance02")
 
     assert run.ret == pytest.ExitCode.USAGE_ERROR, run.explain()
-    assert "setting 'kube_context' ('railiance02', from command line --irp-kube-context): " \
-           "no context 'railiance02' in the kubeconfig" in run.out
+    assert (
+        "setting 'kube_context' ('railiance02', from command line --irp-kube-context): "
+        "no context 'railiance02' in the kubeconfig" in run.out
+    )
     assert "(its contexts: railiance01)" in run.out
     assert run.seconds < 20
     assert not (run.reports / "summary.json").exists()
 
 
-def test_generated_session_secret_fails_t11_and_is_masked_everywhere(suite: LabSuite,
-                                                                     lab: Lab) -> None:
+def test_generated_session_secret_fails_t11_and_is_masked_everywhere(
+    suite: LabSuite, lab: Lab
+) -> None:
     """The namespace's env Secret holds an IHP_SESSION_SECRET that is not base64 of 96
     bytes (created here before the run; the release stage never overwrites a Secret). A
     fresh tag makes a new pod; like IHP, it prints a generated key. The Secret is deleted
@@ -674,29 +764,45 @@ def test_generated_session_secret_fails_t11_and_is_masked_everywhere(suite: LabS
     except client.exceptions.ApiException as exc:
         if exc.status != 404:
             raise
-    core.create_namespaced_secret(ns, client.V1Secret(
-        metadata=client.V1ObjectMeta(name=name), string_data={
-            "IHP_SESSION_SECRET": invalid, "IHP_BASEURL": "http://10.77.0.1:30080",
-            "DATABASE_URL": "postgresql://probe@127.0.0.1:5432/probe"}))
+    core.create_namespaced_secret(
+        ns,
+        client.V1Secret(
+            metadata=client.V1ObjectMeta(name=name),
+            string_data={
+                "IHP_SESSION_SECRET": invalid,
+                "IHP_BASEURL": "http://10.77.0.1:30080",
+                "DATABASE_URL": "postgresql://probe@127.0.0.1:5432/probe",
+            },
+        ),
+    )
     tag = f"irp-secret-{uuid.uuid4().hex[:8]}"
     try:
         run = suite.run("-k", "T10 or T11", f"--irp-tag={tag}")
-        pods = core.list_namespaced_pod(ns, label_selector=f"app.kubernetes.io/instance="
-                                        f"{APP_NAME}").items
-        logs = "\n".join(core.read_namespaced_pod_log(p.metadata.name, ns) for p in pods
-                         if p.spec.containers[0].image.endswith(f":{tag}"))
+        pods = core.list_namespaced_pod(
+            ns, label_selector=f"app.kubernetes.io/instance={APP_NAME}"
+        ).items
+        logs = "\n".join(
+            core.read_namespaced_pod_log(p.metadata.name, ns)
+            for p in pods
+            if p.spec.containers[0].image.endswith(f":{tag}")
+        )
     finally:
         core.delete_namespaced_secret(name, ns)
 
     assert run.ret == 1, run.explain()
     assert run.statuses == {"T10": "PASS", "T11": "FAIL"}, run.explain()
-    assert run.cause("T11") == "AssertionError: the app printed a generated session key to " \
+    assert (
+        run.cause("T11") == "AssertionError: the app printed a generated session key to "
         "the pod log (its IHP_SESSION_SECRET is missing or invalid; the key is masked)"
+    )
     generated = re.findall(r"IHP_SESSION_SECRET=(\S+)", logs)
     assert generated, logs
     assert len(generated[0]) == 128
-    leaks = [where for where, text in all_output(suite, run).items()
-             if generated[0] in text or invalid in text]
+    leaks = [
+        where
+        for where, text in all_output(suite, run).items()
+        if generated[0] in text or invalid in text
+    ]
     assert leaks == []
     pods_log = Path(run.stage("live")["logs"]["pods"]).read_text()
     assert "IHP_SESSION_SECRET=***" in pods_log
@@ -728,8 +834,9 @@ def node_config(lab: Lab) -> Iterator[Any]:
 HTTPS_FALLBACK = "server gave HTTP response to HTTPS client"
 
 
-def test_node_without_the_mirror_fails_t09_on_both_checks(suite: LabSuite,
-                                                          node_config: Any) -> None:
+def test_node_without_the_mirror_fails_t09_on_both_checks(
+    suite: LabSuite, node_config: Any
+) -> None:
     node_config({"mirrors": {"other.invalid:5000": {"endpoint": ["http://other.invalid:5000"]}}})
     run = suite.run("-k", "T09", "--irp-reuse", via_lab=False)
     assert run.statuses == {"T09": "FAIL"}, run.explain()
@@ -741,7 +848,8 @@ def test_node_without_the_mirror_fails_t09_on_both_checks(suite: LabSuite,
 
 
 def test_node_with_https_only_endpoint_fails_through_the_https_fallback(
-        suite: LabSuite, node_config: Any) -> None:
+    suite: LabSuite, node_config: Any
+) -> None:
     node_config({"mirrors": {"10.77.0.3:3000": {"endpoint": ["10.77.0.3:3000"]}}})
     run = suite.run("-k", "T09", "--irp-reuse", via_lab=False)
     assert run.statuses == {"T09": "FAIL"}, run.explain()
@@ -749,11 +857,11 @@ def test_node_with_https_only_endpoint_fails_through_the_https_fallback(
     assert HTTPS_FALLBACK in run.out + run.html
 
 
-def test_node_with_stale_hosts_toml_says_restart_k3s(suite: LabSuite,
-                                                     node_config: Any) -> None:
-    node_config({"mirrors": {"10.77.0.3:3000": {"endpoint": ["http://10.77.0.3:3000"]}}},
-                rendered_from={"mirrors": {"10.77.0.3:3000": {
-                    "endpoint": ["http://10.77.0.3:3999"]}}})  # a closed port
+def test_node_with_stale_hosts_toml_says_restart_k3s(suite: LabSuite, node_config: Any) -> None:
+    node_config(
+        {"mirrors": {"10.77.0.3:3000": {"endpoint": ["http://10.77.0.3:3000"]}}},
+        rendered_from={"mirrors": {"10.77.0.3:3000": {"endpoint": ["http://10.77.0.3:3999"]}}},
+    )  # a closed port
     run = suite.run("-k", "T09", "--irp-reuse", via_lab=False)
     assert run.statuses == {"T09": "FAIL"}, run.explain()
     assert "hosts.toml for 10.77.0.3:3000 is stale" in run.out + run.html
@@ -785,7 +893,8 @@ def test_lab_registry_address_answers_giteas_version(lab: Lab) -> None:
 
 @pytest.mark.parametrize("mode", ["wrong-port-dead-for-build-host", "wrong-port-dead"])
 def test_dead_realm_without_opt_in_fails_t07_with_the_realm_and_blocks_t09_t11(
-        suite: LabSuite, lab: Lab, monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
+    suite: LabSuite, lab: Lab, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
     """The workplan's registry without the token workaround: skopeo asks the dead realm, so
     T07 fails, naming the realm and its fix; what needs the image is BLOCKED. Realm dead for
     everyone: the suite sees it before any push. Dead only for the build host (the lab's
@@ -801,21 +910,26 @@ def test_dead_realm_without_opt_in_fails_t07_with_the_realm_and_blocks_t09_t11(
         lab.up(variant="ok")  # back to the lab's default mode
 
     assert run.ret == 1, run.explain()
-    assert run.statuses == {"T07": "FAIL", "T09": "BLOCKED", "T10": "BLOCKED",
-                            "T11": "BLOCKED"}, run.explain()
+    assert run.statuses == {"T07": "FAIL", "T09": "BLOCKED", "T10": "BLOCKED", "T11": "BLOCKED"}, (
+        run.explain()
+    )
     cause = run.cause("T07")
     assert "\n" not in cause
     full = run.stage("push")["cause"]  # the criteria table shortens long causes
     if mode == "wrong-port-dead":
-        assert cause.startswith("stage 'push' (T07) failed: the registry's token realm "
-                                "http://10.77.0.3/v2/token does not answer (connection "
-                                "refused); skopeo asks it for every push"), cause
+        assert cause.startswith(
+            "stage 'push' (T07) failed: the registry's token realm "
+            "http://10.77.0.3/v2/token does not answer (connection "
+            "refused); skopeo asks it for every push"
+        ), cause
     else:  # the realm answers this machine, not the build host: skopeo's refusal
         assert cause.startswith(
-            "stage 'push' (T07) failed: skopeo push of 10.77.0.3:3000/coulomb/"
-            f"{APP_NAME}:"), cause
-        assert "failed at the registry's token realm: skopeo asked http://10.77.0.3/v2/token " \
-            "for a token: dial tcp 10.77.0.3:80: connect: connection refused" in full, full
+            f"stage 'push' (T07) failed: skopeo push of 10.77.0.3:3000/coulomb/{APP_NAME}:"
+        ), cause
+        assert (
+            "failed at the registry's token realm: skopeo asked http://10.77.0.3/v2/token "
+            "for a token: dial tcp 10.77.0.3:80: connect: connection refused" in full
+        ), full
     assert "ROOT_URL = http://10.77.0.3:3000/" in full
     assert "PUBLIC_URL_DETECTION = auto" in full  # Gitea 1.26's own switch
     assert "registry_token_workaround = true" in full
@@ -827,7 +941,8 @@ def test_dead_realm_without_opt_in_fails_t07_with_the_realm_and_blocks_t09_t11(
 
 
 def test_realm_dead_for_the_node_too_fails_its_pull_after_the_token_push(
-        suite: LabSuite, lab: Lab) -> None:
+    suite: LabSuite, lab: Lab
+) -> None:
     """With the workaround T07 passes even when the realm is dead for everyone, but the node's
     containerd follows the realm for its pull token (whatever registries.yaml says): T09
     fails with the realm as the likely cause. This is why the lab's default keeps port 80
@@ -847,20 +962,29 @@ def test_realm_dead_for_the_node_too_fails_its_pull_after_the_token_push(
     cause = run.stage("pull")["cause"]  # whole (the criteria table shortens it)
     assert "failed to fetch anonymous token" in cause, cause
     assert "dial tcp 10.77.0.3:80: connect: connection refused" in cause, cause
-    assert "Likely cause: the registry advertises the token realm http://10.77.0.3/v2/token" \
-        in cause, cause
+    assert (
+        "Likely cause: the registry advertises the token realm http://10.77.0.3/v2/token" in cause
+    ), cause
     assert EXPOSURE_FINDING in run.html
 
 
-@pytest.mark.parametrize(("mode", "opt_in", "realm_finding", "exposure_finding"), [
-    ("wrong-port-forwarded", False, True, False),  # the forward answers: authfile push
-    ("wrong-port-forwarded", True, True, True),  # the workplan's way: the token on argv
-    ("correct", True, False, False),  # nothing to work around
-])
-def test_realm_mode_decides_t07s_findings(suite: LabSuite, lab: Lab,
-                                          monkeypatch: pytest.MonkeyPatch, mode: str,
-                                          opt_in: bool, realm_finding: bool,
-                                          exposure_finding: bool) -> None:
+@pytest.mark.parametrize(
+    ("mode", "opt_in", "realm_finding", "exposure_finding"),
+    [
+        ("wrong-port-forwarded", False, True, False),  # the forward answers: authfile push
+        ("wrong-port-forwarded", True, True, True),  # the workplan's way: the token on argv
+        ("correct", True, False, False),  # nothing to work around
+    ],
+)
+def test_realm_mode_decides_t07s_findings(
+    suite: LabSuite,
+    lab: Lab,
+    monkeypatch: pytest.MonkeyPatch,
+    mode: str,
+    opt_in: bool,
+    realm_finding: bool,
+    exposure_finding: bool,
+) -> None:
     lab.up(variant="ok")
     registry = lab.registry()
     require_lab_network(lab, "10.77.0.3")
@@ -901,8 +1025,9 @@ def test_source_stage_fetches_the_revision_from_giteas_git(suite: LabSuite, lab:
     assert f"of {remote.removesuffix('.git')}" in fetched, fetched  # git drops .git
 
 
-def test_t12_reads_the_workflow_through_giteas_api_and_finds_no_finished_run(suite: LabSuite,
-                                                                        lab: Lab) -> None:
+def test_t12_reads_the_workflow_through_giteas_api_and_finds_no_finished_run(
+    suite: LabSuite, lab: Lab
+) -> None:
     """T12 against the lab's real Gitea API: the workflow file is read from the repository
     through the contents API and the Actions runs endpoint is asked. No Actions runner
     (act_runner) can be built here (the module proxy refuses it): the run Gitea queued for
@@ -914,7 +1039,10 @@ def test_t12_reads_the_workflow_through_giteas_api_and_finds_no_finished_run(sui
 
     assert run.ret == 1, run.explain()
     assert run.statuses == {"T12": "FAIL"}, run.explain()
-    assert re.search(r"the latest CI run on main \(#\d+\) is queued and has not finished",
-                     run.cause("T12")), run.cause("T12")
-    assert "build-and-deploy.yml from Gitea http://10.77.0.3:3000/api/v1 " \
+    assert re.search(
+        r"the latest CI run on main \(#\d+\) is queued and has not finished", run.cause("T12")
+    ), run.cause("T12")
+    assert (
+        "build-and-deploy.yml from Gitea http://10.77.0.3:3000/api/v1 "
         "(coulomb/ihp-railiance-probe at main)" in run.html
+    )

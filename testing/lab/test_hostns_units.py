@@ -15,12 +15,23 @@ BASE_PASSWD = "root:x:0:0:root:/root:/bin/bash\nirp:x:1:1:stale:/x:/bin/false\n"
 
 
 def test_host_argv_gives_the_host_its_own_pid_mount_and_uts_namespaces() -> None:
-    argv = hostns.host_argv("railiance01", [hostns.Bind(Path("/lab/etc/passwd"), "/etc/passwd")],
-                            ["/usr/sbin/sshd", "-D"])
-    assert argv[:argv.index("--")] == [
-        "unshare", "--uts", "--pid", "--mount", "--fork", "--mount-proc", "--propagation",
-        "private", "--kill-child"]
-    init = argv[argv.index("--") + 1:]
+    argv = hostns.host_argv(
+        "railiance01",
+        [hostns.Bind(Path("/lab/etc/passwd"), "/etc/passwd")],
+        ["/usr/sbin/sshd", "-D"],
+    )
+    assert argv[: argv.index("--")] == [
+        "unshare",
+        "--uts",
+        "--pid",
+        "--mount",
+        "--fork",
+        "--mount-proc",
+        "--propagation",
+        "private",
+        "--kill-child",
+    ]
+    init = argv[argv.index("--") + 1 :]
     assert init[1:5] == ["-m", "pytest_irp_lab.nsinit", "--hostname", "railiance01"]
     assert init[5:8] == ["--bind", "/lab/etc/passwd", "/etc/passwd"]
     assert init[-3:] == ["--", "/usr/sbin/sshd", "-D"]
@@ -39,17 +50,22 @@ def test_node_etc_files_add_one_user_and_keep_the_machines_entries() -> None:
     rows = passwd.splitlines()
     assert rows[0] == "root:x:0:0:root:/root:/bin/bash"
     assert [r for r in rows if r.startswith("irp:")] == [
-        f"irp:x:{hostns.NODE_UID}:{hostns.NODE_UID}:pytest-irp lab node user:/home/irp:/bin/sh"]
+        f"irp:x:{hostns.NODE_UID}:{hostns.NODE_UID}:pytest-irp lab node user:/home/irp:/bin/sh"
+    ]
     assert hostns.render_shadow("root:!:1::::::\n").splitlines()[-1].startswith("irp:*:")
-    assert hostns.render_group("root:x:0:\n").splitlines() == ["root:x:0:",
-                                                              f"irp:x:{hostns.NODE_UID}:"]
+    assert hostns.render_group("root:x:0:\n").splitlines() == [
+        "root:x:0:",
+        f"irp:x:{hostns.NODE_UID}:",
+    ]
     hosts = hostns.render_hosts("127.0.0.1 localhost\n", [("10.77.0.4", "railiance01")])
     assert hosts.splitlines()[0] == "127.0.0.1 localhost"
     assert hosts.splitlines()[-1] == "10.77.0.4 railiance01"
 
 
-@pytest.mark.parametrize(("mode", "rule"), [("nopasswd", "irp ALL=(ALL:ALL) NOPASSWD: ALL"),
-                                            ("password", "irp ALL=(ALL:ALL) ALL")])
+@pytest.mark.parametrize(
+    ("mode", "rule"),
+    [("nopasswd", "irp ALL=(ALL:ALL) NOPASSWD: ALL"), ("password", "irp ALL=(ALL:ALL) ALL")],
+)
 def test_sudo_rule_per_mode(tmp_path: Path, mode: str, rule: str) -> None:
     assert hostns.render_sudoers(mode).splitlines()[-1] == rule
     hostns.set_sudo_mode(tmp_path, mode)
@@ -68,8 +84,14 @@ def test_unknown_sudo_mode_is_refused() -> None:
 def test_node_binds_cover_the_user_databases_hosts_and_sudoers_d(tmp_path: Path) -> None:
     login = hostns.Login(hostns.NODE_UID, tmp_path / "homes")
     binds = hostns.node_binds(tmp_path / "etc", login)
-    assert [b.target for b in binds] == ["/etc/passwd", "/etc/group", "/etc/shadow",
-                                         "/etc/hosts", "/etc/sudoers.d", "/home"]
+    assert [b.target for b in binds] == [
+        "/etc/passwd",
+        "/etc/group",
+        "/etc/shadow",
+        "/etc/hosts",
+        "/etc/sudoers.d",
+        "/home",
+    ]
     assert binds[-1].source == tmp_path / "homes"
     assert login.authorized_keys == "/home/irp/.ssh/authorized_keys"
     assert login.lab_authorized_keys == tmp_path / "homes/irp/.ssh/authorized_keys"

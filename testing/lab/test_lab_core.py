@@ -328,10 +328,14 @@ def test_build_host_pushes_to_the_lab_registry(lab_up: Lab, tmp_path):
 
 # ------------------------------------------------------------------------ variants with nix
 
-EXPECT_BUILD_FAILS = {"build-fails": "Could not find module 'Web.Controller.Missing'",
-                      "workplan-literal": "Variable not in scope: pathPrefix"}
-EXPECT_CHECK_FAILS = {"failing-spec": "1 example, 1 failure",
-                      "workplan-literal": "Could not find module 'IHP.HSpec'"}
+EXPECT_BUILD_FAILS = {
+    "build-fails": "Could not find module 'Web.Controller.Missing'",
+    "workplan-literal": "Variable not in scope: pathPrefix",
+}
+EXPECT_CHECK_FAILS = {
+    "failing-spec": "1 example, 1 failure",
+    "workplan-literal": "Could not find module 'IHP.HSpec'",
+}
 
 
 # minute-build is slow-build with a 60 s sleep; the preflight lab test builds it
@@ -360,11 +364,13 @@ def test_variant_builds_and_checks_as_intended(lab_up: Lab, nix_env, tmp_path, v
     assert show.returncode == 0, show.stderr
     outputs = json.loads(show.stdout)
     assert {"default", "optimized-docker-image", "unoptimized-docker-image"} <= set(
-        outputs["packages"]["x86_64-linux"])
+        outputs["packages"]["x86_64-linux"]
+    )
     assert ("models" in outputs.get("overlays", {})) == (variant != "overlay-missing")
 
-    build = nix(nix_env, "build", ".#optimized-docker-image", "-o", str(tmp_path / "result"),
-                cwd=repo)
+    build = nix(
+        nix_env, "build", ".#optimized-docker-image", "-o", str(tmp_path / "result"), cwd=repo
+    )
     if variant in EXPECT_BUILD_FAILS:
         assert build.returncode != 0
         assert EXPECT_BUILD_FAILS[variant] in build.stderr
@@ -414,12 +420,23 @@ def test_up_keeps_the_app_repo_when_the_suite_moved_the_checkout(lab_up: Lab):
     before = read_json(lab_up.layout.state_file)["app"]
 
     def git(where: Path, *args: str) -> str:
-        return subprocess.run(["git", "-C", str(where), *args], check=True, text=True,
-                              capture_output=True, env={**os.environ, **app.GIT_ENV}
-                              ).stdout.strip()
+        return subprocess.run(
+            ["git", "-C", str(where), *args],
+            check=True,
+            text=True,
+            capture_output=True,
+            env={**os.environ, **app.GIT_ENV},
+        ).stdout.strip()
 
-    side = git(repo, "commit-tree", git(repo, "rev-parse", "HEAD^{tree}"), "-p", "HEAD",
-               "-m", "side commit under test")
+    side = git(
+        repo,
+        "commit-tree",
+        git(repo, "rev-parse", "HEAD^{tree}"),
+        "-p",
+        "HEAD",
+        "-m",
+        "side commit under test",
+    )
     git(repo, "update-ref", "refs/irp-test/side", side)
     git(remote, "fetch", "-q", str(repo), "refs/irp-test/side")
     git(remote, "checkout", "-q", "-f", "--detach", side)
@@ -481,11 +498,22 @@ FAKE_NIX = "#!/bin/sh\n# a stand-in for a long `nix build`: its comm is `nix`\ns
 
 
 def prebuild_problems(lab: Lab) -> list[str]:
-    res = subprocess.run(lab.ssh_argv("haskelseed", *remote.argv("prebuild", APP_NAME)),
-                         capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    res = subprocess.run(
+        lab.ssh_argv("haskelseed", *remote.argv("prebuild", APP_NAME)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     assert res.returncode == 0, res.stderr
-    return judge_prebuild(parse_facts(res.stdout), sha="0" * 40, lib_path=None, lib_size=0,
-                          min_disk_mb=0, min_mem_mb=0)
+    return judge_prebuild(
+        parse_facts(res.stdout),
+        sha="0" * 40,
+        lib_path=None,
+        lib_size=0,
+        min_disk_mb=0,
+        min_mem_mb=0,
+    )
 
 
 @pytest.fixture
@@ -511,8 +539,9 @@ def test_build_host_sees_its_own_processes_only(lab_up: Lab, fake_nix: Path) -> 
     finally:
         elsewhere.kill()
         elsewhere.wait()
-    started = ssh(lab_up, "haskelseed",
-                  f"setsid {fake_nix} build .#docker </dev/null >/dev/null 2>&1 &")
+    started = ssh(
+        lab_up, "haskelseed", f"setsid {fake_nix} build .#docker </dev/null >/dev/null 2>&1 &"
+    )
     assert started.returncode == 0, started.stderr
     deadline = time.monotonic() + 10
     while str(fake_nix) not in ssh(lab_up, "haskelseed", "ps -eo args=").stdout:
@@ -526,11 +555,16 @@ def test_build_host_sees_its_own_processes_only(lab_up: Lab, fake_nix: Path) -> 
 
 
 def test_node_user_is_not_root_and_needs_sudo(lab_up: Lab) -> None:
-    res = ssh(lab_up, "railiance01", "id -un; cat /etc/shadow >/dev/null 2>&1 || echo denied; "
-                                     "sudo -n cat /etc/shadow >/dev/null && echo sudo-ok")
+    res = ssh(
+        lab_up,
+        "railiance01",
+        "id -un; cat /etc/shadow >/dev/null 2>&1 || echo denied; "
+        "sudo -n cat /etc/shadow >/dev/null && echo sudo-ok",
+    )
     assert res.stdout.split() == [hostns.NODE_USER, "denied", "sudo-ok"], res.stderr
-    assert hostns.NODE_USER not in [row.split(":")[0] for row in
-                                    Path("/etc/passwd").read_text().splitlines()]
+    assert hostns.NODE_USER not in [
+        row.split(":")[0] for row in Path("/etc/passwd").read_text().splitlines()
+    ]
     assert not Path(f"/etc/sudoers.d/{hostns.SUDOERS_FILE}").exists()
 
 
@@ -552,8 +586,14 @@ def test_down_stops_lab_processes_that_lost_their_records(lab_up: Lab) -> None:
     file leaves processes without records: down() still stops what names the lab's files,
     and never a Python process (the suite, the lab's own command line)."""
     stray = subprocess.Popen(["sh", "-c", "sleep 300", str(lab_up.layout.root / "stray")])
-    suite_like = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)",
-                                   str(lab_up.layout.root / "irp-lab.toml")])
+    suite_like = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time; time.sleep(300)",
+            str(lab_up.layout.root / "irp-lab.toml"),
+        ]
+    )
     try:
         time.sleep(0.2)
         from pytest_irp_lab.proc import leftover_processes
@@ -562,8 +602,10 @@ def test_down_stops_lab_processes_that_lost_their_records(lab_up: Lab) -> None:
         assert suite_like.pid not in leftover_processes(lab_up.layout.root)
         lab_up.down()
         assert stray.wait(timeout=10) is not None
-        assert any("stopped 1 lab processes that no record named: sh -c sleep 300" in n
-                   for n in lab_up.notes), lab_up.notes
+        assert any(
+            "stopped 1 lab processes that no record named: sh -c sleep 300" in n
+            for n in lab_up.notes
+        ), lab_up.notes
         assert suite_like.poll() is None
     finally:
         for p in (stray, suite_like):

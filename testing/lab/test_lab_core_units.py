@@ -149,8 +149,17 @@ def test_sshd_config_is_key_only_with_lab_env(tmp_path):
     argv = sshd.sshd_argv(host, Path("/c"), Path("/l"))
     assert argv[:4] == ["ip", "netns", "exec", "irp-haskelseed"]
     # its own PID, mount and UTS namespaces; sshd in the foreground under the lab's init
-    assert argv[4:13] == ["unshare", "--uts", "--pid", "--mount", "--fork", "--mount-proc",
-                          "--propagation", "private", "--kill-child"]
+    assert argv[4:13] == [
+        "unshare",
+        "--uts",
+        "--pid",
+        "--mount",
+        "--fork",
+        "--mount-proc",
+        "--propagation",
+        "private",
+        "--kill-child",
+    ]
     assert argv[-7:] == ["--", sshd.SSHD, "-D", "-f", "/c", "-E", "/l"]
 
 
@@ -307,7 +316,8 @@ def test_variants_change_what_they_say(variants):
     assert "GET /healthz HealthAction" in _text(ok, "Web/Routes.hs")
     assert "/healthz" not in _text(variants["route-missing"], "Web/Routes.hs")
     assert "[routes|ProbesController\nGET /probes ProbesAction\n|]" in _text(
-        variants["route-missing"], "Web/Routes.hs")
+        variants["route-missing"], "Web/Routes.hs"
+    )
     assert "HealthController" not in _text(variants["route-missing"], "Web/FrontController.hs")
     assert "\nsleep 8  # slow-build variant\n" in _text(variants["slow-build"], app.IMAGE_BUILDER)
     assert "responseStatusShouldBe` status201" in _text(variants["failing-spec"], app.SPEC)
@@ -360,8 +370,11 @@ def _helm() -> str | None:
     from pytest_irp_lab import helmbin
 
     cached = helmbin.binary_path(3)
-    return (os.environ.get("IRP_HELM") or shutil.which("helm")
-            or (str(cached) if cached.exists() else None))
+    return (
+        os.environ.get("IRP_HELM")
+        or shutil.which("helm")
+        or (str(cached) if cached.exists() else None)
+    )
 
 
 @pytest.mark.parametrize("variant", ["ok", "wrong-liveness-path"])

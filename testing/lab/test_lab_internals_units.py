@@ -25,8 +25,9 @@ from pytest_irp_lab.topology import COMPONENTS, FORWARD_CHAIN, OUTPUT_CHAIN
 
 
 def test_run_takes_an_argument_list_input_and_an_overlay_environment() -> None:
-    done = proc.run(["sh", "-c", 'printf "%s:" "$IRP_X"; cat', "--"], env={"IRP_X": "v"},
-                    input="in")
+    done = proc.run(
+        ["sh", "-c", 'printf "%s:" "$IRP_X"; cat', "--"], env={"IRP_X": "v"}, input="in"
+    )
     assert done.ok
     assert done.stdout == "v:in"
     with pytest.raises(proc.LabError, match="exit 3"):
@@ -36,8 +37,7 @@ def test_run_takes_an_argument_list_input_and_an_overlay_environment() -> None:
         proc.run(["irp-no-such-program"])
 
 
-def test_run_sees_this_process_environment_as_it_is_now(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_sees_this_process_environment_as_it_is_now(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IRP_LATE", "set-after-import")
     assert proc.run(["sh", "-c", 'echo "$IRP_LATE"']).stdout.strip() == "set-after-import"
     only = proc.run(["/usr/bin/env"], environ={"IRP_ONLY": "1"}).stdout.split()
@@ -53,9 +53,18 @@ def test_run_kills_a_command_at_its_timeout() -> None:
 
 
 def test_daemon_env_drops_proxies_secrets_and_named_prefixes() -> None:
-    env = proc.daemon_env({"PATH": "/bin", "https_proxy": "http://x", "HTTP_PROXY": "y",
-                           "IRP_REGISTRY_PASSWORD": "s", "GH_TOKEN": "t", "GITEA__x": "1"},
-                          drop_prefixes=("GITEA",), extra={"HOME": "/h"})
+    env = proc.daemon_env(
+        {
+            "PATH": "/bin",
+            "https_proxy": "http://x",
+            "HTTP_PROXY": "y",
+            "IRP_REGISTRY_PASSWORD": "s",
+            "GH_TOKEN": "t",
+            "GITEA__x": "1",
+        },
+        drop_prefixes=("GITEA",),
+        extra={"HOME": "/h"},
+    )
     assert env == {"PATH": "/bin", "HOME": "/h"}
 
 
@@ -71,13 +80,14 @@ def test_pid_records_of_every_form_are_read() -> None:
 def test_spawn_records_the_process_and_terminate_stops_its_whole_group(tmp_path: Path) -> None:
     pids = tmp_path / "pids"
     record = tmp_path / "run" / "d.pid"
-    script = ('sh -c \'trap "" TERM; while :; do sleep 0.05; done\' & echo $! >> "$1"; '
-              'echo started; wait')
-    started = proc.spawn(["sh", "-c", script, "family", str(pids)], tmp_path / "d.log",
-                         pid_file=record)
+    script = (
+        'sh -c \'trap "" TERM; while :; do sleep 0.05; done\' & echo $! >> "$1"; echo started; wait'
+    )
+    started = proc.spawn(
+        ["sh", "-c", script, "family", str(pids)], tmp_path / "d.log", pid_file=record
+    )
     assert proc.read_pid_record(record) == started
-    proc.wait_for("the child's pid", lambda: pids.exists() and pids.read_text().strip(),
-                  timeout=10)
+    proc.wait_for("the child's pid", lambda: pids.exists() and pids.read_text().strip(), timeout=10)
     child = proc.proc_of(int(pids.read_text()))
     assert child is not None
     assert proc.live(record) == started
@@ -134,8 +144,9 @@ def test_the_authfile_is_private_and_gone_afterwards(tmp_path: Path) -> None:
     password.write_text("pw\n")
     with temporary_authfile("10.77.0.3:3000", "u", password, tmp_path) as path:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
-        assert json.loads(path.read_text()) == json.loads(authfile_json("10.77.0.3:3000", "u",
-                                                                        "pw"))
+        assert json.loads(path.read_text()) == json.loads(
+            authfile_json("10.77.0.3:3000", "u", "pw")
+        )
     assert not path.exists()
     with pytest.raises(RuntimeError), written_authfile("h:1", "u", "p", tmp_path) as other:
         raise RuntimeError
@@ -146,8 +157,9 @@ def test_the_authfile_is_private_and_gone_afterwards(tmp_path: Path) -> None:
 
 
 def cluster(tmp_path: Path) -> LabCluster:
-    return LabCluster(state_dir=tmp_path / "cluster", cache_dir=tmp_path / "cache",
-                      source_dir=tmp_path / "src")
+    return LabCluster(
+        state_dir=tmp_path / "cluster", cache_dir=tmp_path / "cache", source_dir=tmp_path / "src"
+    )
 
 
 def test_every_component_listens_on_loopback_or_the_node_ip(tmp_path: Path) -> None:
@@ -158,8 +170,11 @@ def test_every_component_listens_on_loopback_or_the_node_ip(tmp_path: Path) -> N
     for component in ("kube-controller-manager", "kube-scheduler"):
         assert "--bind-address=127.0.0.1" in argv[component]
     kubelet = node_config.kubelet_config(spec)
-    assert (kubelet["address"], kubelet["healthzBindAddress"], kubelet["readOnlyPort"]) == \
-        ("10.77.0.1", "127.0.0.1", 0)
+    assert (kubelet["address"], kubelet["healthzBindAddress"], kubelet["readOnlyPort"]) == (
+        "10.77.0.1",
+        "127.0.0.1",
+        0,
+    )
     proxy = node_config.kube_proxy_config(spec)
     assert proxy["nodePortAddresses"] == ["10.77.0.1/32"]
     assert "127.0.0.1" in node_config.containerd_config(spec)
@@ -171,8 +186,14 @@ def test_kubeconfigs_embed_the_matching_certificates() -> None:
     users = node_config.kubeconfig_users("railiance01")
     assert users["kubelet"] == "system:node:railiance01"
     assert node_config.kubeconfig_cert("kubelet") == "kubelet-client"
-    doc = node_config.kubeconfig(cluster="railiance01", server="https://10.77.0.1:6443",
-                                 ca=b"CA", user="admin", cert=b"C", key=b"K")
+    doc = node_config.kubeconfig(
+        cluster="railiance01",
+        server="https://10.77.0.1:6443",
+        ca=b"CA",
+        user="admin",
+        cert=b"C",
+        key=b"K",
+    )
     assert doc["current-context"] == "railiance01"
     assert doc["users"][0]["user"]["client-key-data"] == "Sw=="
 
@@ -181,8 +202,11 @@ def test_node_ready_needs_a_heartbeat_of_the_running_kubelet() -> None:
     since = dt.datetime(2026, 12, 2, 10, 0, tzinfo=dt.UTC).timestamp()
 
     def node_obj(status: str, beat: str) -> dict[str, object]:
-        return {"status": {"conditions": [{"type": "Ready", "status": status,
-                                           "lastHeartbeatTime": beat}]}}
+        return {
+            "status": {
+                "conditions": [{"type": "Ready", "status": status, "lastHeartbeatTime": beat}]
+            }
+        }
 
     assert node.node_ready_since(node_obj("True", "2026-12-02T10:00:05Z"), since)
     assert not node.node_ready_since(node_obj("True", "2026-12-02T09:59:00Z"), since)
@@ -213,13 +237,11 @@ def test_the_iptables_cleanup_removes_only_the_lab_chains_and_their_jumps() -> N
     assert lines[0] == "*filter"
     assert lines[-1] == "COMMIT"
     assert "-D FORWARD -i irpcni0 -j irp-cluster-fwd" in lines
-    assert '-D FORWARD -m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD' \
-        in lines
+    assert '-D FORWARD -m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD' in lines
     assert {"-X KUBE-FORWARD", "-X irp-cluster-fwd"} <= set(lines)
     assert not any("other" in line for line in lines)
     assert "*nat" not in lines  # no chain of ours there
-    assert hostchanges.iptables_cleanup_script("*filter\n:INPUT ACCEPT\nCOMMIT\n",
-                                               ("KUBE-",)) == ""
+    assert hostchanges.iptables_cleanup_script("*filter\n:INPUT ACCEPT\nCOMMIT\n", ("KUBE-",)) == ""
 
 
 def test_the_guard_chains_keep_pod_and_lab_traffic_inside() -> None:
@@ -229,16 +251,21 @@ def test_the_guard_chains_keep_pod_and_lab_traffic_inside() -> None:
     out = hostchanges.output_guard_rules(("10.77.0.0/24",))
     assert all(rule[:2] == ["-t", "mangle"] for rule in out)
     assert ["-t", "mangle", "-A", OUTPUT_CHAIN, "-j", "DROP"] in out
-    assert {rule[5] for rule in out if rule[2] == "-A" and "RETURN" in rule} == \
-        {"lo", "irpbr0", "irpcni0"}
+    assert {rule[5] for rule in out if rule[2] == "-A" and "RETURN" in rule} == {
+        "lo",
+        "irpbr0",
+        "irpcni0",
+    }
 
 
 # ---- images ----------------------------------------------------------------------------
 
 
 def test_image_archives_are_deterministic(tmp_path: Path) -> None:
-    entries = [ImageFile("/www", directory=True, mode=0o755),
-               ImageFile("/www/healthz", data=b"ok\n")]
+    entries = [
+        ImageFile("/www", directory=True, mode=0o755),
+        ImageFile("/www/healthz", data=b"ok\n"),
+    ]
     one = build_image_archive(tmp_path / "a.tar", "h:1/o/n:1", entries, ["/bin/x"])
     two = build_image_archive(tmp_path / "b.tar", "h:1/o/n:1", entries, ["/bin/x"])
     assert one.read_bytes() == two.read_bytes()

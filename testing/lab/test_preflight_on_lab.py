@@ -32,8 +32,16 @@ FAILED_LINE = re.compile(r"^precondition '([\w-]+)' of stage (\w+) \((T\d\d)\) f
 def names_from_files_only(suite: LabSuite) -> tuple[str, ...]:
     nsswitch = suite.pytester.path / "nsswitch.conf"
     nsswitch.write_text(NAMES_FROM_FILES_ONLY)
-    return ("unshare", "--mount", "--propagation", "private", "sh", "-c",
-            'mount --bind "$0" /etc/nsswitch.conf && exec "$@"', str(nsswitch))
+    return (
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        'mount --bind "$0" /etc/nsswitch.conf && exec "$@"',
+        str(nsswitch),
+    )
 
 
 def paragraphs(run: Run) -> list[tuple[str, str, str]]:
@@ -49,8 +57,9 @@ def test_preflight_only_passes_on_the_lab(suite: LabSuite) -> None:
     print(f"--irp-preflight on the lab: {run.seconds:.2f} s")  # the figure for the docs
 
 
-def test_preflight_only_fails_on_a_wrong_password(suite: LabSuite,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_preflight_only_fails_on_a_wrong_password(
+    suite: LabSuite, monkeypatch: pytest.MonkeyPatch
+) -> None:
     wrong = f"not-the-password-{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv("IRP_REGISTRY_PASSWORD", wrong)
     run = suite.run("--irp-preflight", "-k", "T07", via_lab=False)
@@ -61,8 +70,14 @@ def test_preflight_only_fails_on_a_wrong_password(suite: LabSuite,
 
 
 def test_preflight_only_fails_on_an_unknown_node_alias(suite: LabSuite) -> None:
-    run = suite.run("--irp-preflight", "-k", "T09", "--irp-node-host=nosuchnode",
-                    via_lab=False, wrapper=names_from_files_only(suite))
+    run = suite.run(
+        "--irp-preflight",
+        "-k",
+        "T09",
+        "--irp-node-host=nosuchnode",
+        via_lab=False,
+        wrapper=names_from_files_only(suite),
+    )
     assert run.ret == 1, run.explain()
     assert paragraphs(run) == [("node", "mirror", "T09")], run.explain()
     assert "nosuchnode is not reachable over ssh" in run.out
@@ -83,30 +98,36 @@ def test_preflight_only_fails_when_node_sudo_asks_for_a_password(suite: LabSuite
 
 
 def test_preflight_only_fails_on_an_unknown_context_as_a_usage_error(suite: LabSuite) -> None:
-    run = suite.run("--irp-preflight", "-k", "T10", "--irp-kube-context=railiance02",
-                    via_lab=False)
+    run = suite.run("--irp-preflight", "-k", "T10", "--irp-kube-context=railiance02", via_lab=False)
     assert run.ret == pytest.ExitCode.USAGE_ERROR, run.explain()
     assert "no context 'railiance02' in the kubeconfig" in run.out
 
 
 def test_preflight_only_fails_on_a_missing_helm(suite: LabSuite) -> None:
-    run = suite.run("--irp-preflight", "-k", "T08 or T10",
-                    "--irp-helm=/nonexistent/helm", via_lab=False)
+    run = suite.run(
+        "--irp-preflight", "-k", "T08 or T10", "--irp-helm=/nonexistent/helm", via_lab=False
+    )
     assert run.ret == 1, run.explain()
     assert ("helm", "chart", "T08") in paragraphs(run), run.explain()
 
 
 def test_preflight_only_fails_on_an_unresolvable_base_url(suite: LabSuite) -> None:
-    run = suite.run("--irp-preflight", "-k", "T11",
-                    "--irp-base-url=http://probe.example.invalid", via_lab=False,
-                    wrapper=names_from_files_only(suite))
+    run = suite.run(
+        "--irp-preflight",
+        "-k",
+        "T11",
+        "--irp-base-url=http://probe.example.invalid",
+        via_lab=False,
+        wrapper=names_from_files_only(suite),
+    )
     assert run.ret == 1, run.explain()
     assert ("base-url", "live", "T11") in paragraphs(run), run.explain()
     assert "probe.example.invalid does not resolve" in run.out
 
 
 def test_wrong_password_decides_t07_while_the_slow_build_goes_on(
-        suite: LabSuite, monkeypatch: pytest.MonkeyPatch) -> None:
+    suite: LabSuite, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The minute-build variant (the image build sleeps 60 s) at a never-built SHA: T07
     FAILs on the credentials, printed before the build's progress line and decided long
     before the build ends; T06's build goes on and passes."""
@@ -121,13 +142,16 @@ def test_wrong_password_decides_t07_while_the_slow_build_goes_on(
     assert run.statuses == {"T06": "PASS", "T07": "FAIL"}, run.explain()
     assert "rejected the credentials" in run.cause("T07")
     lines = run.result.stdout.lines
-    failed = next(i for i, line in enumerate(lines)
-                  if line.startswith("irp [preflight] FAILED registry"))
+    failed = next(
+        i for i, line in enumerate(lines) if line.startswith("irp [preflight] FAILED registry")
+    )
     build = next(i for i, line in enumerate(lines) if line.startswith("irp [build]"))
     assert failed < build
     assert run.seconds > 60  # the build really took its minute (T07 was decided before)
-    print(f"T06+T07 with the minute build: {run.seconds:.1f} s; the preflight line is line "
-          f"{failed}, the build's first line {build}")
+    print(
+        f"T06+T07 with the minute build: {run.seconds:.1f} s; the preflight line is line "
+        f"{failed}, the build's first line {build}"
+    )
 
 
 def test_preflight_only_fails_without_rbac_permission(suite: LabSuite, tmp_path: Path) -> None:
@@ -140,26 +164,50 @@ def test_preflight_only_fails_without_rbac_permission(suite: LabSuite, tmp_path:
     core = on_lab.kube(suite.lab)
     name = f"irp-norbac-{uuid.uuid4().hex[:6]}"
     core.create_namespaced_service_account(
-        "coulomb", client.V1ServiceAccount(metadata=client.V1ObjectMeta(name=name)))
+        "coulomb", client.V1ServiceAccount(metadata=client.V1ObjectMeta(name=name))
+    )
     try:
         token = core.create_namespaced_service_account_token(
-            name, "coulomb", client.AuthenticationV1TokenRequest(
-                spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=600))
+            name,
+            "coulomb",
+            client.AuthenticationV1TokenRequest(
+                spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=600)
+            ),
         ).status.token
         admin = yaml.safe_load(Path(str(suite.lab.settings()["kubeconfig"])).read_text())
         context = next(c for c in admin["contexts"] if c["name"] == "railiance01")
-        cluster = next(c for c in admin["clusters"]
-                       if c["name"] == context["context"]["cluster"])
+        cluster = next(c for c in admin["clusters"] if c["name"] == context["context"]["cluster"])
         kubeconfig = tmp_path / "norbac.kubeconfig"
-        kubeconfig.write_text(yaml.safe_dump({
-            "apiVersion": "v1", "kind": "Config", "current-context": "norbac",
-            "clusters": [cluster],
-            "users": [{"name": name, "user": {"token": token}}],
-            "contexts": [{"name": "norbac", "context": {
-                "cluster": cluster["name"], "user": name, "namespace": "coulomb"}}]}))
+        kubeconfig.write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "current-context": "norbac",
+                    "clusters": [cluster],
+                    "users": [{"name": name, "user": {"token": token}}],
+                    "contexts": [
+                        {
+                            "name": "norbac",
+                            "context": {
+                                "cluster": cluster["name"],
+                                "user": name,
+                                "namespace": "coulomb",
+                            },
+                        }
+                    ],
+                }
+            )
+        )
         kubeconfig.chmod(0o600)
-        run = suite.run("--irp-preflight", "-k", "T10", f"--irp-kubeconfig={kubeconfig}",
-                        "--irp-kube-context=norbac", via_lab=False)
+        run = suite.run(
+            "--irp-preflight",
+            "-k",
+            "T10",
+            f"--irp-kubeconfig={kubeconfig}",
+            "--irp-kube-context=norbac",
+            via_lab=False,
+        )
     finally:
         core.delete_namespaced_service_account(name, "coulomb")
     assert run.ret == 1, run.explain()

@@ -35,16 +35,26 @@ LOOPBACK_MODES = tuple(m for m in rc.REALM_MODES if m != "wrong-port-dead-for-bu
 
 
 def _spec(mode: rc.RealmMode) -> rc.GiteaSpec:
-    return rc.GiteaSpec(address="10.77.0.3", port=3000,
-                         root_url=rc.root_url(mode, "10.77.0.3", 3000, 80),
-                         work_dir=Path("/w"), static_root=Path("/s"), log_dir=Path("/l"),
-                         **rc.new_secrets())
+    return rc.GiteaSpec(
+        address="10.77.0.3",
+        port=3000,
+        root_url=rc.root_url(mode, "10.77.0.3", 3000, 80),
+        work_dir=Path("/w"),
+        static_root=Path("/s"),
+        log_dir=Path("/l"),
+        **rc.new_secrets(),
+    )
 
 
-@pytest.mark.parametrize(("mode", "root"), [
-    ("wrong-port-dead-for-build-host", "http://10.77.0.3/"),
-    ("wrong-port-dead", "http://10.77.0.3/"), ("wrong-port-forwarded", "http://10.77.0.3/"),
-    ("correct", "http://10.77.0.3:3000/")])
+@pytest.mark.parametrize(
+    ("mode", "root"),
+    [
+        ("wrong-port-dead-for-build-host", "http://10.77.0.3/"),
+        ("wrong-port-dead", "http://10.77.0.3/"),
+        ("wrong-port-forwarded", "http://10.77.0.3/"),
+        ("correct", "http://10.77.0.3:3000/"),
+    ],
+)
 def test_app_ini_sets_the_realm_through_root_url(mode: rc.RealmMode, root: str) -> None:
     text = rc.app_ini(_spec(mode))
     assert f"ROOT_URL = {root}\n" in text
@@ -59,8 +69,21 @@ def test_default_mode_is_the_workplans_realm_dead_for_the_build_host() -> None:
     checks = rc.ready_checks("wrong-port-dead", "10.77.0.3", 3000, 80)
     assert rc.Check("http://10.77.0.3/api/v1/version", 0) in checks  # refused
     assert rc.firewall_argv("-I", "10.77.0.2", 80) == [
-        "iptables", "-w", "-I", "INPUT", "-p", "tcp", "-s", "10.77.0.2", "--dport", "80",
-        "-j", "REJECT", "--reject-with", "tcp-reset"]  # refused like a closed port
+        "iptables",
+        "-w",
+        "-I",
+        "INPUT",
+        "-p",
+        "tcp",
+        "-s",
+        "10.77.0.2",
+        "--dport",
+        "80",
+        "-j",
+        "REJECT",
+        "--reject-with",
+        "tcp-reset",
+    ]  # refused like a closed port
 
 
 def test_build_host_mode_needs_the_lab_network(tmp_path: Path) -> None:
@@ -70,16 +93,18 @@ def test_build_host_mode_needs_the_lab_network(tmp_path: Path) -> None:
 
 
 def test_generated_password_is_read_from_gitea_output() -> None:
-    out = ("generated random password is 'a-B_c9'\n"
-           "New user 'tegwick' has been successfully created!\n")
+    out = (
+        "generated random password is 'a-B_c9'\nNew user 'tegwick' has been successfully created!\n"
+    )
     assert rc.parse_generated_password(out) == "a-B_c9"
     assert rc.parse_generated_password("nothing") is None
     log = "2026/12/01 22:02:21 modules/setting/setting.go:190:loadRunModeFrom() [E] root\n"
     assert rc.parse_raw_token(log + "ab" * 20 + "\n") == "ab" * 20
     assert rc.parse_raw_token(log) is None
     assert "--random-password" in rc.create_user_command()
-    assert not any("password=" in a for a in rc.create_user_command()
-                   if a != "--must-change-password=false")
+    assert not any(
+        "password=" in a for a in rc.create_user_command() if a != "--must-change-password=false"
+    )
 
 
 def test_git_and_gitea_environments() -> None:
@@ -92,8 +117,9 @@ def test_git_and_gitea_environments() -> None:
 
 
 def test_forward_is_a_plain_proxy() -> None:
-    spec = rc.ForwardSpec("10.77.0.3:80", "10.77.0.3:3000", Path("/p"), Path("/a"),
-                           Path("/e"), Path("/t"), None)
+    spec = rc.ForwardSpec(
+        "10.77.0.3:80", "10.77.0.3:3000", Path("/p"), Path("/a"), Path("/e"), Path("/t"), None
+    )
     text = rc.forward_config(spec)
     assert "listen 10.77.0.3:80;" in text
     assert "proxy_pass http://10.77.0.3:3000;" in text
@@ -101,6 +127,7 @@ def test_forward_is_a_plain_proxy() -> None:
 
 
 # --------------------------------------------------------------------------- real Gitea
+
 
 def _skip_reason() -> str | None:
     missing = reg.missing_tools()
@@ -113,8 +140,14 @@ def gitea(tmp_path_factory: pytest.TempPathFactory) -> Iterator[reg.LabRegistry]
     if reason:
         pytest.skip(reason)
     state = tmp_path_factory.mktemp("gitea")
-    lab = reg.LabRegistry(state, netns=None, address="127.0.0.1", port=reg.free_port(),
-                          wrong_port=reg.free_port(), realm_mode="wrong-port-dead")
+    lab = reg.LabRegistry(
+        state,
+        netns=None,
+        address="127.0.0.1",
+        port=reg.free_port(),
+        wrong_port=reg.free_port(),
+        realm_mode="wrong-port-dead",
+    )
     lab.start()
     try:
         yield lab
@@ -139,8 +172,12 @@ def test_gitea_answers_its_version(gitea: reg.LabRegistry) -> None:
 
 
 def test_user_org_repo_and_secrets_exist(gitea: reg.LabRegistry) -> None:
-    for path in ("/orgs/coulomb", "/orgs/irp", "/repos/coulomb/ihp-railiance-probe",
-                 "/users/tegwick"):
+    for path in (
+        "/orgs/coulomb",
+        "/orgs/irp",
+        "/repos/coulomb/ihp-railiance-probe",
+        "/users/tegwick",
+    ):
         assert gitea.api("GET", path)[0] == 200, path
     for secret in (gitea.layout.password_file, gitea.layout.token_file, gitea.layout.app_ini):
         assert secret.stat().st_mode & 0o077 == 0, secret
@@ -174,8 +211,9 @@ def test_realm_mode_through_gitea_config(in_mode: reg.LabRegistry) -> None:
 
 def test_token_endpoint_like_the_domain_notes_say(gitea: reg.LabRegistry) -> None:
     assert gitea.token("repository:coulomb/x:pull,push").count(".") == 2  # a JWT
-    status, _, body = _get(gitea.token_url, headers={
-        "Authorization": rc.basic_header("tegwick", "wrong-password")})
+    status, _, body = _get(
+        gitea.token_url, headers={"Authorization": rc.basic_header("tegwick", "wrong-password")}
+    )
     assert status == 401
     # Gitea 1.26.0 answers with the registry error document (not plain text)
     assert json.loads(body) == {"errors": [{"code": "UNAUTHORIZED", "message": ""}]}
@@ -184,23 +222,36 @@ def test_token_endpoint_like_the_domain_notes_say(gitea: reg.LabRegistry) -> Non
 
 
 def _archive(tmp_path: Path, ref: str) -> Path:
-    return build_image_archive(tmp_path / "img.tar", ref, [
-        ImageFile("/hello", data=b"hello\n")], ["/hello"])
+    return build_image_archive(
+        tmp_path / "img.tar", ref, [ImageFile("/hello", data=b"hello\n")], ["/hello"]
+    )
 
 
-def _skopeo_push(lab: reg.LabRegistry, archive: Path, ref: str, tmp_path: Path
-                 ) -> subprocess.CompletedProcess[str]:
+def _skopeo_push(
+    lab: reg.LabRegistry, archive: Path, ref: str, tmp_path: Path
+) -> subprocess.CompletedProcess[str]:
     user, pw_file = lab.credentials
     with temporary_authfile(lab.hostport, user, pw_file, tmp_path) as authfile:
-        return subprocess.run(["skopeo", "--insecure-policy", "copy", "--authfile",
-                               str(authfile), "--dest-tls-verify=false",
-                               f"docker-archive:{archive}", f"docker://{ref}"],
-                              capture_output=True, text=True, timeout=120, check=False)
+        return subprocess.run(
+            [
+                "skopeo",
+                "--insecure-policy",
+                "copy",
+                "--authfile",
+                str(authfile),
+                "--dest-tls-verify=false",
+                f"docker-archive:{archive}",
+                f"docker://{ref}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
 
 
 @pytest.mark.parametrize("in_mode", LOOPBACK_MODES, indirect=True)
-def test_skopeo_authfile_push_follows_the_realm(in_mode: reg.LabRegistry,
-                                                tmp_path: Path) -> None:
+def test_skopeo_authfile_push_follows_the_realm(in_mode: reg.LabRegistry, tmp_path: Path) -> None:
     ref = f"{in_mode.hostport}/coulomb/tiny:{in_mode.realm_mode}"
     done = _skopeo_push(in_mode, _archive(tmp_path, ref), ref, tmp_path)
     if in_mode.realm_mode == "wrong-port-dead":
@@ -213,13 +264,26 @@ def test_skopeo_authfile_push_follows_the_realm(in_mode: reg.LabRegistry,
 
 @pytest.mark.parametrize("in_mode", ["wrong-port-dead"], indirect=True)
 def test_token_push_works_with_the_dead_realm_and_gitea_lists_the_package(
-        in_mode: reg.LabRegistry, tmp_path: Path) -> None:
+    in_mode: reg.LabRegistry, tmp_path: Path
+) -> None:
     ref = f"{in_mode.hostport}/coulomb/tokenpush:t1"
     token = in_mode.token()
-    done = subprocess.run(["skopeo", "--insecure-policy", "copy", "--dest-registry-token",
-                           token, "--dest-tls-verify=false",
-                           f"docker-archive:{_archive(tmp_path, ref)}", f"docker://{ref}"],
-                          capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [
+            "skopeo",
+            "--insecure-policy",
+            "copy",
+            "--dest-registry-token",
+            token,
+            "--dest-tls-verify=false",
+            f"docker-archive:{_archive(tmp_path, ref)}",
+            f"docker://{ref}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr.replace(token, "***")
     status, rows = in_mode.api("GET", "/packages/coulomb?type=container&q=tokenpush")
     assert status == 200
@@ -227,21 +291,24 @@ def test_token_push_works_with_the_dead_realm_and_gitea_lists_the_package(
 
 
 @pytest.mark.parametrize("in_mode", ["correct"], indirect=True)
-def test_tag_list_longer_than_one_page_is_read_whole(in_mode: reg.LabRegistry,
-                                                     tmp_path: Path) -> None:
+def test_tag_list_longer_than_one_page_is_read_whole(
+    in_mode: reg.LabRegistry, tmp_path: Path
+) -> None:
     tags = [f"p{i}" for i in range(5)]
     archive = _archive(tmp_path, f"{in_mode.hostport}/coulomb/paged:p0")
     for tag in tags:
-        done = _skopeo_push(in_mode, archive, f"{in_mode.hostport}/coulomb/paged:{tag}",
-                            tmp_path)
+        done = _skopeo_push(in_mode, archive, f"{in_mode.hostport}/coulomb/paged:{tag}", tmp_path)
         assert done.returncode == 0, done.stderr
     token = in_mode.token("repository:coulomb/paged:pull")
-    status, _, body = _get(f"{in_mode.base_url}/v2/coulomb/paged/tags/list?n=2",
-                           headers={"Authorization": f"Bearer {token}"})
+    status, _, body = _get(
+        f"{in_mode.base_url}/v2/coulomb/paged/tags/list?n=2",
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert status == 200
     assert len(json.loads(body)["tags"]) == 2  # really paged
     client = suite_registry.RegistryClient(
-        suite_registry.ImageRef.parse(f"{in_mode.hostport}/coulomb/paged"), True)
+        suite_registry.ImageRef.parse(f"{in_mode.hostport}/coulomb/paged"), True
+    )
     assert sorted(client.tags(token, page_size=2)) == tags
     assert sorted(client.tags(token)) == tags  # one page, then Gitea's Link to an empty one
 
@@ -250,21 +317,36 @@ def test_stop_leaves_nothing(tmp_path: Path) -> None:
     reason = _skip_reason()
     if reason:
         pytest.skip(reason)
-    lab = reg.LabRegistry(tmp_path, netns=None, address="127.0.0.1", port=reg.free_port(),
-                          wrong_port=reg.free_port(), realm_mode="wrong-port-forwarded")
+    lab = reg.LabRegistry(
+        tmp_path,
+        netns=None,
+        address="127.0.0.1",
+        port=reg.free_port(),
+        wrong_port=reg.free_port(),
+        realm_mode="wrong-port-forwarded",
+    )
     lab.start()
     pids = [i.pid for i in lab.pids.values() if i is not None]
     assert len(pids) == 2
     lab.stop()
     assert not lab.is_running()
-    assert all(not Path(f"/proc/{p}").exists() or
-               Path(f"/proc/{p}/stat").read_text().split(") ")[1][0] == "Z" for p in pids)
+    assert all(
+        not Path(f"/proc/{p}").exists()
+        or Path(f"/proc/{p}/stat").read_text().split(") ")[1][0] == "Z"
+        for p in pids
+    )
     assert _get(f"{lab.base_url}/api/v1/version")[0] == 0
 
 
 def test_missing_binary_is_one_clear_error(tmp_path: Path) -> None:
-    lab = reg.LabRegistry(tmp_path, netns=None, address="127.0.0.1", port=reg.free_port(),
-                          cache_dir=tmp_path / "empty-cache", realm_mode="correct")
+    lab = reg.LabRegistry(
+        tmp_path,
+        netns=None,
+        address="127.0.0.1",
+        port=reg.free_port(),
+        cache_dir=tmp_path / "empty-cache",
+        realm_mode="correct",
+    )
     with pytest.raises(reg.RegistryError, match=r"build-gitea\.sh"):
         lab.start()
     assert not lab.is_running()
@@ -272,9 +354,20 @@ def test_missing_binary_is_one_clear_error(tmp_path: Path) -> None:
 
 def test_cli_status_is_json(tmp_path: Path) -> None:
     env = {**os.environ, "IRP_LAB_DIR": str(tmp_path)}
-    done = subprocess.run([shutil.which("python3") or "python3", "-m",
-                           "pytest_irp_lab.registry", "status", "--loopback",
-                           "--mode", "correct"],
-                          capture_output=True, text=True, env=env, check=False)
+    done = subprocess.run(
+        [
+            shutil.which("python3") or "python3",
+            "-m",
+            "pytest_irp_lab.registry",
+            "status",
+            "--loopback",
+            "--mode",
+            "correct",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     assert done.returncode == 3
     assert json.loads(done.stdout)["running"] is False
