@@ -1,9 +1,10 @@
 """Benchmark (not a test): what the suite costs on top of the work it checks, on the lab.
 
 (a) T06+T07: wall time of ``pytest tests --irp-config=<lab toml> -k "T06 or T07"`` minus
-    the wall time of a plain shell script doing the same ``nix build .#docker`` and
-    ``skopeo copy`` over ssh (medians; targets: under 2 s and under 20 %). Each run builds
-    a SHA never built before (a side commit with a nonce file), so nix really builds.
+    the wall time of a plain shell script doing the same ``nix build`` of the lab app's
+    image output and ``skopeo copy`` over ssh (medians; targets: under 2 s and under 20 %).
+    Each run builds a SHA never built before (a side commit with a nonce file), so nix
+    really builds.
 (b) From the release's pod turning Ready (seen by a 10 Hz watch of the Kubernetes API) to
     T11 decided (the first T11 check's report), minus the log watch (0.1 s here).
 (c) From a crash-looping pod's first restart (restartCount 1, same watch) to T10 decided
@@ -42,7 +43,7 @@ umask 077
 auth=$(mktemp); trap 'rm -f "$auth"' EXIT
 cat > "$auth"
 cd "$1"
-nix build .#docker -j1
+nix build "$3" $4 -j1
 policy=--insecure-policy
 [ -f /etc/containers/policy.json ] || [ -f "$HOME/.config/containers/policy.json" ] && policy=
 skopeo $policy copy --authfile "$auth" --dest-tls-verify=false docker-archive:result "docker://$2"
@@ -109,8 +110,12 @@ def suite_argv(toml: Path, sha: str, reports: Path) -> list[str]:
     ]
 
 
-def plain_argv(lab: Lab, dest: str) -> list[str]:
-    remote = shlex.join(["sh", "-c", PLAIN, "plain", str(lab.layout.remote_dir), dest])
+def plain_argv(lab: Lab, dest: str, build_attr: str, flake_options: str) -> list[str]:
+    """The plain script over ssh: the lab app's image output (``build_attr``), built with
+    the flake's options (``--impure`` for an IHP app), as the suite builds it."""
+    remote = shlex.join(
+        ["sh", "-c", PLAIN, "plain", str(lab.layout.remote_dir), dest, build_attr, flake_options]
+    )
     return ["ssh", "-F", str(lab.layout.ssh_config), "haskelseed", "--", remote]
 
 
@@ -156,7 +161,9 @@ def bench_a(lab: Lab, runs: int, work: Path) -> dict[str, Any]:
         subprocess.run(
             ["git", "-C", str(remote), "checkout", "-q", "-f", "--detach", sha], check=True
         )
-        plain.append(timed(plain_argv(lab, f"{settings['registry']}:plain-{sha[:7]}"), input=auth))
+        dest = f"{settings['registry']}:plain-{sha[:7]}"
+        attr, options = str(settings["build_attr"]), " ".join(settings.get("flake_options", []))
+        plain.append(timed(plain_argv(lab, dest, attr, options), input=auth))
     floors: dict[str, list[float]] = {}
     for _ in range(runs):
         for name, argv in floor_argvs(lab.toml_path).items():

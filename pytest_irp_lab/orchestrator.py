@@ -285,6 +285,14 @@ class Lab:
             )
         return sshds
 
+    def stop_host(self, alias: str) -> Proc | None:
+        """Take one host down (its sshd and every process on it), as a host that went
+        down would be; ``up()`` brings it back. Returns the process that held it."""
+        sshd = self._sshds()[alias]
+        holder = sshd.running()
+        sshd.stop()
+        return holder
+
     def set_node_sudo(self, mode: str) -> None:
         """The node user's sudo rule from now on (:data:`hostns.SUDO_MODES`)."""
         hostns.set_sudo_mode(self.node_etc_dir, mode)
