@@ -38,7 +38,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from pytest_irp_lab.proc import LabError, Proc, alive, cmdline, terminate, wait_for, write_atomic
+from pytest_irp_lab.proc import (
+    LabError,
+    Proc,
+    alive,
+    cmdline,
+    parent_of,
+    terminate,
+    wait_for,
+    write_atomic,
+)
 
 NODE_USER: Final = "irp"
 NODE_UID: Final = 61577  # far above Debian's dynamic range; checked against this machine
@@ -212,14 +221,9 @@ def sudo_mode(etc_dir: Path) -> str | None:
 def init_of(holder: Proc) -> int | None:
     """The host's PID 1 as this machine sees it: the nsinit child of its ``unshare``."""
     for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        if int(
-            stat[stat.rindex(")") + 2 :].split()[1]
-        ) == holder.pid and "pytest_irp_lab.nsinit" in cmdline(int(entry.name)):
-            return int(entry.name)
+        pid = int(entry.name)
+        if parent_of(pid) == holder.pid and "pytest_irp_lab.nsinit" in cmdline(pid):
+            return pid
     return None
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +26,10 @@ from pytest_irp_lab.proc import (
     Proc,
     alive,
     cmdline,
-    proc_of,
+    live,
+    reap,
     run,
+    spawn,
     wait_for,
     write_atomic,
 )
@@ -37,9 +38,6 @@ SSHD: Final = "/usr/sbin/sshd"
 SFTP_SERVER: Final = "/usr/lib/openssh/sftp-server"
 SSH_PORT: Final = 22
 START_TIMEOUT: Final = 10.0
-# hosts started by this interpreter, kept so that none is collected while it runs (no
-# "still running" warning) and its exit is reaped
-_STARTED: dict[int, subprocess.Popen[bytes]] = {}
 
 
 @dataclass(frozen=True)
@@ -245,13 +243,9 @@ class Sshd:
         return public
 
     def running(self) -> Proc | None:
-        """Our sshd, found through its pid file and checked by its command line."""
-        try:
-            pid = int(self.pid_file.read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return None
-        proc = proc_of(pid)
-        if proc is None or str(self.config) not in cmdline(pid):
+        """Our host, found through its pid record and checked by its command line."""
+        proc = live(self.pid_file)
+        if proc is None or str(self.config) not in cmdline(proc.pid):
             return None
         return proc
 
@@ -264,25 +258,20 @@ class Sshd:
             stop_host(proc)
         Path("/run/sshd").mkdir(mode=0o755, parents=True, exist_ok=True)
         self.pid_file.unlink(missing_ok=True)
+        self.start_log.unlink(missing_ok=True)
         require_lab_route(self.host.address)
-        with open(self.start_log, "wb") as log:
-            child = subprocess.Popen(
-                sshd_argv(self.host, self.config, self.log, self.binds),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-                close_fds=True,
-            )
-        _STARTED[child.pid] = child
-        write_atomic(self.pid_file, f"{child.pid}\n")
+        started = spawn(
+            sshd_argv(self.host, self.config, self.log, self.binds),
+            self.start_log,
+            pid_file=self.pid_file,
+        )
         wait_for(
             f"sshd of {self.host.alias} on {self.host.address}:{self.host.port}",
-            lambda: child.poll() is not None or port_open(self.host.address, self.host.port),
+            lambda: not alive(started) or port_open(self.host.address, self.host.port),
             timeout=START_TIMEOUT,
         )
         proc = self.running()
-        if child.poll() is not None or proc is None:
+        if not alive(started) or proc is None:
             said = self.start_log.read_text(errors="replace").strip()[-500:]
             raise LabError(
                 f"sshd of {self.host.alias} died at start: {said or 'no output'}; see {self.log}"
@@ -294,6 +283,6 @@ class Sshd:
         for proc in (recorded, self.running()):
             if proc is not None and alive(proc):
                 stop_host(proc)
-            if proc is not None and proc.pid in _STARTED:
-                _STARTED.pop(proc.pid).wait(timeout=5)
+            if proc is not None:
+                reap(proc.pid)
         self.pid_file.unlink(missing_ok=True)
