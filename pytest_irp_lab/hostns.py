@@ -15,9 +15,14 @@ every process of the host (its ssh sessions, a detached build).
 
 The workplan's node is reached as a user who needs ``sudo`` (its steps say ``sudo cat``,
 ``sudo k3s crictl``). The lab's node logs in as :data:`NODE_USER`, a user who exists only
-inside the node's mount namespace: the lab binds its own ``passwd``, ``group``, ``shadow``,
-``hosts`` and ``sudoers.d`` over this machine's, so this machine's ``/etc`` is never
-changed. The node user's sudo rule is one of :data:`SUDO_MODES`: ``nopasswd`` (the
+inside the node's mount namespace. The node's ``/etc`` is a directory of its own
+(:class:`EtcView`, a tmpfs of symbolic links made by :mod:`pytest_irp_lab.nsinit`): the
+lab's ``passwd``, ``group``, ``shadow``, ``hosts`` and ``sudoers.d``, and for every other
+name a link into this machine's ``/etc`` seen through a *directory* bind. No single file is
+bound: a package that rewrites ``/etc/passwd`` by rename (``adduser`` in a Debian package's
+postinst) would detach a file bind in every other mount namespace (Linux >= 3.18) and the
+node's user would vanish; a link is resolved anew at each open. This machine's ``/etc`` is
+never changed. The node user's sudo rule is one of :data:`SUDO_MODES`: ``nopasswd`` (the
 default: a NOPASSWD rule, the fix the suite's preflight names) or ``password`` (sudo asks
 for a password, which ``sudo -n`` refuses at once).
 
@@ -90,14 +95,27 @@ class Bind:
     target: str
 
 
+@dataclass(frozen=True)
+class EtcView:
+    """The host's own ``/etc``: the names in ``overrides`` (a lab directory) win; every
+    other name links into this machine's ``/etc``, bound (as a directory) on ``host_view``
+    (an empty lab directory) inside the host's mount namespace."""
+
+    overrides: Path
+    host_view: Path
+
+
 # ------------------------------------------------------------------------ pure renderers
 
 
-def host_argv(alias: str, binds: Sequence[Bind], program: Sequence[str]) -> list[str]:
+def host_argv(alias: str, binds: Sequence[Bind | EtcView], program: Sequence[str]) -> list[str]:
     """The command (to run inside the host's netns) that starts ``program`` as the host."""
     init = [sys.executable, "-m", "pytest_irp_lab.nsinit", "--hostname", alias]
     for bind in binds:
-        init += ["--bind", str(bind.source), bind.target]
+        if isinstance(bind, EtcView):
+            init += ["--etc", str(bind.overrides), str(bind.host_view)]
+        else:
+            init += ["--bind", str(bind.source), bind.target]
     return [
         "unshare",
         "--uts",
@@ -156,11 +174,15 @@ def render_sudoers(mode: str) -> str:
     )
 
 
-def node_binds(etc_dir: Path, login: Login) -> list[Bind]:
-    """The node's bind mounts: the lab's /etc databases and sudoers.d over this machine's,
-    the lab's home directories over /home."""
-    binds = [Bind(etc_dir / name, f"/etc/{name}") for name in ETC_FILES]
-    return [*binds, Bind(etc_dir / "sudoers.d", "/etc/sudoers.d"), Bind(login.lab_homes, "/home")]
+def host_view_dir(etc_dir: Path) -> Path:
+    """Where the node sees this machine's /etc (an empty directory beside ``etc_dir``)."""
+    return etc_dir.parent / "host-etc"
+
+
+def node_binds(etc_dir: Path, login: Login) -> list[Bind | EtcView]:
+    """The node's mounts: its own /etc (the lab's databases and sudoers.d, links to this
+    machine's for the rest), the lab's home directories over /home."""
+    return [EtcView(etc_dir, host_view_dir(etc_dir)), Bind(login.lab_homes, "/home")]
 
 
 # ------------------------------------------------------------------------ thin layer
@@ -186,6 +208,8 @@ def write_node_etc(
                 "lab's node user needs it"
             )
     etc_dir.mkdir(parents=True, exist_ok=True)
+    etc_dir.chmod(0o755)  # the node's /etc/.irp-lab-etc
+    host_view_dir(etc_dir).mkdir(mode=0o755, exist_ok=True)
     login.lab_homes.mkdir(parents=True, exist_ok=True)
     login.lab_homes.chmod(0o755)
     ssh_dir = login.lab_authorized_keys.parent

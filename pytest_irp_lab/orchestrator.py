@@ -23,6 +23,7 @@ from typing import Any, Final
 from pytest_irp_lab import app as app_mod
 from pytest_irp_lab import hostns, net
 from pytest_irp_lab.cluster import LabCluster
+from pytest_irp_lab.devserver import DEV_URL, DevServer
 from pytest_irp_lab.layout import APP_NAME, LabLayout, lab_dir_from_env
 from pytest_irp_lab.narhash import seed_argvs
 from pytest_irp_lab.nixconf import write_nix_conf
@@ -141,6 +142,7 @@ def lab_settings(
             "chart": "chart",
             "secret_name": f"{APP_NAME}-env",
             "base_url": f"http://{net.BRIDGE_ADDRESS}:{NODE_PORT}",
+            "dev_url": DEV_URL,  # the lab's `devenv up` (pytest_irp_lab/devserver.py)
             "startup_line": "Server started",
             # what an IHP app needs (the sample is one, flake.nix with IHP's flake module)
             "build_attr": ".#optimized-docker-image",
@@ -312,6 +314,10 @@ class Lab:
             kwargs["cache_dir"] = self.cache_dir
         return LabRegistry(self.layout.registry_state_dir, **kwargs)
 
+    def dev_server(self) -> DevServer:
+        """The developer's ``devenv up`` stand-in (nothing is started)."""
+        return DevServer(self.layout.root / "devserver", self.layout.app_repo)
+
     def cluster(self) -> LabCluster:
         """The LabCluster of this lab (nothing is started)."""
         gitea = net.HOSTS_BY_NAME["gitea"]
@@ -368,6 +374,9 @@ class Lab:
             self._up_app(state, variant)
             self._up_libhsghc()
             t = step("app", t)
+
+            self.dev_server().start()  # the developer's `devenv up` (T02)
+            t = step("dev server", t)
 
             registry = self.registry() if self.with_registry else None
             if registry is not None:
@@ -545,6 +554,7 @@ class Lab:
                 except Exception as exc:  # keep tearing down the rest
                     errors.append(f"cluster: {exc}")
                 self._save(state)
+            self.dev_server().stop()
             registry = self.registry()
             if state.get("registry", {}).get("started") or registry.is_running():
                 try:
@@ -600,6 +610,7 @@ class Lab:
             "app_commit": state.get("app", {}).get("commit"),
             "network": net.status() if shutil.which("ip") else {},
             "sshd": sshd,
+            "dev_server": self.dev_server().status(),
             "toml": str(self.toml_path) if self.toml_path.exists() else None,
             "timings": state.get("timings", {}),
             "notes": state.get("notes", []),

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from pytest_irp_lab.hostns import Bind, Login, host_argv, stop_host
+from pytest_irp_lab.hostns import Bind, EtcView, Login, host_argv, stop_host
 from pytest_irp_lab.net import netns_exec, require_lab_route
 from pytest_irp_lab.proc import (
     LabError,
@@ -94,7 +94,9 @@ def render_sshd_config(
     return "\n".join(lines) + "\n"
 
 
-def sshd_argv(host: SshHost, config: Path, log: Path, binds: Sequence[Bind] = ()) -> list[str]:
+def sshd_argv(
+    host: SshHost, config: Path, log: Path, binds: Sequence[Bind | EtcView] = ()
+) -> list[str]:
     """sshd, in the foreground, as the one program of the host's own namespaces."""
     return netns_exec(
         host.netns, host_argv(host.alias, binds, [SSHD, "-D", "-f", str(config), "-E", str(log)])
@@ -187,7 +189,7 @@ class Sshd:
         *,
         authorized_key: str,
         env: Mapping[str, str],
-        binds: Sequence[Bind] = (),
+        binds: Sequence[Bind | EtcView] = (),
         login: Login | None = None,
     ) -> None:
         self.host = host

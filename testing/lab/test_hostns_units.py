@@ -81,20 +81,36 @@ def test_unknown_sudo_mode_is_refused() -> None:
         hostns.render_sudoers("sometimes")
 
 
-def test_node_binds_cover_the_user_databases_hosts_and_sudoers_d(tmp_path: Path) -> None:
+def test_node_gets_an_etc_of_its_own_and_the_lab_homes(tmp_path: Path) -> None:
     login = hostns.Login(hostns.NODE_UID, tmp_path / "homes")
     binds = hostns.node_binds(tmp_path / "etc", login)
-    assert [b.target for b in binds] == [
-        "/etc/passwd",
-        "/etc/group",
-        "/etc/shadow",
-        "/etc/hosts",
-        "/etc/sudoers.d",
-        "/home",
-    ]
-    assert binds[-1].source == tmp_path / "homes"
+    assert binds[0] == hostns.EtcView(tmp_path / "etc", tmp_path / "host-etc")
+    assert binds[1] == hostns.Bind(tmp_path / "homes", "/home")
+    assert not [b for b in binds if isinstance(b, hostns.Bind) and b.target.startswith("/etc")]
     assert login.authorized_keys == "/home/irp/.ssh/authorized_keys"
     assert login.lab_authorized_keys == tmp_path / "homes/irp/.ssh/authorized_keys"
+    init = hostns.host_argv("railiance01", binds, ["sshd"])
+    args = nsinit.parse(init[init.index("--") + 4 :])
+    assert args.etc == [str(tmp_path / "etc"), str(tmp_path / "host-etc")]
+    assert args.bind == [[str(tmp_path / "homes"), "/home"]]
+
+
+def test_node_etc_links_the_lab_files_and_this_machines_rest() -> None:
+    """No file is bound (a rename over this machine's /etc/passwd would detach it): every
+    name is a link, resolved at each open; the machine's own links are kept as they are."""
+    links = nsinit.etc_links(
+        {"passwd": None, "ssh": None, "mtab": "../proc/self/mounts", nsinit.HOST_ETC: None},
+        ["passwd", "group", "shadow", "hosts", "sudoers.d"],
+    )
+    assert links == {
+        "group": ".irp-lab-etc/group",
+        "hosts": ".irp-lab-etc/hosts",
+        "mtab": "../proc/self/mounts",
+        "passwd": ".irp-lab-etc/passwd",
+        "shadow": ".irp-lab-etc/shadow",
+        "ssh": ".irp-host-etc/ssh",
+        "sudoers.d": ".irp-lab-etc/sudoers.d",
+    }
 
 
 def test_build_host_logs_in_as_root_and_the_node_as_the_sudo_user() -> None:

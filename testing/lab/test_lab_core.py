@@ -136,6 +136,57 @@ def test_ssh_to_build_host_runs_nix_with_lab_config(lab_up: Lab):
     assert "10.77.0.4/24" in res.stdout
 
 
+def test_node_survives_a_package_rewriting_this_machines_etc_by_rename(lab_up: Lab):
+    """What ``apt-get install`` of a package adding a system user does to /etc/passwd and
+    /etc/group (a new file renamed over the old one, as shadow's ``adduser``/``useradd``
+    do): a single-file bind of the node would be detached (Linux >= 3.18) and its user
+    gone ("Invalid user irp"). The node keeps its user and sudo, and sees the machine's
+    new file for every other name."""
+    before = ssh(lab_up, "railiance01", "id -un; sudo -n true && echo sudo-ok")
+    assert before.stdout.split() == ["irp", "sudo-ok"], before.stderr
+    renamed = []
+    try:
+        for name in ("passwd", "group", "hostname"):
+            path = Path("/etc") / name
+            if not path.exists():
+                continue
+            copy = path.with_name(f".{name}.irp-lab-test")
+            copy.write_bytes(path.read_bytes())
+            st = path.stat()
+            os.chown(copy, st.st_uid, st.st_gid)
+            copy.chmod(stat.S_IMODE(st.st_mode))
+            os.rename(copy, path)  # same content, new inode: what a package does
+            renamed.append(name)
+        assert "passwd" in renamed
+        after = ssh(
+            lab_up, "railiance01", "id -un; sudo -n true && echo sudo-ok; cat /etc/hostname"
+        )
+        assert after.returncode == 0, after.stderr
+        assert after.stdout.split()[:2] == ["irp", "sudo-ok"], after.stdout + after.stderr
+        if "hostname" in renamed:
+            assert after.stdout.splitlines()[2:] == Path("/etc/hostname").read_text().splitlines()
+    finally:
+        for name in renamed:
+            Path("/etc", f".{name}.irp-lab-test").unlink(missing_ok=True)
+
+
+def test_dev_server_serves_the_welcome_view_on_8000_like_devenv_up(lab_up: Lab):
+    """T02's live part: ``devenv up`` serves the app's start page on port 8000, in the
+    Development environment (IHP prints ``Server started`` there)."""
+    with urllib.request.urlopen("http://10.77.0.1:8000/", timeout=10) as answer:
+        page = answer.read().decode()
+        assert answer.status == 200
+    assert "<h1>ihp-railiance-probe</h1>" in page
+    assert '<a href="/probes">/probes</a>' in page
+    with urllib.request.urlopen("http://10.77.0.1:8000/healthz", timeout=10) as answer:
+        assert answer.read() == b"ok"
+    status = lab_up.status()["dev_server"]
+    assert status["running"]
+    assert status["url"] == "http://10.77.0.1:8000"
+    log = (lab_up.layout.root / "devserver" / "devserver.log").read_text()
+    assert log.splitlines()[0] == "Server started"
+
+
 def test_ssh_rejects_unknown_host_keys_and_never_touches_home(lab_up: Lab, tmp_path):
     cfg = lab_up.layout.ssh_config.read_text().replace(
         str(lab_up.layout.known_hosts), str(tmp_path / "empty_known_hosts")
@@ -186,6 +237,7 @@ def test_lab_toml_points_at_the_lab(lab_up: Lab):
     assert resolved["ssh_config"] == str(lab_up.layout.ssh_config)
     assert resolved["registry"] == "10.77.0.3:3000/coulomb/ihp-railiance-probe"
     assert resolved["base_url"] == "http://10.77.0.1:30080"
+    assert resolved["dev_url"] == "http://10.77.0.1:8000"
     assert Path(resolved["libhsghc_path"]).stat().st_size == LIBHSGHC_SIZE
     assert resolved["libhsghc_size"] == LIBHSGHC_SIZE
     repo = Path(resolved["app_repo"])

@@ -223,6 +223,7 @@ def test_lab_toml_is_accepted_by_the_settings_resolver(tmp_path):
     table = tomllib.loads(path.read_text())["tool"]["irp"]
     assert table["registry"] == "10.77.0.3:3000/coulomb/ihp-railiance-probe"
     assert table["base_url"] == "http://10.77.0.1:30080"
+    assert table["dev_url"] == "http://10.77.0.1:8000"  # the lab's `devenv up` (T02)
     assert table["crictl"] == ["crictl", "--config", "/x y/crictl.yaml"]
     assert table["registry_plain_http"] is True
     resolved = resolve({}, {}, [("lab", load_file(path))])
