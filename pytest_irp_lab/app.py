@@ -88,10 +88,11 @@ def _build_fails(root: Path) -> None:
 
 def _crash_at_start(root: Path) -> None:
     # The prod server (IHP's RunProdServer; here the stand-in's script) dies at start.
+    # (in either environment: before the server would start)
     replace_once(
         root / RUN_PROD_SERVER,
-        'echo "Server started"\n',
-        'echo "RunProdServer: Prelude.head: empty list" >&2\nexit 1\n',
+        "exec /bin/busybox httpd",
+        'echo "RunProdServer: Prelude.head: empty list" >&2\nexit 1\nexec /bin/busybox httpd',
     )
 
 
@@ -176,7 +177,7 @@ VARIANT_DOCS: Final[Mapping[str, str]] = {
     "ok": "the sample as in lab/app/: every check passes",
     "build-fails": "Web/FrontController.hs imports a missing module: `nix build "
     ".#optimized-docker-image` exits 1 with GHC's `Could not find module`",
-    "crash-at-start": "RunProdServer prints an error and exits 1 before `Server started`",
+    "crash-at-start": "RunProdServer prints an error and exits 1 before the server starts",
     "healthz-wrong": '/healthz answers 200 `degraded` (renderPlain "degraded")',
     "overlay-missing": "flake.nix without the models overlay (no override of the models "
     "package setting configureFlags/postUnpack; no overlays.models)",

@@ -11,7 +11,7 @@ import json
 import time
 from typing import Any, NamedTuple, cast
 
-from .. import rollout_judge
+from .. import ihp_env, rollout_judge
 from ..helm import (
     chart_path,
     helm_major,
@@ -115,17 +115,28 @@ def run(ctx: StageContext) -> DeployedRelease:
             "Ready again.",
         )
     running = rollout_judge.running_digests(pods)
+    healthz = healthz_via_cluster(core, ns, rel)
     startup_ok = None
-    startup_problem = ""
+    startup = ihp_env.Startup("", "")
+    env = ihp_env.EnvSource("", "")
     logs = ""
     if pods:
         logs = pod_log(core, pods[0], ns, tail=200)
-        if s.get("startup_line"):
-            startup_problem, note = rollout_judge.startup_problem(logs, s["startup_line"])
-            startup_ok = not startup_problem
-            if note:
-                ctx.finding("info", "Startup line not among the last log lines", note)
-    healthz = healthz_via_cluster(core, ns, rel)
+        env = app_env(core, ns, pods[0])
+        startup = ihp_env.judge_startup(
+            env.value,
+            s.get("startup_line"),
+            lambda line: rollout_judge.startup_problem(logs, line),
+            rollout_judge.http_ok_problem(cast(dict[str, Any], healthz)),
+        )
+        startup_ok = not startup.problem
+        if startup.note:
+            ctx.finding("info", "Startup line not among the last log lines", startup.note)
+        if startup.proof and env.value == ihp_env.PRODUCTION:
+            ctx.finding("info", "App start proven by its first answer", startup.proof)
+        finding = ihp_env.development_finding(env)
+        if finding is not None:
+            ctx.finding("warning", *finding)
     return {
         "status": info["status"],
         "revision": info["revision"],
@@ -138,10 +149,25 @@ def run(ctx: StageContext) -> DeployedRelease:
         "running_digest": running[0] if running else "",
         "deployment": dep.get("metadata", {}).get("name", ""),
         "startup_line_seen": startup_ok,
-        "startup_problem": startup_problem,
+        "startup_problem": startup.problem,
         "healthz_via_cluster": healthz,
         "log_excerpt": ctx.redactor.redact(logs[-2000:]),
     }
+
+
+def app_env(core: Any, ns: str, pod: dict[str, Any]) -> ihp_env.EnvSource:
+    """``IHP_ENV`` of the pod's first container as Kubernetes sets it (its env entries,
+    then the Secrets of its envFrom). Only that one key of a Secret is read."""
+    containers = pod.get("spec", {}).get("containers") or [{}]
+
+    def secret_value(name: str, key: str) -> str | None:
+        try:
+            secret = core.read_namespaced_secret(name, ns, _request_timeout=15)
+        except Exception:
+            return None
+        return ihp_env.decode(secret.data, key)
+
+    return ihp_env.release_env(containers[0], secret_value)
 
 
 def healthz_via_cluster(core: Any, ns: str, rel: str) -> HttpAnswer:

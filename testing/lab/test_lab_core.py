@@ -268,6 +268,8 @@ def test_sample_builds_on_build_host_into_a_docker_archive(lab_up: Lab, tmp_path
     assert manifest[0]["RepoTags"] == ["ihp-railiance-probe:latest"]
     assert config["config"]["Cmd"] == ["/bin/RunProdServer"]
     assert config["config"]["ExposedPorts"] == {"8000/tcp": {}}
+    # like IHP's images (flake-module.nix): the release, not the image, sets IHP_ENV
+    assert config["config"]["Env"] == ["PATH=/bin", "PORT=8000"]
     assert config["architecture"] == "amd64"
     assert files["www/healthz"] == b"ok"
     assert files["www/probes"] == b"[]"
@@ -316,6 +318,38 @@ def test_image_serves_healthz_and_probes_in_the_build_host_netns(lab_up: Lab, tm
     finally:
         proc.terminate()
         proc.wait(timeout=5)
+    # IHP's environments (ihp/IHP/Server.hs, EnvVar.hs): no start line in Production, and
+    # a value IHP does not know stops the app
+    chroot = ["ip", "netns", "exec", "irp-haskelseed", "/usr/sbin/chroot", str(root)]
+    prod = subprocess.Popen(
+        [*chroot, "/bin/RunProdServer"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**env, "IHP_ENV": "Production"},
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 5
+        status = 0
+        while time.monotonic() < deadline and not status:
+            try:
+                status = http_get("http://10.77.0.2:8000/healthz")[0]
+            except OSError:
+                time.sleep(0.05)
+        assert status == 200
+    finally:
+        prod.terminate()
+        out, _ = prod.communicate(timeout=5)
+    assert "Server started" not in out
+    bad = subprocess.run(
+        [*chroot, "/bin/RunProdServer"],
+        capture_output=True,
+        env={**env, "IHP_ENV": "production"},
+        text=True,
+        timeout=10,
+    )
+    assert bad.returncode == 1
+    assert "Env var 'IHP_ENV' is invalid" in bad.stderr
 
 
 def test_image_without_valid_session_secret_prints_one_like_ihp(lab_up: Lab, tmp_path):

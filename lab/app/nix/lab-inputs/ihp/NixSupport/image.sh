@@ -4,7 +4,8 @@
 # /www (server.sh). Uncompressed (like dockerTools.buildImage with `compressor = "none"`:
 # Debian's skopeo 1.9 cannot read a gzipped docker-archive).
 # Runs under `derivation { builder = "/bin/sh"; }` with host tools only (no network, no
-# nixpkgs). The output is bit-for-bit reproducible.
+# nixpkgs). The output is bit-for-bit reproducible. Like IHP's images (flake-module.nix:
+# `config = { Cmd = [ ... ]; }`), the image sets no IHP_ENV: the release gives it.
 set -eu
 umask 022
 app=$appName
@@ -37,8 +38,8 @@ mkdir -p "$img/$layer"
 mv layer.tar "$img/$layer/layer.tar"
 
 printf '%s' "{\"architecture\":\"amd64\",\"os\":\"linux\",\"created\":\"$created\",\
-\"config\":{\"Cmd\":[\"/bin/RunProdServer\"],\"Env\":[\"PATH=/bin\",\"PORT=8000\",\
-\"IHP_ENV=Production\"],\"ExposedPorts\":{\"8000/tcp\":{}},\"WorkingDir\":\"/\",\
+\"config\":{\"Cmd\":[\"/bin/RunProdServer\"],\"Env\":[\"PATH=/bin\",\"PORT=8000\"],\
+\"ExposedPorts\":{\"8000/tcp\":{}},\"WorkingDir\":\"/\",\
 \"Labels\":{\"org.opencontainers.image.title\":\"$app\"}},\
 \"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"sha256:$layer\"]},\
 \"history\":[{\"created\":\"$created\",\"created_by\":\"pytest-irp lab sample app\"}]}" > config.json
