@@ -251,6 +251,17 @@ def init_of(holder: Proc) -> int | None:
     return None
 
 
+def user_present(holder: Proc, name: str = NODE_USER) -> bool:
+    """Does the host's own ``/etc/passwd`` (read through its PID 1's root, so in its mount
+    namespace) name ``name``? False for a node made by older lab code whose file bind of
+    ``passwd`` was detached by a rename of this machine's file: ``up`` then restarts it."""
+    init = init_of(holder)
+    if init is None:
+        return False
+    text = _read(f"/proc/{init}/root/etc/passwd")
+    return any(row.split(":", 1)[0] == name for row in text.splitlines())
+
+
 def stop_host(holder: Proc, timeout: float = 5.0) -> None:
     """End a host: SIGTERM to its PID 1, which passes it to sshd and, when sshd is gone,
     ends, and the kernel with it every process of the host. (``unshare`` itself blocks

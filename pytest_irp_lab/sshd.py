@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from pytest_irp_lab.hostns import Bind, EtcView, Login, host_argv, stop_host
+from pytest_irp_lab.hostns import Bind, EtcView, Login, host_argv, stop_host, user_present
 from pytest_irp_lab.net import netns_exec, require_lab_route
 from pytest_irp_lab.proc import (
     LabError,
@@ -254,9 +254,13 @@ class Sshd:
     def start(self) -> Proc:
         """Start sshd unless ours already runs; return the running process."""
         proc = self.running()
-        if proc is not None and in_netns(proc.pid, self.host.netns):
+        if (
+            proc is not None
+            and in_netns(proc.pid, self.host.netns)
+            and (self.login is None or user_present(proc, self.login.name))
+        ):
             return proc
-        if proc is not None:  # ours, but its netns was deleted and made anew: restart
+        if proc is not None:  # ours, but its netns was made anew or its user is gone: restart
             stop_host(proc)
         Path("/run/sshd").mkdir(mode=0o755, parents=True, exist_ok=True)
         self.pid_file.unlink(missing_ok=True)

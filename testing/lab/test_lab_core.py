@@ -187,6 +187,23 @@ def test_dev_server_serves_the_welcome_view_on_8000_like_devenv_up(lab_up: Lab):
     assert log.splitlines()[0] == "Server started"
 
 
+def test_up_repairs_a_node_that_lost_its_user(lab_up: Lab):
+    """A node whose own /etc is gone (as a node made by older lab code, with file binds a
+    rename had detached): ``up`` sees its user missing and starts the node anew."""
+    old = Proc.from_json(read_json(lab_up.layout.state_file)["sshd"]["railiance01"])
+    assert old is not None
+    assert hostns.user_present(old)
+    init = hostns.init_of(old)
+    subprocess.run(["nsenter", "-t", str(init), "-m", "umount", "-l", "/etc"], check=True)
+    assert not hostns.user_present(old)
+    lab_up.up()
+    new = Proc.from_json(read_json(lab_up.layout.state_file)["sshd"]["railiance01"])
+    assert new is not None
+    assert new != old
+    assert hostns.user_present(new)
+    assert ssh(lab_up, "railiance01", "id -un").stdout.strip() == "irp"
+
+
 def test_ssh_rejects_unknown_host_keys_and_never_touches_home(lab_up: Lab, tmp_path):
     cfg = lab_up.layout.ssh_config.read_text().replace(
         str(lab_up.layout.known_hosts), str(tmp_path / "empty_known_hosts")
