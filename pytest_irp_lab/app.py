@@ -91,8 +91,9 @@ def _crash_at_start(root: Path) -> None:
     # (in either environment: before the server would start)
     replace_once(
         root / RUN_PROD_SERVER,
-        "exec /bin/busybox httpd",
-        'echo "RunProdServer: Prelude.head: empty list" >&2\nexit 1\nexec /bin/busybox httpd',
+        'if [ "${IHP_ENV:-Development}" = Development ]; then',
+        'echo "RunProdServer: Prelude.head: empty list" >&2\nexit 1\n'
+        'if [ "${IHP_ENV:-Development}" = Development ]; then',
     )
 
 

@@ -194,7 +194,7 @@ def test_up_repairs_a_node_that_lost_its_user(lab_up: Lab):
     assert old is not None
     assert hostns.user_present(old)
     init = hostns.init_of(old)
-    subprocess.run(["nsenter", "-t", str(init), "-m", "umount", "-l", "/etc"], check=True)
+    subprocess.run(["nsenter", "-t", str(init), "-m", "-p", "umount", "-l", "/etc"], check=True)
     assert not hostns.user_present(old)
     lab_up.up()
     new = Proc.from_json(read_json(lab_up.layout.state_file)["sshd"]["railiance01"])
