@@ -540,6 +540,40 @@ def test_build_host_down_fails_t06_within_seconds(suite: LabSuite, lab: Lab) -> 
     assert lab.healthy()
 
 
+@pytest.mark.parametrize(
+    ("values", "said"),
+    [
+        ("env:\n  IHP_ENV: Development\n", "IHP_ENV is 'Development' (from the container's env)"),
+        ("env:\n  IHP_ENV: null\n", "The release sets no IHP_ENV"),
+    ],
+    ids=["development", "unset"],
+)
+def test_release_not_in_production_passes_t10_with_a_finding(
+    suite: LabSuite, lab: Lab, values: str, said: str
+) -> None:
+    """IHP's two environments (pytest_irp/ihp_env.py): the chart's IHP_ENV=Production
+    proves the start by the first answer (no start line: IHP prints none there); a
+    release in Development shows `Server started` and is told to set Production."""
+    lab.up(variant="ok")
+    extra = suite.pytester.path / "env-values.yaml"
+    extra.write_text(values)
+    try:
+        run = suite.run("-k", "T10", f"--irp-helm-values={extra}", via_lab=False)
+    finally:
+        normal = suite.run("-k", "T10", via_lab=False)
+    assert run.ret == 0, run.explain()
+    assert run.statuses["T10"] == "PASS"
+    found = run.stage("release")["findings"]
+    warning = [f for f in found if f["title"] == "The release does not run IHP in Production"]
+    assert warning, found
+    assert said in warning[0]["detail"]
+    assert "IHP_ENV=Production" in warning[0]["fix"]
+    assert normal.statuses["T10"] == "PASS", normal.explain()
+    titles = [f["title"] for f in normal.stage("release")["findings"]]
+    assert "App start proven by its first answer" in titles
+    assert "The release does not run IHP in Production" not in titles
+
+
 def test_registry_down_fails_t07_with_one_line_cause(suite: LabSuite, lab: Lab) -> None:
     lab.up(variant="ok")
     registry = lab.registry()
