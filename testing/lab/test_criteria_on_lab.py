@@ -383,6 +383,11 @@ def test_happy_path_every_criterion_passes_and_the_sha_is_logged_once(
     assert re.search(
         r"T12  SKIPPED  CI pipeline automated \(optional\)  \(T12 is optional", run.out
     )
+    # every check ran: T02's dev server (the lab's `devenv up` at dev_url) and T10's start
+    # (IHP in Production: proven by the first answer, not a start line)
+    checks = run.checks()
+    assert checks["test_T02_dev_server_answers"] == "PASS"
+    assert checks["test_T10_ihp_startup_in_last_log_lines"] == "PASS"
     digests = run.summary["digests"]
     assert digests["nix out path"].startswith("/nix/store/")
     assert digests["nix out path"].endswith("-docker-image-ihp-railiance-probe.tar")
