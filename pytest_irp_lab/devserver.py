@@ -32,6 +32,8 @@ from pytest_irp_lab.proc import (
     alive,
     cmdline,
     live,
+    pids_with_arg,
+    proc_of,
     spawn,
     terminate,
     wait_for,
@@ -205,9 +207,16 @@ class DevServer:
         return started
 
     def stop(self) -> None:
-        proc = self.running()
-        if proc is not None:
-            terminate(proc)
+        """Stop ours: the recorded one, and any dev server of this repo whose record was
+        lost (a deleted lab directory, a killed ``up``)."""
+        procs = [self.running()] + [
+            proc_of(pid)
+            for pid in pids_with_arg(str(self.repo))
+            if "pytest_irp_lab.devserver" in cmdline(pid)
+        ]
+        for proc in procs:
+            if proc is not None:
+                terminate(proc)
         self.pid_file.unlink(missing_ok=True)
 
     def status(self) -> dict[str, object]:

@@ -185,6 +185,15 @@ def test_dev_server_serves_the_welcome_view_on_8000_like_devenv_up(lab_up: Lab):
     assert status["url"] == "http://10.77.0.1:8000"
     log = (lab_up.layout.root / "devserver" / "devserver.log").read_text()
     assert log.splitlines()[0] == "Server started"
+    # a dev server whose record was lost is still found and stopped; up starts it again
+    server = lab_up.dev_server()
+    pid = status["pid"]
+    server.pid_file.unlink()
+    server.stop()
+    assert proc_of(pid) is None
+    assert not lab_up.status()["dev_server"]["running"]
+    lab_up.up()
+    assert lab_up.status()["dev_server"]["running"]
 
 
 def test_up_repairs_a_node_that_lost_its_user(lab_up: Lab):
