@@ -9,7 +9,20 @@ TRAEFIK_VERSION=v3.6.12
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${IRP_CACHE_DIR:-/var/cache/pytest-irp}
 DEST=$CACHE/traefik/$TRAEFIK_VERSION
+CRDS=docs/content/reference/dynamic-configuration/kubernetes-crd-definition-v1.yml
+export GOTOOLCHAIN=local GOFLAGS="-mod=mod -buildvcs=false" GOSUMDB=off
+
+crds() {  # Traefik's CRDs (IngressRoute & co.) from the same module, beside the binary
+    local src
+    src=$(cd "$HERE/traefik" && go mod download -json github.com/traefik/traefik/v3 >/dev/null &&
+        go list -m -f '{{.Dir}}' github.com/traefik/traefik/v3)
+    cp "$src/$CRDS" "$DEST/crds.yml.tmp"
+    chmod 0644 "$DEST/crds.yml.tmp"
+    mv "$DEST/crds.yml.tmp" "$DEST/crds.yml"
+}
+
 if [[ -x $DEST/bin/traefik ]]; then
+    [[ -f $DEST/crds.yml ]] || crds
     exit 0
 fi
 
@@ -21,7 +34,7 @@ echo "== build-traefik $(date -u +%FT%TZ) cache=$CACHE"
 # Pure Go (no cgo). Only the module proxy is reachable, not the checksum database: the
 # wrapper module's committed go.sum verifies every module it uses. The web UI is left out
 # (its static files are built with node; the lab never opens the dashboard).
-export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-mod=mod -buildvcs=false" GOSUMDB=off
+export CGO_ENABLED=0
 
 start=$SECONDS
 tmp=$DEST.tmp
@@ -33,4 +46,5 @@ go build -p 2 -trimpath \
 chmod -R u+w,go+rX "$tmp"
 rm -rf "$DEST"
 mv "$tmp" "$DEST"
+crds
 echo "== build-traefik finished in $((SECONDS - start)) s"

@@ -24,6 +24,7 @@ from pytest_irp_lab import app as app_mod
 from pytest_irp_lab import hostns, net
 from pytest_irp_lab.cluster import LabCluster
 from pytest_irp_lab.devserver import DEV_URL, DevServer
+from pytest_irp_lab.ingress import LabIngress
 from pytest_irp_lab.layout import APP_NAME, LabLayout, lab_dir_from_env
 from pytest_irp_lab.narhash import seed_argvs
 from pytest_irp_lab.nixconf import write_nix_conf
@@ -392,6 +393,8 @@ class Lab:
                 cluster.start()
                 state["cluster"] = {"started": True}
                 t = step("cluster", t)
+                self._up_ingress(cluster, state)  # Traefik, as k3s runs it (ingress.py)
+                t = step("ingress", t)
 
             self._write_toml(registry)
             state["up"] = True
@@ -452,6 +455,17 @@ class Lab:
             "remote_dir": str(lay.remote_dir),
         }
         state["variant"] = variant
+
+    def _up_ingress(self, cluster: LabCluster, state: dict[str, Any]) -> None:
+        ingress = LabIngress(cluster.spec)
+        if not ingress.available():
+            self.notes.append(
+                f"no ingress controller: Traefik is not built ({ingress.binary}; "
+                "bash lab/build-traefik.sh)"
+            )
+            return
+        ingress.start()
+        state["ingress"] = {"started": True}
 
     def _seed_store(self) -> None:
         """The app's stand-in flake inputs into the store (nix 2.8: narhash.py)."""
@@ -550,6 +564,8 @@ class Lab:
                 or cluster_left
             ):
                 try:
+                    LabIngress(cluster.spec).stop()
+                    state.pop("ingress", None)
                     cluster.stop()
                     state.pop("cluster", None)
                 except Exception as exc:  # keep tearing down the rest
@@ -621,6 +637,7 @@ class Lab:
         cluster = self.cluster()
         if state.get("cluster", {}).get("started") or cluster_running(cluster):
             result["cluster"] = cluster.status()
+            result["ingress"] = LabIngress(cluster.spec).status()
         return result
 
     def healthy(self) -> bool:

@@ -20,6 +20,9 @@ setup() {
   # the lab's Gitea 1.26.0 (registry, git, API; built once into the same cache: see
   # docs/lab-registry.md for the cold build time)
   bash lab/build-gitea.sh
+  # the node's ingress controller, Traefik v3.6.12, as k3s ships it (built once into the
+  # same cache: ~12 min cold alone, 23.5 min beside the other cold builds; docs/lab-cluster.md)
+  bash lab/build-traefik.sh
   python3 -m pytest_irp_lab.helmbin 3 >/dev/null
   python3 -m pytest_irp_lab.helmbin 4 >/dev/null
 }

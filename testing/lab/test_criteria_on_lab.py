@@ -236,6 +236,19 @@ class LabSuite:
         return proc, output, reports
 
 
+def via_ingress(host: str, path: str = "/healthz") -> tuple[int, str]:
+    """GET the node's web entry point (10.77.0.1:80) with this Host header."""
+    import http.client
+
+    conn = http.client.HTTPConnection("10.77.0.1", 80, timeout=10)
+    try:
+        conn.request("GET", path, headers={"Host": host})
+        answer = conn.getresponse()
+        return answer.status, answer.read().decode(errors="replace").strip()
+    finally:
+        conn.close()
+
+
 # --------------------------------------------------------------------------- the lab
 
 
@@ -388,6 +401,13 @@ def test_happy_path_every_criterion_passes_and_the_sha_is_logged_once(
     checks = run.checks()
     assert checks["test_T02_dev_server_answers"] == "PASS"
     assert checks["test_T10_ihp_startup_in_last_log_lines"] == "PASS"
+    # the release's Ingress, served by the node's ingress controller (Traefik, as k3s runs
+    # it) by its Host; another host is not routed
+    ingress = lab.status().get("ingress") or {}
+    if ingress.get("built"):
+        assert ingress["running"], ingress
+        assert via_ingress("probe.coulomb.example") == (200, "ok")
+        assert via_ingress("other.coulomb.example")[0] == 404
     digests = run.summary["digests"]
     assert digests["nix out path"].startswith("/nix/store/")
     assert digests["nix out path"].endswith("-docker-image-ihp-railiance-probe.tar")
