@@ -36,21 +36,6 @@ class EnvSource(NamedTuple):
     where: str
 
 
-def secret_refs(container: Mapping[str, Any]) -> list[str]:
-    """Names of the Secrets a container's ``IHP_ENV`` may come from (``env`` valueFrom or
-    ``envFrom``), in the order Kubernetes applies them."""
-    names = [
-        str(src["secretRef"]["name"])
-        for src in container.get("envFrom") or []
-        if (src.get("secretRef") or {}).get("name")
-    ]
-    for entry in container.get("env") or []:
-        ref = ((entry.get("valueFrom") or {}).get("secretKeyRef")) or {}
-        if entry.get("name") == KEY and ref.get("name"):
-            names.append(str(ref["name"]))
-    return names
-
-
 def decode(data: Mapping[str, str] | None, key: str = KEY) -> str | None:
     """One key of a Secret's ``data`` (base64), decoded; None when absent or unreadable."""
     raw = (data or {}).get(key)

@@ -57,9 +57,7 @@ def test_release_env_as_kubernetes_sets_it(container, expected) -> None:
     assert tuple(ihp_env.release_env(container, _secret)) == expected
 
 
-def test_secret_refs_and_decode() -> None:
-    container = {"envFrom": [{"secretRef": {"name": "a"}}, {"configMapRef": {"name": "c"}}]}
-    assert ihp_env.secret_refs(container) == ["a"]
+def test_decode_refuses_what_is_not_base64() -> None:
     assert ihp_env.decode({"IHP_ENV": "!!"}) is None
     assert ihp_env.decode(None) is None
 
