@@ -187,3 +187,16 @@ class LabIngress:
             "web": self.url,
             "providers": ["kubernetesIngress", "kubernetesCRD"],
         }
+
+
+def bring_up(spec: ClusterSpec, notes: list[str]) -> bool:
+    """Start the node's ingress controller if it is built (else a note); True if it runs."""
+    ingress = LabIngress(spec)
+    if not ingress.available():
+        notes.append(
+            f"no ingress controller: Traefik is not built ({ingress.binary}; "
+            "bash lab/build-traefik.sh)"
+        )
+        return False
+    ingress.start()
+    return True

@@ -24,7 +24,7 @@ from pytest_irp_lab import app as app_mod
 from pytest_irp_lab import hostns, net
 from pytest_irp_lab.cluster import LabCluster
 from pytest_irp_lab.devserver import DEV_URL, DevServer
-from pytest_irp_lab.ingress import LabIngress
+from pytest_irp_lab.ingress import LabIngress, bring_up
 from pytest_irp_lab.layout import APP_NAME, LabLayout, lab_dir_from_env
 from pytest_irp_lab.narhash import seed_argvs
 from pytest_irp_lab.nixconf import write_nix_conf
@@ -393,7 +393,7 @@ class Lab:
                 cluster.start()
                 state["cluster"] = {"started": True}
                 t = step("cluster", t)
-                self._up_ingress(cluster, state)  # Traefik, as k3s runs it (ingress.py)
+                state["ingress"] = {"started": bring_up(cluster.spec, self.notes)}  # Traefik
                 t = step("ingress", t)
 
             self._write_toml(registry)
@@ -455,17 +455,6 @@ class Lab:
             "remote_dir": str(lay.remote_dir),
         }
         state["variant"] = variant
-
-    def _up_ingress(self, cluster: LabCluster, state: dict[str, Any]) -> None:
-        ingress = LabIngress(cluster.spec)
-        if not ingress.available():
-            self.notes.append(
-                f"no ingress controller: Traefik is not built ({ingress.binary}; "
-                "bash lab/build-traefik.sh)"
-            )
-            return
-        ingress.start()
-        state["ingress"] = {"started": True}
 
     def _seed_store(self) -> None:
         """The app's stand-in flake inputs into the store (nix 2.8: narhash.py)."""
