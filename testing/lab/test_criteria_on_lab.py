@@ -599,6 +599,38 @@ def test_release_not_in_production_passes_t10_with_a_finding(
     assert "The release does not run IHP in Production" not in titles
 
 
+def test_ingressroute_variant_is_served_by_the_crd_provider(suite: LabSuite, lab: Lab) -> None:
+    """The chart's IngressRoute (Traefik's CRD) instead of its Ingress: T08 accepts it, and
+    the node's Traefik serves it by its Host through the CRD provider."""
+    lab.up(variant="ok")
+    if not (lab.status().get("ingress") or {}).get("running"):
+        pytest.skip("the lab runs no ingress controller (bash lab/build-traefik.sh)")
+    extra = suite.pytester.path / "route-values.yaml"
+    extra.write_text(
+        "ingress:\n  enabled: false\ningressRoute:\n  enabled: true\n"
+        "  host: route.coulomb.example\n"
+    )
+    try:
+        run = suite.run("-k", "T08 or T10", f"--irp-helm-values={extra}", via_lab=False)
+        served = wait_for_route("route.coulomb.example")
+        ingress_gone = via_ingress("probe.coulomb.example")[0]
+    finally:
+        suite.run("-k", "T10", via_lab=False)
+    assert run.statuses == {"T08": "PASS", "T10": "PASS"}, run.explain()
+    assert served == (200, "ok")
+    assert ingress_gone == 404
+
+
+def wait_for_route(host: str, timeout: float = 15) -> tuple[int, str]:
+    """Traefik applies a new route within a few seconds of the API server's event."""
+    deadline = time.monotonic() + timeout
+    answer = via_ingress(host)
+    while answer[0] != 200 and time.monotonic() < deadline:
+        time.sleep(0.5)
+        answer = via_ingress(host)
+    return answer
+
+
 def test_registry_down_fails_t07_with_one_line_cause(suite: LabSuite, lab: Lab) -> None:
     lab.up(variant="ok")
     registry = lab.registry()
