@@ -252,11 +252,12 @@ def init_of(holder: Proc) -> int | None:
 
 
 def user_present(holder: Proc, name: str = NODE_USER) -> bool:
-    """Does the host's own ``/etc/passwd`` (read through its PID 1's root, so in its mount
-    namespace) name ``name``? False for a node made by older lab code whose file bind of
-    ``passwd`` was detached by a rename of this machine's file: ``up`` then restarts it."""
+    """Does the host have its own /etc (:class:`EtcView`) whose ``passwd`` names ``name``
+    (read through its PID 1's root, so in its mount namespace)? False for a node made by
+    older lab code (single-file binds, perhaps detached by a rename of this machine's
+    file) or one whose /etc was lost: ``up`` then starts it anew."""
     init = init_of(holder)
-    if init is None:
+    if init is None or not Path(f"/proc/{init}/root/etc/.irp-lab-etc").is_dir():
         return False
     text = _read(f"/proc/{init}/root/etc/passwd")
     return any(row.split(":", 1)[0] == name for row in text.splitlines())
