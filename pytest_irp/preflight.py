@@ -75,7 +75,9 @@ BY_NAME = {p.name: p for p in PRECONDITIONS}
 @dataclass
 class Verdict:
     """The outcome of one precondition: ``ok``, or the ``cause`` and ``fix`` of its failure
-    and the ``stage`` it decides. ``notes`` are facts worth showing (versions, realm)."""
+    and the ``stage`` it decides. ``notes`` are facts worth showing (versions, realm);
+    ``value`` the facts a stage's own checks recorded before they found them unusable
+    (:class:`~pytest_irp.stage.Unusable`: the stage's criterion judges them)."""
 
     name: str
     stage: str
@@ -86,6 +88,7 @@ class Verdict:
     commands: list[dict[str, Any]] = field(default_factory=list)
     findings: list[Any] = field(default_factory=list)
     duration: float = 0.0
+    value: dict[str, Any] = field(default_factory=dict)
 
 
 class Failed(Exception):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import json
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -31,7 +32,7 @@ from .preflight import (
 )
 from .preflight_probes import IMPORTS, PROBES
 from .settings import SettingError
-from .stage import Pipeline, StageError, StageResult, one_paragraph
+from .stage import Pipeline, StageError, StageResult, Unusable, one_paragraph
 
 # --------------------------------------------------------------------------- running
 
@@ -109,6 +110,7 @@ class Preflight:
                 exc.cause,
                 "fix what the cause names on the host (these are the "
                 f"{stage} stage's own checks, run early)",
+                value=dict(exc.value) if isinstance(exc, Unusable) else {},
             )
         except SettingError as exc:
             verdict = Verdict(pre.name, stage, False, str(exc).rstrip("."))
@@ -164,6 +166,7 @@ class Preflight:
                 cause=one_paragraph(stage_cause(v)),
                 root_stage=v.stage,
                 root_criterion=crit,
+                value=json.loads(pipeline.redactor.redact(json.dumps(v.value, default=str))),
                 commands=v.commands,
                 findings=v.findings,
                 started=now - v.duration,

@@ -44,6 +44,17 @@ class StageError(Exception):
         self.details = details
 
 
+class Unusable(StageError):
+    """The stage recorded its facts, but what it made cannot be used by the stages that
+    need it (a checkout at another SHA, a push the registry does not list): the result is
+    ``failed`` with ``value`` (the facts), so those stages are BLOCKED while the checks of
+    the stage's own criterion get the facts and each judges them (:func:`outcomes.require`)."""
+
+    def __init__(self, value: Mapping[str, Any], cause: str, *, details: str = "") -> None:
+        super().__init__(cause, details=details)
+        self.value = value
+
+
 @dataclass(frozen=True)
 class Finding:
     """Something the user should know even when the check passes (with its fix)."""
@@ -87,6 +98,11 @@ class StageResult:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    @property
+    def unusable(self) -> bool:
+        """Failed with its facts recorded (:class:`Unusable`): its criterion's checks judge."""
+        return self.status == "failed" and bool(self.value)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -378,7 +394,10 @@ class Pipeline:
         except StageError as exc:
             if exc.log:
                 ctx.save_log("failure", exc.log)
-            return self._failed(stage, ctx, exc.cause, started, exc.details)
+            failed = self._failed(stage, ctx, exc.cause, started, exc.details)
+            if isinstance(exc, Unusable):
+                failed.value = self._clean(exc.value)
+            return failed
         except SettingError as exc:
             return self._failed(stage, ctx, str(exc), started)
         except Exception as exc:  # a bug or an unexpected environment: never raise

@@ -173,7 +173,16 @@ SOURCE = {
         "method": "git",
     }
 }
-PREBUILD = {"prebuild_facts": {"nix": "nix (Nix) 2.24.9"}}
+PREBUILD = {
+    "prebuild_facts": {
+        "nix": "nix (Nix) 2.24.9",
+        "disk_free_kb": "99999999",
+        "mem_available_kb": "9999999",
+        "cpus": "2",
+    },
+    "source_checkout": SOURCE["source_checkout"],
+    "irp_settings": {"libhsghc_size": 289295782, "min_free_disk_mb": 2048, "min_free_mem_mb": 512},
+}
 BUILT = {
     "built_image": {
         "out_path": OUT,
@@ -405,7 +414,12 @@ CASES: dict[str, Case] = {
     ),
     "test_T06_prebuild_checklist": Case(
         _same(PREBUILD),
-        (_with(PREBUILD, prebuild_facts={"nix": ""}), lambda _env: {"prebuild_facts": {}}),
+        (
+            _with(PREBUILD, prebuild_facts={"nix": ""}),
+            lambda env: {**_same(PREBUILD)(env), "prebuild_facts": {}},
+            _with(PREBUILD, prebuild_facts={"disk_free_kb": "1024"}),
+            _with(PREBUILD, prebuild_facts={"lock_alive": "1", "lock_sha": "fedcba9876"}),
+        ),
     ),
     "test_T06_nix_build_succeeds": Case(
         _same(BUILT),

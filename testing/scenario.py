@@ -64,6 +64,16 @@ INSPECT = (
 )
 
 
+PUSHED_DIGEST = "sha256:" + "ab" * 32
+
+
+def _pushed(sc: dict[str, Any]) -> str:
+    """What push.sh prints after a push: skopeo's digestfile and `skopeo inspect`."""
+    image = f"{_hostport(sc)}/coulomb/ihp-railiance-probe"
+    inspect = {"Name": image, "Digest": PUSHED_DIGEST, "RepoTags": ["latest", sc["sha"][:7]]}
+    return f"@@digest {PUSHED_DIGEST}\n@@inspect-begin\n{json.dumps(inspect)}\n@@inspect-end\n"
+
+
 def _template(sc: dict[str, Any]) -> str:
     image = f"{_hostport(sc)}/coulomb/ihp-railiance-probe:{sc['sha'][:7]}"
     path = "/wrong" if sc.get("liveness_wrong") else "/healthz"
@@ -199,14 +209,14 @@ def _stage_rules(host: str, sc: dict[str, Any]) -> list[Rule]:
                 lambda argv, stdin: (
                     (255, "", sc["source_fail"])
                     if sc.get("source_fail")
-                    else (0, f"{argv[5]}\n", "")
+                    else (0, f"{sc.get('source_head', argv[5])}\n", "")
                 ),
             ),
             (
                 script_is("prebuild"),
                 reply(
                     0,
-                    "nix=nix (Nix) 2.8.0\ndisk_free_kb=99999999\n"
+                    f"nix={sc.get('nix_version', 'nix (Nix) 2.8.0')}\ndisk_free_kb=99999999\n"
                     f"mem_available_kb=9999999\ncpus=2\n{secret}\n",
                 ),
             ),
@@ -217,7 +227,8 @@ def _stage_rules(host: str, sc: dict[str, Any]) -> list[Rule]:
                     float(sc.get("build_seconds", 0)), lambda argv, stdin: (0, _build_log(sc), "")
                 ),
             ),
-            (script_is("build", "inspect"), reply(0, INSPECT)),
+            (script_is("build", "inspect"), reply(0, INSPECT.replace(OUT, sc.get("out", OUT)))),
+            (script_is("push"), reply(0, _pushed(sc))),
             (contains("--no-build"), reply(sc.get("flake_rc", 0), "all checks passed\n")),
             (
                 contains("show", "--json"),

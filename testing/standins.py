@@ -54,6 +54,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.requests.append(("GET", self.path))
         self.server.stand_in.get(self)
 
+    def do_HEAD(self) -> None:
+        self.server.requests.append(("HEAD", self.path))
+        self.server.stand_in.head(self)
+
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length) or b"{}")
@@ -109,8 +113,41 @@ class RegistryStandIn:
             return
         h._send(404)
 
+    def head(self, h: _Handler) -> None:
+        h._send(404)
+
     def post(self, h: _Handler, body: Any) -> None:
         h._send(404)
+
+
+class PushRegistryStandIn(RegistryStandIn):
+    """A Gitea after a push of ``repository`` (OWNER/NAME): its tags/list lists ``tags``,
+    ``HEAD`` of a manifest answers ``served`` (tag -> Docker-Content-Digest; 404 for a tag
+    not in it), ``/api/v1/version`` a Gitea version and the packages API ``tags`` as the
+    package's versions."""
+
+    def __init__(
+        self, user: str, password: str, repository: str, tags: list[str], served: dict[str, str]
+    ) -> None:
+        super().__init__(user, password)
+        self.repository, self.tags, self.served = repository, tags, served
+
+    def get(self, h: _Handler) -> None:
+        owner, _, name = self.repository.partition("/")
+        if h.path == f"/v2/{self.repository}/tags/list":
+            h._send(200, {"name": self.repository, "tags": self.tags})
+        elif h.path == "/api/v1/version":
+            h._send(200, {"version": "1.26.0"})
+        elif h.path.startswith(f"/api/v1/packages/{owner}?"):
+            rows = [{"name": name, "type": "container", "version": t} for t in self.tags]
+            h._send(200, rows if "page=1&" in h.path else [])
+        else:
+            super().get(h)
+
+    def head(self, h: _Handler) -> None:
+        prefix = f"/v2/{self.repository}/manifests/"
+        digest = self.served.get(h.path[len(prefix) :]) if h.path.startswith(prefix) else None
+        h._send(200 if digest else 404, None, [("Docker-Content-Digest", digest)] if digest else [])
 
 
 class KubeStandIn:

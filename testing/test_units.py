@@ -208,8 +208,16 @@ def test_parse_inspect_checks_store_path_and_layers() -> None:
     info = nix.parse_inspect(text + "l.tar\n")
     assert info.layers == ["l.tar"]
     assert info.out_path == "/nix/store/abc-img.tar"
-    with pytest.raises(StageError, match="does not point into /nix/store"):
-        nix.parse_inspect(text.replace("/nix/store/abc-img.tar", "/tmp/x"))
+    assert nix.inspect_problems(info) == []
+    # a readable archive outside the store is recorded; the stage marks it unusable
+    elsewhere = nix.parse_inspect(text.replace("/nix/store/abc-img.tar", "/tmp/x") + "l.tar\n")
+    assert nix.inspect_problems(elsewhere) == [
+        "`result` does not point into /nix/store (it points to '/tmp/x')"
+    ]
+    one_short = nix.parse_inspect(text.replace('["sha256:1"]', "[]") + "l.tar\n")
+    assert nix.inspect_problems(one_short) == [
+        "/nix/store/abc-img.tar: 1 layers but 0 diff_ids in config"
+    ]
 
 
 # ---- registry -----------------------------------------------------------------------------
