@@ -127,8 +127,7 @@ def main(argv: list[str]) -> int:
     if "--check" in argv:
         if new != text:
             print(
-                f"{DOC}: the list of stage values is out of date: run "
-                f"python3 -m pytest_irp.docgen",
+                f"{DOC}: the list of stage values is out of date: run python3 -m pytest_irp.docgen",
                 file=sys.stderr,
             )
             return 1
