@@ -6,6 +6,9 @@ Read by :mod:`test_every_check_can_fail`. A fact set is a function of an :class:
 written as a stage records them (the values of :mod:`pytest_irp.values`, made by the stages
 of :mod:`pytest_irp.stages`), or, for
 the app-code checks, as an app repository (the lab's app, and one with a file missing).
+The checks whose stage also holds what needs it on the same predicate (T06's source,
+prebuild and build, T07's tag and digest, T08's key notes) fail on real stage output too:
+:mod:`test_checks_on_stage_facts`.
 """
 
 from __future__ import annotations
