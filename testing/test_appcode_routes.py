@@ -63,7 +63,11 @@ def test_base_tree_routes_healthz_and_probes() -> None:
         ),
         ('parseRoute\' = string "/healthz" >> onlyAllowMethods [POST] >> pure HealthAction', False),
         ('parseRoute\' = string "/healthz/" >> pure HealthAction', False),
-        ('parseRoute\' = string ("/health" <> "z") >> pure HealthAction', False),  # not followed
+        ('parseRoute\' = string ("/health" <> "z") >> pure HealthAction', True),
+        ('parseRoute\' = (string $ encodeUtf8 "/healthz") >> pure HealthAction', True),
+        ('parseRoute\' = HealthAction <$ (string "/healthz" <* optional (char \'/\'))', True),
+        ('parseRoute\' = string "/healthz" >> option () (void $ string "/") >> pure HealthAction', True),
+        ('parseRoute\' = string "/health" >> optional (string "z") >> pure HealthAction', True),
     ],
 )
 def test_hand_written_parsers(routes: str, ok: bool) -> None:
@@ -85,13 +89,31 @@ def test_a_wiring_inside_a_string_literal_does_not_count() -> None:
     assert "HealthController is not wired into the front controller" in cause
 
 
-def test_an_unfollowable_entry_before_the_answer_is_not_green() -> None:
+def test_an_unfollowable_entry_before_the_answer_is_a_finding_left_to_the_live_check() -> None:
     front = FILES["Web/FrontController.hs"].replace(
         "[ parseRoute @HealthController",
         "[ mountFrontController AdminApplication\n        , parseRoute @HealthController",
     )
-    cause = route_verdict(with_file("Web/FrontController.hs", front)).cause()
-    assert "Web/FrontController.hs:12: GET /healthz cannot be decided" in cause
+    verdict = route_verdict(with_file("Web/FrontController.hs", front))
+    assert verdict.ok, verdict.cause()
+    (finding,) = verdict.findings
+    assert finding.startswith("Web/FrontController.hs:12: GET /healthz is not decided")
+    assert "T11's GET /healthz" in finding
+    # the health route itself not followed: a finding too, never a green without one
+    routes = FILES["Web/Routes.hs"].replace(
+        'string "/healthz" >> endOfInput', "string (healthPath <> suffix) >> endOfInput"
+    )
+    verdict = route_verdict(with_file("Web/Routes.hs", routes))
+    assert verdict.ok
+    assert "cannot follow" in verdict.findings[0]
+    # a parser not followed that cannot yield HealthAction hides nothing: the verdict stays
+    only_probes = front.replace("mountFrontController AdminApplication", "parseRoute @ProbesController")
+    probes = routes.replace("string \"/probes\"", "string (probesPath <> x)").replace(
+        "(healthPath <> suffix)", '"/healthz"'
+    )
+    verdict = route_verdict({**FILES, "Web/FrontController.hs": only_probes, "Web/Routes.hs": probes})
+    assert verdict.ok
+    assert "ProbesController" in verdict.findings[0]
 
 
 def test_syntax_errors_are_named_with_their_line() -> None:
