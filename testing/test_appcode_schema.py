@@ -36,8 +36,11 @@ PG_DUMP = "\\restrict abcDEF123\n" + GOOD + "\\unrestrict abcDEF123\n"
         PK_NO_NOT_NULL,
         PG_DUMP,
         GOOD.replace("probes", "public.probes"),
-        GOOD.replace("TIMESTAMP WITH TIME ZONE", "timestamptz"),
-        GOOD.replace("TEXT", "text"),
+        GOOD.replace("TIMESTAMP WITH TIME ZONE", "timestamp with time zone"),
+        GOOD.replace("TEXT", "text").replace("UUID", "uuid"),
+        GOOD.replace("CREATE TABLE", "CREATE UNLOGGED TABLE"),
+        GOOD + "ALTER TABLE probes ADD COLUMN note TEXT DEFAULT null;\n"
+        "ALTER TABLE probes DROP COLUMN note;\n",
     ],
 )
 def test_correct_forms_pass(sql: str) -> None:
@@ -69,6 +72,8 @@ def test_correct_forms_pass(sql: str) -> None:
             "probes.created_at is TIMESTAMP WITH TIME ZONE (timestamptz) NOT NULL",
         ),
         (GOOD + "DROP TABLE probes;\n", "no table probes"),
+        # IHP's parser reads TIMESTAMPZ, PostgreSQL has no such type (its name: timestamptz)
+        (GOOD.replace("TIMESTAMP WITH TIME ZONE", "TIMESTAMPZ"), "created_at is TIMESTAMPZ DEF"),
         (
             GOOD + "ALTER TABLE probes DROP CONSTRAINT probes_pkey;\n",
             "probes.id is UUID DEFAULT uuid_generate_v4() NOT NULL, expected",
@@ -85,6 +90,42 @@ def test_defects_fail_naming_file_and_line(sql: str, expected: str) -> None:
     assert not verdict.ok
     assert expected in verdict.cause()
     assert verdict.cause().startswith("Application/Schema.sql")
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        (
+            GOOD.replace("CREATE TABLE probes", "CREATE TABLE IF NOT EXISTS probes"),
+            "Schema.sql:2: column 14: IHP's schema parser rejects it, so code generation "
+            "fails though PostgreSQL accepts it: `CREATE TABLE` takes no `IF NOT EXISTS`",
+        ),
+        (
+            GOOD.replace("CREATE TABLE", "create table"),
+            "Schema.sql:2: column 1: IHP's schema parser rejects it, so code generation fails "
+            'though PostgreSQL accepts it: keywords are case-sensitive there (`lexeme "CREATE"`)',
+        ),
+        (GOOD.replace("name TEXT NOT NULL", "name TEXT not null"), "Schema.sql:4: column 15:"),
+        (GOOD.replace("now() NOT NULL", "now() Not Null"), "`Not` must be written `NOT`"),
+        (GOOD.replace("DEFAULT uuid", "default uuid"), "Schema.sql:3: column 13:"),
+        (
+            GOOD.replace("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"),
+            "Schema.sql:5: column 16: IHP's schema parser rejects it, so code generation fails "
+            "though PostgreSQL accepts it: its `sqlType` does not read the type `TIMESTAMPTZ`: "
+            "`TZ` is left over",
+        ),
+        (GOOD.replace("TIMESTAMP WITH TIME ZONE", "timestamptz"), "`tz` is left over"),
+        (GOOD + "alter table probes ADD COLUMN x INT;\n", "Schema.sql:7: column 1:"),
+        (
+            GOOD + "ALTER TABLE probes ADD COLUMN at TIMESTAMP(3) WITH TIME ZONE;\n",
+            "`(3) WITH TIME ZONE` is left over",
+        ),
+    ],
+)
+def test_sql_that_ihp_cannot_parse_fails_naming_the_rule(sql: str, expected: str) -> None:
+    cause = schema_verdict(sql).cause()
+    assert expected in cause
+    assert "ihp-postgres-parser/IHP/Postgres/Parser.hs, IHP 1.5.0 and 1.6.0" in cause
 
 
 def test_syntax_error_names_file_line_column_and_quotes_the_line() -> None:

@@ -210,6 +210,9 @@ def _parser_of(scope: Scope, node: Any) -> Any:
         return Unknown(_where(module, node), name)
     if kind == "apply":
         return _apply(scope, node)
+    if kind in ("literal", "string") and string_value(module, node) is not None:
+        # OverloadedStrings: attoparsec's `instance IsString (Parser ByteString)` is `string`
+        return Lit(str(string_value(module, node)))
     return Unknown(_where(module, node), " ".join(module.code(node).split())[:60])
 
 

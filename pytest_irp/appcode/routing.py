@@ -139,7 +139,7 @@ def _collect_dsl(routing: Routing, m: Module, body: str, line: int) -> None:
         text = raw.split("--", 1)[0].strip()
         if text:
             entries.append((line + i, text))
-    header = None
+    header: str | None = None
     if entries and len(entries[0][1].split()) == 1:
         word = entries[0][1]
         if word not in METHODS + ("ANY", "WS") and "|" not in word:
@@ -154,7 +154,10 @@ def _collect_dsl(routing: Routing, m: Module, body: str, line: int) -> None:
                 f"line is read as a route and the splice fails (unknown method \"for\")",
             )
         )
-        entries.pop(0)  # the routes are still read (T05 asks where /probes goes)
+        # the routes are still read, bound as that commit did (T05 asks where /probes goes)
+        app = entries.pop(0)[1].split()[-1]
+        base = app.removesuffix("Application") or app
+        header = base[:1].lower() + base[1:] + "Routes"
     binding = header if header and not header[:1].isupper() else None
     controller = header if header and header[:1].isupper() else None
     grouped: dict[str, list[Route]] = {}

@@ -267,11 +267,25 @@ _WANT_SPELLED = {
 
 
 def schema_verdict(sql: str, path: str = SCHEMA_FILE) -> Verdict:
+    from .ihp_schema import PARSER, ihp_problem
+
     verdict = Verdict()
     try:
         tables = final_tables(sql, path)
     except SchemaSyntaxError as exc:
         verdict.fail(exc.path, exc.line, exc.detail)
+        return verdict
+    text = strip_meta(sql)
+    problem = ihp_problem(text, parse_statements(sql, path))
+    if problem is not None:
+        line, col = line_col(text, problem[0])
+        verdict.fail(
+            path,
+            line,
+            f"column {col}: IHP's schema parser rejects it, so code generation fails "
+            f"though PostgreSQL accepts it: {problem[1]} ({PARSER}): "
+            f"`{source_line(sql, line).strip()}`",
+        )
         return verdict
     table = tables.get(TABLE)
     if table is None:
