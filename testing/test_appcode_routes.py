@@ -65,8 +65,12 @@ def test_base_tree_routes_healthz_and_probes() -> None:
         ('parseRoute\' = string "/healthz/" >> pure HealthAction', False),
         ('parseRoute\' = string ("/health" <> "z") >> pure HealthAction', True),
         ('parseRoute\' = (string $ encodeUtf8 "/healthz") >> pure HealthAction', True),
-        ('parseRoute\' = HealthAction <$ (string "/healthz" <* optional (char \'/\'))', True),
-        ('parseRoute\' = string "/healthz" >> option () (void $ string "/") >> pure HealthAction', True),
+        ("parseRoute' = HealthAction <$ (string \"/healthz\" <* optional (char '/'))", True),
+        (
+            'parseRoute\' = string "/healthz" >> option () (void $ string "/")'
+            " >> pure HealthAction",
+            True,
+        ),
         ('parseRoute\' = string "/health" >> optional (string "z") >> pure HealthAction', True),
     ],
 )
@@ -107,11 +111,15 @@ def test_an_unfollowable_entry_before_the_answer_is_a_finding_left_to_the_live_c
     assert verdict.ok
     assert "cannot follow" in verdict.findings[0]
     # a parser not followed that cannot yield HealthAction hides nothing: the verdict stays
-    only_probes = front.replace("mountFrontController AdminApplication", "parseRoute @ProbesController")
-    probes = routes.replace("string \"/probes\"", "string (probesPath <> x)").replace(
+    only_probes = front.replace(
+        "mountFrontController AdminApplication", "parseRoute @ProbesController"
+    )
+    probes = routes.replace('string "/probes"', "string (probesPath <> x)").replace(
         "(healthPath <> suffix)", '"/healthz"'
     )
-    verdict = route_verdict({**FILES, "Web/FrontController.hs": only_probes, "Web/Routes.hs": probes})
+    verdict = route_verdict(
+        {**FILES, "Web/FrontController.hs": only_probes, "Web/Routes.hs": probes}
+    )
     assert verdict.ok
     assert "ProbesController" in verdict.findings[0]
 

@@ -114,7 +114,11 @@ def resolve(routing: Routing, entries: list[Entry], path: str, method: str = "GE
     for entry in entries:
         if entry.kind == "unknown":
             reached.pending.append(
-                (entry, f"cannot follow the controllers entry `{entry.name}`", f"{FRONT_FILE}:{entry.line}")
+                (
+                    entry,
+                    f"cannot follow the controllers entry `{entry.name}`",
+                    f"{FRONT_FILE}:{entry.line}",
+                )
             )
             continue
         parser, how = entry.parser, entry.name

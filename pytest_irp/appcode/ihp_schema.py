@@ -55,10 +55,32 @@ TYPES: list[tuple[str, ...]] = [
     ("TRIGGER",),
     ("EVENT_TRIGGER",),
 ]
+_TYPE_STOP = re.compile(
+    r"(?i)\b(DEFAULT|NOT|NULL|PRIMARY|REFERENCES|UNIQUE|CHECK|"
+    r"CONSTRAINT|COLLATE|GENERATED|USING)\b|[,();]"
+)
 _INTERVAL_FIELDS = re.compile(
     r"(?i)(YEAR TO MONTH|DAY TO HOUR|DAY TO MINUTE|DAY TO SECOND|HOUR TO MINUTE|"
     r"HOUR TO SECOND|MINUTE TO SECOND|YEAR|MONTH|DAY|HOUR|MINUTE|SECOND)" + _W
 )
+
+
+def type_end(sql: str, start: int) -> int:
+    """Where the type written at ``start`` ends: a constraint word, or , ) ; outside
+    the type's own parentheses (``varchar(20)``, ``numeric(10, 2)``)."""
+    depth, pos = 0, start
+    while True:
+        stop = _TYPE_STOP.search(sql, pos)
+        if stop is None:
+            return len(sql)
+        word = stop.group(0)
+        if word == "(":
+            depth += 1
+        elif word == ")" and depth:
+            depth -= 1
+        elif depth == 0:
+            return stop.start()
+        pos = stop.end()
 
 
 def _symbol(word: str, text: str, pos: int) -> int | None:
@@ -110,8 +132,6 @@ def ihp_problem(sql: str, statements: list[tuple[int, Any]]) -> tuple[int, str] 
     from pglast import ast
     from pglast.parser import scan
 
-    from .schema import _type_end
-
     tokens = scan(sql)
     skip: list[tuple[int, int]] = []  # type spans: read case-insensitively
     found: list[tuple[int, str]] = []
@@ -132,13 +152,15 @@ def ihp_problem(sql: str, statements: list[tuple[int, Any]]) -> tuple[int, str] 
             columns = [e for e in stmt.tableElts or () if isinstance(e, ast.ColumnDef)]
         elif isinstance(stmt, ast.AlterTableStmt):
             columns = [
-                c.def_ for c in stmt.cmds or () if isinstance(getattr(c, "def_", None), ast.ColumnDef)
+                c.def_
+                for c in stmt.cmds or ()
+                if isinstance(getattr(c, "def_", None), ast.ColumnDef)
             ]
         for col in columns:
             loc = getattr(col.typeName, "location", -1) if col.typeName is not None else -1
             if not isinstance(loc, int) or loc < 0:
                 continue
-            end = _type_end(sql, loc)
+            end = type_end(sql, loc)
             skip.append((loc, end))
             left = type_leftover(sql[loc:end])
             if left:
@@ -190,7 +212,7 @@ def _lowercase_keywords(
             out.append(
                 (
                     tok.start,
-                    f"keywords are case-sensitive there (`lexeme \"{word.upper()}\"`): "
+                    f'keywords are case-sensitive there (`lexeme "{word.upper()}"`): '
                     f"`{word}` must be written `{word.upper()}`",
                 )
             )

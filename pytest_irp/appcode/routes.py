@@ -29,7 +29,7 @@ from typing import Any
 
 from . import Verdict
 from .action import ACTION, CONTROLLER, guard_problem, render_problem
-from .dispatch import FRONT_FILE, Entry, Reached, resolve
+from .dispatch import FRONT_FILE, Entry, resolve
 from .haskell import (
     Module,
     Op,
@@ -41,8 +41,6 @@ from .haskell import (
     unwrap,
 )
 from .route_parser import (
-    Alt,
-    End,
     Lit,
     Methods,
     Pure,

@@ -151,7 +151,7 @@ def _collect_dsl(routing: Routing, m: Module, body: str, line: int) -> None:
                 f"`[routes|{entries[0][1]}` is not a header IHP accepts: the header is one "
                 f"identifier, a controller or a lowercase binding name such as `webRoutes` "
                 f"(ihp-router/IHP/Router/DSL/Parser.hs `looksLikeHeader`, IHP 1.6.0); this "
-                f"line is read as a route and the splice fails (unknown method \"for\")",
+                f'line is read as a route and the splice fails (unknown method "for")',
             )
         )
         # the routes are still read, bound as that commit did (T05 asks where /probes goes)
