@@ -29,7 +29,7 @@ CONTROLLER = "HealthController"
 ACTION = "HealthAction"
 LOGIN_FILE = "ihp/IHP/LoginSupport/Helper/Controller.hs"
 # IHP's guards: no user in the session -> redirect to the login page
-IHP_GUARDS = frozenset({"ensureIsUser", "ensureIsAdmin"})
+IHP_GUARDS = frozenset({"ensureIsUser", "ensureIsAdmin", "ensureIsRole"})
 IHP_FORCING = frozenset({"currentUser", "currentUserId", "currentAdmin", "currentAdminId"})
 LOOKS_LIKE_GUARD = re.compile(
     r"^(?:ensure|require|must|only|check)\w*(?:login|logged|user|admin|auth|signed|session)",
