@@ -138,12 +138,24 @@ def render_problem(m: Module) -> tuple[str, int] | None:
 # ------------------------------------------------------------------ beforeAction
 
 
-def guard_problem(modules: list[Module]) -> tuple[str, str, int, bool] | None:
-    """What ``beforeAction`` of HealthController does before the action:
-    (problem, file, line, decided). decided=False: not followed (a finding)."""
+Guard = tuple[str, str, int, bool]  # (problem, file, line, decided)
+
+
+def guard_problem(modules: list[Module]) -> Guard | None:
+    """What runs before ``action HealthAction``: the controller's ``beforeAction``, and the
+    application's ``initContext`` (``InitControllerContext``, run for every request), as
+    (problem, file, line, decided); decided=False: not followed (a finding). In
+    ``initContext`` only a guard found for sure counts (it always holds other set-up)."""
     helpers = {
         name: (mod, nodes[0]) for mod in modules for name, nodes in mod.top_bindings().items()
     }
+    for m in modules:
+        for _ty, inst in m.instances("InitControllerContext"):
+            for fn in m.bindings(inst).get("initContext", []):
+                rhs = binding_rhs(m, fn)
+                found = _steps(m, rhs, m.line(fn), helpers, 0) if rhs is not None else None
+                if found is not None and found[3]:
+                    return (found[0].replace("beforeAction", "initContext", 1), *found[1:])
     for m in modules:
         for _ty, inst in m.instances("Controller", CONTROLLER):
             for fn in m.bindings(inst).get("beforeAction", []):
@@ -154,11 +166,31 @@ def guard_problem(modules: list[Module]) -> tuple[str, str, int, bool] | None:
     return None
 
 
-def _steps(
-    m: Module, node: Any, line: int, helpers: dict[str, Any], depth: int
-) -> tuple[str, str, int, bool] | None:
+def _guard(m: Module, line: int, guard: str, by_name: bool) -> Guard:
+    if by_name:
+        return (
+            f"beforeAction runs `{guard}` before HealthAction, a login guard by its name "
+            f"(not defined in the files read): like IHP's ensureIsUser ({LOGIN_FILE}) it "
+            f"would redirect an anonymous GET /healthz to the login page",
+            m.path,
+            line,
+            True,
+        )
+    return (
+        f"beforeAction runs `{guard}` before HealthAction: an anonymous GET /healthz "
+        f"is redirected to the login page ({LOGIN_FILE} `{guard}`, IHP 1.5.0 and "
+        f"1.6.0), never 200 ok",
+        m.path,
+        line,
+        True,
+    )
+
+
+def _steps(m: Module, node: Any, line: int, helpers: dict[str, Any], depth: int) -> Guard | None:
+    """The first guard found for sure, else the first step not followed, else None."""
     node = unwrap(node) if not isinstance(node, Op) else node
     steps = named(node) if not isinstance(node, Op) and node.type == "do" else [node]
+    unsure: Guard | None = None
     for step in steps:
         if not isinstance(step, Op) and step.type == "let":
             continue
@@ -168,15 +200,7 @@ def _steps(
         text = " ".join(m.code(step).split())[:60] if not isinstance(step, Op) else name
         forced = sorted(_names(m, step) & IHP_FORCING)
         if name in IHP_GUARDS or (forced and name not in ("when", "unless")):
-            guard = name if name in IHP_GUARDS else forced[0]
-            return (
-                f"beforeAction runs `{guard}` before HealthAction: an anonymous GET /healthz "
-                f"is redirected to the login page ({LOGIN_FILE} `{guard}`, IHP 1.5.0 and "
-                f"1.6.0), never 200 ok",
-                m.path,
-                line,
-                True,
-            )
+            return _guard(m, line, name if name in IHP_GUARDS else forced[0], False)
         guards = (_names(m, step) & (IHP_GUARDS | IHP_FORCING)) or {
             n for n in _names(m, step) if LOOKS_LIKE_GUARD.match(n)
         }
@@ -187,18 +211,17 @@ def _steps(
             rhs = binding_rhs(hm, hnode) if hnode.child_by_field_name("patterns") is None else None
             if rhs is not None:
                 found = _steps(hm, rhs, line, helpers, depth + 1)
-                if found is not None:
-                    return (found[0], m.path, line, found[3])
+                if found is not None and found[3]:
+                    return (found[0], m.path, line, True)
+                unsure = unsure or (None if found is None else (found[0], m.path, line, False))
                 continue
         if LOOKS_LIKE_GUARD.match(name):
-            return (
-                f"beforeAction runs `{name}` before HealthAction, a login guard by its name "
-                f"(not defined in the files read): like IHP's ensureIsUser ({LOGIN_FILE}) it "
-                f"would redirect an anonymous GET /healthz to the login page",
-                m.path,
-                line,
-                True,
-            )
+            return _guard(m, line, name, True)
         can = f", which can call the login guard `{sorted(guards)[0]}`," if guards else ""
-        return (f"beforeAction runs `{text}`{can} before HealthAction", m.path, line, False)
-    return None
+        unsure = unsure or (
+            f"beforeAction runs `{text}`{can} before HealthAction",
+            m.path,
+            line,
+            False,
+        )
+    return unsure
