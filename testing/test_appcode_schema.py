@@ -39,6 +39,8 @@ PG_DUMP = "\\restrict abcDEF123\n" + GOOD + "\\unrestrict abcDEF123\n"
         GOOD.replace("TIMESTAMP WITH TIME ZONE", "timestamp with time zone"),
         GOOD.replace("TEXT", "text").replace("UUID", "uuid"),
         GOOD.replace("CREATE TABLE", "CREATE UNLOGGED TABLE"),
+        "SET check_function_bodies = false;\n"
+        "SELECT pg_catalog.set_config('search_path', '', false);\n" + GOOD,
         GOOD + "ALTER TABLE probes ADD COLUMN note TEXT DEFAULT null;\n"
         "ALTER TABLE probes DROP COLUMN note;\n",
     ],

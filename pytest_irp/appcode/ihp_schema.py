@@ -183,7 +183,7 @@ def _lowercase_keywords(
     """Reserved keywords (never an identifier) not in capitals, outside types, DEFAULT
     expressions and parentheses other than a table's column list."""
     out = []
-    depth, first, in_default, create_table = 0, True, False, False
+    depth, first, in_default, create_table, raw = 0, True, False, False, False
     for i, tok in enumerate(tokens):
         word = sql[tok.start : tok.end + 1]
         if word == ";":
@@ -197,6 +197,10 @@ def _lowercase_keywords(
             in_default = False
         if first:
             create_table = word.upper() == "CREATE"
+            # SET reads an expression, SELECT and COMMENT take the rest raw (L959-978)
+            raw = word.upper() in ("SET", "SELECT", "COMMENT")
+        elif raw:
+            continue
         keyword = tok.kind == "RESERVED_KEYWORD" or (first and tok.kind != "NO_KEYWORD")
         nxt = sql[tokens[i + 1].start : tokens[i + 1].end + 1] if i + 1 < len(tokens) else ""
         if in_default and word.upper() == "NOT" and nxt.upper() == "NULL":
