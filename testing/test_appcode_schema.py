@@ -182,3 +182,30 @@ def test_comments_blank_lines_and_meta_lines_never_change_the_verdict(junk: list
 def test_any_text_gives_a_verdict_never_a_traceback(sql: str) -> None:
     schema_verdict(sql)
     migration_verdict({"Application/Migration/x.sql": sql})
+
+
+def test_what_ihp_parses_is_not_flagged() -> None:
+    """Statements of the kinds IHP's schema parser reads (its ParserSpec covers them):
+    expressions inside parentheses and after DEFAULT keep whatever case they have."""
+    rest = """CREATE TYPE mood AS ENUM ('happy', 'sad');
+CREATE TABLE notes (
+    id UUID DEFAULT uuid_generate_v4() PRIMARY KEY NOT NULL,
+    probe_id UUID NOT NULL,
+    body TEXT DEFAULT '' NOT NULL,
+    score NUMERIC(10, 2) DEFAULT 0 CHECK (score >= 0 and true),
+    tags TEXT[] DEFAULT '{}'::text[],
+    public BOOLEAN DEFAULT false NOT NULL,
+    weight DOUBLE PRECISION,
+    embedding VECTOR(3),
+    feeling mood
+);
+CREATE INDEX notes_probe_id_index ON notes (probe_id);
+ALTER TABLE notes ADD CONSTRAINT notes_ref_probe_id FOREIGN KEY (probe_id)
+    REFERENCES probes (id) ON DELETE CASCADE;
+CREATE POLICY "Notes are public" ON notes FOR SELECT USING (true);
+CREATE FUNCTION set_updated_at_to_now() RETURNS TRIGGER AS $$
+    BEGIN NEW.updated_at = NOW(); RETURN NEW; END;
+$$ language plpgsql;
+"""
+    verdict = schema_verdict(GOOD + rest)
+    assert verdict.ok, verdict.cause()

@@ -195,14 +195,14 @@ def _lowercase_keywords(
             depth -= 1
         elif word == "," and depth <= 1:
             in_default = False
-        if first:
-            create_table = word.upper() == "CREATE"
+        nxt = sql[tokens[i + 1].start : tokens[i + 1].end + 1] if i + 1 < len(tokens) else ""
+        if first:  # a table's column list is judged, other parentheses are expressions
+            create_table = word.upper() == "CREATE" and nxt.upper() in ("TABLE", "UNLOGGED")
             # SET reads an expression, SELECT and COMMENT take the rest raw (L959-978)
             raw = word.upper() in ("SET", "SELECT", "COMMENT")
         elif raw:
             continue
         keyword = tok.kind == "RESERVED_KEYWORD" or (first and tok.kind != "NO_KEYWORD")
-        nxt = sql[tokens[i + 1].start : tokens[i + 1].end + 1] if i + 1 < len(tokens) else ""
         if in_default and word.upper() == "NOT" and nxt.upper() == "NULL":
             in_default = False
         top = depth == 0 or (depth == 1 and create_table)
