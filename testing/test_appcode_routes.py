@@ -253,3 +253,18 @@ def test_the_1_6_trie_is_consulted_before_any_parser() -> None:
     assert trie_lookup(routes, "//probes", "GET") == "405"
     assert trie_lookup(routes, "/files/a/b", "GET") == routes[3]
     assert trie_lookup(routes, "/healthz", "GET") is None
+
+
+def test_with_prefix_is_followed_as_far_as_its_prefix() -> None:
+    front = FILES["Web/FrontController.hs"].replace(
+        "[ parseRoute @HealthController",
+        '[ withPrefix "/admin/" [ parseRoute @AdminController ]\n'
+        "        , parseRoute @HealthController",
+    )
+    verdict = route_verdict(with_file("Web/FrontController.hs", front))
+    assert verdict.ok
+    assert verdict.findings == []  # "/admin/" fails on /healthz before the routes under it
+    anywhere = front.replace('"/admin/"', '"/"')
+    verdict = route_verdict(with_file("Web/FrontController.hs", anywhere))
+    assert verdict.ok
+    assert "the routes under withPrefix" in verdict.findings[0]
