@@ -161,7 +161,6 @@ def _collect_dsl(routing: Routing, m: Module, body: str, line: int) -> None:
     binding = header if header and not header[:1].isupper() else None
     controller = header if header and header[:1].isupper() else None
     grouped: dict[str, list[Route]] = {}
-    sockets: list[str] = []
     for lineno, text in entries:
         words = text.split(None, 2)
         if len(words) < 3:
@@ -172,8 +171,7 @@ def _collect_dsl(routing: Routing, m: Module, body: str, line: int) -> None:
         if "GET" in methods and "HEAD" not in methods:  # TH.hs: GET implies HEAD
             methods = (*methods, "HEAD")
         pattern = tuple(seg for seg in path.split("?", 1)[0].split("/") if seg)
-        if method == "WS":
-            sockets.append(action)
+        if method == "WS":  # webSocketRoute @App "/path" in the named binding
             owner = f"WS {path} {action}"
         else:
             owner = controller or routing.constructors.get(action, ("", 0, ""))[0]
