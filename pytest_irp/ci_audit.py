@@ -1,0 +1,470 @@
+"""T12's static audit of the Gitea Actions workflows, judged against what the run proved
+(pure). Each finding names the workflow's file:line, what will go wrong and the fix.
+
+``facts`` (what the ci stage gathered, plain JSON; every key optional):
+``flake_outputs`` (the attribute names of T01's ``nix flake show``, None: unknown) and
+``flake_note``; ``realm`` ({realm, problem, answers, source, fix} from T07's push stage or
+the ci stage's own probe; None: not known) and ``build_seconds`` (T06); ``registry``,
+``plain_http``, ``namespace``, ``secret_name``, ``kube_context``, ``secret_state`` (T10:
+``existing``/``created``); ``runners`` (Gitea's runners [{name, status, disabled, labels}],
+None: not listed) and ``runners_note``; ``runner_label``; ``gitea_url``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .ci_workflow import (
+    Step,
+    Workflow,
+    attribute,
+    destination,
+    effective_files,
+    expand,
+    find_command,
+    installable,
+    kind,
+    option,
+    parse,
+    set_values,
+)
+
+ERROR, WARNING, INFO = "error", "warning", "info"
+CREDENTIAL_OPTIONS = (
+    "--dest-creds",
+    "--creds",
+    "--authfile",
+    "--dest-authfile",
+    "--dest-registry-token",
+    "--registry-token",
+    "--dest-username",
+)
+KUBE_OPTIONS = ("--kube-context", "--kubeconfig")
+IHP_IMAGE_OUTPUTS = ("optimized-docker-image", "unoptimized-docker-image")
+
+
+def finding(where: str, rule: str, severity: str, problem: str, fix: str) -> dict[str, str]:
+    file, _, line = where.rpartition(":")
+    return {
+        "file": file,
+        "line": line,
+        "rule": rule,
+        "severity": severity,
+        "problem": problem,
+        "fix": fix,
+    }
+
+
+def audit(texts: dict[str, str], facts: dict[str, Any]) -> list[dict[str, str]]:
+    """Every finding over the workflow files (path -> text)."""
+    files, ignored = effective_files(texts)
+    out: list[dict[str, str]] = []
+    for path in ignored:
+        out.append(
+            finding(
+                f"{path}:1",
+                "workflow-dir",
+                WARNING,
+                f"Gitea ignores {path}: it reads only the first workflow directory that "
+                f"exists, and {next(iter(files)).rsplit('/', 1)[0]} does",
+                "keep every workflow in one directory (.gitea/workflows)",
+            )
+        )
+    workflows = [parse(path, text) for path, text in sorted(files.items())]
+    for wf in workflows:
+        if wf.error:
+            out.append(finding(f"{wf.file}:1", "yaml", ERROR, wf.error, "fix the file's YAML"))
+    pushed = [wf for wf in workflows if not wf.error and wf.on_push and wf.jobs]
+    if not pushed:
+        where = f"{workflows[0].file}:1" if workflows else ".gitea/workflows/:0"
+        out.append(
+            finding(
+                where,
+                "trigger",
+                ERROR,
+                "no workflow runs on push"
+                + ("" if workflows else " (no workflow file in .gitea/workflows/)"),
+                "add .gitea/workflows/build-and-deploy.yml with `on: [push]`",
+            )
+        )
+    for wf in pushed:
+        out += _workflow(wf, facts)
+    return out
+
+
+def _workflow(wf: Workflow, facts: dict[str, Any]) -> list[dict[str, str]]:
+    out: list[dict[str, str]] = []
+    for job in wf.jobs:
+        out += _runs_on(job.file, job.runs_on_line, job.name, job.runs_on, facts)
+        kinds = {k: [s for s in job.steps if kind(s) == k] for k in ("build", "push", "deploy")}
+        for what, program in (
+            ("build", "nix build"),
+            ("push", "skopeo copy"),
+            ("deploy", "helm upgrade"),
+        ):
+            if not kinds[what]:
+                out.append(
+                    finding(
+                        f"{job.file}:{job.line}",
+                        "steps",
+                        ERROR,
+                        f"job {job.name} has no {what} step (`{program}`)",
+                        f"add a `run:` step calling `{program}`",
+                    )
+                )
+        env = {**wf.env, **job.env}
+        for step in job.steps:
+            step_env = {**env, **step.env}
+            k = kind(step)
+            if k in ("checkout", "action"):
+                out.append(_action(step, facts))
+            elif k == "build":
+                out += _build(step, facts)
+            elif k == "push":
+                out += _push(step, step_env, facts)
+            elif k == "deploy":
+                out += _deploy(step, step_env, facts, kinds["push"])
+    return out
+
+
+# --------------------------------------------------------------------------- runners
+
+
+def _runs_on(
+    file: str, line: int, job: str, labels: list[str], facts: dict[str, Any]
+) -> list[dict[str, str]]:
+    where = f"{file}:{line}"
+    if not labels:
+        return [
+            finding(where, "runs-on", ERROR, f"job {job} has no runs-on", "add `runs-on: LABEL`")
+        ]
+    runners = facts.get("runners")
+    wanted = ", ".join(labels)
+    if runners is None:
+        label = facts.get("runner_label") or ""
+        out = []
+        if label and label not in labels:
+            out.append(
+                finding(
+                    where,
+                    "runs-on",
+                    ERROR,
+                    f"job {job} runs on {wanted}; the build host's runner has the label "
+                    f"{label} (setting runner_label), so no runner takes the job",
+                    f"runs-on: {label}",
+                )
+            )
+        note = facts.get("runners_note") or "Gitea's runners were not listed"
+        out.append(
+            finding(
+                where,
+                "runs-on",
+                INFO,
+                f"runs-on {wanted} not checked against Gitea's runners: {note}",
+                "set gitea_api_url and a gitea_token of the repository's owner "
+                "(GET /repos/O/R/actions/runners, Gitea 1.24+)",
+            )
+        )
+        return out
+    fits = [r for r in runners if set(labels) <= set(runner_labels(r))]
+    online = [r for r in fits if r.get("status") == "online" and not r.get("disabled")]
+    if online:
+        return []
+    listed = (
+        "; ".join(
+            f"{r.get('name')} ({r.get('status')}{', disabled' if r.get('disabled') else ''}: "
+            f"{', '.join(runner_labels(r)) or 'no labels'})"
+            for r in runners
+        )
+        or "none"
+    )
+    if fits:
+        problem = (
+            f"job {job} runs on {wanted}: the runners with that label are not online "
+            f"({listed}); the run stays queued until one is"
+        )
+        fix = "start the runner on the build host (`act_runner daemon`) and enable it"
+    else:
+        problem = (
+            f"job {job} runs on {wanted}, which no runner Gitea knows has (runners: "
+            f"{listed}); the run stays queued forever"
+        )
+        fix = (
+            f"register the build host's runner with that label (`act_runner register "
+            f"--labels {labels[0]}:host ...`, host mode) and start it, or change runs-on"
+        )
+    return [finding(where, "runs-on", ERROR, problem, fix)]
+
+
+def runner_labels(runner: dict[str, Any]) -> list[str]:
+    """A runner's label names (act_runner's ``name:schema:arg`` form cut to the name)."""
+    out = []
+    for label in runner.get("labels") or []:
+        name = label.get("name") if isinstance(label, dict) else label
+        if name:
+            out.append(str(name).split(":", 1)[0])
+    return out
+
+
+# --------------------------------------------------------------------------- actions
+
+
+def _action(step: Step, facts: dict[str, Any]) -> dict[str, str]:
+    uses = step.uses
+    if uses.startswith(("./", "docker://")):
+        return finding(step.where, "actions", INFO, f"uses {uses} (local)", "")
+    if uses.startswith(("http://", "https://")):
+        source = uses.split("@")[0]
+        where_from = f"{source} (absolute URL)"
+    else:
+        repo = uses.split("@")[0]
+        gitea = str(facts.get("gitea_url") or "GITEA_ROOT_URL").rstrip("/")
+        where_from = (
+            f"https://github.com/{repo} (Gitea's [actions] DEFAULT_ACTIONS_URL = github, "
+            f"the default) or {gitea}/{repo} (DEFAULT_ACTIONS_URL = self)"
+        )
+    return finding(
+        step.where,
+        "actions",
+        WARNING,
+        f"`uses: {uses}`: the runner clones {where_from} on every run and, in host mode, "
+        f"runs a JavaScript action with `node` from the build host's PATH",
+        "make sure the build host reaches that address and has node; offline, mirror the "
+        "action into Gitea and write `uses: " + _self_url(uses, facts) + "`, or replace "
+        "checkout with a `run:` step (`git clone`/`git fetch` of the repository)",
+    )
+
+
+def _self_url(uses: str, facts: dict[str, Any]) -> str:
+    gitea = str(facts.get("gitea_url") or "http://GITEA").rstrip("/")
+    return uses if uses.startswith("http") else f"{gitea}/{uses}"
+
+
+# --------------------------------------------------------------------------- build
+
+
+def _build(step: Step, facts: dict[str, Any]) -> list[dict[str, str]]:
+    words = find_command(step, "nix", "build") or []
+    target = installable(words) or "."
+    attr = attribute(target)
+    outputs = facts.get("flake_outputs")
+    where = f"{step.file}:{step.run_line}"
+    if outputs is None:
+        return [
+            finding(
+                where,
+                "flake-attr",
+                INFO,
+                f"`nix build {target}` not checked against the flake's outputs: "
+                f"{facts.get('flake_note') or 'T01 did not list them'}",
+                "run T01 (or --irp-ci, which runs its flake stage)",
+            )
+        ]
+    if attr in outputs:
+        return []
+    images = [o for o in IHP_IMAGE_OUTPUTS if o in outputs]
+    fix = (
+        f"build .#{images[0]} (IHP's image output), or define packages.<system>.{attr} in flake.nix"
+        if images
+        else f"define packages.<system>.{attr} in flake.nix, or build an attribute it has"
+    )
+    return [
+        finding(
+            where,
+            "flake-attr",
+            ERROR,
+            f"`nix build {target}` fails at once: the flake has no {attr!r} output (T01's "
+            f"`nix flake show`: {', '.join(sorted(outputs)) or 'none'}); IHP's flake "
+            f"module has no `docker` output",
+            fix,
+        )
+    ]
+
+
+# --------------------------------------------------------------------------- push
+
+
+def _push(step: Step, env: dict[str, str], facts: dict[str, Any]) -> list[dict[str, str]]:
+    words = find_command(step, "skopeo", "copy") or []
+    where = f"{step.file}:{step.run_line}"
+    out = []
+    creds = [o for o in CREDENTIAL_OPTIONS if option(words, o) is not None]
+    if not creds and "REGISTRY_AUTH_FILE" not in env:
+        out.append(
+            finding(
+                where,
+                "push-creds",
+                ERROR,
+                "`skopeo copy` gives no credentials (no --dest-creds, --authfile or "
+                "--dest-registry-token): Gitea's registry refuses an anonymous push (401), "
+                "unless the runner's user has a `skopeo login` in its default auth.json",
+                "pass the registry user and a token from repository secrets: "
+                '`--dest-creds "$REGISTRY_USER:$REGISTRY_PASSWORD"` with '
+                "`env: {REGISTRY_USER: ${{ secrets.REGISTRY_USER }}, REGISTRY_PASSWORD: "
+                "${{ secrets.REGISTRY_PASSWORD }}}`, or an authfile written from them (0600)",
+            )
+        )
+    realm = facts.get("realm") or {}
+    has_token = option(words, "--dest-registry-token") is not None
+    if realm.get("problem") and not has_token:
+        dead = realm.get("answers") is False
+        minutes = facts.get("build_seconds")
+        after = (
+            f" after the build (T06 took {float(minutes) / 60:.0f} min here)"
+            if minutes
+            else " after the build"
+        )
+        out.append(
+            finding(
+                where,
+                "push-realm",
+                ERROR if dead else WARNING,
+                (
+                    f"this push will fail as T07 did{after}: skopeo asks the token realm "
+                    f"{realm.get('realm')} for every push (credentials or authfile), and "
+                    f"nothing answers there ({realm.get('source') or 'T07'})"
+                    if dead
+                    else f"the registry advertises a wrong token realm {realm.get('realm')} "
+                    f"({realm.get('problem')}); the runner's push follows it"
+                ),
+                f"{realm.get('fix') or 'fix the realm (Gitea ROOT_URL with the port)'}; or, "
+                f"as the workplan's T07 did, fetch a token from /v2/token and pass it with "
+                f"--dest-registry-token (visible in the build host's process list)",
+            )
+        )
+    if facts.get("plain_http") and option(words, "--dest-tls-verify") not in ("false", ""):
+        out.append(
+            finding(
+                where,
+                "push-tls",
+                ERROR,
+                "`skopeo copy` speaks HTTPS to the registry, which is plain HTTP: it fails "
+                "with `http: server gave HTTP response to HTTPS client`",
+                "add --dest-tls-verify=false",
+            )
+        )
+    registry = str(facts.get("registry") or "")
+    dest = expand(destination(words), env)
+    repo = dest[: dest.rfind(":")] if dest.rfind(":") > dest.rfind("/") else dest
+    if registry and repo and "$" not in repo and repo != registry:
+        out.append(
+            finding(
+                where,
+                "push-dest",
+                WARNING,
+                f"the push goes to {repo}, the suite's registry is {registry}",
+                f"push to docker://{registry}:TAG",
+            )
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- deploy
+
+
+def _tag_expr(step: Step, text: str, env: dict[str, str]) -> str:
+    """A tag expression with the step's own ``VAR=$(...)`` assignments and env put in."""
+    assigned = dict(env)
+    for m in re.finditer(r"^\s*(?:export\s+)?(\w+)=(\S.*)$", step.run, re.M):
+        assigned[m.group(1)] = m.group(2).strip()
+    return expand(text, assigned)
+
+
+def _deploy(
+    step: Step, env: dict[str, str], facts: dict[str, Any], pushes: list[Step]
+) -> list[dict[str, str]]:
+    words = find_command(step, "helm", ("upgrade", "install")) or []
+    where = f"{step.file}:{step.run_line}"
+    out = []
+    scripted_kubeconfig = re.search(r"\bKUBECONFIG=", step.run)
+    if (
+        not any(option(words, o) for o in KUBE_OPTIONS)
+        and "KUBECONFIG" not in env
+        and not scripted_kubeconfig
+    ):
+        context = facts.get("kube_context") or "(current context)"
+        out.append(
+            finding(
+                where,
+                "deploy-kube",
+                ERROR,
+                f"helm gets no --kube-context, --kubeconfig or KUBECONFIG: on the build "
+                f"host's runner it reads the runner user's ~/.kube/config there, which "
+                f"nothing in this run shows exists (T10 deployed from this machine, "
+                f"context {context}); without it helm fails with `Kubernetes cluster "
+                f"unreachable`",
+                "store a kubeconfig for the cluster as a repository secret, write it to a "
+                "0600 file in the step and pass --kubeconfig FILE --kube-context CONTEXT",
+            )
+        )
+    namespace = option(words, "--namespace", "-n")
+    want = str(facts.get("namespace") or "")
+    if not namespace:
+        out.append(
+            finding(
+                where,
+                "deploy-namespace",
+                ERROR,
+                "helm gets no --namespace: the release goes to the kubeconfig's default "
+                "namespace, where the env Secret is not",
+                f"add --namespace {want or 'NAMESPACE'}",
+            )
+        )
+    elif want and namespace != want:
+        out.append(
+            finding(
+                where,
+                "deploy-namespace",
+                WARNING,
+                f"helm deploys to namespace {namespace}, the suite checks {want}",
+                f"--namespace {want}",
+            )
+        )
+    secret = str(facts.get("secret_name") or "")
+    if secret and secret not in step.run and facts.get("secret_state") == "created":
+        out.append(
+            finding(
+                where,
+                "deploy-secret",
+                WARNING,
+                f"the deploy relies on Secret {secret} in {namespace or want}, which T10 "
+                f"found missing and created: a fresh cluster's first CI deploy gets a pod "
+                f"that cannot start (envFrom a missing Secret)",
+                f"create {secret} once per cluster (kubectl create secret generic ...), or "
+                f"from repository secrets in the workflow",
+            )
+        )
+    values = set_values(words)
+    tag = values.get("image.tag")
+    if tag is None:
+        out.append(
+            finding(
+                where,
+                "deploy-tag",
+                ERROR,
+                "helm sets no image.tag: the chart's default tag is deployed, not the image "
+                "this run pushed",
+                "add --set image.tag=$SHA with SHA computed as in the push step",
+            )
+        )
+    elif pushes:
+        push = pushes[0]
+        pushed = destination(find_command(push, "skopeo", "copy") or [])
+        pushed_tag = (
+            pushed[pushed.rfind(":") + 1 :] if pushed.rfind(":") > pushed.rfind("/") else ""
+        )
+        a = _tag_expr(push, pushed_tag, {**env, **push.env})
+        b = _tag_expr(step, tag, env)
+        if a and a != b:
+            out.append(
+                finding(
+                    where,
+                    "deploy-tag",
+                    ERROR,
+                    f"helm sets image.tag={tag} ({b}); the push wrote tag {pushed_tag} ({a}) "
+                    f"({push.file}:{push.run_line})",
+                    "compute the tag the same way in both steps (or once, in a job output)",
+                )
+            )
+    return out
