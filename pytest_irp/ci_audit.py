@@ -468,3 +468,18 @@ def _deploy(
                 )
             )
     return out
+
+
+def flake_outputs(show: Any) -> list[str] | None:
+    """The attribute names ``nix build .#NAME`` finds in ``nix flake show --json``
+    (``packages.<system>.NAME``, ``legacyPackages.<system>.NAME``); None: no answer."""
+    if not isinstance(show, dict):
+        return None
+    names = {
+        name
+        for output in ("packages", "legacyPackages")
+        for per_system in (show.get(output) or {}).values()
+        if isinstance(per_system, dict)
+        for name in per_system
+    }
+    return sorted(names)
