@@ -308,7 +308,7 @@ def _push(step: Step, env: dict[str, str], facts: dict[str, Any]) -> list[dict[s
     realm = facts.get("realm") or {}
     has_token = option(words, "--dest-registry-token") is not None
     if realm.get("problem") and not has_token:
-        dead = realm.get("answers") is False
+        dead = bool(realm.get("dead"))
         minutes = facts.get("build_seconds")
         after = (
             f" after the build (T06 took {float(minutes) / 60:.0f} min here)"
@@ -326,7 +326,9 @@ def _push(step: Step, env: dict[str, str], facts: dict[str, Any]) -> list[dict[s
                     f"nothing answers there ({realm.get('source') or 'T07'})"
                     if dead
                     else f"the registry advertises a wrong token realm {realm.get('realm')} "
-                    f"({realm.get('problem')}); the runner's push follows it"
+                    f"({realm.get('problem')}; {realm.get('source') or 'T07'}): the runner's "
+                    f"push on the build host follows it and fails, after the build, unless "
+                    f"the build host reaches that address"
                 ),
                 f"{realm.get('fix') or 'fix the realm (Gitea ROOT_URL with the port)'}; or, "
                 f"as the workplan's T07 did, fetch a token from /v2/token and pass it with "

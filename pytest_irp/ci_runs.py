@@ -137,13 +137,15 @@ def match_causes(lines: list[str]) -> list[dict[str, str]]:
     seen: set[str] = set()
     for line in reversed(lines):
         for cause in CAUSES:
-            if cause.name not in seen and cause.pattern.search(line):
+            m = cause.pattern.search(line) if cause.name not in seen else None
+            if m:
                 seen.add(cause.name)
+                start = max(0, m.start() - 120)
                 found.append(
                     {
                         "cause": cause.name,
                         "kind": cause.kind,
-                        "line": line.strip()[:300],
+                        "line": ("..." if start else "") + line[start : m.end() + 160].strip(),
                         "why": cause.why,
                         "fix": cause.fix,
                     }
@@ -308,8 +310,10 @@ def run_problem(value: dict[str, Any]) -> str:
 
 _TOKENS = (
     re.compile(r"\beyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,}"),  # a JWT (Gitea's registry tokens)
-    re.compile(r"(?:--(?:dest-|src-)?registry-token|--password|--dest-password)[= ]+'?([^\s']+)"),
-    re.compile(r"(?:--(?:dest-|src-)?creds)[= ]+'?[^\s:']+:([^\s']+)"),
+    re.compile(
+        r"(?:--(?:dest-|src-)?registry-token|--password|--dest-password)[= ]+[\"']?([^\s\"']+)"
+    ),
+    re.compile(r"(?:--(?:dest-|src-)?creds)[= ]+[\"']?[^\s:\"']+:([^\s\"']+)"),
     re.compile(r"(?i)\b(?:bearer|token)\s+([A-Za-z0-9._~+/=-]{16,})"),
 )
 

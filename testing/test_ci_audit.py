@@ -30,8 +30,8 @@ def facts(**changes: Any) -> dict[str, Any]:
         "realm": {
             "realm": "http://10.77.0.3/v2/token",
             "problem": "the registry advertises the token realm http://10.77.0.3/v2/token",
-            "answers": False,
-            "source": "T07's push stage",
+            "dead": True,
+            "source": "T07's push failed on it",
             "fix": "Set ROOT_URL = http://10.77.0.3:3000/",
         },
         "build_seconds": 669,
@@ -108,13 +108,15 @@ def test_push_realm_rule_follows_what_t07_found() -> None:
     assert rules(WORKPLAN, "push-realm", realm=None) == []  # the realm is right
     bad = rules(WORKPLAN, "push-realm")
     assert [f["severity"] for f in bad] == ["error"]
-    assert "--dest-registry-token" in bad[0]["fix"] and "ROOT_URL" in bad[0]["fix"]
-    live = dict(facts()["realm"], answers=True)  # wrong, but something answers there
+    assert "--dest-registry-token" in bad[0]["fix"]
+    assert "ROOT_URL" in bad[0]["fix"]
+    live = dict(facts()["realm"], dead=False)  # wrong, but something answers here
     assert [f["severity"] for f in rules(WORKPLAN, "push-realm", realm=live)] == ["warning"]
 
 
 def test_push_tls_and_destination_rules() -> None:
-    assert rules(GOOD, "push-tls") == [] and rules(GOOD, "push-dest") == []
+    assert rules(GOOD, "push-tls") == []
+    assert rules(GOOD, "push-dest") == []
     assert [f["severity"] for f in rules(WORKPLAN, "push-tls")] == ["error"]
     assert rules(WORKPLAN, "push-tls", plain_http=False) == []
     other = rules(GOOD, "push-dest", registry="10.77.0.3:3000/coulomb/other")
@@ -146,7 +148,8 @@ def test_deploy_rules() -> None:
         "          SHA=$(git rev-parse HEAD)",
     )
     mismatch = rules(other_tag, "deploy-tag")
-    assert mismatch and "the push wrote tag $SHA" in mismatch[0]["problem"]
+    assert mismatch
+    assert "the push wrote tag $SHA" in mismatch[0]["problem"]
 
 
 def test_runs_on_rule_against_gitea_runners() -> None:

@@ -207,23 +207,25 @@ def _realm(ctx: StageContext, asked: bool) -> dict[str, Any] | None:
     push = ctx.known("push")
     if push is not None and push.ok:
         v = push.value
-        if not v.get("realm_problem"):
-            return None
+        if not v.get("realm_problem") or not v.get("token_workaround"):
+            return None  # right, or T07 pushed through it from the build host
         return {
             "realm": v.get("realm"),
             "problem": v.get("realm_problem"),
-            "answers": v.get("realm_answers"),
-            "source": "T07's push stage",
+            "dead": True,
+            "source": "T07 pushed only with the token workaround",
             "fix": v.get("realm_fix"),
         }
     if push is not None and push.status == "failed":
-        m = re.search(r"token realm (\S+) does not answer", push.cause)
+        m = re.search(
+            r"token realm (\S+) does not answer|failed at the registry's token realm", push.cause
+        )
         if m:
             return {
-                "realm": m.group(1),
+                "realm": m.group(1) or "(see T07)",
                 "problem": push.cause,
-                "answers": False,
-                "source": "T07's push stage failed on it",
+                "dead": True,
+                "source": "T07's push failed on it",
                 "fix": "",
             }
     if not asked or not ctx.settings.get("registry"):
@@ -245,10 +247,15 @@ def _realm(ctx: StageContext, asked: bool) -> dict[str, Any] | None:
     problem = realm_problem(realm, ref.hostport, plain) if challenge["scheme"] == "bearer" else None
     if not problem:
         return None
+    answers = client.realm_answers(realm)
     return {
         "realm": realm,
         "problem": problem,
-        "answers": client.realm_answers(realm),
-        "source": "probed by T12 as T07 does",
+        "dead": answers is False,
+        "source": (
+            "probed by T12: nothing answers there"
+            if answers is False
+            else "probed by T12 from this machine, not from the build host"
+        ),
         "fix": realm_fix(client.version(), ref.hostport),
     }
