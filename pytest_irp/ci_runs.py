@@ -140,7 +140,7 @@ def match_causes(lines: list[str]) -> list[dict[str, str]]:
             m = cause.pattern.search(line) if cause.name not in seen else None
             if m:
                 seen.add(cause.name)
-                start = max(0, m.start() - 120)
+                start = max(0, m.start() - 60)
                 found.append(
                     {
                         "cause": cause.name,
