@@ -74,7 +74,15 @@ def audit(texts: dict[str, str], facts: dict[str, Any]) -> list[dict[str, str]]:
     workflows = [parse(path, text) for path, text in sorted(files.items())]
     for wf in workflows:
         if wf.error:
-            out.append(finding(f"{wf.file}:1", "yaml", ERROR, wf.error, "fix the file's YAML"))
+            out.append(
+                finding(
+                    f"{wf.file}:1",
+                    "yaml",
+                    ERROR,
+                    f"{wf.error}: Gitea ignores the file (it logs a warning and starts no run)",
+                    "fix the file's YAML",
+                )
+            )
     pushed = [wf for wf in workflows if not wf.error and wf.on_push and wf.jobs]
     if not pushed:
         where = f"{workflows[0].file}:1" if workflows else ".gitea/workflows/:0"
@@ -319,7 +327,7 @@ def _push(step: Step, env: dict[str, str], facts: dict[str, Any]) -> list[dict[s
             finding(
                 where,
                 "push-realm",
-                ERROR if dead else WARNING,
+                ERROR,
                 (
                     f"this push will fail as T07 did{after}: skopeo asks the token realm "
                     f"{realm.get('realm')} for every push (credentials or authfile), and "

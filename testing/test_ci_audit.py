@@ -110,8 +110,10 @@ def test_push_realm_rule_follows_what_t07_found() -> None:
     assert [f["severity"] for f in bad] == ["error"]
     assert "--dest-registry-token" in bad[0]["fix"]
     assert "ROOT_URL" in bad[0]["fix"]
-    live = dict(facts()["realm"], dead=False)  # wrong, but something answers here
-    assert [f["severity"] for f in rules(WORKPLAN, "push-realm", realm=live)] == ["warning"]
+    live = dict(facts()["realm"], dead=False)  # wrong; something answers it from here
+    unproven = rules(WORKPLAN, "push-realm", realm=live)
+    assert [f["severity"] for f in unproven] == ["error"]
+    assert "unless the build host reaches that address" in unproven[0]["problem"]
 
 
 def test_push_tls_and_destination_rules() -> None:

@@ -62,7 +62,8 @@ def test_gitea_step_status_names_the_step_when_it_has_one() -> None:
     jobs["jobs"][0]["steps"][3]["conclusion"] = "skipped"
     found = ci_runs.explain(value(jobs=jobs))
     assert found["how"] == "Gitea's step status"
-    assert found["step"].startswith("step 3 `SHA=$(git rev-parse --short HEAD)`")
+    # Gitea names an unnamed step "Run " and its script's first line (models/actions/task.go)
+    assert found["step"].startswith("step 3 `Run SHA=$(git rev-parse --short HEAD)`")
 
 
 def test_a_green_run_of_the_sha_passes_and_another_shas_does_not() -> None:
