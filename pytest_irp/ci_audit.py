@@ -24,7 +24,7 @@ from .ci_workflow import (
     expand,
     find_command,
     installable,
-    kind,
+    kinds,
     option,
     parse,
     set_values,
@@ -105,13 +105,13 @@ def _workflow(wf: Workflow, facts: dict[str, Any]) -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
     for job in wf.jobs:
         out += _runs_on(job.file, job.runs_on_line, job.name, job.runs_on, facts)
-        kinds = {k: [s for s in job.steps if kind(s) == k] for k in ("build", "push", "deploy")}
+        by_kind = {k: [s for s in job.steps if k in kinds(s)] for k in ("build", "push", "deploy")}
         for what, program in (
             ("build", "nix build"),
             ("push", "skopeo copy"),
             ("deploy", "helm upgrade"),
         ):
-            if not kinds[what]:
+            if not by_kind[what]:
                 out.append(
                     finding(
                         f"{job.file}:{job.line}",
@@ -124,15 +124,15 @@ def _workflow(wf: Workflow, facts: dict[str, Any]) -> list[dict[str, str]]:
         env = {**wf.env, **job.env}
         for step in job.steps:
             step_env = {**env, **step.env}
-            k = kind(step)
-            if k in ("checkout", "action"):
+            does = kinds(step)
+            if "checkout" in does or "action" in does:
                 out.append(_action(step, facts))
-            elif k == "build":
+            if "build" in does:
                 out += _build(step, facts)
-            elif k == "push":
+            if "push" in does:
                 out += _push(step, step_env, facts)
-            elif k == "deploy":
-                out += _deploy(step, step_env, facts, kinds["push"])
+            if "deploy" in does:
+                out += _deploy(step, step_env, facts, by_kind["push"])
     return out
 
 

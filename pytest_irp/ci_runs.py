@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .ci_audit import audit
-from .ci_workflow import Step, Workflow, effective_files, kind, parse
+from .ci_workflow import Step, Workflow, effective_files, kinds, parse
 
 UNFINISHED = ("queued", "waiting", "in_progress", "running", "blocked", "pending")
 LOG_LINES = 40
@@ -228,8 +228,13 @@ def failed_step(
                 return _describe(index, str(s.get("name") or ""), steps), "Gitea's step status"
     if causes:
         want = causes[0]["kind"]
+        if want == "any":  # a missing program: the step that calls it
+            program = re.search(r"\b(nix|skopeo|helm|node)\b", causes[0]["line"])
+            want = {"nix": "build", "skopeo": "push", "helm": "deploy", "node": "checkout"}.get(
+                program.group(1) if program else "", "any"
+            )
         for step in steps:
-            if kind(step) == want:
+            if want in kinds(step):
                 return (
                     _describe(step.index, "", steps),
                     f"inferred from the log's cause ({causes[0]['cause']}): Gitea before "

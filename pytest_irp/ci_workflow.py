@@ -238,31 +238,33 @@ def set_values(words: list[str]) -> dict[str, str]:
     return values
 
 
-def kind(step: Step) -> str:
-    """build, push, deploy, checkout, action (another ``uses``) or other."""
+def kinds(step: Step) -> list[str]:
+    """What the step does: checkout or action (a ``uses``), else build, push and deploy
+    (one ``run`` script may do several), or other."""
     if step.uses:
-        return "checkout" if step.uses.split("@")[0].endswith("actions/checkout") else "action"
-    if find_command(step, "nix", "build"):
-        return "build"
-    if find_command(step, "skopeo", "copy"):
-        return "push"
-    if find_command(step, "helm", ("upgrade", "install")):
-        return "deploy"
-    return "other"
+        return ["checkout" if step.uses.split("@")[0].endswith("actions/checkout") else "action"]
+    found = [
+        what
+        for what, program, sub in (
+            ("build", "nix", ("build",)),
+            ("push", "skopeo", ("copy",)),
+            ("deploy", "helm", ("upgrade", "install")),
+        )
+        if find_command(step, program, sub)
+    ]
+    return found or ["other"]
 
 
 def installable(words: list[str]) -> str:
     """The first installable of ``nix build`` (``.#docker``), '' when none is given."""
-    takes_value = {"-o", "--out-link", "--log-format", "-j", "--max-jobs", "--cores", "-I"}
-    skip = False
+    values = {"-o": 1, "--out-link": 1, "--log-format": 1, "-j": 1, "--max-jobs": 1}
+    values |= {"--cores": 1, "-I": 1, "--option": 2, "--arg": 2, "--argstr": 2}
+    skip = 0
     for word in words[2:]:
         if skip:
-            skip = False
-            continue
-        if word in takes_value:
-            skip = True
-        elif word in ("--option", "--arg", "--argstr"):
-            skip = True  # their second word is skipped as an installable-less value
+            skip -= 1
+        elif word in values:
+            skip = values[word]
         elif not word.startswith("-"):
             return word
     return ""

@@ -211,3 +211,19 @@ def test_flake_outputs_from_nix_flake_show() -> None:
     assert ci_audit.flake_outputs(None) is None
     assert ci_workflow.attribute(ci_workflow.installable(["nix", "build", "-o", "r", ".#a"])) == "a"
     assert ci_workflow.attribute("") == "default"
+
+
+def test_one_script_may_build_push_and_deploy() -> None:
+    one = GOOD.replace(
+        "        run: nix build .#optimized-docker-image --log-format raw --max-jobs 1\n",
+        "        run: nix build --option cores 2 .#optimized-docker-image --max-jobs 1\n",
+    )
+    assert [f for f in ci_audit.audit({PATH: one}, facts()) if f["severity"] != "info"] == []
+    merged = (
+        "on: push\njobs:\n  all:\n    runs-on: haskelseed\n    steps:\n"
+        "      - run: |\n          nix build .#docker\n          skopeo copy a b\n"
+        "          helm upgrade --install r ./chart\n"
+    )
+    found = {f["rule"] for f in ci_audit.audit({PATH: merged}, facts()) if f["severity"] == "error"}
+    assert "steps" not in found
+    assert {"flake-attr", "push-creds", "deploy-kube"} <= found

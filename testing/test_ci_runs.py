@@ -166,3 +166,10 @@ def test_tokens_in_a_log_are_found_for_the_redactor() -> None:
     argv = "skopeo copy --dest-registry-token s3cr3t-t0ken-value --dest-creds u:pa55w0rd-x a b"
     assert {"s3cr3t-t0ken-value", "pa55w0rd-x"} <= ci_runs.tokens_in(argv)
     assert ci_runs.tokens_in('--dest-registry-token "$TOKEN"') == set()
+
+
+def test_a_missing_program_points_at_the_step_that_calls_it() -> None:
+    log = "2026-05-07T10:11:12.0000000Z bash: line 2: helm: command not found\n"
+    found = ci_runs.explain(value(job_logs={"97": ci_runs.log_lines(log)}))
+    assert found["step"].startswith("step 4 `SHA=$(git rev-parse --short HEAD)`")
+    assert "(tool missing)" in found["how"]
