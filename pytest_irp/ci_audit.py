@@ -42,6 +42,29 @@ CREDENTIAL_OPTIONS = (
 )
 KUBE_OPTIONS = ("--kube-context", "--kubeconfig")
 IHP_IMAGE_OUTPUTS = ("optimized-docker-image", "unoptimized-docker-image")
+HEADLINES = {
+    "workflow-dir": "a workflow Gitea ignores",
+    "yaml": "an invalid workflow",
+    "trigger": "no workflow runs on push",
+    "steps": "a missing step",
+    "runs-on": "no runner takes the job",
+    "actions": "an action fetched at run time",
+    "flake-attr": "the flake has no such output",
+    "push-creds": "a push without credentials",
+    "push-realm": "a push without the realm workaround",
+    "push-tls": "HTTPS to a plain-HTTP registry",
+    "push-dest": "a push to another registry",
+    "deploy-kube": "a deploy without kube access",
+    "deploy-namespace": "the deploy's namespace",
+    "deploy-secret": "the env Secret",
+    "deploy-tag": "the deployed tag is not the pushed one",
+}
+
+
+def title(f: dict[str, str]) -> str:
+    """A finding's one-line title: where, the rule, what (info: not checked)."""
+    what = "not checked" if f["severity"] == INFO else HEADLINES.get(f["rule"], f["rule"])
+    return f"CI workflow {f['file']}:{f['line']} ({f['rule']}): {what}"
 
 
 def finding(where: str, rule: str, severity: str, problem: str, fix: str) -> dict[str, str]:

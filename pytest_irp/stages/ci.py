@@ -94,7 +94,7 @@ def run(ctx: StageContext) -> CiWorkflow:
         for f in ci_audit.audit(texts, facts):
             ctx.finding(
                 f["severity"],  # type: ignore[arg-type]
-                f"CI workflow {f['file']}:{f['line']} ({f['rule']})",
+                ci_audit.title(f),
                 f["problem"],
                 f["fix"],
             )
