@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 WORKFLOW_DIRS = (".gitea/workflows", ".github/workflows")
+ERROR, WARNING, INFO = "error", "warning", "info"
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,18 @@ def parse(path: str, text: str) -> Workflow:
             )
         )
     return workflow
+
+
+def finding(where: str, rule: str, severity: str, problem: str, fix: str) -> dict[str, str]:
+    file, _, line = where.rpartition(":")
+    return {
+        "file": file,
+        "line": line,
+        "rule": rule,
+        "severity": severity,
+        "problem": problem,
+        "fix": fix,
+    }
 
 
 # --------------------------------------------------------------------------- commands
