@@ -150,3 +150,32 @@ def test_irp_ci_names_the_workplans_three_problems_on_a_queued_run(
     assert f"{WORKFLOW}:4: job build runs on haskelseed, which no runner Gitea knows has" in out
     for rule in ("flake-attr", "push-realm", "runs-on"):
         assert f"({rule})" in out, rule
+
+
+def test_the_ci_stage_reads_what_the_run_proved_without_running_it(tmp_path: Path) -> None:
+    """StageContext.known: a plain run's ci stage takes T01's and T07's results when they
+    ran, and starts neither (the flake stage needs the build host, unset here)."""
+    repo = tmp_path / "app"
+    make_app_repo(repo)
+    settings = resolve({}, {}, [("test", {"app_repo": str(repo), "reports_dir": str(tmp_path)})])
+    redactor = Redactor()
+    pipeline = Pipeline(
+        STAGES,
+        settings,
+        redactor,
+        make_runner=lambda host: LocalRunner(redactor),
+        log_dir=tmp_path / "logs",
+    )
+    plain = pipeline.result("ci")
+    assert plain.ok, plain.cause
+    assert set(pipeline.results) == {"ci"}  # nothing else was run for it
+    assert plain.value["audit_facts"]["flake_outputs"] is None
+    pipeline.results.pop("ci")
+    pipeline.results["flake"] = StageResult("flake", "T01", "ok", value={"show": IHP_SHOW})
+    again = pipeline.result("ci")
+    assert again.value["audit_facts"]["flake_outputs"] == sorted(
+        IHP_SHOW["packages"]["x86_64-linux"]
+    )
+    assert f"CI workflow {WORKFLOW}:7 (flake-attr): the flake has no such output" in {
+        f.title for f in again.findings
+    }
