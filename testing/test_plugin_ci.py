@@ -13,7 +13,12 @@ from typing import Any
 import pytest
 from standins import GiteaStandIn, RegistryStandIn, serving
 
-from conftest import Project, git
+from conftest import Project, git, make_app_repo
+from pytest_irp.pipeline import STAGES
+from pytest_irp.redact import Redactor
+from pytest_irp.runners import LocalRunner
+from pytest_irp.settings import resolve
+from pytest_irp.stage import Pipeline, StageResult
 
 DATA = Path(__file__).resolve().parent / "data" / "gitea-actions"
 WORKFLOW = ".gitea/workflows/build-and-deploy.yml"
