@@ -80,7 +80,8 @@ CAUSES = (
         "push",
         re.compile(
             r"(?i)unauthorized|authentication required|invalid username/password|"
-            r"requested access to the resource is denied|\b401\b"
+            r"requested access to the resource is denied|401 Unauthorized|status code 401|"
+            r"HTTP/1\.[01] 401"
         ),
         "the registry refused the push's credentials (none given, or wrong)",
         "give skopeo the registry user and a token from repository secrets "

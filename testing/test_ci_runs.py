@@ -134,6 +134,10 @@ def test_problems_add_the_audit_errors_with_file_and_line() -> None:
         ),
         ("Error: writing blob: unauthorized: authentication required", "credentials"),
         (
+            "reading manifest latest: received unexpected HTTP status: 401 Unauthorized",
+            "credentials",
+        ),
+        (
             'Error: Kubernetes cluster unreachable: Get "http://localhost:8080/version": dial '
             "tcp [::1]:8080: connect: connection refused",
             "kube access",
@@ -156,7 +160,7 @@ def test_log_matching_of_each_known_cause(line: str, cause: str) -> None:
 
 
 def test_no_cause_in_an_unknown_log() -> None:
-    assert ci_runs.match_causes(["make: *** [all] Error 2"]) == []
+    assert ci_runs.match_causes(["make: *** [all] Error 2", "copying blob sha256:a-401-b"]) == []
 
 
 def test_tokens_in_a_log_are_found_for_the_redactor() -> None:
