@@ -7,11 +7,12 @@
 the ci stage's own probe; None: not known) and ``build_seconds`` (T06); ``registry``,
 ``plain_http``, ``namespace``, ``secret_name``, ``kube_context``, ``secret_state`` (T10:
 ``existing``/``created``); ``runners`` (Gitea's runners [{name, status, disabled, labels}],
-None: not listed) and ``runners_note``; ``runner_label``; ``gitea_url``.
+None: not listed) and ``runners_note``; ``runner_label``; ``gitea_url``; ``ci_branch``.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from typing import Any
 
@@ -111,7 +112,24 @@ def audit(texts: dict[str, str], facts: dict[str, Any]) -> list[dict[str, str]]:
                 "add .gitea/workflows/build-and-deploy.yml with `on: [push]`",
             )
         )
+    branch = str(facts.get("ci_branch") or "")
     for wf in pushed:
+        allowed = wf.push_branches
+        if (
+            branch
+            and allowed is not None
+            and not any(fnmatch.fnmatchcase(branch, b) for b in allowed)
+        ):
+            out.append(
+                finding(
+                    f"{wf.file}:1",
+                    "trigger",
+                    ERROR,
+                    f"the workflow runs on pushes to {', '.join(allowed)} only, "
+                    f"not to {branch} (setting ci_branch)",
+                    f"add {branch} to `on: push: branches:`",
+                )
+            )
         out += _workflow(wf, facts)
     return out
 

@@ -55,6 +55,7 @@ class Workflow:
     file: str
     error: str = ""
     on_push: bool = False
+    push_branches: list[str] | None = None  # `on: push: branches:` (None: every branch)
     env: dict[str, str] = field(default_factory=dict)
     jobs: list[Job] = field(default_factory=list)
 
@@ -139,6 +140,9 @@ def parse(path: str, text: str) -> Workflow:
         return workflow
     # YAML 1.1 reads an unquoted `on` key as the boolean true; its text stays "on"
     workflow.on_push = "on" in top and _on_push(top["on"][1])
+    push = _mapping(top["on"][1]).get("push") if "on" in top else None
+    branches = _mapping(push[1]).get("branches") if push else None
+    workflow.push_branches = _labels(branches[1]) if branches else None
     workflow.env = _strings(top["env"][1]) if "env" in top else {}
     for job_name, (key, job_node) in _mapping(top.get("jobs", (None, None))[1]).items():
         job = _mapping(job_node)

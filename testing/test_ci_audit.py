@@ -44,6 +44,7 @@ def facts(**changes: Any) -> dict[str, Any]:
         "runners": [ONLINE],
         "runner_label": "haskelseed",
         "gitea_url": "http://10.77.0.3:3000",
+        "ci_branch": "main",
     }
     base.update(changes)
     return base
@@ -227,3 +228,12 @@ def test_one_script_may_build_push_and_deploy() -> None:
     found = {f["rule"] for f in ci_audit.audit({PATH: merged}, facts()) if f["severity"] == "error"}
     assert "steps" not in found
     assert {"flake-attr", "push-creds", "deploy-kube"} <= found
+
+
+def test_push_branch_filter_must_take_the_ci_branch() -> None:
+    only = GOOD.replace("on: [push]", "on:\n  push:\n    branches: [release/*]")
+    found = rules(only, "trigger")
+    assert [f["problem"] for f in found] == [
+        "the workflow runs on pushes to release/* only, not to main (setting ci_branch)"
+    ]
+    assert rules(GOOD.replace("on: [push]", "on:\n  push:\n    branches: [ma*]"), "trigger") == []

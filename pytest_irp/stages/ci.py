@@ -165,6 +165,7 @@ def audit_facts(ctx: StageContext, asked: bool, api: GiteaApi | None) -> dict[st
         "secret_name": secret_name(s),
         "kube_context": s.get("kube_context") or "",
         "runner_label": s["runner_label"],
+        "ci_branch": s["ci_branch"],
         "gitea_url": _gitea_url(s),
     }
     flake = ctx.known("flake") or (ctx.results("flake") if asked else None)
