@@ -138,6 +138,8 @@ class StageContext:
     log_dir: Path
     progress: Progress
     deadline: float
+    # a stage's result if it already ran, never running it (what a run proved so far)
+    known: Callable[[str], StageResult | None] = lambda _name: None
     commands: list[dict[str, Any]] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     logs: dict[str, str] = field(default_factory=dict)
@@ -339,6 +341,7 @@ class Pipeline:
             log_dir=self.log_dir,
             progress=self.progress,
             deadline=deadline,
+            known=self.results.get,
         )
 
     def plan(self, name: str) -> list[Step]:

@@ -220,6 +220,68 @@ class KubeStandIn:
         return path
 
 
+class GiteaStandIn:
+    """Recorded Gitea answers (testing/data/gitea-actions, written from Gitea's API types)
+    for T12: ``answers`` maps an API path (after ``/api/v1``, query ignored) to a JSON-able
+    body, a text (a job log) or an HTTP status; ``workflows`` are served through the
+    contents API (base64, as Gitea does); ``/v2/...`` goes to ``registry``."""
+
+    def __init__(
+        self,
+        answers: dict[str, Any],
+        workflows: dict[str, str],
+        registry: RegistryStandIn | None = None,
+    ) -> None:
+        self.answers, self.workflows, self.registry = answers, workflows, registry
+        self.port = 0
+
+    def get(self, h: _Handler) -> None:
+        path = h.path.split("?", 1)[0]
+        if path.startswith("/v2/") and self.registry is not None:
+            self.registry.port = self.port
+            self.registry.get(h)
+            return
+        if h.headers.get("Authorization") != "token gitea-stand-in-token":
+            h._send(401, {"message": "token is required"})
+            return
+        rel = path.removeprefix("/api/v1")
+        repo = "/repos/coulomb/ihp-railiance-probe/contents/"
+        if rel.startswith(repo):
+            self._contents(h, rel.removeprefix(repo))
+            return
+        answer = self.answers.get(rel, 404)
+        if isinstance(answer, int):
+            h._send(answer, {"message": "The target couldn't be found."})
+        elif isinstance(answer, str):
+            h._send(200, answer.encode())
+        else:
+            h._send(200, answer)
+
+    def _contents(self, h: _Handler, rel: str) -> None:
+        if rel in self.workflows:
+            text = self.workflows[rel].encode()
+            h._send(
+                200,
+                {
+                    "name": rel.rsplit("/", 1)[-1],
+                    "path": rel,
+                    "type": "file",
+                    "encoding": "base64",
+                    "content": base64.b64encode(text).decode(),
+                },
+            )
+            return
+        listing = [
+            {"name": p.rsplit("/", 1)[-1], "path": p, "type": "file"}
+            for p in self.workflows
+            if p.rsplit("/", 1)[0] == rel
+        ]
+        h._send(200 if listing else 404, listing or {"message": "not found"})
+
+    def post(self, h: _Handler, body: Any) -> None:
+        h._send(404)
+
+
 @contextmanager
 def serving(stand_in: Any) -> Iterator[Any]:
     """Serve ``stand_in`` on 127.0.0.1 (a free port, set as ``stand_in.port``)."""

@@ -344,16 +344,6 @@ def test_chart_judge_on_workplan_notes() -> None:
     assert any("/healthz" in p for p in problems)
 
 
-def test_workflow_judge_reads_on_push_and_runner_label() -> None:
-    wf = (
-        "on: [push]\njobs:\n  build:\n    runs-on: haskelseed\n    steps:\n"
-        "      - run: nix build .#docker\n      - run: skopeo copy a b\n"
-        "      - run: helm upgrade --install x ./chart\n"
-    )
-    assert judge.workflow_problems({"w.yml": wf}, "haskelseed") == []
-    assert judge.workflow_problems({"w.yml": wf}, "other")
-
-
 # ---- recorded Kubernetes objects (testing/data/record_k8s_objects.py) ---------------------
 
 K8S = REPO / "testing" / "data" / "k8s"
@@ -462,51 +452,6 @@ def test_startup_line_is_judged_on_the_last_log_lines() -> None:
     assert (
         rollout_judge.startup_problem("boot\n", "Server started")[0]
         == "startup line 'Server started' not in the pod log"
-    )
-
-
-def test_latest_run_judge_on_gitea_listings() -> None:
-    """Canned listings in the shape of Gitea's /actions/runs (no Gitea runs here)."""
-    runs = {
-        "workflow_runs": [
-            {
-                "id": 7,
-                "run_number": 7,
-                "head_branch": "main",
-                "status": "completed",
-                "conclusion": "failure",
-                "created_at": "2026-05-07T10:00:00Z",
-            },
-            {
-                "id": 8,
-                "run_number": 8,
-                "head_branch": "main",
-                "status": "completed",
-                "conclusion": "success",
-                "created_at": "2026-05-07T11:00:00Z",
-            },
-            {
-                "id": 9,
-                "run_number": 9,
-                "head_branch": "dev",
-                "status": "completed",
-                "conclusion": "failure",
-                "created_at": "2026-05-07T12:00:00Z",
-            },
-        ]
-    }
-    assert judge.latest_run_problem(runs, "main") == ""
-    runs["workflow_runs"][1]["conclusion"] = "failure"
-    assert "ended failure" in judge.latest_run_problem(runs, "main")
-    assert judge.latest_run_problem({"workflow_runs": []}, "main") == "no CI run on main yet"
-    queued = {
-        "workflow_runs": [
-            {"id": 1, "run_number": 1, "head_branch": "main", "status": "queued", "conclusion": ""}
-        ]
-    }
-    assert judge.latest_run_problem(queued, "main") == (
-        "the latest CI run on main (#1) is queued and has not finished (a queued run that "
-        "never starts: no Actions runner has taken it)"
     )
 
 
@@ -729,21 +674,3 @@ def test_push_predicates_on_the_registrys_answers() -> None:
         f"the registry serves None for abc1234, but skopeo pushed {pushed}"
     )
     assert digest_problem("", "", "abc1234").startswith("skopeo did not report a digest")
-
-
-def test_ci_problems_join_workflow_and_latest_run() -> None:
-    ok = {
-        "workflow_runs": [
-            {"id": 1, "head_branch": "main", "status": "completed", "conclusion": "success"}
-        ]
-    }
-    assert judge.ci_problems({}, "x", None, "main", "repo") == [
-        "no workflow in .gitea/workflows/ of repo"
-    ]
-    assert judge.ci_problems({}, "x", ok, "main", "repo") == [
-        "no workflow in .gitea/workflows/ of repo"
-    ]
-    assert (
-        judge.ci_problems({}, "x", {"workflow_runs": []}, "main", "repo")[1]
-        == "no CI run on main yet"
-    )
