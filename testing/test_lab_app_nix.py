@@ -77,7 +77,7 @@ def test_flake_outputs_tests_and_image(
     assert (check.returncode == 0) == spec_ok, check.stderr
     if variant != "workplan-literal":
         report = (
-            nix(nix_env, repo, "log", ".#checks.x86_64-linux.tests").stdout
+            nix(nix_env, repo, "log", ".#checks.x86_64-linux.integration-tests").stdout
             if spec_ok
             else check.stderr
         )
