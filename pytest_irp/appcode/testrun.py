@@ -38,6 +38,11 @@ class TestChoice:
     reason: str
     problem: str = ""  # why this command cannot pass the spec ('' when it can)
 
+    def label(self) -> str:
+        if self.where in ("tests", "integration-tests"):
+            return f"the flake's {self.where} check"
+        return DEVENV_TEST if self.where == "devenv test" else "`nix flake check`"
+
     def explain(self) -> str:
         return self.reason + (f" Cannot pass as it stands: {self.problem}" if self.problem else "")
 

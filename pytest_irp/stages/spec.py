@@ -62,7 +62,7 @@ def run(ctx: StageContext) -> SpecRun:
     if choice is not None:
         ctx.finding(
             "warning" if choice.problem and not explicit else "info",
-            f"T05 runs the specs with {'test_command' if explicit else choice.where}",
+            f"T05 runs the specs with {'test_command' if explicit else choice.label()}",
             f"$ {' '.join(steps.tests.argv[-len(s.get('test_command') or choice.argv) :])}: "
             f"{choice.explain()}",
             choice.problem,
