@@ -1,5 +1,6 @@
-"""The spec stage (T05): the app's Hspec tests (test_command) in the build host's
-checkout, and the test report when the test command printed none."""
+"""The spec stage (T05): the app's Hspec tests in the build host's checkout, with
+test_command or the command T05 chooses from the app (appcode.testrun), and the test
+report when the test command printed none."""
 
 from __future__ import annotations
 
@@ -59,22 +60,22 @@ def run(ctx: StageContext) -> SpecRun:
     choice = _choice(ctx)
     steps = commands(s, host, choice)
     explicit = bool(s.get("test_command"))
+    shown = " ".join(s.get("test_command") or (choice.argv if choice else ()))
     if choice is not None:
         ctx.finding(
             "warning" if choice.problem and not explicit else "info",
             f"T05 runs the specs with {'test_command' if explicit else choice.label()}",
-            f"$ {' '.join(steps.tests.argv[-len(s.get('test_command') or choice.argv) :])}: "
-            f"{choice.explain()}",
+            f"$ {shown}: {choice.explain()}"
+            if not explicit
+            else f"$ {shown}; unset, T05 would run {' '.join(choice.argv)}: {choice.explain()}",
             choice.problem,
         )
-    argv = steps.tests.argv
-    result = ctx.run(host, argv, check=False)
+    result = ctx.run(host, steps.tests.argv, check=False)
     output = result.stdout + "\n" + result.stderr
     if not result.ok:
         from ..appcode.testrun import database_cause
 
         ctx.save_log("tests", output)
-        shown = " ".join(s.get("test_command") or (choice.argv if choice else ()))
         cause = database_cause(output, choice, explicit)
         if cause:
             raise StageError(
