@@ -236,8 +236,17 @@ def _stage_rules(host: str, sc: dict[str, Any]) -> list[Rule]:
             ),
             (contains("eval", "--json"), reply(1, "", "error: flake has no attribute irp")),
             (
-                contains("flake", "check"),
-                reply(0, "ProbeController\n  GET /probes returns 200\n\n1 example, 0 failures\n"),
+                lambda argv: (
+                    "check" in argv or ("build" in argv and any(".#checks." in a for a in argv))
+                ),
+                reply(
+                    sc.get("spec_rc", 0),
+                    sc.get(
+                        "spec_out",
+                        "ProbeController\n  GET /probes returns 200\n\n1 example, 0 failures\n",
+                    ),
+                    sc.get("spec_err", ""),
+                ),
             ),
         ]
     if host == "railiance01":
