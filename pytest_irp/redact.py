@@ -39,6 +39,11 @@ from urllib.parse import quote, quote_plus, unquote
 MASK = "***"
 FRAGMENT = 10  # runs this long of a secret of at least twice this length are masked
 MIN_LEN = 4  # shorter values would mask innocent text everywhere
+# a value found in the environment (by its variable's name, or as a URL's password) is
+# registered only from this length on, and only when it is not a number: KEY_SIZE=9999
+# must not turn disk_free_kb=99999999 into a mask (docs/threat-model.md, promise 22)
+ENV_MIN_LEN = 8
+_NUMBER = re.compile(r"[\d\s.,:+-]*")
 _BLOCK = FRAGMENT // 2  # the aligned pieces of a text looked up (see _mask_runs)
 _CHUNKS = re.compile(f".{{{_BLOCK}}}", re.DOTALL)
 
@@ -102,6 +107,22 @@ def url_passwords(text: str) -> list[tuple[str, str]]:
         (unquote(m.group("user")), unquote(m.group("password")))
         for m in _URL_USERINFO.finditer(text)
     ]
+
+
+def secret_name(name: str) -> bool:
+    """Whether a variable (or metadata key) named ``name`` holds a secret by its name."""
+    return bool(_SECRET_NAME.search(name)) and not _REFERENCE_NAME.search(name)
+
+
+def env_secret(value: str) -> bool:
+    """Whether a value met by its name (not configured as a secret) is registered: at
+    least ENV_MIN_LEN characters, not a flag word, not a number (``KEY_SIZE=9999``)."""
+    text = value.strip()
+    return (
+        len(text) >= ENV_MIN_LEN
+        and text.lower() not in _NOT_SECRETS
+        and not _NUMBER.fullmatch(text)
+    )
 
 
 def mask_userinfo(text: str) -> str:
@@ -266,17 +287,16 @@ class Redactor:
             self._register(base64_forms(f"{user}:{value}".encode()), set())
 
     def add_from_environ(self, environ: Mapping[str, str]) -> None:
-        """Values of variables named like secrets, and passwords of URLs in any value."""
+        """Values of variables named like secrets, and passwords of URLs in any value;
+        only those that can be secrets (:func:`env_secret`)."""
         for name, value in environ.items():
-            if (
-                _SECRET_NAME.search(name)
-                and not _REFERENCE_NAME.search(name)
-                and value.strip().lower() not in _NOT_SECRETS
-            ):
-                self.add(value)
+            if secret_name(name):
+                if env_secret(value):
+                    self.add(value)
             elif "://" in value:
                 for user, password in url_passwords(value):
-                    self.add_basic_auth(user, password)
+                    if env_secret(password):
+                        self.add_basic_auth(user, password)
 
     def _register(self, forms: set[str], long_forms: set[str]) -> None:
         forms = {f for f in forms if len(f) >= MIN_LEN}

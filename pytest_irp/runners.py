@@ -1,7 +1,9 @@
 """Command runners: this machine, and a host over SSH.
 
 A runner takes an argument list (never a shell string), a timeout and optional stdin,
-and returns a :class:`CommandResult` whose output has already been redacted. The SSH
+and returns a :class:`CommandResult`: its argv is redacted, its output is not (stages
+parse it as the command printed it; every output of the run masks it: records, logs,
+causes, values, reports). The SSH
 runner quotes the argument list for the remote shell and shares one connection per host
 (ControlMaster), so a stage of many small commands costs one handshake.
 """
@@ -43,7 +45,9 @@ FATAL_SSH_ERRORS = (
 
 @dataclass(frozen=True)
 class CommandResult:
-    """What one command did. ``argv`` and outputs are redacted."""
+    """What one command did. ``argv`` is redacted; ``stdout`` and ``stderr`` are raw, for
+    parsing: whatever shows them (a cause, a record, a log) passes them through the
+    redactor, as every output of the run does."""
 
     host: str
     argv: tuple[str, ...]
@@ -332,7 +336,7 @@ def _run_process(
         for line in stream:  # type: ignore[attr-defined]
             sink.append(line)
             if callback is not None:
-                callback(redactor.redact(line.rstrip("\n")))
+                callback(line.rstrip("\n"))  # raw: the caller parses; its outputs mask
 
     threads = [
         threading.Thread(target=pump, args=(proc.stdout, out_chunks, on_line), daemon=True),
@@ -375,8 +379,8 @@ def _run_process(
         host=host,
         argv=tuple(redactor.redact_argv(shown)),
         rc=proc.returncode if proc.returncode is not None else -9,
-        stdout=redactor.redact("".join(out_chunks)),
-        stderr=redactor.redact("".join(err_chunks)),
+        stdout="".join(out_chunks),
+        stderr="".join(err_chunks),
         duration=time.monotonic() - started,
         timed_out=timed_out,
     )
