@@ -214,6 +214,16 @@ def run(ctx: StageContext) -> PushedImage:
         raise StageError(digest_problem(pushed, None, dest))
     inspected = inspect_facts(_block(result.stdout, "@@inspect"))
     tags = client.tags(token)
+    for link in client.foreign_links:
+        ctx.finding(
+            "warning",
+            "the registry pages its tag list to another address",
+            f"tags/list of {ref.path} answered with a Link to {link}, not on "
+            f"{client.base}: not followed (the registry token goes to the registry only); "
+            "tags on later pages were not seen",
+            "Check the registry's configured public URL (Gitea: ROOT_URL) and any proxy "
+            "in front of it.",
+        )
     problem_tag = tag_problem(tag, tags, f"{ref.hostport}/{ref.path}")
     if problem_tag:
         raise StageError(problem_tag)
