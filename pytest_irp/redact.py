@@ -31,6 +31,7 @@ import base64
 import html
 import json
 import re
+import shlex
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -209,6 +210,42 @@ def base64_forms(data: bytes) -> set[str]:
     return {f for f in forms if len(f) >= MIN_LEN}
 
 
+_SHELL_SPECIAL = re.compile(r"""([\\'"$`!&|;<>(){}\[\]*?#~ \t])""")
+
+
+def other_forms(value: str) -> set[str]:
+    """Forms tools print a value in besides escaping (docs/threat-model.md, issue 20):
+    hex of its UTF-8 (``xxd``, ``%x``; lower and upper case), base32 (padded or not),
+    upper and lower case, Go's JSON (``<>&`` as ``\\u003c``, ``\\u003e``, ``\\u0026``),
+    shell-quoted (``shlex.quote``, inside double quotes, backslash-escaped as bash's
+    ``printf %q`` does)."""
+    data = value.encode()
+    b32 = base64.b32encode(data).decode()
+    go = json.dumps(value, ensure_ascii=False)[1:-1]
+    go = go.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    forms = {
+        data.hex(),
+        data.hex().upper(),
+        b32,
+        b32.rstrip("="),
+        value.upper(),
+        value.lower(),
+        go,
+        shlex.quote(value),
+        re.sub(r'([\\"$`])', r"\\\1", value),
+        _SHELL_SPECIAL.sub(r"\\\1", value),
+    }
+    return forms - {value}
+
+
+def split_forms(value: str) -> set[str]:
+    """A short secret (under 2 * FRAGMENT characters, so not masked in runs) broken by one
+    line break anywhere (a wrapped line, a terminal's width)."""
+    if len(value) >= 2 * FRAGMENT:
+        return set()
+    return {value[:i] + sep + value[i:] for i in range(1, len(value)) for sep in ("\n", "\r\n")}
+
+
 # --------------------------------------------------------------------------- matching
 
 
@@ -268,6 +305,7 @@ class Redactor:
             self.add_basic_auth(user, password)
         escaped = escaped_forms(value)
         forms = escaped | url_forms(value) | base64_forms(value.encode())
+        forms |= other_forms(value) | split_forms(value)
         long_forms = (
             set()
             if passwords or len(value) < 2 * FRAGMENT

@@ -77,3 +77,47 @@ def test_stage_values_keep_their_numbers_and_mask_their_texts() -> None:
     redactor = Redactor(["9999-long-secret-value"])
     value = {"disk": 99999999, "note": "x 9999-long-secret-value y", "list": ["a", 1.5]}
     assert _masked(value, redactor) == {"disk": 99999999, "note": f"x {MASK} y", "list": ["a", 1.5]}
+
+
+# ---- point 8 ---------------------------------------------------------------------------------
+
+
+def _go_json(value: str) -> str:
+    """encoding/json's escaping: as JSON, with <, > and & as \\u003c, \\u003e, \\u0026."""
+    body = json.dumps(value, ensure_ascii=False)[1:-1]
+    return body.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+SHORT_FORMS = {
+    "hex": lambda s: s.encode().hex(),
+    "HEX": lambda s: s.encode().hex().upper(),
+    "base32": lambda s: base64.b32encode(s.encode()).decode(),
+    "base32 unpadded": lambda s: base64.b32encode(s.encode()).decode().rstrip("="),
+    "upper case": lambda s: s.upper(),
+    "lower case": lambda s: s.lower(),
+    "Go \\u0026": _go_json,
+    "shlex.quote": shlex.quote,
+    "double-quoted": lambda s: '"' + "".join("\\" + c if c in '\\"$`' else c for c in s) + '"',
+    "printf %q": lambda s: "".join("\\" + c if c in "\\'\"$`!&|;<>(){}[]*?#~ \t" else c for c in s),
+    "split by \\n": lambda s: s[:5] + "\n" + s[5:],
+    "split by \\r\\n": lambda s: s[:11] + "\r\n" + s[11:],
+}
+SHORT_SECRETS = ["Sh0rt-Pw&<x>", "o'neil $HOME `x`", "tok_AbCdEf123", "pässwörd-ß!!", "12345678abc"]
+
+
+@pytest.mark.parametrize("secret", SHORT_SECRETS)
+@pytest.mark.parametrize("form", sorted(SHORT_FORMS))
+def test_a_short_secret_is_masked_in_every_listed_form(secret: str, form: str) -> None:
+    assert 8 <= len(secret) < 20
+    shown = SHORT_FORMS[form](secret)
+    redactor = Redactor([secret])
+    out = redactor.redact(f"before [{shown}] after")
+    assert shown not in out
+    assert out.startswith("before [")
+    assert out.endswith("] after")
+
+
+def test_short_secret_forms_leave_other_text_alone() -> None:
+    redactor = Redactor(["tok_AbCdEf123"])
+    text = "TOK_ABCDEF12 746f6b5f41 tok_AbCdEf12\n4x KRXWWX2BMJBWIRLGGEZDG"
+    assert redactor.redact(text) == text
