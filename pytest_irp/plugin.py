@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from . import activation, hooks, terminal
+from . import activation, hooks, hygiene, terminal
 from . import fixtures as fixtures_module
 from .fixtures import PIPELINE_KEY
 from .outcomes import MARKER, criterion_of
@@ -41,6 +41,40 @@ def pytest_configure(config: pytest.Config) -> None:
     activation.refuse_xdist_early(config)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """Before any plugin's pytest_configure: a validation run masks what the session
+    prints (--debug, pytest-metadata, log records, warnings) from here on."""
+    try:
+        validation = activation.explicitly_configured(config) or activation.targets_criteria(config)
+    except Exception:  # a broken pyproject.toml: activation reports it in one paragraph
+        validation = True
+    if validation:
+        hygiene.start(config)
+
+
+@pytest.hookimpl(optionalhook=True, trylast=True)
+def pytest_metadata(metadata: dict[str, Any], config: pytest.Config) -> None:
+    """pytest-metadata's table, once its plugins filled it (CI variables, --metadata)."""
+    if hygiene.SESSION.redactor is not None:
+        hygiene.mask_metadata(config)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if hygiene.SESSION.redactor is not None:  # before the -v header shows the table
+        hygiene.mask_metadata(session.config)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_warning_recorded(warning_message: Any) -> None:
+    hygiene.mask_warning(warning_message)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    hygiene.stop()
+
+
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
     if not activation.explicitly_configured(config):
         return None
@@ -60,6 +94,7 @@ def pytest_collection_modifyitems(
         return
     run = activation.activate(config, frozenset(str(criterion_of(i)) for i in criteria), criteria)
     config.pluginmanager.register(run, "irp-run")
+    hygiene.start(config, run.redactor)
     config.stash[RUN_KEY] = run
     config.stash[PIPELINE_KEY] = run.pipeline
     if run.runs_nothing or config.option.collectonly:
