@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from . import activation, hooks, hygiene, terminal
+from . import activation, hooks, hygiene, runners, signals, terminal
 from . import fixtures as fixtures_module
 from .fixtures import PIPELINE_KEY
 from .outcomes import MARKER, criterion_of
@@ -73,6 +73,7 @@ def pytest_warning_recorded(warning_message: Any) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     hygiene.stop()
+    signals.uninstall()
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
@@ -95,6 +96,7 @@ def pytest_collection_modifyitems(
     run = activation.activate(config, frozenset(str(criterion_of(i)) for i in criteria), criteria)
     config.pluginmanager.register(run, "irp-run")
     hygiene.start(config, run.redactor)
+    signals.install()  # SIGTERM and SIGHUP: as Ctrl-C
     config.stash[RUN_KEY] = run
     config.stash[PIPELINE_KEY] = run.pipeline
     if run.runs_nothing or config.option.collectonly:
@@ -150,7 +152,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Before JUnit XML and the HTML report are written: the checks that never ran."""
     run = current_run(session.config)
-    if run is None or run.runs_nothing or session.config.option.collectonly:
+    if run is None:
+        return
+    runners.stop_all()  # what still runs (the preflight's, after Ctrl-C or SIGTERM)
+    if run.runs_nothing or session.config.option.collectonly:
         return
     run.close_records(session, exitstatus)
 

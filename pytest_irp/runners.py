@@ -43,6 +43,27 @@ FATAL_SSH_ERRORS = (
 )
 
 
+_LIVE: set[subprocess.Popen[str]] = set()  # children running now, in any thread
+_LIVE_LOCK = threading.Lock()
+_STOPPING = threading.Event()  # set by stop_all: background threads start no new child
+
+
+def stop_all(grace: float = 1.0) -> None:
+    """The run is ending (Ctrl-C, SIGTERM, SIGHUP, the end of the session): stop every
+    child process group still running (the preflight's threads run theirs beside the
+    stage that was interrupted), and start no new child from a background thread."""
+    _STOPPING.set()
+    with _LIVE_LOCK:
+        running = list(_LIVE)
+    for proc in running:
+        stop_group(proc, grace)
+
+
+def allow_children() -> None:
+    """A new run: background threads may start children again."""
+    _STOPPING.clear()
+
+
 @dataclass(frozen=True)
 class CommandResult:
     """What one command did. ``argv`` is redacted; ``stdout`` and ``stderr`` are raw, for
@@ -309,6 +330,9 @@ def _run_process(
     is stopped (timeout, KeyboardInterrupt, SystemExit), its process group is stopped and
     ``on_abort`` runs before the outputs are collected."""
     started = time.monotonic()
+    if _STOPPING.is_set() and threading.current_thread() is not threading.main_thread():
+        shown_argv = tuple(redactor.redact_argv(shown))
+        return CommandResult(host, shown_argv, -15, "", "not started: the run is ending", 0.0)
     try:
         proc = subprocess.Popen(
             argv,
@@ -329,6 +353,8 @@ def _run_process(
             f"{argv[0]}: command not found on this machine",
             0.0,
         )
+    with _LIVE_LOCK:
+        _LIVE.add(proc)
     out_chunks: list[str] = []
     err_chunks: list[str] = []
 
@@ -362,6 +388,8 @@ def _run_process(
         # also on KeyboardInterrupt/SystemExit: the child runs in its own session (the
         # terminal's Ctrl-C does not reach it), so nothing of its group may outlive us
         stop_group(proc)
+        with _LIVE_LOCK:
+            _LIVE.discard(proc)
         if not finished and on_abort is not None:
             on_abort()
         for t in threads:
