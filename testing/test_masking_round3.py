@@ -69,6 +69,10 @@ def test_a_numeric_secret_named_variable_leaves_t06_green(
     assert "internal error" not in out
     facts = json.loads((project.path / "reports" / "summary.json").read_text())
     assert facts["exit_code"] == 0
+    (page,) = (project.path / "reports").glob("irp-*/index.html")
+    shown = page.read_text()  # the stage's value in the report: the number, unmasked
+    assert "&quot;disk_free_kb&quot;: &quot;99999999&quot;" in shown
+    assert "&quot;mem_available_kb&quot;: &quot;9999999&quot;" in shown
 
 
 def test_stage_values_keep_their_numbers_and_mask_their_texts() -> None:

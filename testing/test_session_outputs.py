@@ -12,7 +12,6 @@ import warnings
 import pytest
 
 from conftest import Project
-from pytest_irp import hygiene
 from pytest_irp.redact import MASK, Redactor
 
 
@@ -124,6 +123,8 @@ def test_log_records_and_warnings_of_checks_and_conftests_are_masked(
 
 
 def test_a_record_without_a_secret_keeps_its_arguments() -> None:
+    from pytest_irp import hygiene
+
     hygiene.SESSION.redactor = Redactor(["Unit-Secret-Value-77"])
     try:
         plain = logging.LogRecord("x", logging.INFO, __file__, 1, "n=%d", (5,), None)
