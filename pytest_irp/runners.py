@@ -45,13 +45,13 @@ FATAL_SSH_ERRORS = (
 
 _LIVE: set[subprocess.Popen[str]] = set()  # children running now, in any thread
 _LIVE_LOCK = threading.Lock()
-_STOPPING = threading.Event()  # set by stop_all: background threads start no new child
+_STOPPING = threading.Event()  # set by stop_all: the run's threads (irp-*) start no child
 
 
 def stop_all(grace: float = 1.0) -> None:
     """The run is ending (Ctrl-C, SIGTERM, SIGHUP, the end of the session): stop every
     child process group still running (the preflight's threads run theirs beside the
-    stage that was interrupted), and start no new child from a background thread."""
+    stage that was interrupted); the run's own threads (``irp-*``) start no new child."""
     _STOPPING.set()
     with _LIVE_LOCK:
         running = list(_LIVE)
@@ -330,7 +330,7 @@ def _run_process(
     is stopped (timeout, KeyboardInterrupt, SystemExit), its process group is stopped and
     ``on_abort`` runs before the outputs are collected."""
     started = time.monotonic()
-    if _STOPPING.is_set() and threading.current_thread() is not threading.main_thread():
+    if _STOPPING.is_set() and threading.current_thread().name.startswith("irp-"):
         shown_argv = tuple(redactor.redact_argv(shown))
         return CommandResult(host, shown_argv, -15, "", "not started: the run is ending", 0.0)
     try:

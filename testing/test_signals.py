@@ -50,7 +50,9 @@ def _pids(path: Path) -> list[int]:
     return [int(p) for line in path.read_text().splitlines() for p in line.split()]
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+@pytest.mark.parametrize(
+    "sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=lambda s: signal.Signals(s).name
+)
 def test_a_signal_stops_every_child_and_reports_not_run(
     project: Project, tmp_path: Path, sig: signal.Signals
 ) -> None:
