@@ -47,7 +47,7 @@ def uninstall() -> None:
         del _previous[sig]
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
+def _interrupt(signum: int, _frame: FrameType | None) -> None:
     """The first signal interrupts the run; later ones are ignored, so that the clean-up
     (bounded: a stopped group gets SIGKILL after a few seconds) ends."""
     if _received:
