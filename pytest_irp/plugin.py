@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from . import activation, hooks, hygiene, runners, signals, terminal
+from . import activation, hooks, hygiene, signals, terminal
 from . import fixtures as fixtures_module
 from .fixtures import PIPELINE_KEY
 from .outcomes import MARKER, criterion_of
@@ -154,7 +154,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     run = current_run(session.config)
     if run is None:
         return
-    runners.stop_all()  # what still runs (the preflight's, after Ctrl-C or SIGTERM)
+    signals.stop_all()  # what still runs (the preflight's, after Ctrl-C or SIGTERM)
     if run.runs_nothing or session.config.option.collectonly:
         return
     run.close_records(session, exitstatus)

@@ -43,25 +43,11 @@ FATAL_SSH_ERRORS = (
 )
 
 
-_LIVE: set[subprocess.Popen[str]] = set()  # children running now, in any thread
-_LIVE_LOCK = threading.Lock()
-_STOPPING = threading.Event()  # set by stop_all: the run's threads (irp-*) start no child
-
-
-def stop_all(grace: float = 1.0) -> None:
-    """The run is ending (Ctrl-C, SIGTERM, SIGHUP, the end of the session): stop every
-    child process group still running (the preflight's threads run theirs beside the
-    stage that was interrupted); the run's own threads (``irp-*``) start no new child."""
-    _STOPPING.set()
-    with _LIVE_LOCK:
-        running = list(_LIVE)
-    for proc in running:
-        stop_group(proc, grace)
-
-
-def allow_children() -> None:
-    """A new run: background threads may start children again."""
-    _STOPPING.clear()
+# children running now, in any thread; STOPPING: the run's threads (irp-*) start no child
+# (signals.stop_all sets it at the end of a session)
+LIVE: set[subprocess.Popen[str]] = set()
+LIVE_LOCK = threading.Lock()
+STOPPING = threading.Event()
 
 
 @dataclass(frozen=True)
@@ -330,7 +316,7 @@ def _run_process(
     is stopped (timeout, KeyboardInterrupt, SystemExit), its process group is stopped and
     ``on_abort`` runs before the outputs are collected."""
     started = time.monotonic()
-    if _STOPPING.is_set() and threading.current_thread().name.startswith("irp-"):
+    if STOPPING.is_set() and threading.current_thread().name.startswith("irp-"):
         shown_argv = tuple(redactor.redact_argv(shown))
         return CommandResult(host, shown_argv, -15, "", "not started: the run is ending", 0.0)
     try:
@@ -353,8 +339,8 @@ def _run_process(
             f"{argv[0]}: command not found on this machine",
             0.0,
         )
-    with _LIVE_LOCK:
-        _LIVE.add(proc)
+    with LIVE_LOCK:
+        LIVE.add(proc)
     out_chunks: list[str] = []
     err_chunks: list[str] = []
 
@@ -388,8 +374,8 @@ def _run_process(
         # also on KeyboardInterrupt/SystemExit: the child runs in its own session (the
         # terminal's Ctrl-C does not reach it), so nothing of its group may outlive us
         stop_group(proc)
-        with _LIVE_LOCK:
-            _LIVE.discard(proc)
+        with LIVE_LOCK:
+            LIVE.discard(proc)
         if not finished and on_abort is not None:
             on_abort()
         for t in threads:

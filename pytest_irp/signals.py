@@ -3,7 +3,7 @@ as Ctrl-C does: a KeyboardInterrupt in the main thread, so that the command runn
 has its process group stopped and its shared SSH connection closed (runners), the session
 ends as interrupted (checks not reached are NOT RUN, the exit code is non-zero), and at
 its end every child still running, the preflight's too, is stopped
-(:func:`pytest_irp.runners.stop_all`) and the runners are closed (``ssh -O exit``, the
+(:func:`stop_all`) and the runners are closed (``ssh -O exit``, the
 ControlPath's directory removed).
 
 Without this, both signals kill the Python process at once: its children run on in their
@@ -26,7 +26,7 @@ _received: list[str] = []
 
 def install() -> None:
     """Handle SIGTERM and SIGHUP from now on (only the main thread can)."""
-    runners.allow_children()
+    runners.STOPPING.clear()  # a new run: its threads may start children
     _received.clear()
     if threading.current_thread() is not threading.main_thread():
         return
@@ -59,3 +59,14 @@ def _interrupt(signum: int, _frame: FrameType | None) -> None:
 def received() -> str:
     """The signal that ended the run ('' for none)."""
     return _received[0] if _received else ""
+
+
+def stop_all(grace: float = 1.0) -> None:
+    """The session ends (also after Ctrl-C, SIGTERM, SIGHUP): stop every child process
+    group still running (the preflight's threads run theirs beside the stage that was
+    interrupted); the run's own threads (``irp-*``) start no new child."""
+    runners.STOPPING.set()
+    with runners.LIVE_LOCK:
+        running = list(runners.LIVE)
+    for proc in running:
+        runners.stop_group(proc, grace)
