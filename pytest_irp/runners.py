@@ -316,31 +316,28 @@ def _run_process(
     is stopped (timeout, KeyboardInterrupt, SystemExit), its process group is stopped and
     ``on_abort`` runs before the outputs are collected."""
     started = time.monotonic()
-    if STOPPING.is_set() and threading.current_thread().name.startswith("irp-"):
-        shown_argv = tuple(redactor.redact_argv(shown))
-        return CommandResult(host, shown_argv, -15, "", "not started: the run is ending", 0.0)
-    try:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            text=True,
-            errors="replace",
-            start_new_session=True,
-        )
-    except FileNotFoundError:
-        return CommandResult(
-            host,
-            tuple(redactor.redact_argv(shown)),
-            127,
-            "",
-            f"{argv[0]}: command not found on this machine",
-            0.0,
-        )
-    with LIVE_LOCK:
-        LIVE.add(proc)
+    not_started: tuple[int, str] | None = None
+    with LIVE_LOCK:  # started and registered at once: signals.stop_all sees every child
+        if STOPPING.is_set() and threading.current_thread().name.startswith("irp-"):
+            not_started = (-15, "not started: the run is ending")
+        else:
+            try:
+                proc = subprocess.Popen(
+                    argv,
+                    stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    env=env,
+                    text=True,
+                    errors="replace",
+                    start_new_session=True,
+                )
+                LIVE.add(proc)
+            except FileNotFoundError:
+                not_started = (127, f"{argv[0]}: command not found on this machine")
+    if not_started is not None:
+        rc, why = not_started
+        return CommandResult(host, tuple(redactor.redact_argv(shown)), rc, "", why, 0.0)
     out_chunks: list[str] = []
     err_chunks: list[str] = []
 

@@ -65,8 +65,8 @@ def stop_all(grace: float = 1.0) -> None:
     """The session ends (also after Ctrl-C, SIGTERM, SIGHUP): stop every child process
     group still running (the preflight's threads run theirs beside the stage that was
     interrupted); the run's own threads (``irp-*``) start no new child."""
-    runners.STOPPING.set()
     with runners.LIVE_LOCK:
+        runners.STOPPING.set()
         running = list(runners.LIVE)
     for proc in running:
         runners.stop_group(proc, grace)

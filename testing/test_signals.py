@@ -137,3 +137,36 @@ def test_a_signal_stops_every_child_and_reports_not_run(
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def test_after_stop_all_the_runs_threads_start_no_child() -> None:
+    """At the session's end a preflight thread that goes on to its next command starts
+    nothing (it ran each to its timeout); the main thread and other threads still can."""
+    import threading
+
+    from pytest_irp import runners, signals
+    from pytest_irp.redact import Redactor
+
+    runner = runners.LocalRunner(Redactor())
+    results: dict[str, runners.CommandResult] = {}
+
+    def run(name: str) -> None:
+        results[name] = runner.run(["true"], timeout=10)
+
+    signals.stop_all()
+    try:
+        for name in ("irp-preflight_0", "other"):
+            thread = threading.Thread(target=run, args=(name,), name=name)
+            thread.start()
+            thread.join()
+        assert results["irp-preflight_0"].rc == -15
+        assert "the run is ending" in results["irp-preflight_0"].stderr
+        assert results["other"].ok
+        assert runner.run(["true"], timeout=10).ok  # the main thread
+    finally:
+        signals.install()  # a new run: the flag is cleared
+        signals.uninstall()
+    thread = threading.Thread(target=run, args=("irp-preflight_0",), name="irp-preflight_0")
+    thread.start()
+    thread.join()
+    assert results["irp-preflight_0"].ok
