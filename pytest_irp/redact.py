@@ -21,8 +21,14 @@ What is masked (docs/threat-model.md has the reasoning):
 - the password of any URL (``scheme://user:password@host``), registered or not;
 - the value of an ``IHP_SESSION_SECRET=...`` line (a key IHP generated and printed).
 
+- a secret's hex, base32, upper- and lower-case, Go-escaped and shell-quoted forms, and
+  a short one broken by one line break (:func:`other_forms`, :func:`split_forms`).
+
 Secrets shorter than 4 characters are never registered (masking "1" everywhere would
-destroy every output); configured secrets must have at least 8 (settings refuses less).
+destroy every output); configured secrets must have at least 8 (settings refuses less);
+values met by their variable's name need 8 and must not be numbers (:func:`env_secret`:
+``KEY_SIZE=9999`` would turn ``99999999`` into a mask). Output is parsed raw and masked
+where it is shown: masking never feeds a parser.
 """
 
 from __future__ import annotations
