@@ -153,7 +153,10 @@ def stop_reason(session: pytest.Session, exitstatus: int) -> str:
     if session.shouldstop:
         return str(session.shouldstop)  # --sw, or a plugin that stopped the session
     if int(exitstatus) == int(pytest.ExitCode.INTERRUPTED):
-        return "the session was interrupted: Ctrl-C or KeyboardInterrupt"
+        from .signals import received
+
+        how = f"{received()} received" if received() else "Ctrl-C or KeyboardInterrupt"
+        return f"the session was interrupted: {how}"
     return f"the session ended early, pytest exit status {int(exitstatus)}"
 
 

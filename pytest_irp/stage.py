@@ -183,8 +183,8 @@ class StageContext:
                 "rc": result.rc,
                 "duration": round(result.duration, 3),
                 "timed_out": result.timed_out,
-                "stdout": _excerpt(result.stdout),
-                "stderr": _excerpt(result.stderr),
+                "stdout": _excerpt(self.redactor.redact(result.stdout)),
+                "stderr": _excerpt(self.redactor.redact(result.stderr)),
             }
         )
 
@@ -208,6 +208,16 @@ class StageContext:
         write_atomic(path, self.redactor.redact(text))
         self.logs[name] = str(path)
         return path
+
+
+def _masked(data: Any, redactor: Redactor) -> Any:
+    if isinstance(data, str):
+        return redactor.redact(data)
+    if isinstance(data, list):
+        return [_masked(item, redactor) for item in data]
+    if isinstance(data, dict):
+        return {redactor.redact(k): _masked(v, redactor) for k, v in data.items()}
+    return data
 
 
 def _excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
@@ -448,8 +458,9 @@ class Pipeline:
         )
 
     def _clean(self, value: Mapping[str, Any]) -> dict[str, Any]:
-        text = json.dumps(value, default=str)
-        return dict(json.loads(self.redactor.redact(text)))
+        """The value with every text in it masked; numbers and structure kept (masking
+        its JSON text could cut a number or an escape)."""
+        return dict(_masked(json.loads(json.dumps(value, default=str)), self.redactor))
 
     def _saved(self, stage: Stage, key: str) -> StageResult | None:
         if not (self.reuse and key and self.cache is not None) or stage.name in self.force:

@@ -214,6 +214,16 @@ def run(ctx: StageContext) -> PushedImage:
     pushed = _marker(result.stdout, "@@digest")
     inspected = inspect_facts(_block(result.stdout, "@@inspect"))
     tags = client.tags(token)
+    for link in client.foreign_links:
+        ctx.finding(
+            "warning",
+            "the registry pages its tag list to another address",
+            f"tags/list of {ref.path} answered with a Link to {link}, not on "
+            f"{client.base}: not followed (the registry token goes to the registry only); "
+            "tags on later pages were not seen",
+            "Check the registry's configured public URL (Gitea: ROOT_URL) and any proxy "
+            "in front of it.",
+        )
     served = client.digest(tag, token)
     name = ref.path.partition("/")[2]
     gitea = version or client.version()  # None: not a Gitea (no packages API to ask)
