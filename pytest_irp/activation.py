@@ -4,11 +4,13 @@ redactor, the pipeline and its runners."""
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import itertools
 import os
 import shlex
 import time
+from argparse import SUPPRESS
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from .pipeline import STAGES
 from .redact import Redactor
 from .run import IrpRun, runs_nothing
 from .runners import LocalRunner, Runner, SshRunner
+from .setting_parsers import _bool as parse_bool
 from .settings import BOOL_FLAGS, SETTINGS, Resolved, SettingError, load_file, resolve
 from .stage import Pipeline, Progress
 
@@ -55,7 +58,16 @@ def add_options(parser: pytest.Parser) -> None:
         dest = "irp_" + s.name
         if s.name in BOOL_FLAGS:
             group.addoption(
-                s.option, dest=dest, action="store_const", const=True, default=None, help=text
+                s.option,
+                dest=dest,
+                action=BoolOption,
+                nargs="?",
+                default=None,
+                metavar="true|false",
+                help=f"{text} Off: {negative(s.option)}.",
+            )
+            group.addoption(
+                negative(s.option), dest=dest, action="store_const", const=False, help=SUPPRESS
             )
         elif s.multiple:
             group.addoption(
@@ -68,6 +80,41 @@ def add_options(parser: pytest.Parser) -> None:
             )
         else:
             group.addoption(s.option, dest=dest, default=None, metavar=s.name.upper(), help=text)
+
+
+def negative(option: str) -> str:
+    return "--irp-no-" + option.removeprefix("--irp-")
+
+
+class BoolOption(argparse.Action):
+    """``--irp-X`` (true), ``--irp-X=true|false`` (also yes/no, on/off, 1/0) and, beside it,
+    ``--irp-no-X``. A value that is no boolean word after a space (``--irp-plan tests``) is
+    not the option's: it goes back to pytest's test paths."""
+
+    def __call__(
+        self, parser: Any, namespace: Any, value: Any, option_string: str | None = None
+    ) -> None:
+        if value is None:
+            setattr(namespace, self.dest, True)
+            return
+        try:
+            setattr(namespace, self.dest, parse_bool(value))
+        except ValueError:
+            if not _test_path(str(value)):
+                raise pytest.UsageError(
+                    f"pytest-irp: {option_string} {value!r}: expected true or false (or "
+                    f"{option_string} alone, or {negative(str(option_string))})"
+                ) from None
+            paths = list(getattr(namespace, FILE_OR_DIR, None) or [])
+            setattr(namespace, FILE_OR_DIR, [*paths, value])
+
+
+FILE_OR_DIR = "file_or_dir"  # pytest's dest of its positional test paths
+
+
+def _test_path(value: str) -> bool:
+    """A test path pytest would take (``--irp-plan tests``), not a mistyped boolean."""
+    return "/" in value or "::" in value or value.endswith(".py") or Path(value).exists()
 
 
 def show_default(value: Any) -> str:
@@ -189,6 +236,26 @@ def explicitly_configured(config: pytest.Config) -> bool:
     )
 
 
+def check_given_options(config: pytest.Config) -> None:
+    """At configure time, when --irp-* options were given on the command line: a bad value
+    (a duration, a boolean, an app repository that is none) is a usage error at once, not
+    after collection. Runs without such options stay inert until criteria are collected."""
+    if getattr(config, "workerinput", None) is not None or not any(
+        config.getoption("irp_" + s.name, None) not in (None, []) for s in SETTINGS if s.cli
+    ):
+        return
+    try:
+        settings = resolve_settings(config, [])
+    except SettingError as exc:
+        raise pytest.UsageError(f"pytest-irp: {exc}") from None
+    if settings.sources.get("app_repo", "default").startswith("command line"):
+        from . import apprepo
+
+        refusal = apprepo.refusal(settings)
+        if refusal:
+            raise pytest.UsageError(refusal)
+
+
 def resolve_settings(
     config: pytest.Config, extra_files: list[tuple[str, dict[str, Any]]]
 ) -> Resolved:
@@ -291,6 +358,18 @@ def _check_hosts(pipeline: Pipeline, items: list[pytest.Item]) -> None:
             raise pytest.UsageError(f"pytest-irp: {exc}") from None
 
 
+def _check_app_repo(pipeline: Pipeline, items: list[pytest.Item]) -> None:
+    """An IHP app's git repository, or one paragraph naming the setting, before any stage."""
+    from . import apprepo
+
+    stages = pipeline.closure([n for n in stages_requested(items) if n in pipeline.stages])
+    fixtures = {n for item in items for n in getattr(item, "fixturenames", ())}
+    if apprepo.needed(stages, fixtures):
+        refusal = apprepo.refusal(pipeline.settings)
+        if refusal:
+            raise pytest.UsageError(refusal)
+
+
 def make_runner(
     config: pytest.Config, settings: Resolved, redactor: Redactor
 ) -> Callable[[str], Runner]:
@@ -319,6 +398,11 @@ def progress(config: pytest.Config, redactor: Redactor) -> Progress:
             return
         capman = config.pluginmanager.get_plugin("capturemanager")
         line = redactor.redact(f"irp [{stage}] {message}")
+        if config.get_verbosity() <= 0:  # one line each; the whole cause is in the summary
+            from .console import fit, width_of
+            from .html.text import plain_cause
+
+            line = fit(plain_cause(line), width_of(reporter))
         if capman is not None:
             with capman.global_and_fixture_disabled():
                 reporter.ensure_newline()
@@ -380,6 +464,7 @@ def activate(
     except SettingError as exc:
         raise pytest.UsageError(f"pytest-irp: {exc}") from None
     if not config.option.collectonly:
+        _check_app_repo(pipeline, items or [])
         _check_hosts(pipeline, items or [])
         problem = None if runs_nothing(settings) else directory_problem(report_dir)
         if problem:

@@ -259,6 +259,7 @@ class Pipeline:
         # called before a stage's first request (the preflight waits there; see
         # pytest_irp.preflight_run); it may decide the stage by putting a result in results
         self.gate: Callable[[str], None] | None = None
+        self.preflight: list[Any] = []  # the preflight's verdicts, every one (problems.py)
         self.facts = Facts(settings, self.runner("local"))
         unknown = self.force - set(self.stages)
         if unknown:
