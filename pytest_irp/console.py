@@ -10,6 +10,8 @@ left out of pytest's FAILURES section without ``-v``: their cause is in the list
 from __future__ import annotations
 
 import contextlib
+import os
+import sys
 import textwrap
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -19,11 +21,18 @@ from .problems import Problem, refs
 
 ELLIPSIS = " …"
 MIN_WIDTH = 60
+LOG_WIDTH = 120
 
 
 def width_of(reporter: Any) -> int:
+    """The terminal's width; at least 120 when the output is no terminal (a CI log, a
+    pipe) and COLUMNS does not say otherwise."""
     tw = getattr(reporter, "_tw", None)
-    return max(MIN_WIDTH, int(getattr(tw, "fullwidth", 120) or 120))
+    width = int(getattr(tw, "fullwidth", 120) or 120)
+    out = getattr(tw, "_file", None) or sys.stdout
+    if not os.environ.get("COLUMNS") and not (hasattr(out, "isatty") and out.isatty()):
+        width = max(width, LOG_WIDTH)
+    return max(MIN_WIDTH, width)
 
 
 def fit(text: str, width: int) -> str:
@@ -95,7 +104,13 @@ def criterion_line(row: dict[str, Any], problems: Sequence[Problem], width: int)
         tail = f"{_numbers(numbers)} above"
     elif cause and status != STATUS_PASS:
         tail = plain_cause(cause)
-    return fit(f"{head} - {tail}" if tail else head, width)
+    if not tail:
+        return fit(head, width)
+    if len(head) + 3 + len(tail) > width and status in (STATUS_BLOCKED, STATUS_FAIL):
+        # the pointer to the problem is what counts: the title gives way
+        room = max(len(f"{row['task']:4} {status:8} ") + 12, width - len(tail) - 3)
+        return fit(f"{fit(head, room)} - {tail}", width)
+    return fit(f"{head} - {tail}", width)
 
 
 _COLORS: dict[str, dict[str, bool]] = {
@@ -131,16 +146,31 @@ def decided(report: Any) -> bool:
 
 @contextlib.contextmanager
 def hide_decided(reporter: Any) -> Iterator[None]:
-    """While pytest writes FAILURES and the short summary: the checks decided by a stage
-    are left out (their cause is in the problems list); the final counts keep them."""
+    """While pytest writes FAILURES (and, unless -r was given, the short summary): the
+    checks decided by a stage are left out (their cause is in the problems list); the
+    final counts keep them."""
     failed = reporter.stats.get("failed", [])
-    kept = [r for r in failed if not decided(r)]
-    if len(kept) == len(failed):
-        yield
-        return
-    reporter.stats["failed"] = kept
+    hidden = [r for r in failed if decided(r)]
+    if hidden:
+        reporter.stats["failed"] = [r for r in failed if not decided(r)]
+        reporter.irp_hidden = hidden
     try:
         yield
     finally:
-        hidden = [r for r in failed if decided(r)]
+        show_decided(reporter)
+
+
+def show_decided(reporter: Any) -> None:
+    """The hidden reports back in pytest's counts (once)."""
+    hidden = getattr(reporter, "irp_hidden", None)
+    if hidden:
         reporter.stats["failed"] = [*reporter.stats.get("failed", []), *hidden]
+        reporter.irp_hidden = []
+
+
+DEFAULT_REPORTCHARS = ("fE", "fEw", "")  # pytest's default -r (by version)
+
+
+def asked_for_short_summary(config: Any) -> bool:
+    """Whether the user gave -r (then the short summary lists every failed check)."""
+    return str(getattr(config.option, "reportchars", "fE")) not in DEFAULT_REPORTCHARS

@@ -199,7 +199,10 @@ def redact_data(data: Any, redact: Any) -> Any:
 
 
 def write_summary(run: IrpRun, exit_code: int) -> None:
+    from .problems import of_run
+
     rows = criteria_rows(run)
+    problems = of_run(run.records.values(), run.pipeline, list(CRITERIA))
     data = rep.summary_json(
         run.run_id,
         describe(run.settings, TARGET_SETTINGS),
@@ -207,10 +210,26 @@ def write_summary(run: IrpRun, exit_code: int) -> None:
         list(run.records.values()),
         run.pipeline.results,
         exit_code,
+        [p.to_json() for p in problems],
+        run_times(run),
     )
     data = redact_data(json.loads(json.dumps(data, default=str)), run.redactor.redact)
     log_dir = run.report_dir / f"irp-{run.run_id}"
     rep.write_json(log_dir / "summary.json", data)  # reports/summary.json: finish_html
+
+
+def run_times(run: IrpRun) -> dict[str, Any]:
+    """When the run started and ended (local time, ISO 8601) and how long it took."""
+    import time
+
+    started = run.started
+    ended = time.time()
+    fmt = "%Y-%m-%dT%H:%M:%S%z"
+    return {
+        "started": time.strftime(fmt, time.localtime(started)),
+        "finished": time.strftime(fmt, time.localtime(ended)),
+        "duration": round(ended - started, 3),
+    }
 
 
 def write_report(run: IrpRun, exit_code: int) -> None:

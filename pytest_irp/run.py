@@ -3,6 +3,7 @@ report says otherwise), the checks a selection left out, and the end of the run.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, cast
 
@@ -51,6 +52,7 @@ class IrpRun:
         self.blocked_lines: list[str] = []
         self.html_path: Path | None = None
         self.own_html = False
+        self.started = time.time()  # the report's start time (the stages start after it)
 
     # registered as a plugin for the run: these are hooks
 

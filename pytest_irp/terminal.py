@@ -109,7 +109,7 @@ def write_summary(tr: Any, run: IrpRun) -> None:
     if verbose and run.blocked_lines:
         tr.write_sep("=", "BLOCKED (not proven)", yellow=True)
         for line in run.blocked_lines:
-            tr.write_line(console.fit(redact(line), width))
+            tr.write_line(redact(line))
     tr.write_sep("=", "exit criteria")
     for row in run.rows():
         tr.write_line(
@@ -137,6 +137,8 @@ def write_summary(tr: Any, run: IrpRun) -> None:
     tr.write_line(f"irp summary: {run.report_dir / 'summary.json'}")
     if not is_full(run, deselected_checks(run.config)):
         tr.write_line("irp: partial run: latest.html still shows the last full run")
+    if console.asked_for_short_summary(tr.config):
+        console.show_decided(tr)
 
 
 @dataclasses.dataclass(frozen=True)
