@@ -118,6 +118,7 @@ def is_full(run: IrpRun, deselected: list[tuple[str, str]]) -> bool:
 def build_model(run: IrpRun, exit_code: int | None) -> Report:
     """The report's content (the page modules load only now, at the end of the run)."""
     from .html import model
+    from .problems import of_run
 
     config = run.config
     deselected = deselected_checks(config)
@@ -133,6 +134,7 @@ def build_model(run: IrpRun, exit_code: int | None) -> Report:
         host=str(run.settings.get("host") or ""),
         ssh_config=str(run.settings.get("ssh_config") or ""),
         links=[("summary.json", "summary.json"), ("log folder", "./")],
+        **first_screen_facts(run),
     )
     return model.build(
         records=list(run.records.values()),
@@ -142,7 +144,20 @@ def build_model(run: IrpRun, exit_code: int | None) -> Report:
         run=info,
         base=str(folder),
         title=f"pytest-irp pipeline validation {run.run_id}",
+        problems=of_run(run.records.values(), run.pipeline, list(CRITERIA)),
     )
+
+
+def first_screen_facts(run: IrpRun) -> dict[str, Any]:
+    """Start, end, duration and the SHA under test, for the report's first screen."""
+    times = run_times(run)
+    source = cast(SourceCheckout, rep.ok_value(run.pipeline.results, "source"))
+    return {
+        "started": times["started"],
+        "finished": times["finished"],
+        "duration": times["duration"],
+        "sha": source.get("sha") or run.pipeline.facts.sha_or(""),
+    }
 
 
 # --------------------------------------------------------------------------- pytest-html hooks
@@ -238,16 +253,34 @@ def write_report(run: IrpRun, exit_code: int) -> None:
         publish_run(run, None)
         return
     from .html import bundle, render
+    from .html.firstscreen import markdown
 
     report = build_model(run, exit_code)
     folder = run.html_path.parent
     redact = run.redactor.redact
     bundle.write_page(folder, redact(render.page(report, redact)))
+    write_markdown(folder, redact(markdown(report, str(run.html_path))))
     latest_page = None
     if report.run.full:
         report.link_prefix = bundle.LATEST_DIR + "/"
         latest_page = redact(render.page(report, redact))
     publish_run(run, latest_page)
+
+
+def write_markdown(folder: Path, text: str) -> None:
+    """``summary.md`` beside the report (the report's first screen as Markdown), and the
+    same appended to ``$GITHUB_STEP_SUMMARY`` when it is set (GitHub and Gitea Actions
+    show that file on the run's page)."""
+    import os
+
+    write_atomic(folder / "summary.md", text)
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary:
+        try:
+            with open(step_summary, "a", encoding="utf-8") as out:
+                out.write(text)
+        except OSError:
+            pass  # the run's own files are written; a CI file we cannot open is CI's
 
 
 def publish_run(run: IrpRun, latest_page: str | None) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from ..outcomes import STATUS_BLOCKED, STATUS_FAIL, STATUS_PASS, STATUS_SKIPPED, worst
+from ..problems import Problem
 from ..report import CheckRecord, digest_chain, ok_value
 from ..stage import StageResult
 from ..values import PushedImage
@@ -106,6 +107,10 @@ class RunInfo:
     host: str = ""
     ssh_config: str = ""
     links: list[tuple[str, str]] = field(default_factory=list)
+    started: str = ""  # local time, ISO 8601
+    finished: str = ""
+    duration: float = 0.0  # seconds, the whole run
+    sha: str = ""  # the SHA under test
 
 
 @dataclass
@@ -126,6 +131,7 @@ class Report:
     stages: list[StageView]
     upstream: list[StageView]  # stages run for the selection whose criterion is not in it
     link_prefix: str = ""  # put before every relative file link (latest.html: "latest/")
+    problems: list[Problem] = field(default_factory=list)  # the fix list (problems.py)
 
 
 def is_optional(title: str) -> bool:
@@ -321,6 +327,7 @@ def build(
     run: RunInfo,
     base: str,
     title: str,
+    problems: Sequence[Problem] = (),
 ) -> Report:
     """The whole report. ``base``: the folder the page is written to (links are relative
     to it); ``titles``: criterion -> title, in pipeline order; ``stage_titles``: stage ->
@@ -367,4 +374,5 @@ def build(
         reference=reference,
         stages=stages,
         upstream=[s for s in stages if s.criterion not in by_crit],
+        problems=list(problems),
     )

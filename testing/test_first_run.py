@@ -1,0 +1,207 @@
+"""Issue 23, the user's first real run: every problem named in one run (terminal,
+summary.json, JUnit, report), a clear refusal for a wrong app repository, options as users
+expect them, a terminal one reads. pytester runs of the real criteria suite over the fake
+runner (testing/scenario.py: ``hosts_down`` answers every ssh command as an ssh_config
+pointing at 127.0.0.1 port 1 does), plus pure units."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from conftest import REPO, Project
+from pytest_irp import apprepo, console
+from pytest_irp.html.hints import did_you_mean, hint_for
+from pytest_irp.kubeconfig import kube_context_problem
+
+DEAD = {"hosts_down": ["haskelseed", "railiance01"], "helm_missing": True, "dns_fails": True}
+PRECONDITIONS = ("build-host", "skopeo", "registry", "helm", "kube", "node", "base-url")
+
+
+@pytest.fixture
+def dead_run(project: Project, monkeypatch: pytest.MonkeyPatch) -> pytest.RunResult:
+    """The whole suite against hosts that are not there: every precondition fails."""
+    monkeypatch.setenv("COLUMNS", "120")
+    return project.run(
+        "--irp-base-url=http://probe.example.invalid",
+        f"--junitxml={project.path / 'junit.xml'}",
+        **DEAD,
+    )
+
+
+def test_dead_hosts_every_problem_reaches_summary_table_and_junit(
+    project: Project, dead_run: pytest.RunResult
+) -> None:
+    assert dead_run.ret == 1
+    summary = json.loads((project.path / "reports" / "summary.json").read_text())
+    found = [s for p in summary["problems"] for s in p["found_by"]]
+    for name in PRECONDITIONS:
+        assert f"preflight {name}" in found, name
+    assert "stage source" in found
+    # each criterion whose own precondition failed is FAIL with it, not BLOCKED by source
+    crit = summary["criteria"]
+    for task in ("T06", "T07", "T08", "T09", "T10", "T11"):
+        assert crit[task]["status"] == "FAIL", task
+    assert crit["T01"]["status"] == crit["T05"]["status"] == "BLOCKED"
+    # independent problems once each, in pipeline order, each with a next step
+    hosts = [p["host"] for p in summary["problems"]]
+    assert hosts[0] == "haskelseed"
+    assert "railiance01" in hosts
+    assert len(summary["problems"]) == 6  # the two dead hosts, registry, helm, kube, DNS
+    assert all(p["next_step"] for p in summary["problems"])
+    assert summary["started"] <= summary["finished"]
+    assert summary["duration"] > 0
+    junit = (project.path / "junit.xml").read_text()
+    for text in ("registry_password", "helm", "kube context", "does not resolve"):
+        assert text in junit, text
+
+
+def test_dead_hosts_terminal_is_short_and_never_cut_mid_word(dead_run: pytest.RunResult) -> None:
+    lines = dead_run.stdout.lines
+    text = dead_run.stdout.str()
+    assert max(len(line) for line in lines) <= 120, [x for x in lines if len(x) > 120]
+    # the fake run's lines: pytest's own (header, 12 progress lines, counts) and ours
+    assert len(lines) <= 60, len(lines)
+    assert " FAILURES " not in text
+    assert "BLOCKED tests/" not in text  # without -v: one table row per criterion
+    assert "6 problems to fix, in pipeline order" in text
+    assert text.count("next: ") == 6
+    assert "Verdict(" not in text
+    # a cut line ends with an ellipsis, never inside a word
+    for line in lines:
+        if line.endswith("…"):
+            assert line[-2] == " ", line
+    assert re.search(r"T07  FAIL .* - problems 1, 2 above", text)
+    assert re.search(r"T01  BLOCKED .* - blocked by stage source \(T06\): problem 1 above", text)
+
+
+def test_dead_hosts_report_lists_every_problem(project: Project, dead_run: pytest.RunResult) -> None:
+    page = next((project.path / "reports").glob("irp-*/index.html")).read_text()
+    assert 'id="problems"' in page
+    assert page.count('class="problem"') == 6
+    assert "ssh -G" not in page or "-G haskelseed" in page
+
+
+# --------------------------------------------------------------------------- the app repo
+
+
+@pytest.mark.parametrize(
+    ("repo", "words"),
+    [
+        ("/nope", "does not exist"),
+        (str(REPO), "is the checkout of pytest-irp itself"),
+        ("empty", "is not an IHP application (no flake.nix and no Application/Schema.sql)"),
+    ],
+)
+def test_wrong_app_repo_is_refused_before_any_stage(
+    project: Project, repo: str, words: str
+) -> None:
+    if repo == "empty":
+        (project.path / "empty").mkdir()
+        repo = str(project.path / "empty")
+    started = time.monotonic()
+    result = project.pytester.runpytest_subprocess(
+        "tests", "--irp-host=haskelseed", f"--irp-app-repo={repo}", "-p", "no:randomly"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    err = result.stderr.str()
+    assert words in err
+    assert "Give its path with --irp-app-repo=PATH" in err
+    assert "no tests ran" not in result.stdout.str()  # at once, before collection
+    assert project.calls() == []  # nothing contacted
+    assert time.monotonic() - started < 8
+
+
+def test_unconfigured_app_repo_in_a_directory_that_is_no_app_is_refused(
+    project: Project,
+) -> None:
+    result = project.pytester.runpytest_subprocess("tests", "--irp-plan", "-p", "no:randomly")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "No app repository is configured, and the current directory" in result.stderr.str()
+
+
+def test_app_repo_units(tmp_path: Path) -> None:
+    assert apprepo.problem(REPO / "lab" / "app") == (
+        "is not a git repository (no .git): the SHA under test comes from git"
+    )
+    assert apprepo.problem(tmp_path / "x") == "does not exist"
+    assert apprepo.needed(["source"], []) and apprepo.needed([], ["read_app_file"])
+    assert not apprepo.needed(["mirror"], [])
+
+
+def test_plan_lists_unset_required_settings_by_name(project: Project) -> None:
+    result = project.run("--irp-plan")
+    text = result.stdout.str()
+    assert "UNSET settings the planned stages need" in text
+    assert "base_url: needed by live; give it with --irp-base-url or IRP_BASE_URL" in text
+    assert "registry_password: needed by push; give it with IRP_REGISTRY_PASSWORD" in text
+
+
+# --------------------------------------------------------------------------- options
+
+
+def test_boolean_options_take_values_and_a_no_form(project: Project) -> None:
+    plain = project.run("--irp-plan", "--irp-registry-plain-http=true", "-k", "T07")
+    assert plain.ret == 0, plain.stderr.str()
+    assert "http://127.0.0.1:9/v2/" in plain.stdout.str()
+    off = project.run("--irp-plan", "--irp-registry-plain-http=false", "-k", "T07")
+    assert "https://127.0.0.1:9/v2/" in off.stdout.str()
+    no = project.run("--irp-plan", "--irp-registry-plain-http", "--irp-no-registry-plain-http")
+    assert "https://127.0.0.1:9/v2/" in no.stdout.str()
+    # a test path after a flag stays a test path
+    path = project.run("-k", "T07", "--irp-plan", "tests")
+    assert path.ret == 0, path.stderr.str()
+
+
+def test_bad_values_are_usage_errors_at_once(project: Project) -> None:
+    typo = project.run("--irp-registry-plain-http=ture")
+    assert typo.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--irp-registry-plain-http 'ture': expected true or false" in typo.stderr.str()
+    duration = project.run("--irp-timeout-build=5x")
+    assert duration.ret == pytest.ExitCode.USAGE_ERROR
+    assert "setting 'timeout_build' (from command line" in duration.stderr.str()
+    for result in (typo, duration):
+        assert "no tests ran" not in result.stdout.str()
+        assert "collected" not in result.stdout.str()
+
+
+def test_pipeline_log_can_be_turned_off(project: Project) -> None:
+    result = project.run("--irp-plan", "--irp-no-pipeline-log", "-k", "T08")
+    assert result.ret == 0, result.stderr.str()
+
+
+def test_did_you_mean_an_ssh_alias_and_a_kube_context(tmp_path: Path) -> None:
+    config = tmp_path / "ssh_config"
+    config.write_text("Host haskelseed\n  HostName 10.0.0.2\nHost railiance01 *.lab\n")
+    assert did_you_mean("haskelsed", str(config)) == (
+        "Did you mean 'haskelseed' (an alias of the ssh config)?"
+    )
+    assert did_you_mean("zzz", str(config)) == ""
+    hint = hint_for("ssh: Could not resolve hostname railance01: Name or service", "", str(config))
+    assert hint is not None
+    assert hint.next_step.startswith("Did you mean 'railiance01'")
+    text = "contexts:\n- name: railiance01\n  context: {cluster: c, user: u}\n"
+    problem = kube_context_problem("railance01", [("k", text)])
+    assert problem is not None
+    assert "did you mean 'railiance01'?" in problem
+
+
+# --------------------------------------------------------------------------- text units
+
+
+@given(st.text(alphabet=st.sampled_from("ab cd-ef/gh"), max_size=400), st.integers(20, 130))
+def test_fit_and_wrap_never_pass_the_width(text: str, width: int) -> None:
+    assert len(console.fit(text, width)) <= width
+    for line in console.wrap(text, width, "1. ", "   ", lines=2):
+        assert len(line) <= width or " " not in line.strip()
+
+
+def test_fit_cuts_at_a_word_with_an_ellipsis() -> None:
+    assert console.fit("connection refused by the host", 20) == "connection refused …"
+    assert console.fit("short", 20) == "short"
