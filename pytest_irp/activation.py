@@ -107,6 +107,7 @@ class BoolOption(argparse.Action):
                 ) from None
             paths = list(getattr(namespace, FILE_OR_DIR, None) or [])
             setattr(namespace, FILE_OR_DIR, [*paths, value])
+            setattr(namespace, self.dest, True)
 
 
 FILE_OR_DIR = "file_or_dir"  # pytest's dest of its positional test paths
@@ -463,6 +464,7 @@ def activate(
         )
     except SettingError as exc:
         raise pytest.UsageError(f"pytest-irp: {exc}") from None
+    pipeline.verbose = config.get_verbosity() > 0
     if not config.option.collectonly:
         _check_app_repo(pipeline, items or [])
         _check_hosts(pipeline, items or [])

@@ -53,7 +53,7 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
 
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     target = describe(settings, TARGET_SETTINGS) or "(none set)"
-    return wrap(target, width_of(reporter), "irp target: ", "  ", lines=4)
+    return wrap(target, width_of(reporter), "irp target: ", "  ", lines=1)
 
 
 @pytest.hookimpl(trylast=True)

@@ -140,7 +140,7 @@ class Preflight:
     def decide(self) -> None:
         pipeline = self.pipeline
         criteria = {n: st.criterion for n, st in pipeline.stages.items()}
-        for line in outcome_lines(self.verdicts, criteria):
+        for line in outcome_lines(self.verdicts, criteria, compact=not pipeline.verbose):
             pipeline.progress("preflight", line)
         now = time.time()
         pipeline.preflight = list(self.verdicts)

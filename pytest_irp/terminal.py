@@ -133,8 +133,7 @@ def write_summary(tr: Any, run: IrpRun) -> None:
     live = cast(LiveApp, ok_value(run.pipeline.results, "live"))
     if live.get("pipeline_log"):
         tr.write_line(console.fit(f"PIPELINE_LOG.md: {live.get('pipeline_log')}", width))
-    tr.write_line(f"irp report: {run.html_path}")
-    tr.write_line(f"irp summary: {run.report_dir / 'summary.json'}")
+    tr.write_line(f"irp report: {run.html_path} (summary.json and summary.md beside it)")
     if not is_full(run, deselected_checks(run.config)):
         tr.write_line("irp: partial run: latest.html still shows the last full run")
     if console.asked_for_short_summary(tr.config):
