@@ -61,7 +61,7 @@ def wrap(text: str, width: int, first: str = "", indent: str = "", lines: int = 
     ) or [first.rstrip()]
     if len(out) > lines:
         rest = " ".join(line.strip() for line in out[lines - 1 :])
-        out = [*out[: lines - 1], fit((indent if lines > 1 else first) + rest, width)]
+        out = [*out[: lines - 1], fit((indent if lines > 1 else "") + rest, width)]
     return [line if len(line) <= width else fit(line, width) for line in out]
 
 
@@ -77,7 +77,7 @@ def problem_lines(problems: Sequence[Problem], width: int) -> list[str]:
         head = f"{p.number}. {_criteria(p)}" + (f" {where}" if where else "") + ": "
         pad = " " * (len(str(p.number)) + 2)
         lines += wrap(p.cause, width, head, pad, lines=2)
-        lines += wrap(p.next_step, width, f"{pad}next: ", pad + "      ", lines=2)
+        lines += wrap(p.next_step, width, f"{pad}next: ", pad + "      ", lines=3)
     return lines
 
 
@@ -87,7 +87,9 @@ def _numbers(numbers: Sequence[int]) -> str:
     return "problems " + ", ".join(str(n) for n in numbers)
 
 
-def criterion_line(row: dict[str, Any], problems: Sequence[Problem], width: int) -> str:
+def criterion_line(
+    row: dict[str, Any], problems: Sequence[Problem], width: int, note: str = ""
+) -> str:
     """One row of the exit-criteria table; a FAIL or BLOCKED row points at its problems."""
     from .html.text import blocking_stage, plain_cause
 
@@ -104,6 +106,8 @@ def criterion_line(row: dict[str, Any], problems: Sequence[Problem], width: int)
         tail = f"{_numbers(numbers)} above"
     elif cause and status != STATUS_PASS:
         tail = plain_cause(cause)
+    if note:
+        tail = f"{tail}; {note}" if tail else note
     if not tail:
         return fit(head, width)
     if len(head) + 3 + len(tail) > width and status in (STATUS_BLOCKED, STATUS_FAIL):

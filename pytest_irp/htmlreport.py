@@ -88,6 +88,8 @@ def _environment(run: IrpRun) -> list[tuple[str, str]]:
         ("helm", release.get("helm_version") or ""),
         ("k3s", mirror.get("k3s_version") or ""),
     ]
+    if run.pipeline_log_state:
+        env.append(("T11 log entry (PIPELINE_LOG.md)", run.pipeline_log_state))
     env.append(("run id", run.run_id))
     for name, result in results.items():
         if result.reused_from:
@@ -228,6 +230,7 @@ def write_summary(run: IrpRun, exit_code: int) -> None:
         [p.to_json() for p in problems],
         run_times(run),
     )
+    data["pipeline_log"] = run.pipeline_log_state  # T11: is this SHA's row committed?
     data = redact_data(json.loads(json.dumps(data, default=str)), run.redactor.redact)
     log_dir = run.report_dir / f"irp-{run.run_id}"
     rep.write_json(log_dir / "summary.json", data)  # reports/summary.json: finish_html

@@ -53,6 +53,7 @@ class IrpRun:
         self.html_path: Path | None = None
         self.own_html = False
         self.started = time.time()  # the report's start time (the stages start after it)
+        self.pipeline_log_state = ""  # T11's log entry: "committed", "written, not committed"
 
     # registered as a plugin for the run: these are hooks
 
@@ -116,13 +117,25 @@ class IrpRun:
         return criteria_table(self.records.values(), CRITERIA)
 
     def record_pipeline_log(self, exitstatus: int) -> None:
-        """A green run with ``pipeline_log`` set appends its entry to PIPELINE_LOG.md."""
+        """A green run with ``pipeline_log`` set appends its entry to PIPELINE_LOG.md (and
+        with ``pipeline_log_commit`` commits that one file); the state of the row of this
+        SHA (committed or not) is kept for the table, the report and summary.json."""
         live = self.pipeline.results.get("live")
-        if self.settings["pipeline_log"] and exitstatus == 0 and live is not None and live.ok:
-            from .pipeline_log import append_pipeline_log
+        if live is None or not live.ok:
+            return
+        from . import pipeline_log as plog
 
+        facts, local = self.pipeline.facts, self.pipeline.runner("local")
+        if self.settings["pipeline_log"] and exitstatus == 0:
             value = cast(LiveApp, live.value)
-            value["pipeline_log"] = append_pipeline_log(self.settings, self.pipeline.facts)
+            value["pipeline_log"] = plog.append_pipeline_log(self.settings, facts)
+            if self.settings["pipeline_log_commit"]:
+                try:
+                    plog.commit_pipeline_log(local, facts.app_repo, facts.sha())
+                except RuntimeError as exc:
+                    self.pipeline_log_state = f"not committed: {exc}"
+                    return
+        self.pipeline_log_state = plog.committed_state(local, facts.app_repo, facts.sha())
 
 
 def current_run(config: pytest.Config) -> IrpRun | None:

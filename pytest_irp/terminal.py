@@ -113,7 +113,8 @@ def write_summary(tr: Any, run: IrpRun) -> None:
     tr.write_sep("=", "exit criteria")
     for row in run.rows():
         tr.write_line(
-            redact(console.criterion_line(row, problems, width)), **console.color(row["status"])
+            redact(console.criterion_line(row, problems, width, _note(run, row["task"]))),
+            **console.color(row["status"]),
         )
     missing = run.not_run()
     if missing:
@@ -131,13 +132,22 @@ def write_summary(tr: Any, run: IrpRun) -> None:
     for line in console.finding_lines(run.pipeline.results, width):
         tr.write_line(redact(line), yellow=True)
     live = cast(LiveApp, ok_value(run.pipeline.results, "live"))
-    if live.get("pipeline_log"):
-        tr.write_line(console.fit(f"PIPELINE_LOG.md: {live.get('pipeline_log')}", width))
+    if live.get("pipeline_log") or run.pipeline_log_state:
+        state = run.pipeline_log_state or "written"
+        advice = "" if state == "committed" else " (commit it with the app, or pipeline_log_commit)"
+        tr.write_line(console.fit(f"T11 log entry (PIPELINE_LOG.md): {state}{advice}", width))
     tr.write_line(f"irp report: {run.html_path} (summary.json and summary.md beside it)")
     if not is_full(run, deselected_checks(run.config)):
         tr.write_line("irp: partial run: latest.html still shows the last full run")
     if console.asked_for_short_summary(tr.config):
         console.show_decided(tr)
+
+
+def _note(run: IrpRun, task: str) -> str:
+    """T11's row says whether the PIPELINE_LOG.md row of this SHA is committed."""
+    if task == "T11" and run.pipeline_log_state:
+        return f"log entry {run.pipeline_log_state}"
+    return ""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -212,3 +212,35 @@ def test_fit_and_wrap_never_pass_the_width(text: str, width: int) -> None:
 def test_fit_cuts_at_a_word_with_an_ellipsis() -> None:
     assert console.fit("connection refused by the host", 20) == "connection refused …"
     assert console.fit("short", 20) == "short"
+
+
+# --------------------------------------------------------------------------- T11's log entry
+
+
+def test_pipeline_log_commit_commits_that_one_file_only(tmp_path: Path) -> None:
+    from conftest import git, make_app_repo
+    from pytest_irp import judge, pipeline_log
+    from pytest_irp.redact import Redactor
+    from pytest_irp.runners import LocalRunner
+
+    repo = tmp_path / "app"
+    sha = make_app_repo(repo)
+    git(repo, "config", "user.name", "irp")
+    git(repo, "config", "user.email", "irp@example.invalid")
+    (repo / "Main.hs").write_text("-- staged, not ours to commit\n")
+    git(repo, "add", "Main.hs")
+    (repo / "untracked.txt").write_text("x\n")
+    runner = LocalRunner(Redactor())
+    row = judge.pipeline_log_row("2026-12-08", sha[:7], "haskelseed", "reg:1", "ctx")
+    (repo / "PIPELINE_LOG.md").write_text(judge.PIPELINE_LOG_HEADER + row + "\n")
+    assert pipeline_log.committed_state(runner, repo, sha) == "written, not committed"
+    pipeline_log.commit_pipeline_log(runner, repo, sha)
+    assert pipeline_log.committed_state(runner, repo, sha) == "committed"
+    changed = git(repo, "show", "--name-only", "--format=", "HEAD").split()
+    assert changed == ["PIPELINE_LOG.md"]
+    assert git(repo, "diff", "--cached", "--name-only").split() == ["Main.hs"]  # still staged
+    assert "untracked.txt" in git(repo, "status", "--porcelain")
+    assert git(repo, "remote") == ""  # nothing to push to, and nothing pushed
+    for argv in pipeline_log.commit_argv("m"):
+        assert argv[-2:] == ["--", "PIPELINE_LOG.md"]
+        assert "push" not in argv

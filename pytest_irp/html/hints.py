@@ -23,9 +23,9 @@ class Hint:
 def _ssh_alias(host: str, ssh_config: str) -> str:
     config = f"-F {ssh_config} " if ssh_config else ""
     return (
-        f"Test the alias: `ssh {config}-G {host}` shows the host name, port and user ssh "
-        f"uses; `ssh {config}{host} true` must exit 0 without a prompt. Fix the ssh config "
-        f"(or the setting `host`/`node_host`/`ssh_config`) and re-run."
+        f"Test the alias: `ssh {config}-G {host}` shows host, port and user; "
+        f"`ssh {config}{host} true` must exit 0 without a prompt; fix the ssh config or "
+        f"the setting host, node_host or ssh_config."
     )
 
 
