@@ -14,10 +14,12 @@ import os
 import sys
 import textwrap
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .outcomes import STATUS_BLOCKED, STATUS_FAIL, STATUS_NOT_RUN, STATUS_PASS, STATUS_SKIPPED
-from .problems import Problem, refs
+
+if TYPE_CHECKING:  # problems (and the report's hints) load at the end of a run only
+    from .problems import Problem
 
 ELLIPSIS = " …"
 MIN_WIDTH = 60
@@ -92,6 +94,7 @@ def criterion_line(
 ) -> str:
     """One row of the exit-criteria table; a FAIL or BLOCKED row points at its problems."""
     from .html.text import blocking_stage, plain_cause
+    from .problems import refs
 
     status, cause = row["status"], row["cause"] or ""
     head = f"{row['task']:4} {status:8} {row['check']}"
