@@ -71,17 +71,20 @@ def stage_times(rep: Report) -> list[tuple[str, str, float]]:
 
 def first_screen_html(rep: Report, esc: Esc) -> str:
     """The facts under the verdict: findings, duration, SHA, digest chain, stage times."""
+    findings = esc(findings_text(rep))
     parts = [
-        f'<p><a href="#findings">{esc(findings_text(rep))}</a></p>' if rep.findings else "",
-        f"<p>Duration: {esc(times_text(rep))}</p>" if rep.run.started else "",
-        f"<p>SHA under test: <code>{esc(rep.run.sha or '-')}</code></p>",
+        '<p id="first-findings">'
+        + (f'<a href="#findings">{findings}</a>' if rep.findings else findings)
+        + "</p>",
+        f'<p id="first-duration">Duration: {esc(times_text(rep))}</p>' if rep.run.started else "",
+        f'<p id="first-sha">SHA under test: <code>{esc(rep.run.sha or "-")}</code></p>',
     ]
     links = " → ".join(
         f"{esc(step)} <code>{esc(short(value) if value else '-')}</code>"
         for step, value in chain(rep)
     )
     parts.append(
-        f'<p><a href="#digests">Digest chain</a>: {links} '
+        f'<p id="first-digests"><a href="#digests">Digest chain</a>: {links} '
         f"({esc(MATCH_WORDS.get(rep.digest_match, rep.digest_match))})</p>"
     )
     if rep.stages:
@@ -91,7 +94,7 @@ def first_screen_html(rep: Report, esc: Esc) -> str:
             + "</span>"
             for name, status, seconds in stage_times(rep)
         )
-        parts.append(f'<p><a href="#stages">Stages</a>: {items}</p>')
+        parts.append(f'<p id="first-stages"><a href="#stages">Stages</a>: {items}</p>')
     return "".join(parts)
 
 
