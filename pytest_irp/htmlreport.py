@@ -165,6 +165,18 @@ def first_screen_facts(run: IrpRun) -> dict[str, Any]:
 # --------------------------------------------------------------------------- pytest-html hooks
 
 
+# pytest-html's own counts (its "N tests took ..." line and its outcome filters) count a
+# BLOCKED check as failed and know no NOT RUN: hidden, so that the page holds one count
+HIDE_PYTEST_HTML_COUNTS = (
+    ".summary__data>.run-count,.summary__data>.filter,.summary__data .controls .filters"
+    "{display:none}"
+)
+PYTEST_HTML_NOTE = (
+    '<p class="muted" id="irp-pytest-html-note">pytest-html\'s own counts are hidden: '
+    "they count a BLOCKED check as failed. The counts below are the run's.</p>"
+)
+
+
 class HtmlHooks:
     """pytest-html's public hooks, when the user asked for its report with --html."""
 
@@ -186,7 +198,9 @@ class HtmlHooks:
         report.link_prefix = Path(_relpath(folder, html_dir)).as_posix() + "/"
         prefix.append(
             run.redactor.redact(
-                f"<style>{render.styles(report)}</style>" + render.body(report, run.redactor.redact)
+                f"<style>{render.styles(report)}{HIDE_PYTEST_HTML_COUNTS}</style>"
+                + PYTEST_HTML_NOTE
+                + render.body(report, run.redactor.redact)
             )
         )
 

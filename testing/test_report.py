@@ -283,6 +283,9 @@ def test_html_option_gets_the_sections_through_public_hooks(
     text = target.read_text()
     assert 'id="root-cause"' in text
     assert 'data-filter="BLOCKED"' in text
+    # one count on the page: pytest-html's own (BLOCKED counted as failed) is hidden
+    assert ".summary__data>.run-count" in text
+    assert 'id="irp-pytest-html-note"' in text
     summary = json.loads((project.path / "reports" / "summary.json").read_text())
     assert text.count('<tr class="check"') == len(summary["checks"]) == 9  # T06: 5, T07: 4
     assert "../reports/irp-" in text  # the log links point at the run's folder

@@ -234,14 +234,17 @@ def test_first_screen_shows_verdict_root_cause_and_criteria(
 ) -> None:
     page = open_report(browser_context, reports(report_runs)[name]).page
     height = FIRST_SCREEN["height"]
-    for selector in ("#verdict", "table.irp-criteria tr.check"):
+    # a failing report opens on its fix list (every problem, each with its next step),
+    # which may push the criteria table below the first screen
+    first = ("#verdict", "#root-cause") if name == "failing" else ("#verdict", "tr.check")
+    for selector in first:
         box = page.locator(selector).first.bounding_box()
         assert box is not None, selector
         assert box["y"] < height, selector
     if name != "green":
-        box = page.locator("#root-cause").bounding_box()
+        box = page.locator("#root-cause li").first.bounding_box()
         assert box is not None
-        assert box["y"] + box["height"] < height
+        assert box["y"] + box["height"] < height  # the first problem whole
     target = os.environ.get("REPORT_SCREENSHOTS_DIR")
     if target:
         page.screenshot(path=str(Path(target) / f"report-{name}.png"))

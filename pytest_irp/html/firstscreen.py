@@ -72,11 +72,15 @@ def stage_times(rep: Report) -> list[tuple[str, str, float]]:
 def first_screen_html(rep: Report, esc: Esc) -> str:
     """The facts under the verdict: findings, duration, SHA, digest chain, stage times."""
     findings = esc(findings_text(rep))
+    duration = (
+        f' · <span id="first-duration">Duration: {esc(times_text(rep))}</span>'
+        if rep.run.started
+        else ""
+    )
     parts = [
-        '<p id="first-findings">'
+        '<p><span id="first-findings">'
         + (f'<a href="#findings">{findings}</a>' if rep.findings else findings)
-        + "</p>",
-        f'<p id="first-duration">Duration: {esc(times_text(rep))}</p>' if rep.run.started else "",
+        + f"</span>{duration}</p>",
         f'<p id="first-sha">SHA under test: <code>{esc(rep.run.sha or "-")}</code></p>',
     ]
     links = " → ".join(
@@ -89,8 +93,12 @@ def first_screen_html(rep: Report, esc: Esc) -> str:
     )
     if rep.stages:
         items = " · ".join(
-            f'<span class="nowrap">{esc(name)} {esc(duration_text(seconds))}'
-            + (f" ({esc(status)})" if status != "OK" else "")
+            f'<span class="nowrap">{esc(name)} '
+            + (
+                esc(status.lower())
+                if status == "BLOCKED"
+                else esc(duration_text(seconds)) + (f" ({esc(status)})" if status != "OK" else "")
+            )
             + "</span>"
             for name, status, seconds in stage_times(rep)
         )
@@ -137,7 +145,9 @@ def markdown(rep: Report, report_link: str = "") -> str:
         lines.append(
             "- Stages: "
             + ", ".join(
-                f"{n} {duration_text(d)}" + (f" ({s})" if s != "OK" else "")
+                f"{n} blocked"
+                if s == "BLOCKED"
+                else f"{n} {duration_text(d)}" + (f" ({s})" if s != "OK" else "")
                 for n, s, d in stage_times(rep)
             )
         )

@@ -168,9 +168,9 @@ def banner(rep: Report) -> str:
         f"<h1>{_e(rep.verdict)}</h1><p><b>{_e(rep.verdict_line)}</b></p>"
         f"{_counts(rep.criteria_counts, 'criteria')}{_counts(rep.check_counts, 'checks')}"
         f"{first_screen_html(rep, _e)}"
-        f"<p>Selection: {_e(selection)}</p>{not_sel}"
-        f"<p>Command: <code>{_e(run.command_line)}</code></p>"
-        f"<p>Run {_e(run.run_id)}" + (f" · {links}" if links else "") + "</p></header>"
+        f"<p>Selection: {_e(selection)} · Run {_e(run.run_id)}"
+        + (f" · {links}" if links else "")
+        + f"</p>{not_sel}<p>Command: <code>{_e(run.command_line)}</code></p></header>"
     )
 
 
