@@ -245,6 +245,10 @@ def write_summary(run: IrpRun, exit_code: int) -> None:
         run_times(run),
     )
     data["pipeline_log"] = run.pipeline_log_state  # T11: is this SHA's row committed?
+    data["preflight"] = [
+        {"check": v.name, "stage": v.stage, "ok": v.ok, "cause": v.cause, "fix": v.fix}
+        for v in run.pipeline.preflight
+    ]
     data = redact_data(json.loads(json.dumps(data, default=str)), run.redactor.redact)
     log_dir = run.report_dir / f"irp-{run.run_id}"
     rep.write_json(log_dir / "summary.json", data)  # reports/summary.json: finish_html

@@ -44,6 +44,7 @@ def test_dead_hosts_every_problem_reaches_summary_table_and_junit(
     for name in PRECONDITIONS:
         assert f"preflight {name}" in found, name
     assert "stage source" in found
+    assert [v["check"] for v in summary["preflight"] if not v["ok"]] == list(PRECONDITIONS)
     # each criterion whose own precondition failed is FAIL with it, not BLOCKED by source
     crit = summary["criteria"]
     for task in ("T06", "T07", "T08", "T09", "T10", "T11"):
