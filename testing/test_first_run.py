@@ -180,8 +180,37 @@ def test_bad_values_are_usage_errors_at_once(project: Project) -> None:
 
 
 def test_pipeline_log_can_be_turned_off(project: Project) -> None:
-    result = project.run("--irp-plan", "--irp-no-pipeline-log", "-k", "T08")
-    assert result.ret == 0, result.stderr.str()
+    base = "--irp-base-url=http://probe.example.invalid"
+    on = project.run("--irp-plan", base, "-k", "T11")
+    assert on.ret == 0, on.stderr.str()
+    assert "$ append " in on.stdout.str()
+    for off in ("--irp-no-pipeline-log", "--irp-pipeline-log=false"):
+        result = project.run("--irp-plan", base, off, "-k", "T11")
+        assert result.ret == 0, result.stderr.str()
+        assert "$ append " not in result.stdout.str(), off
+
+
+def test_live_stage_records_its_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The live stage's record shows the URLs asked, their status and body (not only a
+    collapsed value), and the host they were asked from."""
+    from types import SimpleNamespace
+
+    from pytest_irp.html import model, render
+    from pytest_irp.stage import StageContext, StageResult
+    from pytest_irp.stages import live
+
+    answer = {"status": 200, "body": "ok", "error": ""}
+    monkeypatch.setattr(live, "http_get", lambda url: answer)
+    ctx = SimpleNamespace(commands=[])
+    ctx.record = lambda result: StageContext.record(ctx, result)  # type: ignore[arg-type]
+    assert live._recorded_get(ctx, "http://probe.example.invalid/healthz") == answer  # type: ignore[arg-type]
+    result = StageResult("live", "T11", "ok", commands=ctx.commands)
+    view = model.stage_view(result, "live", "/tmp")
+    assert view.hosts == ["local"]
+    assert view.commands[0].command == "GET http://probe.example.invalid/healthz"
+    assert view.commands[0].output == "ok"
+    html = render.stage_record(view)
+    assert "HTTP 200" in html
 
 
 def test_did_you_mean_an_ssh_alias_and_a_kube_context(tmp_path: Path) -> None:
