@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from . import activation, hooks, terminal
+from . import activation, hooks, options, terminal
 from . import fixtures as fixtures_module
 from .fixtures import PIPELINE_KEY
 from .outcomes import MARKER, criterion_of
@@ -29,7 +29,7 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    activation.add_options(parser)
+    options.add_options(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
