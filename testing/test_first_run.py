@@ -28,6 +28,7 @@ PRECONDITIONS = ("build-host", "skopeo", "registry", "helm", "kube", "node", "ba
 def dead_run(project: Project, monkeypatch: pytest.MonkeyPatch) -> pytest.RunResult:
     """The whole suite against hosts that are not there: every precondition fails."""
     monkeypatch.setenv("COLUMNS", "120")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(project.path / "step-summary.md"))
     return project.run(
         "--irp-base-url=http://probe.example.invalid",
         f"--junitxml={project.path / 'junit.xml'}",
@@ -227,6 +228,23 @@ def test_did_you_mean_an_ssh_alias_and_a_kube_context(tmp_path: Path) -> None:
     problem = kube_context_problem("railance01", [("k", text)])
     assert problem is not None
     assert "did you mean 'railiance01'?" in problem
+
+
+def test_a_mistyped_node_alias_gets_did_you_mean(project: Project) -> None:
+    config = project.path / "ssh_config"
+    config.write_text("Host haskelseed\n  HostName 10.0.0.2\nHost railiance01\n  Port 22\n")
+    result = project.run(
+        "-k",
+        "T06 or T09",
+        f"--irp-ssh-config={config}",
+        "--irp-node-host=railianc01",
+        unknown_hosts=["railianc01"],
+    )
+    assert result.ret == 1
+    text = result.stdout.str()
+    assert "next: Did you mean 'railiance01' (an alias of the ssh config)?" in text
+    summary = json.loads((project.path / "reports" / "summary.json").read_text())
+    assert summary["criteria"]["T09"]["status"] == "FAIL"
 
 
 # --------------------------------------------------------------------------- text units
