@@ -79,7 +79,7 @@ def problem_lines(problems: Sequence[Problem], width: int) -> list[str]:
         head = f"{p.number}. {_criteria(p)}" + (f" {where}" if where else "") + ": "
         pad = " " * (len(str(p.number)) + 2)
         lines += wrap(p.cause, width, head, pad, lines=2)
-        lines += wrap(p.next_step, width, f"{pad}next: ", pad + "      ", lines=3)
+        lines += wrap(p.next_step, width, f"{pad}next: ", pad + "  ", lines=3)
     return lines
 
 

@@ -77,6 +77,7 @@ def test_dead_hosts_terminal_is_short_and_never_cut_mid_word(dead_run: pytest.Ru
     assert "BLOCKED tests/" not in text  # without -v: one table row per criterion
     assert "6 problems to fix, in pipeline order" in text
     assert text.count("next: ") == 6
+    assert "next: Give registry_password (IRP_REGISTRY_PASSWORD or registry_password_file)" in text
     assert "Verdict(" not in text
     # a cut line ends with an ellipsis, never inside a word
     for line in lines:

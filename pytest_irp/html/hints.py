@@ -99,8 +99,8 @@ _RULES: list[_Rule] = [
         re.compile(r"No such file or directory: '[^']*helm[^']*'|\bhelm: (?:command )?not found"),
         lambda m, host, cfg: Hint(
             "helm is not installed on this machine (or not on PATH).",
-            "Install helm 3 (`helm version --short` must print v3...) or point the setting "
-            "`helm` (--irp-helm) at its binary.",
+            "Install helm 3 (`helm version --short` prints v3...) or set `helm` (--irp-helm) "
+            "to its binary.",
         ),
     ),
     (
@@ -144,6 +144,14 @@ _RULES: list[_Rule] = [
             f"The registry {m.group(1)} does not answer from this machine.",
             f"Try `curl -sS http://{m.group(1)}/v2/` (expect HTTP 401 with a "
             f"WWW-Authenticate header) and check the setting `registry`.",
+        ),
+    ),
+    (
+        re.compile(r"setting '(\w+)' is required [^(]*\(give it with ([^)]*)\)"),
+        lambda m, host, cfg: Hint(
+            f"The setting {m.group(1)} is not set.",
+            f"Give {m.group(1)} ({m.group(2).replace(', ', ' or ')}); check: "
+            f"`pytest --irp-preflight`.",
         ),
     ),
     (
