@@ -245,11 +245,19 @@ def stage_view(result: StageResult, title: str, base: str) -> StageView:
     )
 
 
-def check_view(rec: CheckRecord, root: RootCause | None) -> CheckView:
-    """A check row; a cause that repeats the root cause is shortened to a pointer."""
+def check_view(
+    rec: CheckRecord, root: RootCause | None, problems: Sequence[Problem] = ()
+) -> CheckView:
+    """A check row; a cause that repeats a problem of the fix list (or the root cause) is
+    shortened to a pointer."""
     cause = rec.cause
     named = blocking_stage(cause)
-    if named is not None and root is not None and named[0] == root.stage:
+    numbers = [p.number for p in problems if named is not None and named[0] in p.stages]
+    if named is not None and numbers:
+        verb = "blocked by" if rec.status != STATUS_FAIL else "failed with"
+        which = ", ".join(str(n) for n in numbers)
+        cause = f"{verb} stage {named[0]} ({named[1]}): see problem {which} of the fix list above"
+    elif named is not None and root is not None and named[0] == root.stage:
         verb = "blocked by" if rec.status != STATUS_FAIL else "failed with"
         cause = f"{verb} stage {named[0]} ({named[1]}): see the root cause above"
     else:
@@ -350,7 +358,7 @@ def build(
                 criterion_status([r.status for r in recs]),
                 is_optional(titles.get(crit, "")),
                 sum(r.duration for r in recs),
-                [check_view(r, root) for r in recs],
+                [check_view(r, root, problems) for r in recs],
                 [s for s in stages if s.criterion == crit],
             )
         )
