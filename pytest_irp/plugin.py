@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from . import activation, hooks, hygiene, signals, terminal
+from . import activation, hooks, hygiene, options, signals, terminal
 from . import fixtures as fixtures_module
 from .fixtures import PIPELINE_KEY
 from .outcomes import MARKER, criterion_of
@@ -29,7 +29,7 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    activation.add_options(parser)
+    options.add_options(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -39,6 +39,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.pluginmanager.register(fixtures_module, "irp-fixtures")
     activation.refuse_xdist_early(config)
+    activation.check_given_options(config)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -81,9 +82,13 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
         return None
     try:
         settings = activation.resolve_settings(config, [])
-    except SettingError:
-        return ["irp: settings incomplete (details after collection)"]
-    return [f"irp target: {describe(settings, TARGET_SETTINGS) or '(none set)'}"]
+    except SettingError as exc:
+        return [f"irp: bad setting: {exc}"]
+    from .console import width_of, wrap
+
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    target = describe(settings, TARGET_SETTINGS) or "(none set)"
+    return wrap(target, width_of(reporter), "irp target: ", "  ", lines=1)
 
 
 @pytest.hookimpl(trylast=True)
@@ -139,6 +144,21 @@ def pytest_report_teststatus(
     report: pytest.TestReport, config: pytest.Config
 ) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
     return terminal.blocked_status(report)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True, specname="pytest_terminal_summary")
+def pytest_terminal_summary_outer(
+    terminalreporter: Any, exitstatus: int, config: pytest.Config
+) -> Generator[None, None, None]:
+    """Without -v, pytest's FAILURES leave out the checks a stage decided: their cause is
+    in the problems list (pytest_irp.console)."""
+    run = current_run(config)
+    if run is None or run.runs_nothing or config.get_verbosity() > 0:
+        return (yield)
+    from .console import hide_decided
+
+    with hide_decided(terminalreporter):
+        return (yield)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

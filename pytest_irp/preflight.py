@@ -313,22 +313,28 @@ def paragraph(verdict: Verdict, criterion: str) -> str:
     )
 
 
-def outcome_lines(verdicts: Sequence[Verdict], criteria: Mapping[str, str]) -> list[str]:
-    """The terminal's lines: one per check, then the summary."""
+def outcome_lines(
+    verdicts: Sequence[Verdict], criteria: Mapping[str, str], *, compact: bool = False
+) -> list[str]:
+    """The terminal's lines: one per check, then the summary. ``compact`` (a run without
+    -v): the failed checks only by name in the summary line, their causes once, in the
+    problems list at the end of the run."""
     lines = []
     for v in verdicts:
         if v.ok:
             lines.append(f"ok     {v.name}" + (f": {'; '.join(v.notes)}" if v.notes else ""))
-        else:
+        elif not compact:
             lines.append(
                 f"FAILED {v.name} -> stage {v.stage} ({criteria.get(v.stage, '?')}) "
                 f"decided: {v.cause}"
             )
-    failed = sum(not v.ok for v in verdicts)
-    lines.append(
-        f"{len(verdicts)} checks, {failed} failed"
-        + (f" in {max((v.duration for v in verdicts), default=0.0):.1f}s")
-    )
+    failed = [v for v in verdicts if not v.ok]
+    took = f" in {max((v.duration for v in verdicts), default=0.0):.1f}s"
+    if compact and failed:
+        names = ", ".join(f"{v.name} ({criteria.get(v.stage, '?')})" for v in failed)
+        lines.append(f"{len(verdicts)} checks, {len(failed)} FAILED{took}: {names}")
+    else:
+        lines.append(f"{len(verdicts)} checks, {len(failed)} failed{took}")
     return lines
 
 

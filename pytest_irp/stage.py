@@ -287,6 +287,8 @@ class Pipeline:
         # called before a stage's first request (the preflight waits there; see
         # pytest_irp.preflight_run); it may decide the stage by putting a result in results
         self.gate: Callable[[str], None] | None = None
+        self.preflight: list[Any] = []  # the preflight's verdicts, every one (problems.py)
+        self.verbose = False  # -v: progress lines in full (else one line each, causes at the end)
         self.facts = Facts(settings, self.runner("local"))
         unknown = self.force - set(self.stages)
         if unknown:

@@ -129,7 +129,14 @@ def _interrupt(argv: Sequence[str], stdin: str | None) -> tuple[int, str, str]:
     raise KeyboardInterrupt  # what Ctrl-C raises in the main thread while a command runs
 
 
+SSH_REFUSED = "ssh: connect to host 127.0.0.1 port 1: Connection refused\n"
+
+
 def rules_for(host: str, sc: dict[str, Any]) -> list[Rule]:
+    if host in sc.get("hosts_down", ()):  # an ssh_config pointing at 127.0.0.1 port 1
+        return [(lambda argv: True, reply(255, "", SSH_REFUSED))]
+    if host in sc.get("unknown_hosts", ()):  # an alias neither ssh_config nor DNS knows
+        return [(lambda argv: True, reply(255, "", SSH_UNKNOWN.format(host=host)))]
     if sc.get("interrupt"):  # {"interrupt": "build"}: Ctrl-C while that script runs
         return [(script_is(*str(sc["interrupt"]).split()), _interrupt), *_rules_for(host, sc)]
     return _rules_for(host, sc)

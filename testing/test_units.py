@@ -488,7 +488,8 @@ def test_unknown_kube_context_is_named_with_the_known_ones() -> None:
     assert kube_context_problem("railiance01", [("/k/config", config)]) is None
     problem = kube_context_problem("railiance02", [("/k/config", config)])
     assert problem == (
-        "no context 'railiance02' in the kubeconfig /k/config (its contexts: railiance01, other)"
+        "no context 'railiance02' in the kubeconfig /k/config (its contexts: railiance01, "
+        "other); did you mean 'railiance01'?"
     )
     # KUBECONFIG lists several files: a context in any of them counts
     assert kube_context_problem("other", [("/a", "contexts: []\n"), ("/b", config)]) is None
