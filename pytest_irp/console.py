@@ -133,17 +133,20 @@ def color(status: str) -> dict[str, bool]:
     return _COLORS.get(status, {"yellow": True})
 
 
-def finding_lines(results: Any, width: int) -> list[str]:
-    """Findings that are not infos, each once (same title and fix), with their fix."""
+def finding_lines(results: Any, width: int, lines: int = 3) -> list[str]:
+    """Findings that are not infos, each once (same title and fix), with their fix, in at
+    most ``lines`` lines each (one without -v: the whole text is in the report)."""
     seen: set[tuple[str, str]] = set()
-    lines: list[str] = []
+    out: list[str] = []
     for result in results.values():
         for f in result.findings:
             if f.severity == "info" or (f.title, f.fix) in seen:
                 continue
             seen.add((f.title, f.fix))
-            lines += wrap(f.fix or f.detail, width, f"finding [{f.severity}] {f.title}: ", "  ")
-    return lines
+            out += wrap(
+                f.fix or f.detail, width, f"finding [{f.severity}] {f.title}: ", "  ", lines
+            )
+    return out
 
 
 def decided(report: Any) -> bool:

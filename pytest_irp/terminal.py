@@ -129,7 +129,7 @@ def write_summary(tr: Any, run: IrpRun) -> None:
         )
         tr.stats.setdefault("not run", []).extend(_NotRun(r.nodeid) for r in missing)
         getattr(tr, "_set_main_color", lambda: None)()  # the final line: never green
-    for line in console.finding_lines(run.pipeline.results, width):
+    for line in console.finding_lines(run.pipeline.results, width, 3 if verbose else 1):
         tr.write_line(redact(line), yellow=True)
     live = cast(LiveApp, ok_value(run.pipeline.results, "live"))
     if live.get("pipeline_log") or run.pipeline_log_state:
