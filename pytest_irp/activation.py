@@ -7,7 +7,6 @@ from __future__ import annotations
 import importlib
 import itertools
 import os
-import shlex
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +21,7 @@ from .pipeline import STAGES
 from .redact import Redactor
 from .run import IrpRun, runs_nothing
 from .runners import LocalRunner, Runner, SshRunner
-from .settings import BOOL_FLAGS, SETTINGS, Resolved, SettingError, load_file, resolve
+from .settings import SETTINGS, Resolved, SettingError, load_file, resolve
 from .stage import Pipeline, Progress
 
 XDIST_REFUSAL = (
@@ -30,50 +29,6 @@ XDIST_REFUSAL = (
     "would split it. Run without -n (or with -p no:xdist)."
 )
 HOST_FIXTURES = {"build_host": "host", "cluster_node": "node_host"}
-
-
-# --------------------------------------------------------------------------- options
-
-
-def add_options(parser: pytest.Parser) -> None:
-    """One option per setting of the settings table that has one."""
-    group = parser.getgroup("irp", "pytest-irp (pipeline validation; see README for all settings)")
-    group.addoption(
-        "--irp-config",
-        dest="irp_config",
-        metavar="FILE",
-        default=None,
-        help="TOML file with a [tool.irp] table (or bare keys); env IRP_CONFIG.",
-    )
-    for s in SETTINGS:
-        if not s.cli:
-            continue
-        text = (
-            f"{s.help} [{s.type_name}; env {s.env}; "
-            f"default {show_default(s.default)}; e.g. {s.example}]"
-        )
-        dest = "irp_" + s.name
-        if s.name in BOOL_FLAGS:
-            group.addoption(
-                s.option, dest=dest, action="store_const", const=True, default=None, help=text
-            )
-        elif s.multiple:
-            group.addoption(
-                s.option,
-                dest=dest,
-                action="append",
-                default=None,
-                metavar=s.name.upper(),
-                help=text,
-            )
-        else:
-            group.addoption(s.option, dest=dest, default=None, metavar=s.name.upper(), help=text)
-
-
-def show_default(value: Any) -> str:
-    if isinstance(value, tuple):
-        return shlex.join(value) if value else "none"
-    return "none" if value is None else str(value)
 
 
 # --------------------------------------------------------------------------- refusals
@@ -189,6 +144,26 @@ def explicitly_configured(config: pytest.Config) -> bool:
     )
 
 
+def check_given_options(config: pytest.Config) -> None:
+    """At configure time, when --irp-* options were given on the command line: a bad value
+    (a duration, a boolean, an app repository that is none) is a usage error at once, not
+    after collection. Runs without such options stay inert until criteria are collected."""
+    if getattr(config, "workerinput", None) is not None or not any(
+        config.getoption("irp_" + s.name, None) not in (None, []) for s in SETTINGS if s.cli
+    ):
+        return
+    try:
+        settings = resolve_settings(config, [])
+    except SettingError as exc:
+        raise pytest.UsageError(f"pytest-irp: {exc}") from None
+    if settings.sources.get("app_repo", "default").startswith("command line"):
+        from . import apprepo
+
+        refusal = apprepo.refusal(settings)
+        if refusal:
+            raise pytest.UsageError(refusal)
+
+
 def resolve_settings(
     config: pytest.Config, extra_files: list[tuple[str, dict[str, Any]]]
 ) -> Resolved:
@@ -291,6 +266,18 @@ def _check_hosts(pipeline: Pipeline, items: list[pytest.Item]) -> None:
             raise pytest.UsageError(f"pytest-irp: {exc}") from None
 
 
+def _check_app_repo(pipeline: Pipeline, items: list[pytest.Item]) -> None:
+    """An IHP app's git repository, or one paragraph naming the setting, before any stage."""
+    from . import apprepo
+
+    stages = pipeline.closure([n for n in stages_requested(items) if n in pipeline.stages])
+    fixtures = {n for item in items for n in getattr(item, "fixturenames", ())}
+    if apprepo.needed(stages, fixtures):
+        refusal = apprepo.refusal(pipeline.settings)
+        if refusal:
+            raise pytest.UsageError(refusal)
+
+
 def make_runner(
     config: pytest.Config, settings: Resolved, redactor: Redactor
 ) -> Callable[[str], Runner]:
@@ -319,6 +306,11 @@ def progress(config: pytest.Config, redactor: Redactor) -> Progress:
             return
         capman = config.pluginmanager.get_plugin("capturemanager")
         line = redactor.redact(f"irp [{stage}] {message}")
+        if config.get_verbosity() <= 0:  # one line each; the whole cause is in the summary
+            from .console import fit, width_of
+            from .html.text import plain_cause
+
+            line = fit(plain_cause(line), width_of(reporter))
         if capman is not None:
             with capman.global_and_fixture_disabled():
                 reporter.ensure_newline()
@@ -379,7 +371,9 @@ def activate(
         )
     except SettingError as exc:
         raise pytest.UsageError(f"pytest-irp: {exc}") from None
+    pipeline.verbose = config.get_verbosity() > 0
     if not config.option.collectonly:
+        _check_app_repo(pipeline, items or [])
         _check_hosts(pipeline, items or [])
         problem = None if runs_nothing(settings) else directory_problem(report_dir)
         if problem:

@@ -88,6 +88,8 @@ def _environment(run: IrpRun) -> list[tuple[str, str]]:
         ("helm", release.get("helm_version") or ""),
         ("k3s", mirror.get("k3s_version") or ""),
     ]
+    if run.pipeline_log_state:
+        env.append(("T11 log entry (PIPELINE_LOG.md)", run.pipeline_log_state))
     env.append(("run id", run.run_id))
     for name, result in results.items():
         if result.reused_from:
@@ -118,6 +120,7 @@ def is_full(run: IrpRun, deselected: list[tuple[str, str]]) -> bool:
 def build_model(run: IrpRun, exit_code: int | None) -> Report:
     """The report's content (the page modules load only now, at the end of the run)."""
     from .html import model
+    from .problems import of_run
 
     config = run.config
     deselected = deselected_checks(config)
@@ -133,6 +136,7 @@ def build_model(run: IrpRun, exit_code: int | None) -> Report:
         host=str(run.settings.get("host") or ""),
         ssh_config=str(run.settings.get("ssh_config") or ""),
         links=[("summary.json", "summary.json"), ("log folder", "./")],
+        **first_screen_facts(run),
     )
     return model.build(
         records=list(run.records.values()),
@@ -142,10 +146,35 @@ def build_model(run: IrpRun, exit_code: int | None) -> Report:
         run=info,
         base=str(folder),
         title=f"pytest-irp pipeline validation {run.run_id}",
+        problems=of_run(run.records.values(), run.pipeline, list(CRITERIA)),
     )
 
 
+def first_screen_facts(run: IrpRun) -> dict[str, Any]:
+    """Start, end, duration and the SHA under test, for the report's first screen."""
+    times = run_times(run)
+    source = cast(SourceCheckout, rep.ok_value(run.pipeline.results, "source"))
+    return {
+        "started": times["started"],
+        "finished": times["finished"],
+        "duration": times["duration"],
+        "sha": source.get("sha") or run.pipeline.facts.sha_or(""),
+    }
+
+
 # --------------------------------------------------------------------------- pytest-html hooks
+
+
+# pytest-html's own counts (its "N tests took ..." line and its outcome filters) count a
+# BLOCKED check as failed and know no NOT RUN: hidden, so that the page holds one count
+HIDE_PYTEST_HTML_COUNTS = (
+    ".summary__data>.run-count,.summary__data>.filter,.summary__data .controls .filters"
+    "{display:none}"
+)
+PYTEST_HTML_NOTE = (
+    '<p class="muted" id="irp-pytest-html-note">pytest-html\'s own counts are hidden: '
+    "they count a BLOCKED check as failed. The counts below are the run's.</p>"
+)
 
 
 class HtmlHooks:
@@ -169,7 +198,9 @@ class HtmlHooks:
         report.link_prefix = Path(_relpath(folder, html_dir)).as_posix() + "/"
         prefix.append(
             run.redactor.redact(
-                f"<style>{render.styles(report)}</style>" + render.body(report, run.redactor.redact)
+                f"<style>{render.styles(report)}{HIDE_PYTEST_HTML_COUNTS}</style>"
+                + PYTEST_HTML_NOTE
+                + render.body(report, run.redactor.redact)
             )
         )
 
@@ -199,7 +230,10 @@ def redact_data(data: Any, redact: Any) -> Any:
 
 
 def write_summary(run: IrpRun, exit_code: int) -> None:
+    from .problems import of_run
+
     rows = criteria_rows(run)
+    problems = of_run(run.records.values(), run.pipeline, list(CRITERIA))
     data = rep.summary_json(
         run.run_id,
         describe(run.settings, TARGET_SETTINGS),
@@ -207,10 +241,31 @@ def write_summary(run: IrpRun, exit_code: int) -> None:
         list(run.records.values()),
         run.pipeline.results,
         exit_code,
+        [p.to_json() for p in problems],
+        run_times(run),
     )
+    data["pipeline_log"] = run.pipeline_log_state  # T11: is this SHA's row committed?
+    data["preflight"] = [
+        {"check": v.name, "stage": v.stage, "ok": v.ok, "cause": v.cause, "fix": v.fix}
+        for v in run.pipeline.preflight
+    ]
     data = redact_data(json.loads(json.dumps(data, default=str)), run.redactor.redact)
     log_dir = run.report_dir / f"irp-{run.run_id}"
     rep.write_json(log_dir / "summary.json", data)  # reports/summary.json: finish_html
+
+
+def run_times(run: IrpRun) -> dict[str, Any]:
+    """When the run started and ended (local time, ISO 8601) and how long it took."""
+    import time
+
+    started = run.started
+    ended = time.time()
+    fmt = "%Y-%m-%dT%H:%M:%S%z"
+    return {
+        "started": time.strftime(fmt, time.localtime(started)),
+        "finished": time.strftime(fmt, time.localtime(ended)),
+        "duration": round(ended - started, 3),
+    }
 
 
 def write_report(run: IrpRun, exit_code: int) -> None:
@@ -219,16 +274,34 @@ def write_report(run: IrpRun, exit_code: int) -> None:
         publish_run(run, None)
         return
     from .html import bundle, render
+    from .html.firstscreen import markdown
 
     report = build_model(run, exit_code)
     folder = run.html_path.parent
     redact = run.redactor.redact
     bundle.write_page(folder, redact(render.page(report, redact)))
+    write_markdown(folder, redact(markdown(report, str(run.html_path))))
     latest_page = None
     if report.run.full:
         report.link_prefix = bundle.LATEST_DIR + "/"
         latest_page = redact(render.page(report, redact))
     publish_run(run, latest_page)
+
+
+def write_markdown(folder: Path, text: str) -> None:
+    """``summary.md`` beside the report (the report's first screen as Markdown), and the
+    same appended to ``$GITHUB_STEP_SUMMARY`` when it is set (GitHub and Gitea Actions
+    show that file on the run's page)."""
+    import os
+
+    write_atomic(folder / "summary.md", text)
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary:
+        try:
+            with open(step_summary, "a", encoding="utf-8") as out:
+                out.write(text)
+        except OSError:
+            pass  # the run's own files are written; a CI file we cannot open is CI's
 
 
 def publish_run(run: IrpRun, latest_page: str | None) -> None:

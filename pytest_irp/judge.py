@@ -1,5 +1,6 @@
-"""Pure judges of deploy-side objects: rendered manifests, secrets, logs, the pipeline log,
-workflows (the release's Deployments and pods: :mod:`pytest_irp.rollout_judge`)."""
+"""Pure judges of deploy-side objects: rendered manifests, secrets, logs, the pipeline log
+(the release's Deployments and pods: :mod:`pytest_irp.rollout_judge`; CI workflows and
+runs: :mod:`pytest_irp.ci_audit`, :mod:`pytest_irp.ci_runs`)."""
 
 from __future__ import annotations
 
@@ -153,100 +154,3 @@ def pipeline_log_row(date: str, sha: str, build_host: str, registry: str, cluste
         f"| {date} | {sha} | Build: {build_host} | Push: {registry} | "
         f"Deploy: {cluster} | Smoke: PASS |"
     )
-
-
-# --------------------------------------------------------------------------- CI
-
-
-def workflow_problems(texts: dict[str, str], runner_label: str) -> list[str]:
-    problems = []
-    found = False
-    for name, text in texts.items():
-        import yaml
-
-        try:
-            data = yaml.safe_load(text) or {}
-        except yaml.YAMLError as exc:
-            problems.append(f"{name} is not valid YAML: {exc}")
-            continue
-        triggers = data.get("on", data.get(True))  # YAML 1.1 reads `on` as True
-        if not (
-            triggers == "push"
-            or (isinstance(triggers, list) and "push" in triggers)
-            or (isinstance(triggers, dict) and "push" in triggers)
-        ):
-            continue
-        for job_name, job in (data.get("jobs") or {}).items():
-            runs_on = job.get("runs-on")
-            labels = runs_on if isinstance(runs_on, list) else [runs_on]
-            if runner_label not in labels:
-                continue
-            found = True
-            script = " ".join(str(step.get("run", "")) for step in job.get("steps") or [])
-            for word, what in (
-                ("nix build", "build"),
-                ("skopeo", "push"),
-                ("helm upgrade", "deploy"),
-            ):
-                if word not in script:
-                    problems.append(f"{name} job {job_name} has no {what} step ({word})")
-    if not found:
-        problems.append(f"no workflow triggered on push runs on the runner label {runner_label!r}")
-    return problems
-
-
-# Gitea's ActionWorkflowRun.status values before a run completes (services/convert)
-UNFINISHED_RUN_STATES = ("queued", "waiting", "in_progress", "running", "blocked")
-
-
-def ci_problems(
-    texts: dict[str, str],
-    runner_label: str,
-    latest: dict[str, Any] | None,
-    branch: str,
-    source: str,
-) -> list[str]:
-    """T12: the workflows (name -> text) build, push and deploy on the runner label, and,
-    when Gitea's run listing was read (``latest`` not None), the latest run on ``branch``
-    succeeded."""
-    problems = (
-        workflow_problems(texts, runner_label)
-        if texts
-        else [f"no workflow in .gitea/workflows/ of {source}"]
-    )
-    if latest is not None:
-        problem = latest_run_problem(latest, branch)
-        if problem:
-            problems.append(problem)
-    return problems
-
-
-def latest_run_problem(listing: dict[str, Any], branch: str) -> str:
-    """Why the latest Actions run on ``branch`` is not a success ('' when it is).
-    Accepts Gitea's /actions/runs (``workflow_runs``) and /actions/tasks (``workflow_runs``
-    too, with ``head_branch``) listings."""
-    runs = listing.get("workflow_runs") or listing.get("tasks") or []
-    on_branch = [r for r in runs if r.get("head_branch") in (branch, f"refs/heads/{branch}")]
-    if not on_branch:
-        return f"no CI run on {branch} yet"
-    latest = max(
-        on_branch,
-        key=lambda r: (
-            str(r.get("created_at") or r.get("run_started_at") or ""),
-            int(r.get("id") or 0),
-        ),
-    )
-    number = latest.get("run_number", latest.get("id"))
-    state = str(latest.get("status") or "")
-    if not latest.get("conclusion") and state in UNFINISHED_RUN_STATES:
-        return (
-            f"the latest CI run on {branch} (#{number}) is {state} and has not finished "
-            f"(a queued run that never starts: no Actions runner has taken it)"
-        )
-    status = str(latest.get("conclusion") or latest.get("status") or "?")
-    if status != "success":
-        return (
-            f"the latest CI run on {branch} (#{latest.get('run_number', latest.get('id'))})"
-            f" ended {status}"
-        )
-    return ""

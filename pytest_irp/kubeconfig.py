@@ -29,10 +29,14 @@ def kube_context_problem(context: str, kubeconfigs: list[tuple[str, str]]) -> st
                 known.append(str(entry["name"]))
     if context in known:
         return None
+    import difflib
+
     paths = ", ".join(path for path, _ in kubeconfigs)
+    close = difflib.get_close_matches(context, known, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
     return (
         f"no context {context!r} in the kubeconfig {paths} (its contexts: "
-        f"{', '.join(known) or 'none'})"
+        f"{', '.join(known) or 'none'}){hint}"
     )
 
 

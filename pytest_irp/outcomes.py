@@ -1,7 +1,9 @@
 """Outcomes of criteria: BLOCKED beside PASS/FAIL/SKIPPED, and how tests get stage values.
 
 A test asks for a stage's value through a fixture. If the stage did not succeed:
-- the stage belongs to the test's own criterion -> the test FAILS with the cause;
+- the stage belongs to the test's own criterion -> the test FAILS with the cause, unless
+  the stage recorded its facts before it found its product unusable
+  (:class:`~pytest_irp.stage.Unusable`): then the test gets the facts and judges them;
 - it belongs to another criterion (or an upstream one failed) -> the test is BLOCKED,
   reported in one line naming the stage and its cause, and counted as not proven.
 """
@@ -35,7 +37,8 @@ def criterion_of(item: pytest.Item) -> str | None:
 def require(item: pytest.Item, result: StageResult) -> dict[str, Any]:
     """The stage's value, or FAIL/BLOCKED as the test's criterion dictates."""
     __tracebackhide__ = True
-    if result.ok:
+    if result.ok or (result.unusable and result.criterion == criterion_of(item)):
+        # an unusable stage's facts go to its own criterion's checks: each judges them
         return result.value
     root_stage = result.root_stage or result.stage
     root_criterion = result.root_criterion or result.criterion

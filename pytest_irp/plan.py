@@ -34,6 +34,7 @@ def plan_text(pipeline: Pipeline, items: Sequence[pytest.Item]) -> str:
         "",
     ]
     stages = needed_stages(pipeline, items)
+    lines += unset_lines(pipeline, stages)
     steps = {name: pipeline.plan(name) for name in stages}
     hosts = sorted({step.host for name in stages for step in steps[name]} - {"local"})
     if hosts:
@@ -89,3 +90,37 @@ def preflight_lines(pipeline: Pipeline, stages: Sequence[str]) -> list[str]:
             if step.note:
                 lines.append(f"          {step.note}")
     return lines
+
+
+# the settings a stage cannot run without (Resolved.require in the stage and its tools)
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "source": ("host",),
+    "flake": ("host",),
+    "spec": ("host",),
+    "prebuild": ("host",),
+    "build": ("host",),
+    "push": ("host", "registry", "registry_user", "registry_password"),
+    "mirror": ("registry",),
+    "pull": ("registry",),
+    "live": ("base_url",),
+}
+
+
+def unset_lines(pipeline: Pipeline, stages: Sequence[str]) -> list[str]:
+    """The required settings the planned stages lack, by name and how to give them: the
+    plan shows ``<host>``-like placeholders where they stand."""
+    from .settings import BY_NAME
+
+    missing: dict[str, list[str]] = {}
+    for stage in stages:
+        for name in REQUIRED.get(stage, ()):
+            if pipeline.settings.values.get(name) in (None, ()):
+                missing.setdefault(name, []).append(stage)
+    if not missing:
+        return []
+    lines = ["UNSET settings the planned stages need (placeholders like <host> stand for them):"]
+    for name, needing in missing.items():
+        s = BY_NAME[name]
+        ways = [s.env, f"{name}_file"] if s.secret else [s.option, s.env]
+        lines.append(f"  {name}: needed by {', '.join(needing)}; give it with {' or '.join(ways)}")
+    return [*lines, ""]

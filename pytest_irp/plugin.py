@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from . import activation, hooks, terminal
+from . import activation, hooks, hygiene, options, signals, terminal
 from . import fixtures as fixtures_module
 from .fixtures import PIPELINE_KEY
 from .outcomes import MARKER, criterion_of
@@ -29,7 +29,7 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    activation.add_options(parser)
+    options.add_options(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -39,6 +39,42 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.pluginmanager.register(fixtures_module, "irp-fixtures")
     activation.refuse_xdist_early(config)
+    activation.check_given_options(config)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """Before any plugin's pytest_configure: a validation run masks what the session
+    prints (--debug, pytest-metadata, log records, warnings) from here on."""
+    try:
+        validation = activation.explicitly_configured(config) or activation.targets_criteria(config)
+    except Exception:  # a broken pyproject.toml: activation reports it in one paragraph
+        validation = True
+    if validation:
+        hygiene.start(config)
+
+
+@pytest.hookimpl(optionalhook=True, trylast=True)
+def pytest_metadata(metadata: dict[str, Any], config: pytest.Config) -> None:
+    """pytest-metadata's table, once its plugins filled it (CI variables, --metadata)."""
+    if hygiene.SESSION.redactor is not None:
+        hygiene.mask_metadata(config)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if hygiene.SESSION.redactor is not None:  # before the -v header shows the table
+        hygiene.mask_metadata(session.config)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_warning_recorded(warning_message: Any) -> None:
+    hygiene.mask_warning(warning_message)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    hygiene.stop()
+    signals.uninstall()
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
@@ -46,9 +82,13 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
         return None
     try:
         settings = activation.resolve_settings(config, [])
-    except SettingError:
-        return ["irp: settings incomplete (details after collection)"]
-    return [f"irp target: {describe(settings, TARGET_SETTINGS) or '(none set)'}"]
+    except SettingError as exc:
+        return [f"irp: bad setting: {exc}"]
+    from .console import width_of, wrap
+
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    target = describe(settings, TARGET_SETTINGS) or "(none set)"
+    return wrap(target, width_of(reporter), "irp target: ", "  ", lines=1)
 
 
 @pytest.hookimpl(trylast=True)
@@ -60,6 +100,8 @@ def pytest_collection_modifyitems(
         return
     run = activation.activate(config, frozenset(str(criterion_of(i)) for i in criteria), criteria)
     config.pluginmanager.register(run, "irp-run")
+    hygiene.start(config, run.redactor)
+    signals.install()  # SIGTERM and SIGHUP: as Ctrl-C
     config.stash[RUN_KEY] = run
     config.stash[PIPELINE_KEY] = run.pipeline
     if run.runs_nothing or config.option.collectonly:
@@ -104,6 +146,21 @@ def pytest_report_teststatus(
     return terminal.blocked_status(report)
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True, specname="pytest_terminal_summary")
+def pytest_terminal_summary_outer(
+    terminalreporter: Any, exitstatus: int, config: pytest.Config
+) -> Generator[None, None, None]:
+    """Without -v, pytest's FAILURES leave out the checks a stage decided: their cause is
+    in the problems list (pytest_irp.console)."""
+    run = current_run(config)
+    if run is None or run.runs_nothing or config.get_verbosity() > 0:
+        return (yield)
+    from .console import hide_decided
+
+    with hide_decided(terminalreporter):
+        return (yield)
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     run = current_run(config)
     if run is None or run.runs_nothing or config.option.collectonly:
@@ -115,7 +172,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Before JUnit XML and the HTML report are written: the checks that never ran."""
     run = current_run(session.config)
-    if run is None or run.runs_nothing or session.config.option.collectonly:
+    if run is None:
+        return
+    signals.stop_all()  # what still runs (the preflight's, after Ctrl-C or SIGTERM)
+    if run.runs_nothing or session.config.option.collectonly:
         return
     run.close_records(session, exitstatus)
 

@@ -75,7 +75,9 @@ BY_NAME = {p.name: p for p in PRECONDITIONS}
 @dataclass
 class Verdict:
     """The outcome of one precondition: ``ok``, or the ``cause`` and ``fix`` of its failure
-    and the ``stage`` it decides. ``notes`` are facts worth showing (versions, realm)."""
+    and the ``stage`` it decides. ``notes`` are facts worth showing (versions, realm);
+    ``value`` the facts a stage's own checks recorded before they found them unusable
+    (:class:`~pytest_irp.stage.Unusable`: the stage's criterion judges them)."""
 
     name: str
     stage: str
@@ -86,6 +88,7 @@ class Verdict:
     commands: list[dict[str, Any]] = field(default_factory=list)
     findings: list[Any] = field(default_factory=list)
     duration: float = 0.0
+    value: dict[str, Any] = field(default_factory=dict)
 
 
 class Failed(Exception):
@@ -310,22 +313,28 @@ def paragraph(verdict: Verdict, criterion: str) -> str:
     )
 
 
-def outcome_lines(verdicts: Sequence[Verdict], criteria: Mapping[str, str]) -> list[str]:
-    """The terminal's lines: one per check, then the summary."""
+def outcome_lines(
+    verdicts: Sequence[Verdict], criteria: Mapping[str, str], *, compact: bool = False
+) -> list[str]:
+    """The terminal's lines: one per check, then the summary. ``compact`` (a run without
+    -v): the failed checks only by name in the summary line, their causes once, in the
+    problems list at the end of the run."""
     lines = []
     for v in verdicts:
         if v.ok:
             lines.append(f"ok     {v.name}" + (f": {'; '.join(v.notes)}" if v.notes else ""))
-        else:
+        elif not compact:
             lines.append(
                 f"FAILED {v.name} -> stage {v.stage} ({criteria.get(v.stage, '?')}) "
                 f"decided: {v.cause}"
             )
-    failed = sum(not v.ok for v in verdicts)
-    lines.append(
-        f"{len(verdicts)} checks, {failed} failed"
-        + (f" in {max((v.duration for v in verdicts), default=0.0):.1f}s")
-    )
+    failed = [v for v in verdicts if not v.ok]
+    took = f" in {max((v.duration for v in verdicts), default=0.0):.1f}s"
+    if compact and failed:
+        names = ", ".join(f"{v.name} ({criteria.get(v.stage, '?')})" for v in failed)
+        lines.append(f"{len(verdicts)} checks, {len(failed)} FAILED{took}: {names}")
+    else:
+        lines.append(f"{len(verdicts)} checks, {len(failed)} failed{took}")
     return lines
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import json
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -31,7 +32,7 @@ from .preflight import (
 )
 from .preflight_probes import IMPORTS, PROBES
 from .settings import SettingError
-from .stage import Pipeline, StageError, StageResult, one_paragraph
+from .stage import Pipeline, StageError, StageResult, Unusable, one_paragraph
 
 # --------------------------------------------------------------------------- running
 
@@ -109,6 +110,7 @@ class Preflight:
                 exc.cause,
                 "fix what the cause names on the host (these are the "
                 f"{stage} stage's own checks, run early)",
+                value=dict(exc.value) if isinstance(exc, Unusable) else {},
             )
         except SettingError as exc:
             verdict = Verdict(pre.name, stage, False, str(exc).rstrip("."))
@@ -140,34 +142,38 @@ class Preflight:
     def decide(self) -> None:
         pipeline = self.pipeline
         criteria = {n: st.criterion for n, st in pipeline.stages.items()}
-        for line in outcome_lines(self.verdicts, criteria):
+        for line in outcome_lines(self.verdicts, criteria, compact=not pipeline.verbose):
             pipeline.progress("preflight", line)
         now = time.time()
-        failed_before = {n for n, r in pipeline.results.items() if not r.ok}  # by running
+        pipeline.preflight = list(self.verdicts)
+        # every failed precondition decides the stage it gates, also when an upstream stage
+        # already failed: the criterion whose own precondition failed FAILS with that cause
+        # (not BLOCKED by another stage), so one run names every problem the preflight found
+        failing: dict[str, list[Verdict]] = {}
         for v in self.verdicts:
-            if v.ok or v.stage in pipeline.results:
-                continue
-            if failed_before & set(pipeline.closure([v.stage])):
-                continue  # an upstream stage already failed: BLOCKED by it, as before
-            if self.may_reuse(v.stage):
+            if not v.ok and v.stage not in pipeline.results:
+                failing.setdefault(v.stage, []).append(v)
+        for stage, verdicts in failing.items():
+            if self.may_reuse(stage):
                 pipeline.progress(
                     "preflight",
-                    f"stage {v.stage} not decided: --irp-reuse may "
+                    f"stage {stage} not decided: --irp-reuse may "
                     f"take its saved result (else it fails on its own)",
                 )
                 continue
-            crit = criteria[v.stage]
-            pipeline.results[v.stage] = StageResult(
-                v.stage,
+            crit = criteria[stage]
+            pipeline.results[stage] = StageResult(
+                stage,
                 crit,
                 "failed",
-                cause=one_paragraph(stage_cause(v)),
-                root_stage=v.stage,
+                cause=one_paragraph("; ".join(stage_cause(v) for v in verdicts)),
+                root_stage=stage,
                 root_criterion=crit,
-                commands=v.commands,
-                findings=v.findings,
-                started=now - v.duration,
-                duration=v.duration,
+                value=_first_value(verdicts, pipeline),
+                commands=[c for v in verdicts for c in v.commands],
+                findings=[f for v in verdicts for f in v.findings],
+                started=now - max(v.duration for v in verdicts),
+                duration=max(v.duration for v in verdicts),
             )
 
     def may_reuse(self, stage: str) -> bool:
@@ -218,3 +224,12 @@ def run_only(pipeline: Pipeline, stages: Sequence[str], write: Callable[[str], A
             write(redact(text))
             write("")
     return len(failures)
+
+
+def _first_value(verdicts: list[Verdict], pipeline: Pipeline) -> Any:
+    """The facts a failed precondition collected (the prebuild's), masked, for the checks
+    of its own criterion to judge; None when no verdict collected any."""
+    for v in verdicts:
+        if v.value is not None:
+            return json.loads(pipeline.redactor.redact(json.dumps(v.value, default=str)))
+    return None

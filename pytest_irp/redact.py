@@ -21,8 +21,14 @@ What is masked (docs/threat-model.md has the reasoning):
 - the password of any URL (``scheme://user:password@host``), registered or not;
 - the value of an ``IHP_SESSION_SECRET=...`` line (a key IHP generated and printed).
 
+- a secret's hex, base32, upper- and lower-case, Go-escaped and shell-quoted forms, and
+  a short one broken by one line break (:func:`other_forms`, :func:`split_forms`).
+
 Secrets shorter than 4 characters are never registered (masking "1" everywhere would
-destroy every output); configured secrets must have at least 8 (settings refuses less).
+destroy every output); configured secrets must have at least 8 (settings refuses less);
+values met by their variable's name need 8 and must not be numbers (:func:`env_secret`:
+``KEY_SIZE=9999`` would turn ``99999999`` into a mask). Output is parsed raw and masked
+where it is shown: masking never feeds a parser.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import base64
 import html
 import json
 import re
+import shlex
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -39,6 +46,11 @@ from urllib.parse import quote, quote_plus, unquote
 MASK = "***"
 FRAGMENT = 10  # runs this long of a secret of at least twice this length are masked
 MIN_LEN = 4  # shorter values would mask innocent text everywhere
+# a value found in the environment (by its variable's name, or as a URL's password) is
+# registered only from this length on, and only when it is not a number: KEY_SIZE=9999
+# must not turn disk_free_kb=99999999 into a mask (docs/threat-model.md, promise 22)
+ENV_MIN_LEN = 8
+_NUMBER = re.compile(r"[\d\s.,:+-]*")
 _BLOCK = FRAGMENT // 2  # the aligned pieces of a text looked up (see _mask_runs)
 _CHUNKS = re.compile(f".{{{_BLOCK}}}", re.DOTALL)
 
@@ -102,6 +114,22 @@ def url_passwords(text: str) -> list[tuple[str, str]]:
         (unquote(m.group("user")), unquote(m.group("password")))
         for m in _URL_USERINFO.finditer(text)
     ]
+
+
+def secret_name(name: str) -> bool:
+    """Whether a variable (or metadata key) named ``name`` holds a secret by its name."""
+    return bool(_SECRET_NAME.search(name)) and not _REFERENCE_NAME.search(name)
+
+
+def env_secret(value: str) -> bool:
+    """Whether a value met by its name (not configured as a secret) is registered: at
+    least ENV_MIN_LEN characters, not a flag word, not a number (``KEY_SIZE=9999``)."""
+    text = value.strip()
+    return (
+        len(text) >= ENV_MIN_LEN
+        and text.lower() not in _NOT_SECRETS
+        and not _NUMBER.fullmatch(text)
+    )
 
 
 def mask_userinfo(text: str) -> str:
@@ -188,6 +216,42 @@ def base64_forms(data: bytes) -> set[str]:
     return {f for f in forms if len(f) >= MIN_LEN}
 
 
+_SHELL_SPECIAL = re.compile(r"""([\\'"$`!&|;<>(){}\[\]*?#~ \t])""")
+
+
+def other_forms(value: str) -> set[str]:
+    """Forms tools print a value in besides escaping (docs/threat-model.md, issue 20):
+    hex of its UTF-8 (``xxd``, ``%x``; lower and upper case), base32 (padded or not),
+    upper and lower case, Go's JSON (``<>&`` as ``\\u003c``, ``\\u003e``, ``\\u0026``),
+    shell-quoted (``shlex.quote``, inside double quotes, backslash-escaped as bash's
+    ``printf %q`` does)."""
+    data = value.encode()
+    b32 = base64.b32encode(data).decode()
+    go = json.dumps(value, ensure_ascii=False)[1:-1]
+    go = go.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    forms = {
+        data.hex(),
+        data.hex().upper(),
+        b32,
+        b32.rstrip("="),
+        value.upper(),
+        value.lower(),
+        go,
+        shlex.quote(value),
+        re.sub(r'([\\"$`])', r"\\\1", value),
+        _SHELL_SPECIAL.sub(r"\\\1", value),
+    }
+    return forms - {value}
+
+
+def split_forms(value: str) -> set[str]:
+    """A short secret (under 2 * FRAGMENT characters, so not masked in runs) broken by one
+    line break anywhere (a wrapped line, a terminal's width)."""
+    if len(value) >= 2 * FRAGMENT:
+        return set()
+    return {value[:i] + sep + value[i:] for i in range(1, len(value)) for sep in ("\n", "\r\n")}
+
+
 # --------------------------------------------------------------------------- matching
 
 
@@ -247,6 +311,7 @@ class Redactor:
             self.add_basic_auth(user, password)
         escaped = escaped_forms(value)
         forms = escaped | url_forms(value) | base64_forms(value.encode())
+        forms |= other_forms(value) | split_forms(value)
         long_forms = (
             set()
             if passwords or len(value) < 2 * FRAGMENT
@@ -266,17 +331,16 @@ class Redactor:
             self._register(base64_forms(f"{user}:{value}".encode()), set())
 
     def add_from_environ(self, environ: Mapping[str, str]) -> None:
-        """Values of variables named like secrets, and passwords of URLs in any value."""
+        """Values of variables named like secrets, and passwords of URLs in any value;
+        only those that can be secrets (:func:`env_secret`)."""
         for name, value in environ.items():
-            if (
-                _SECRET_NAME.search(name)
-                and not _REFERENCE_NAME.search(name)
-                and value.strip().lower() not in _NOT_SECRETS
-            ):
-                self.add(value)
+            if secret_name(name):
+                if env_secret(value):
+                    self.add(value)
             elif "://" in value:
                 for user, password in url_passwords(value):
-                    self.add_basic_auth(user, password)
+                    if env_secret(password):
+                        self.add_basic_auth(user, password)
 
     def _register(self, forms: set[str], long_forms: set[str]) -> None:
         forms = {f for f in forms if len(f) >= MIN_LEN}

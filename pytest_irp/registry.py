@@ -126,6 +126,7 @@ class RegistryClient:
         self.plain_http = plain_http
         self.session = requests.Session()
         self.session.trust_env = False  # never through a proxy: the registry is the target
+        self.foreign_links: list[str] = []  # tags/list pages elsewhere, not followed
 
     def get(self, url: str, **kw: Any) -> Any:
         import requests
@@ -190,6 +191,11 @@ class RegistryClient:
                 break
             tags += page
             url = next_page(self.base, response.headers.get("Link", ""))
+            if url is not None and origin(url) != origin(self.base):
+                # the token goes only to the registry it was issued by: another scheme,
+                # host or port is a finding (see foreign_links), never a request
+                self.foreign_links.append(url)
+                break
         return tags
 
     def version(self) -> str | None:
@@ -264,6 +270,17 @@ class RegistryClient:
         if response.status_code == 404:
             return None
         return response.headers.get("Docker-Content-Digest")
+
+
+def origin(url: str) -> tuple[str, str, int]:
+    """scheme, host and port of ``url`` (the port by the scheme when none is given)."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or ""), port or (443 if scheme == "https" else 80)
 
 
 def next_page(base: str, link: str) -> str | None:

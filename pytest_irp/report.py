@@ -95,11 +95,16 @@ def summary_json(
     records: list[CheckRecord],
     results: Mapping[str, StageResult],
     exit_code: int | None,
+    problems: list[dict[str, Any]] | None = None,
+    times: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "run_id": run_id,
         "target": settings_line,
         "exit_code": exit_code,
+        **(times or {}),
+        # every independent problem, once, in pipeline order, with its next step
+        "problems": problems or [],
         "criteria": {
             row["task"]: {k: row[k] for k in ("check", "status", "duration", "cause", "checks")}
             for row in rows

@@ -3,6 +3,7 @@ report says otherwise), the checks a selection left out, and the end of the run.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, cast
 
@@ -51,6 +52,8 @@ class IrpRun:
         self.blocked_lines: list[str] = []
         self.html_path: Path | None = None
         self.own_html = False
+        self.started = time.time()  # the report's start time (the stages start after it)
+        self.pipeline_log_state = ""  # T11's log entry: "committed", "written, not committed"
 
     # registered as a plugin for the run: these are hooks
 
@@ -114,13 +117,25 @@ class IrpRun:
         return criteria_table(self.records.values(), CRITERIA)
 
     def record_pipeline_log(self, exitstatus: int) -> None:
-        """A green run with ``pipeline_log`` set appends its entry to PIPELINE_LOG.md."""
+        """A green run with ``pipeline_log`` set appends its entry to PIPELINE_LOG.md (and
+        with ``pipeline_log_commit`` commits that one file); the state of the row of this
+        SHA (committed or not) is kept for the table, the report and summary.json."""
         live = self.pipeline.results.get("live")
-        if self.settings["pipeline_log"] and exitstatus == 0 and live is not None and live.ok:
-            from .pipeline_log import append_pipeline_log
+        if live is None or not live.ok:
+            return
+        from . import pipeline_log as plog
 
+        facts, local = self.pipeline.facts, self.pipeline.runner("local")
+        if self.settings["pipeline_log"] and exitstatus == 0:
             value = cast(LiveApp, live.value)
-            value["pipeline_log"] = append_pipeline_log(self.settings, self.pipeline.facts)
+            value["pipeline_log"] = plog.append_pipeline_log(self.settings, facts)
+            if self.settings["pipeline_log_commit"]:
+                try:
+                    plog.commit_pipeline_log(local, facts.app_repo, facts.sha())
+                except RuntimeError as exc:
+                    self.pipeline_log_state = f"not committed: {exc}"
+                    return
+        self.pipeline_log_state = plog.committed_state(local, facts.app_repo, facts.sha())
 
 
 def current_run(config: pytest.Config) -> IrpRun | None:
@@ -153,7 +168,10 @@ def stop_reason(session: pytest.Session, exitstatus: int) -> str:
     if session.shouldstop:
         return str(session.shouldstop)  # --sw, or a plugin that stopped the session
     if int(exitstatus) == int(pytest.ExitCode.INTERRUPTED):
-        return "the session was interrupted: Ctrl-C or KeyboardInterrupt"
+        from .signals import received
+
+        how = f"{received()} received" if received() else "Ctrl-C or KeyboardInterrupt"
+        return f"the session was interrupted: {how}"
     return f"the session ended early, pytest exit status {int(exitstatus)}"
 
 

@@ -1,7 +1,9 @@
 """Command runners: this machine, and a host over SSH.
 
 A runner takes an argument list (never a shell string), a timeout and optional stdin,
-and returns a :class:`CommandResult` whose output has already been redacted. The SSH
+and returns a :class:`CommandResult`: its argv is redacted, its output is not (stages
+parse it as the command printed it; every output of the run masks it: records, logs,
+causes, values, reports). The SSH
 runner quotes the argument list for the remote shell and shares one connection per host
 (ControlMaster), so a stage of many small commands costs one handshake.
 """
@@ -41,9 +43,18 @@ FATAL_SSH_ERRORS = (
 )
 
 
+# children running now, in any thread; STOPPING: the run's threads (irp-*) start no child
+# (signals.stop_all sets it at the end of a session)
+LIVE: set[subprocess.Popen[str]] = set()
+LIVE_LOCK = threading.Lock()
+STOPPING = threading.Event()
+
+
 @dataclass(frozen=True)
 class CommandResult:
-    """What one command did. ``argv`` and outputs are redacted."""
+    """What one command did. ``argv`` is redacted; ``stdout`` and ``stderr`` are raw, for
+    parsing: whatever shows them (a cause, a record, a log) passes them through the
+    redactor, as every output of the run does."""
 
     host: str
     argv: tuple[str, ...]
@@ -305,26 +316,28 @@ def _run_process(
     is stopped (timeout, KeyboardInterrupt, SystemExit), its process group is stopped and
     ``on_abort`` runs before the outputs are collected."""
     started = time.monotonic()
-    try:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            text=True,
-            errors="replace",
-            start_new_session=True,
-        )
-    except FileNotFoundError:
-        return CommandResult(
-            host,
-            tuple(redactor.redact_argv(shown)),
-            127,
-            "",
-            f"{argv[0]}: command not found on this machine",
-            0.0,
-        )
+    not_started: tuple[int, str] | None = None
+    with LIVE_LOCK:  # started and registered at once: signals.stop_all sees every child
+        if STOPPING.is_set() and threading.current_thread().name.startswith("irp-"):
+            not_started = (-15, "not started: the run is ending")
+        else:
+            try:
+                proc = subprocess.Popen(
+                    argv,
+                    stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    env=env,
+                    text=True,
+                    errors="replace",
+                    start_new_session=True,
+                )
+                LIVE.add(proc)
+            except FileNotFoundError:
+                not_started = (127, f"{argv[0]}: command not found on this machine")
+    if not_started is not None:
+        rc, why = not_started
+        return CommandResult(host, tuple(redactor.redact_argv(shown)), rc, "", why, 0.0)
     out_chunks: list[str] = []
     err_chunks: list[str] = []
 
@@ -332,7 +345,7 @@ def _run_process(
         for line in stream:  # type: ignore[attr-defined]
             sink.append(line)
             if callback is not None:
-                callback(redactor.redact(line.rstrip("\n")))
+                callback(line.rstrip("\n"))  # raw: the caller parses; its outputs mask
 
     threads = [
         threading.Thread(target=pump, args=(proc.stdout, out_chunks, on_line), daemon=True),
@@ -358,6 +371,8 @@ def _run_process(
         # also on KeyboardInterrupt/SystemExit: the child runs in its own session (the
         # terminal's Ctrl-C does not reach it), so nothing of its group may outlive us
         stop_group(proc)
+        with LIVE_LOCK:
+            LIVE.discard(proc)
         if not finished and on_abort is not None:
             on_abort()
         for t in threads:
@@ -375,8 +390,8 @@ def _run_process(
         host=host,
         argv=tuple(redactor.redact_argv(shown)),
         rc=proc.returncode if proc.returncode is not None else -9,
-        stdout=redactor.redact("".join(out_chunks)),
-        stderr=redactor.redact("".join(err_chunks)),
+        stdout="".join(out_chunks),
+        stderr="".join(err_chunks),
         duration=time.monotonic() - started,
         timed_out=timed_out,
     )

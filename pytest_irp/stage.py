@@ -44,6 +44,17 @@ class StageError(Exception):
         self.details = details
 
 
+class Unusable(StageError):
+    """The stage recorded its facts, but what it made cannot be used by the stages that
+    need it (a checkout at another SHA, a push the registry does not list): the result is
+    ``failed`` with ``value`` (the facts), so those stages are BLOCKED while the checks of
+    the stage's own criterion get the facts and each judges them (:func:`outcomes.require`)."""
+
+    def __init__(self, value: Mapping[str, Any], cause: str, *, details: str = "") -> None:
+        super().__init__(cause, details=details)
+        self.value = value
+
+
 @dataclass(frozen=True)
 class Finding:
     """Something the user should know even when the check passes (with its fix)."""
@@ -88,6 +99,11 @@ class StageResult:
     def ok(self) -> bool:
         return self.status == "ok"
 
+    @property
+    def unusable(self) -> bool:
+        """Failed with its facts recorded (:class:`Unusable`): its criterion's checks judge."""
+        return self.status == "failed" and bool(self.value)
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["findings"] = [asdict(f) for f in self.findings]
@@ -122,6 +138,8 @@ class StageContext:
     log_dir: Path
     progress: Progress
     deadline: float
+    # a stage's result if it already ran, never running it (what a run proved so far)
+    known: Callable[[str], StageResult | None] = lambda _name: None
     commands: list[dict[str, Any]] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     logs: dict[str, str] = field(default_factory=dict)
@@ -165,8 +183,8 @@ class StageContext:
                 "rc": result.rc,
                 "duration": round(result.duration, 3),
                 "timed_out": result.timed_out,
-                "stdout": _excerpt(result.stdout),
-                "stderr": _excerpt(result.stderr),
+                "stdout": _excerpt(self.redactor.redact(result.stdout)),
+                "stderr": _excerpt(self.redactor.redact(result.stderr)),
             }
         )
 
@@ -190,6 +208,16 @@ class StageContext:
         write_atomic(path, self.redactor.redact(text))
         self.logs[name] = str(path)
         return path
+
+
+def _masked(data: Any, redactor: Redactor) -> Any:
+    if isinstance(data, str):
+        return redactor.redact(data)
+    if isinstance(data, list):
+        return [_masked(item, redactor) for item in data]
+    if isinstance(data, dict):
+        return {redactor.redact(k): _masked(v, redactor) for k, v in data.items()}
+    return data
 
 
 def _excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
@@ -259,6 +287,8 @@ class Pipeline:
         # called before a stage's first request (the preflight waits there; see
         # pytest_irp.preflight_run); it may decide the stage by putting a result in results
         self.gate: Callable[[str], None] | None = None
+        self.preflight: list[Any] = []  # the preflight's verdicts, every one (problems.py)
+        self.verbose = False  # -v: progress lines in full (else one line each, causes at the end)
         self.facts = Facts(settings, self.runner("local"))
         unknown = self.force - set(self.stages)
         if unknown:
@@ -323,6 +353,7 @@ class Pipeline:
             log_dir=self.log_dir,
             progress=self.progress,
             deadline=deadline,
+            known=self.results.get,
         )
 
     def plan(self, name: str) -> list[Step]:
@@ -378,7 +409,10 @@ class Pipeline:
         except StageError as exc:
             if exc.log:
                 ctx.save_log("failure", exc.log)
-            return self._failed(stage, ctx, exc.cause, started, exc.details)
+            failed = self._failed(stage, ctx, exc.cause, started, exc.details)
+            if isinstance(exc, Unusable):
+                failed.value = self._clean(exc.value)
+            return failed
         except SettingError as exc:
             return self._failed(stage, ctx, str(exc), started)
         except Exception as exc:  # a bug or an unexpected environment: never raise
@@ -426,8 +460,9 @@ class Pipeline:
         )
 
     def _clean(self, value: Mapping[str, Any]) -> dict[str, Any]:
-        text = json.dumps(value, default=str)
-        return dict(json.loads(self.redactor.redact(text)))
+        """The value with every text in it masked; numbers and structure kept (masking
+        its JSON text could cut a number or an escape)."""
+        return dict(_masked(json.loads(json.dumps(value, default=str)), self.redactor))
 
     def _saved(self, stage: Stage, key: str) -> StageResult | None:
         if not (self.reuse and key and self.cache is not None) or stage.name in self.force:

@@ -8,15 +8,7 @@ from typing import Any, cast
 
 import pytest
 
-from .outcomes import (
-    STATUS_BLOCKED,
-    STATUS_FAIL,
-    STATUS_NOT_RUN,
-    STATUS_PASS,
-    STATUS_SKIPPED,
-    Blocked,
-    CriterionFailed,
-)
+from .outcomes import Blocked, CriterionFailed
 from .redact import SESSION_SECRET_NAME, Redactor
 from .report import ok_value
 from .run import IrpRun, deselected_checks
@@ -33,6 +25,7 @@ def mark_outcome(report: pytest.TestReport, call: pytest.CallInfo[None]) -> None
         report.outcome = "failed"
         report.when = "call"
         report.longrepr = message
+        report.irp_decided = message  # type: ignore[attr-defined]
         if isinstance(excinfo.value, Blocked):
             report.irp_blocked = message  # type: ignore[attr-defined]
 
@@ -93,53 +86,68 @@ def blocked_status(
     return None
 
 
-_COLORS: dict[str, dict[str, bool]] = {
-    STATUS_PASS: {"green": True},
-    STATUS_FAIL: {"red": True},
-    STATUS_BLOCKED: {"yellow": True},
-    STATUS_NOT_RUN: {"yellow": True},
-    STATUS_SKIPPED: {},
-}
-
-
 def write_summary(tr: Any, run: IrpRun) -> None:
-    """BLOCKED lines, the exit-criteria table, NOT RUN, findings and where the report is."""
-    from .html.text import plain_cause
+    """The problems to fix, the exit-criteria table pointing at them, NOT RUN, findings
+    and where the report is (:mod:`pytest_irp.console`)."""
+    from . import console
     from .htmlreport import is_full
+    from .pipeline import CRITERIA
+    from .problems import of_run
 
-    if run.blocked_lines:
+    redact = run.redactor.redact
+    width = console.width_of(tr)
+    verbose = tr.config.get_verbosity() > 0
+    problems = of_run(run.records.values(), run.pipeline, list(CRITERIA))
+    if problems:
+        tr.write_sep(
+            "=",
+            f"{len(problems)} problem{'s' if len(problems) > 1 else ''} to fix, in pipeline order",
+            red=True,
+        )
+        for line in console.problem_lines(problems, width):
+            tr.write_line(redact(line))
+    if verbose and run.blocked_lines:
         tr.write_sep("=", "BLOCKED (not proven)", yellow=True)
         for line in run.blocked_lines:
-            tr.write_line(run.redactor.redact(line))
+            tr.write_line(redact(line))
     tr.write_sep("=", "exit criteria")
     for row in run.rows():
-        color = _COLORS.get(row["status"], {"yellow": True})
-        cause = (
-            f"  ({plain_cause(row['cause'])[:200]})"
-            if row["cause"] and row["status"] != STATUS_PASS
-            else ""
+        tr.write_line(
+            redact(console.criterion_line(row, problems, width, _note(run, row["task"]))),
+            **console.color(row["status"]),
         )
-        tr.write_line(f"{row['task']:4} {row['status']:8} {row['check']}{cause}", **color)
     missing = run.not_run()
     if missing:
         tr.write_line(
-            f"{len(missing)} selected check(s) NOT RUN (not proven): "
-            f"{missing[0].cause.removeprefix('not run: ')}",
+            console.fit(
+                f"{len(missing)} selected check(s) NOT RUN (not proven): "
+                f"{missing[0].cause.removeprefix('not run: ')}",
+                width,
+            ),
             yellow=True,
             bold=True,
         )
         tr.stats.setdefault("not run", []).extend(_NotRun(r.nodeid) for r in missing)
         getattr(tr, "_set_main_color", lambda: None)()  # the final line: never green
-    for result in run.pipeline.results.values():
-        for f in result.findings:
-            if f.severity != "info":
-                tr.write_line(f"finding [{f.severity}] {f.title}: {f.fix or f.detail}", yellow=True)
+    for line in console.finding_lines(run.pipeline.results, width, 3 if verbose else 1):
+        tr.write_line(redact(line), yellow=True)
     live = cast(LiveApp, ok_value(run.pipeline.results, "live"))
-    if live.get("pipeline_log"):
-        tr.write_line(f"PIPELINE_LOG.md: {live.get('pipeline_log')} (commit it with the app)")
-    tr.write_line(f"irp report: {run.html_path}; summary: {run.report_dir / 'summary.json'}")
+    if live.get("pipeline_log") or run.pipeline_log_state:
+        state = run.pipeline_log_state or "written"
+        advice = "" if state == "committed" else " (commit it with the app, or pipeline_log_commit)"
+        tr.write_line(console.fit(f"T11 log entry (PIPELINE_LOG.md): {state}{advice}", width))
+    tr.write_line(f"irp report: {run.html_path} (summary.json and summary.md beside it)")
     if not is_full(run, deselected_checks(run.config)):
         tr.write_line("irp: partial run: latest.html still shows the last full run")
+    if console.asked_for_short_summary(tr.config):
+        console.show_decided(tr)
+
+
+def _note(run: IrpRun, task: str) -> str:
+    """T11's row says whether the PIPELINE_LOG.md row of this SHA is committed."""
+    if task == "T11" and run.pipeline_log_state:
+        return f"log entry {run.pipeline_log_state}"
+    return ""
 
 
 @dataclasses.dataclass(frozen=True)

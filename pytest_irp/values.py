@@ -209,14 +209,27 @@ class LiveApp(TypedDict):
 
 
 class CiWorkflow(TypedDict):
-    """The Gitea Actions workflow and its latest runs."""
+    """The Gitea Actions workflows, what the run proved that they depend on, and the run of
+    the SHA under test."""
 
-    workflows: Annotated[list[str], "the workflow files' names"]
-    workflow_texts: Annotated[dict[str, str], "file name -> its text"]
+    workflows: Annotated[list[str], "the workflow files (paths in the repository)"]
+    workflow_texts: Annotated[dict[str, str], "path -> its text"]
     workflow_source: Annotated[str, "where they were read (Gitea's API or the app repo)"]
     runner_label: Annotated[str, "setting runner_label"]
     ci_branch: Annotated[str, "setting ci_branch"]
+    sha: Annotated[str, "the SHA under test ('' when it cannot be resolved)"]
+    audit_facts: Annotated[
+        dict[str, Any],
+        "what the workflow audit judges against: flake outputs (T01), token realm (T07), "
+        "build time (T06), env Secret (T10), Gitea's runners, settings",
+    ]
     latest_runs: Annotated[
         dict[str, Any] | None, "Gitea's Actions runs (None: Gitea's API not asked)"
     ]
-    problems: Annotated[list[str], "what the CI judge found wrong (empty: none)"]
+    jobs: Annotated[dict[str, Any] | None, "the jobs of the failed run of the SHA (None: not read)"]
+    job_logs: Annotated[
+        dict[str, list[str]], "job id -> the last lines of the failed job's log (masked)"
+    ]
+    api_notes: Annotated[list[str], "what Gitea's API could not give, and why (its version)"]
+    gitea_version: Annotated[str, "Gitea's version ('' when the API was not asked)"]
+    problems: Annotated[list[str], "what the CI judges found wrong (empty: none)"]

@@ -155,8 +155,10 @@ def _wrong_liveness_path(root: Path) -> None:
 def _workplan_literal(root: Path) -> None:
     # The workplan's own snippets: routes with `pathPrefix` (no such function in IHP) and a
     # spec importing IHP.HSpec (IHP's module is IHP.Hspec) with hspec-wai's get.
+    # The workplan wires its spec into Test/Main.hs (no Test/Integration.hs).
     shutil.copytree(variants_dir() / "workplan-literal", root, dirs_exist_ok=True)
     (root / SPEC).unlink()
+    (root / "Test/Integration.hs").unlink()
 
 
 VARIANTS: Final[Mapping[str, Callable[[Path], None] | None]] = {

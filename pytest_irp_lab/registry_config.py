@@ -128,7 +128,10 @@ class GiteaSpec:
 
 def app_ini(spec: GiteaSpec) -> str:
     """Gitea's app.ini: SQLite, packages and Actions on, no SSH, no registration, realm from
-    ROOT_URL (``PUBLIC_URL_DETECTION = legacy``). Holds secrets: write it 0600."""
+    ROOT_URL (``PUBLIC_URL_DETECTION = legacy``). Actions: ``DEFAULT_ACTIONS_URL = github``
+    (Gitea's default, written out: a runner would clone ``uses: actions/checkout@v3`` from
+    github.com, which the offline lab cannot reach; T12's audit names it). Holds secrets:
+    write it 0600."""
     work = spec.work_dir
     return f"""; written by pytest_irp_lab.registry; rewritten on a realm-mode change
 APP_NAME = irp lab Gitea
@@ -174,6 +177,7 @@ ENABLED = true
 
 [actions]
 ENABLED = true
+DEFAULT_ACTIONS_URL = github
 
 [mailer]
 ENABLED = false

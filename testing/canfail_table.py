@@ -6,6 +6,9 @@ Read by :mod:`test_every_check_can_fail`. A fact set is a function of an :class:
 written as a stage records them (the values of :mod:`pytest_irp.values`, made by the stages
 of :mod:`pytest_irp.stages`), or, for
 the app-code checks, as an app repository (the lab's app, and one with a file missing).
+The checks whose stage also holds what needs it on the same predicate (T06's source,
+prebuild and build, T07's tag and digest, T08's key notes) fail on real stage output too:
+:mod:`test_checks_on_stage_facts`.
 """
 
 from __future__ import annotations
@@ -173,7 +176,16 @@ SOURCE = {
         "method": "git",
     }
 }
-PREBUILD = {"prebuild_facts": {"nix": "nix (Nix) 2.24.9"}}
+PREBUILD = {
+    "prebuild_facts": {
+        "nix": "nix (Nix) 2.24.9",
+        "disk_free_kb": "99999999",
+        "mem_available_kb": "9999999",
+        "cpus": "2",
+    },
+    "source_checkout": SOURCE["source_checkout"],
+    "irp_settings": {"libhsghc_size": 289295782, "min_free_disk_mb": 2048, "min_free_mem_mb": 512},
+}
 BUILT = {
     "built_image": {
         "out_path": OUT,
@@ -311,30 +323,46 @@ class _Request:
         return self.values[name]
 
 
-WORKFLOW = (REPO / "lab" / "app" / ".gitea" / "workflows" / "build-and-deploy.yml").read_text(
+WORKFLOW = (REPO / "testing" / "data" / "gitea-actions" / "good-workflow.yml").read_text(
     encoding="utf-8"
 )
+WORKPLAN_WORKFLOW = (
+    REPO / "lab" / "app" / ".gitea" / "workflows" / "build-and-deploy.yml"
+).read_text(encoding="utf-8")
+CI_SHA = "6bbfd7430b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e"
 RUNS = {
     "workflow_runs": [
         {
             "id": 7,
             "run_number": 7,
+            "head_sha": CI_SHA,
             "head_branch": "main",
             "status": "completed",
             "conclusion": "success",
-            "created_at": "2026-12-01T10:00:00Z",
+            "started_at": "2026-12-01T10:00:00Z",
         }
     ]
 }
 
 
-def _ci(texts: dict[str, str] | None = None, latest: dict[str, Any] | None = RUNS) -> Facts:
+def _ci(
+    texts: dict[str, str] | None = None,
+    latest: dict[str, Any] | None = RUNS,
+    sha: str = CI_SHA,
+) -> Facts:
     value = {
-        "workflow_texts": {"build-and-deploy.yml": WORKFLOW} if texts is None else texts,
+        "workflow_texts": {".gitea/workflows/build-and-deploy.yml": WORKFLOW}
+        if texts is None
+        else texts,
         "runner_label": "haskelseed",
         "latest_runs": latest,
         "ci_branch": "main",
         "workflow_source": "Gitea http://127.0.0.1:3000 (coulomb/ihp-railiance-probe)",
+        "sha": sha,
+        "audit_facts": {"flake_outputs": ["optimized-docker-image"], "runner_label": "haskelseed"},
+        "jobs": None,
+        "job_logs": {},
+        "api_notes": [],
     }
     return lambda _env: {"irp_settings": SETTINGS, "request": _Request({"ci_workflow": value})}
 
@@ -342,6 +370,12 @@ def _ci(texts: dict[str, str] | None = None, latest: dict[str, Any] | None = RUN
 def _failed_run() -> dict[str, Any]:
     runs = copy.deepcopy(RUNS)
     runs["workflow_runs"][0]["conclusion"] = "failure"
+    return runs
+
+
+def _queued_run() -> dict[str, Any]:
+    runs = copy.deepcopy(RUNS)
+    runs["workflow_runs"][0].update(status="queued", conclusion="")
     return runs
 
 
@@ -405,7 +439,12 @@ CASES: dict[str, Case] = {
     ),
     "test_T06_prebuild_checklist": Case(
         _same(PREBUILD),
-        (_with(PREBUILD, prebuild_facts={"nix": ""}), lambda _env: {"prebuild_facts": {}}),
+        (
+            _with(PREBUILD, prebuild_facts={"nix": ""}),
+            lambda env: {**_same(PREBUILD)(env), "prebuild_facts": {}},
+            _with(PREBUILD, prebuild_facts={"disk_free_kb": "1024"}),
+            _with(PREBUILD, prebuild_facts={"lock_alive": "1", "lock_sha": "fedcba9876"}),
+        ),
     ),
     "test_T06_nix_build_succeeds": Case(
         _same(BUILT),
@@ -561,13 +600,16 @@ CASES: dict[str, Case] = {
     "test_T12_workflow_builds_pushes_deploys": Case(
         _ci(),
         (
-            _ci(texts={}),
-            _ci(
-                texts={"ci.yml": WORKFLOW.replace("runs-on: haskelseed", "runs-on: ubuntu-latest")}
-            ),
-            _ci(texts={"ci.yml": WORKFLOW.replace("skopeo copy", "echo")}),
             _ci(latest=_failed_run()),
+            _ci(latest=_queued_run()),
             _ci(latest={"workflow_runs": []}),
+            _ci(latest=None),
+            _ci(sha="0" * 40),  # the green run is another SHA's
+            _ci(texts={}, latest=_failed_run()),
+            _ci(
+                texts={".gitea/workflows/build-and-deploy.yml": WORKPLAN_WORKFLOW},
+                latest=_failed_run(),
+            ),
         ),
     ),
 }

@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 
-pytest_plugins = ["pytester"]
+# hypothesis's pytest plugin by its module name: the rootdir's addopts block its entry point
+# (-p no:hypothesispytest) so that criteria runs do not pay for importing hypothesis
+pytest_plugins = ["pytester", "_hypothesis_pytestplugin"]
 
 REPO = Path(__file__).resolve().parent.parent
 TESTING = Path(__file__).resolve().parent

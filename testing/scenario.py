@@ -64,6 +64,16 @@ INSPECT = (
 )
 
 
+PUSHED_DIGEST = "sha256:" + "ab" * 32
+
+
+def _pushed(sc: dict[str, Any]) -> str:
+    """What push.sh prints after a push: skopeo's digestfile and `skopeo inspect`."""
+    image = f"{_hostport(sc)}/coulomb/ihp-railiance-probe"
+    inspect = {"Name": image, "Digest": PUSHED_DIGEST, "RepoTags": ["latest", sc["sha"][:7]]}
+    return f"@@digest {PUSHED_DIGEST}\n@@inspect-begin\n{json.dumps(inspect)}\n@@inspect-end\n"
+
+
 def _template(sc: dict[str, Any]) -> str:
     image = f"{_hostport(sc)}/coulomb/ihp-railiance-probe:{sc['sha'][:7]}"
     path = "/wrong" if sc.get("liveness_wrong") else "/healthz"
@@ -119,7 +129,14 @@ def _interrupt(argv: Sequence[str], stdin: str | None) -> tuple[int, str, str]:
     raise KeyboardInterrupt  # what Ctrl-C raises in the main thread while a command runs
 
 
+SSH_REFUSED = "ssh: connect to host 127.0.0.1 port 1: Connection refused\n"
+
+
 def rules_for(host: str, sc: dict[str, Any]) -> list[Rule]:
+    if host in sc.get("hosts_down", ()):  # an ssh_config pointing at 127.0.0.1 port 1
+        return [(lambda argv: True, reply(255, "", SSH_REFUSED))]
+    if host in sc.get("unknown_hosts", ()):  # an alias neither ssh_config nor DNS knows
+        return [(lambda argv: True, reply(255, "", SSH_UNKNOWN.format(host=host)))]
     if sc.get("interrupt"):  # {"interrupt": "build"}: Ctrl-C while that script runs
         return [(script_is(*str(sc["interrupt"]).split()), _interrupt), *_rules_for(host, sc)]
     return _rules_for(host, sc)
@@ -199,14 +216,14 @@ def _stage_rules(host: str, sc: dict[str, Any]) -> list[Rule]:
                 lambda argv, stdin: (
                     (255, "", sc["source_fail"])
                     if sc.get("source_fail")
-                    else (0, f"{argv[5]}\n", "")
+                    else (0, f"{sc.get('source_head', argv[5])}\n", "")
                 ),
             ),
             (
                 script_is("prebuild"),
                 reply(
                     0,
-                    "nix=nix (Nix) 2.8.0\ndisk_free_kb=99999999\n"
+                    f"nix={sc.get('nix_version', 'nix (Nix) 2.8.0')}\ndisk_free_kb=99999999\n"
                     f"mem_available_kb=9999999\ncpus=2\n{secret}\n",
                 ),
             ),
@@ -217,7 +234,8 @@ def _stage_rules(host: str, sc: dict[str, Any]) -> list[Rule]:
                     float(sc.get("build_seconds", 0)), lambda argv, stdin: (0, _build_log(sc), "")
                 ),
             ),
-            (script_is("build", "inspect"), reply(0, INSPECT)),
+            (script_is("build", "inspect"), reply(0, INSPECT.replace(OUT, sc.get("out", OUT)))),
+            (script_is("push"), reply(0, _pushed(sc))),
             (contains("--no-build"), reply(sc.get("flake_rc", 0), "all checks passed\n")),
             (
                 contains("show", "--json"),
@@ -225,8 +243,17 @@ def _stage_rules(host: str, sc: dict[str, Any]) -> list[Rule]:
             ),
             (contains("eval", "--json"), reply(1, "", "error: flake has no attribute irp")),
             (
-                contains("flake", "check"),
-                reply(0, "ProbeController\n  GET /probes returns 200\n\n1 example, 0 failures\n"),
+                lambda argv: (
+                    "check" in argv or ("build" in argv and any(".#checks." in a for a in argv))
+                ),
+                reply(
+                    sc.get("spec_rc", 0),
+                    sc.get(
+                        "spec_out",
+                        "ProbeController\n  GET /probes returns 200\n\n1 example, 0 failures\n",
+                    ),
+                    sc.get("spec_err", ""),
+                ),
             ),
         ]
     if host == "railiance01":

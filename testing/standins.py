@@ -54,6 +54,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.requests.append(("GET", self.path))
         self.server.stand_in.get(self)
 
+    def do_HEAD(self) -> None:
+        self.server.requests.append(("HEAD", self.path))
+        self.server.stand_in.head(self)
+
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length) or b"{}")
@@ -109,8 +113,41 @@ class RegistryStandIn:
             return
         h._send(404)
 
+    def head(self, h: _Handler) -> None:
+        h._send(404)
+
     def post(self, h: _Handler, body: Any) -> None:
         h._send(404)
+
+
+class PushRegistryStandIn(RegistryStandIn):
+    """A Gitea after a push of ``repository`` (OWNER/NAME): its tags/list lists ``tags``,
+    ``HEAD`` of a manifest answers ``served`` (tag -> Docker-Content-Digest; 404 for a tag
+    not in it), ``/api/v1/version`` a Gitea version and the packages API ``tags`` as the
+    package's versions."""
+
+    def __init__(
+        self, user: str, password: str, repository: str, tags: list[str], served: dict[str, str]
+    ) -> None:
+        super().__init__(user, password)
+        self.repository, self.tags, self.served = repository, tags, served
+
+    def get(self, h: _Handler) -> None:
+        owner, _, name = self.repository.partition("/")
+        if h.path == f"/v2/{self.repository}/tags/list":
+            h._send(200, {"name": self.repository, "tags": self.tags})
+        elif h.path == "/api/v1/version":
+            h._send(200, {"version": "1.26.0"})
+        elif h.path.startswith(f"/api/v1/packages/{owner}?"):
+            rows = [{"name": name, "type": "container", "version": t} for t in self.tags]
+            h._send(200, rows if "page=1&" in h.path else [])
+        else:
+            super().get(h)
+
+    def head(self, h: _Handler) -> None:
+        prefix = f"/v2/{self.repository}/manifests/"
+        digest = self.served.get(h.path[len(prefix) :]) if h.path.startswith(prefix) else None
+        h._send(200 if digest else 404, None, [("Docker-Content-Digest", digest)] if digest else [])
 
 
 class KubeStandIn:
@@ -181,6 +218,68 @@ class KubeStandIn:
             )
         )
         return path
+
+
+class GiteaStandIn:
+    """Recorded Gitea answers (testing/data/gitea-actions, written from Gitea's API types)
+    for T12: ``answers`` maps an API path (after ``/api/v1``, query ignored) to a JSON-able
+    body, a text (a job log) or an HTTP status; ``workflows`` are served through the
+    contents API (base64, as Gitea does); ``/v2/...`` goes to ``registry``."""
+
+    def __init__(
+        self,
+        answers: dict[str, Any],
+        workflows: dict[str, str],
+        registry: RegistryStandIn | None = None,
+    ) -> None:
+        self.answers, self.workflows, self.registry = answers, workflows, registry
+        self.port = 0
+
+    def get(self, h: _Handler) -> None:
+        path = h.path.split("?", 1)[0]
+        if path.startswith("/v2/") and self.registry is not None:
+            self.registry.port = self.port
+            self.registry.get(h)
+            return
+        if h.headers.get("Authorization") != "token gitea-stand-in-token":
+            h._send(401, {"message": "token is required"})
+            return
+        rel = path.removeprefix("/api/v1")
+        repo = "/repos/coulomb/ihp-railiance-probe/contents/"
+        if rel.startswith(repo):
+            self._contents(h, rel.removeprefix(repo))
+            return
+        answer = self.answers.get(rel, 404)
+        if isinstance(answer, int):
+            h._send(answer, {"message": "The target couldn't be found."})
+        elif isinstance(answer, str):
+            h._send(200, answer.encode())
+        else:
+            h._send(200, answer)
+
+    def _contents(self, h: _Handler, rel: str) -> None:
+        if rel in self.workflows:
+            text = self.workflows[rel].encode()
+            h._send(
+                200,
+                {
+                    "name": rel.rsplit("/", 1)[-1],
+                    "path": rel,
+                    "type": "file",
+                    "encoding": "base64",
+                    "content": base64.b64encode(text).decode(),
+                },
+            )
+            return
+        listing = [
+            {"name": p.rsplit("/", 1)[-1], "path": p, "type": "file"}
+            for p in self.workflows
+            if p.rsplit("/", 1)[0] == rel
+        ]
+        h._send(200 if listing else 404, listing or {"message": "not found"})
+
+    def post(self, h: _Handler, body: Any) -> None:
+        h._send(404)
 
 
 @contextmanager

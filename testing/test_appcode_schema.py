@@ -36,8 +36,13 @@ PG_DUMP = "\\restrict abcDEF123\n" + GOOD + "\\unrestrict abcDEF123\n"
         PK_NO_NOT_NULL,
         PG_DUMP,
         GOOD.replace("probes", "public.probes"),
-        GOOD.replace("TIMESTAMP WITH TIME ZONE", "timestamptz"),
-        GOOD.replace("TEXT", "text"),
+        GOOD.replace("TIMESTAMP WITH TIME ZONE", "timestamp with time zone"),
+        GOOD.replace("TEXT", "text").replace("UUID", "uuid"),
+        GOOD.replace("CREATE TABLE", "CREATE UNLOGGED TABLE"),
+        "SET check_function_bodies = false;\n"
+        "SELECT pg_catalog.set_config('search_path', '', false);\n" + GOOD,
+        GOOD + "ALTER TABLE probes ADD COLUMN note TEXT DEFAULT null;\n"
+        "ALTER TABLE probes DROP COLUMN note;\n",
     ],
 )
 def test_correct_forms_pass(sql: str) -> None:
@@ -69,6 +74,8 @@ def test_correct_forms_pass(sql: str) -> None:
             "probes.created_at is TIMESTAMP WITH TIME ZONE (timestamptz) NOT NULL",
         ),
         (GOOD + "DROP TABLE probes;\n", "no table probes"),
+        # IHP's parser reads TIMESTAMPZ, PostgreSQL has no such type (its name: timestamptz)
+        (GOOD.replace("TIMESTAMP WITH TIME ZONE", "TIMESTAMPZ"), "created_at is TIMESTAMPZ DEF"),
         (
             GOOD + "ALTER TABLE probes DROP CONSTRAINT probes_pkey;\n",
             "probes.id is UUID DEFAULT uuid_generate_v4() NOT NULL, expected",
@@ -85,6 +92,42 @@ def test_defects_fail_naming_file_and_line(sql: str, expected: str) -> None:
     assert not verdict.ok
     assert expected in verdict.cause()
     assert verdict.cause().startswith("Application/Schema.sql")
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        (
+            GOOD.replace("CREATE TABLE probes", "CREATE TABLE IF NOT EXISTS probes"),
+            "Schema.sql:2: column 14: IHP's schema parser rejects it, so code generation "
+            "fails though PostgreSQL accepts it: `CREATE TABLE` takes no `IF NOT EXISTS`",
+        ),
+        (
+            GOOD.replace("CREATE TABLE", "create table"),
+            "Schema.sql:2: column 1: IHP's schema parser rejects it, so code generation fails "
+            'though PostgreSQL accepts it: keywords are case-sensitive there (`lexeme "CREATE"`)',
+        ),
+        (GOOD.replace("name TEXT NOT NULL", "name TEXT not null"), "Schema.sql:4: column 15:"),
+        (GOOD.replace("now() NOT NULL", "now() Not Null"), "`Not` must be written `NOT`"),
+        (GOOD.replace("DEFAULT uuid", "default uuid"), "Schema.sql:3: column 13:"),
+        (
+            GOOD.replace("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"),
+            "Schema.sql:5: column 16: IHP's schema parser rejects it, so code generation fails "
+            "though PostgreSQL accepts it: its `sqlType` does not read the type `TIMESTAMPTZ`: "
+            "`TZ` is left over",
+        ),
+        (GOOD.replace("TIMESTAMP WITH TIME ZONE", "timestamptz"), "`tz` is left over"),
+        (GOOD + "alter table probes ADD COLUMN x INT;\n", "Schema.sql:7: column 1:"),
+        (
+            GOOD + "ALTER TABLE probes ADD COLUMN at TIMESTAMP(3) WITH TIME ZONE;\n",
+            "`(3) WITH TIME ZONE` is left over",
+        ),
+    ],
+)
+def test_sql_that_ihp_cannot_parse_fails_naming_the_rule(sql: str, expected: str) -> None:
+    cause = schema_verdict(sql).cause()
+    assert expected in cause
+    assert "ihp-postgres-parser/IHP/Postgres/Parser.hs, IHP 1.5.0 and 1.6.0" in cause
 
 
 def test_syntax_error_names_file_line_column_and_quotes_the_line() -> None:
@@ -139,3 +182,30 @@ def test_comments_blank_lines_and_meta_lines_never_change_the_verdict(junk: list
 def test_any_text_gives_a_verdict_never_a_traceback(sql: str) -> None:
     schema_verdict(sql)
     migration_verdict({"Application/Migration/x.sql": sql})
+
+
+def test_what_ihp_parses_is_not_flagged() -> None:
+    """Statements of the kinds IHP's schema parser reads (its ParserSpec covers them):
+    expressions inside parentheses and after DEFAULT keep whatever case they have."""
+    rest = """CREATE TYPE mood AS ENUM ('happy', 'sad');
+CREATE TABLE notes (
+    id UUID DEFAULT uuid_generate_v4() PRIMARY KEY NOT NULL,
+    probe_id UUID NOT NULL,
+    body TEXT DEFAULT '' NOT NULL,
+    score NUMERIC(10, 2) DEFAULT 0 CHECK (score >= 0 and true),
+    tags TEXT[] DEFAULT '{}'::text[],
+    public BOOLEAN DEFAULT false NOT NULL,
+    weight DOUBLE PRECISION,
+    embedding VECTOR(3),
+    feeling mood
+);
+CREATE INDEX notes_probe_id_index ON notes (probe_id);
+ALTER TABLE notes ADD CONSTRAINT notes_ref_probe_id FOREIGN KEY (probe_id)
+    REFERENCES probes (id) ON DELETE CASCADE;
+CREATE POLICY "Notes are public" ON notes FOR SELECT USING (true);
+CREATE FUNCTION set_updated_at_to_now() RETURNS TRIGGER AS $$
+    BEGIN NEW.updated_at = NOW(); RETURN NEW; END;
+$$ language plpgsql;
+"""
+    verdict = schema_verdict(GOOD + rest)
+    assert verdict.ok, verdict.cause()

@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from pytest_irp.appcode import Verdict  # noqa: E402
-from pytest_irp.appcode.checks import STATIC  # noqa: E402
+from pytest_irp.appcode.checks import STATIC, t05_test_choice  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 DOC = REPO / "docs" / "app-checks.md"
@@ -64,6 +64,8 @@ def test_case_verdicts(name: str, tmp_path: Path) -> None:
             assert fails[check] in verdict.cause(), f"{name}: {check}: {verdict.cause()}"
         else:
             assert verdict.ok, f"{name}: {check} failed: {verdict.cause()}"
+    if "t05_command" in meta:
+        assert t05_test_choice(tmp_path / name).where == meta["t05_command"], name
     for expected in meta.get("findings", []):
         check, _, text = expected.partition(": ")
         assert any(text in f for f in got[check].findings), (
@@ -87,7 +89,10 @@ def test_every_failure_names_file_and_line(tmp_path: Path) -> None:
 
 def table(tmp: Path) -> str:
     checks = list(STATIC)
-    rows = ["| case | what | " + " | ".join(checks) + " |", "|---|---|" + "---|" * len(checks)]
+    rows = [
+        "| case | what | " + " | ".join(checks) + " | T05 command |",
+        "|---|---|" + "---|" * (len(checks) + 1),
+    ]
     for name in CASES:
         got = verdicts(build_tree(name, tmp / name))
         cells = []
@@ -98,6 +103,8 @@ def table(tmp: Path) -> str:
             if count:
                 cell += f" ({count} finding{'s' if count > 1 else ''})"
             cells.append(cell)
+        choice = t05_test_choice(tmp / name)
+        cells.append(choice.where + (" (cannot pass)" if choice.problem else ""))
         about = case_meta(name)["about"].replace("|", "\\|")
         rows.append(f"| `{name}` | {about} | " + " | ".join(cells) + " |")
     return "\n".join(rows)

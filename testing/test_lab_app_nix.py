@@ -77,7 +77,7 @@ def test_flake_outputs_tests_and_image(
     assert (check.returncode == 0) == spec_ok, check.stderr
     if variant != "workplan-literal":
         report = (
-            nix(nix_env, repo, "log", ".#checks.x86_64-linux.tests").stdout
+            nix(nix_env, repo, "log", ".#checks.x86_64-linux.integration-tests").stdout
             if spec_ok
             else check.stderr
         )
@@ -91,3 +91,25 @@ def test_flake_outputs_tests_and_image(
     assert (build.returncode == 0) == builds, build.stderr
     if not builds:
         assert "Variable not in scope: pathPrefix" in build.stderr
+
+
+def test_a_database_spec_in_the_tests_check_fails_for_want_of_a_database(
+    nix_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The workplan's layout (the withIHPApp spec run by Test/Main.hs): IHP's tests check has
+    no PostgreSQL, so the spec fails there with libpq's message, and T05 says so."""
+    from pytest_irp.appcode.checks import t05_test_choice
+    from pytest_irp.appcode.testrun import database_cause
+
+    repo = prepared(tmp_path, "ok", nix_env)
+    (repo / "Test/Integration.hs").rename(repo / "Test/Main.hs")
+    subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True, capture_output=True)
+    choice = t05_test_choice(repo)
+    assert choice.where == "tests"
+    assert choice.problem
+    check = nix(nix_env, repo, "build", "--impure", "-L", "--no-link", choice.argv[-1])
+    assert check.returncode != 0
+    assert "NetworkingConnectionError" in check.stderr, check.stderr
+    cause = database_cause(check.stderr, choice, explicit=False)
+    assert "failed for want of a database: no PostgreSQL answers on the socket" in cause
+    assert "move the spec to Test/Integration.hs" in cause

@@ -7,6 +7,7 @@ registry and the Kubernetes API (testing/standins.py); plus the pure judges."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -55,7 +56,14 @@ def assert_decided_before_build_ends(result: pytest.RunResult, check: str) -> No
     """The preflight's failure is on the terminal before the build's progress line starts
     (and so before the build, a few seconds long here, ends)."""
     lines = lines_of(result)
-    failed = index_of(lines, f"irp [preflight] FAILED {check} ")
+    # without -v the preflight's line names the failed checks; their causes come once, in
+    # the problems list at the end
+    failed = next(
+        i
+        for i, line in enumerate(lines)
+        if f"irp [preflight] FAILED {check} " in line
+        or (line.startswith("irp [preflight] ") and " FAILED in " in line and f" {check} (" in line)
+    )
     assert failed < index_of(lines, "irp [build] nix build of the image")
     assert failed < index_of(lines, "irp [build] done")
 
@@ -82,10 +90,11 @@ def test_wrong_password_fails_t07_at_once_while_t06_builds(
         "rejected the credentials of user 'tegwick' (HTTP 401 from /v2/token: "
         "'Unauthorized')" in crit["T07"]["cause"]
     )  # the registry's own words
-    assert (
-        "(HTTP 401 from /v2/token: 'Unauthorized'): check registry_user and the password"
-        in result.stdout.str()
-    )
+    text = result.stdout.str()
+    assert "T07 [this machine]" not in text
+    assert re.search(r"\n\d\. T07: registry 127.0.0.1:\d+ rejected the credentials", text)
+    assert "next: Check `registry_user` and the password" in text  # the next step, once
+    assert text.count("rejected the credentials") == 1  # once: in the problems list
     assert not project.called(lambda argv: "irp-push" in argv)  # decided, never pushed
     assert "wr0ng-password-value" not in result.stdout.str() + result.stderr.str()
 
@@ -299,16 +308,44 @@ def test_reuse_keeps_a_saved_stage_the_preflight_would_fail(project: Project) ->
     assert project.run("-k", "T06 or T08", helm_missing=True).ret == 1
 
 
-def test_a_stage_whose_upstream_already_failed_stays_blocked(project: Project) -> None:
-    """The build host is unknown to ssh: the source stage fails beside the preflight, whose
-    skopeo check fails for the same reason; T07 is BLOCKED by the source stage (T06), not a
-    second FAIL of the same cause."""
-    result = project.run("-k", "T06 or T07", "--irp-host=nosuchhost")
+def test_a_stage_whose_own_precondition_failed_fails_after_an_upstream_failure(
+    project: Project,
+) -> None:
+    """The build host refuses ssh: the source stage fails beside the preflight, whose
+    build-host and skopeo checks fail for the same reason; T07 FAILs with its own
+    precondition's cause (not BLOCKED by the source stage), and the one cause is one
+    problem (the missing registry password another)."""
+    result = project.run("-k", "T06 or T07", hosts_down=["haskelseed"])
     assert result.ret == 1
     crit = criteria(project)
     assert crit["T06"]["status"] == "FAIL"
-    assert crit["T07"]["status"] == "BLOCKED"
-    assert "BLOCKED by stage 'source' (T06)" in crit["T07"]["cause"]
+    assert crit["T07"]["status"] == "FAIL"
+    assert "preflight check 'skopeo' failed" in crit["T07"]["cause"]
+    summary = json.loads((project.path / "reports" / "summary.json").read_text())
+    assert [p["criteria"] for p in summary["problems"]] == [["T06", "T07"], ["T07"]]
+    assert summary["problems"][0]["found_by"] == [
+        "stage source",
+        "preflight build-host",
+        "preflight skopeo",
+    ]
+
+
+def test_k_t07_with_a_dead_build_host_fails_with_its_registry_precondition(
+    project: Project,
+) -> None:
+    """Issue 23: with -k T07, the build host refusing ssh and no registry password, T07 is
+    FAIL with both its own preconditions' causes, not BLOCKED by the source stage."""
+    result = project.run("-k", "T07", hosts_down=["haskelseed"])
+    assert result.ret == 1
+    crit = criteria(project)
+    assert crit["T07"]["status"] == "FAIL"
+    assert "preflight check 'registry' failed" in crit["T07"]["cause"]
+    assert "registry_password" in crit["T07"]["cause"]
+    summary = json.loads((project.path / "reports" / "summary.json").read_text())
+    causes = [p["cause"] for p in summary["problems"]]
+    assert any("Connection refused" in c for c in causes)
+    assert any("registry_password" in c for c in causes)
+    assert "problems 1, 2 above" in result.stdout.str()
 
 
 def test_no_preflight_without_a_long_stage(project: Project) -> None:

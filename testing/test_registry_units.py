@@ -3,6 +3,8 @@ version, skopeo inspect's output, Link paging; and T07's criteria on recorded fa
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -207,3 +209,65 @@ def test_t07_criteria_fail_where_they_do_not_hold(
     outcomes = _run_t07(pytester, {**GOOD, **change})
     assert outcomes[failing] == "FAILED"
     assert [t for t, o in outcomes.items() if o == "FAILED"] == [failing]
+
+
+# ---- the token stays with the registry (issue 20, point 6) ------------------------------
+
+
+class _TagPages:
+    """tags/list answering one page whose Link points at ``next_url``; every request and
+    its Authorization header recorded."""
+
+    def __init__(self, next_url: str) -> None:
+        self.next_url = next_url
+        self.seen: list[tuple[str, str]] = []
+        self.port = 0
+
+    def get(self, h: Any) -> None:
+        self.seen.append((h.path, h.headers.get("Authorization", "")))
+        if "/tags/list" in h.path and "last=" not in h.path:
+            h._send(200, {"tags": ["abc1234"]}, [("Link", f'<{self.next_url}>; rel="next"')])
+        else:
+            h._send(200, {"tags": ["def5678"]})
+
+    def post(self, h: Any, body: Any) -> None:
+        h._send(404)
+
+
+@pytest.mark.parametrize("elsewhere", ["other host", "other port", "other scheme"])
+def test_a_tags_link_to_another_address_gets_no_token(elsewhere: str) -> None:
+    """A Link on tags/list to another host (127.0.0.2), port or scheme is a finding, not a
+    request: the third address never sees the bearer token (it did, over plain HTTP)."""
+    from standins import serving
+
+    third = _TagPages("")
+    with serving(third):
+        target = {
+            "other host": f"http://127.0.0.2:{third.port}/v2/o/n/tags/list?last=a",
+            "other port": f"http://127.0.0.1:{third.port}/v2/o/n/tags/list?last=a",
+            "other scheme": "https://127.0.0.1:{port}/v2/o/n/tags/list?last=a",
+        }[elsewhere]
+        pages = _TagPages(target)
+        with serving(pages):
+            pages.next_url = target.format(port=pages.port)
+            client = registry.RegistryClient(
+                registry.ImageRef(f"127.0.0.1:{pages.port}", "o/n"), plain_http=True
+            )
+            tags = client.tags("Bearer-Token-Canary-1")
+            same = _TagPages("/v2/o/n/tags/list?last=a")
+            with serving(same):
+                own = registry.RegistryClient(
+                    registry.ImageRef(f"127.0.0.1:{same.port}", "o/n"), plain_http=True
+                )
+                assert own.tags("t") == ["abc1234", "def5678"]  # its own pages: followed
+                assert own.foreign_links == []
+    assert tags == ["abc1234"]
+    assert third.seen == []
+    assert [a for _, a in pages.seen] == ["Bearer Bearer-Token-Canary-1"]
+    assert client.foreign_links == [pages.next_url]
+
+
+def test_origin_compares_scheme_host_and_port() -> None:
+    assert registry.origin("http://r.invalid/x") == registry.origin("http://R.invalid:80/y")
+    assert registry.origin("https://r.invalid/x") != registry.origin("http://r.invalid:443/")
+    assert registry.origin("http://127.0.0.1:5/") != registry.origin("http://127.0.0.2:5/")

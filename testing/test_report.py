@@ -31,7 +31,11 @@ def test_failing_full_run_opens_on_the_root_cause(report_runs: ReportRuns) -> No
     page = report_runs.failing.read_text()
     assert "<h1>FAILED</h1>" in page
     root = page[page.index('id="root-cause"') : page.index('id="criteria"')]
-    assert "stage <b>source</b> (T06) on <b>haskelseed</b>" in root
+    assert "Fix list: " in root  # every independent problem, in pipeline order
+    first = root[root.index('id="problem-1"') : root.index("</li>")]
+    assert "<b>T06" in first
+    assert "on <b>haskelseed</b>" in first
+    assert "stage source" in first
     assert "Connection refused" in root
     assert "ssh -G haskelseed" in root  # the next step: how to test the alias
     assert "&lt;pytest_irp/remote/" not in root  # the internal command line is gone
@@ -261,8 +265,11 @@ def test_clean_output_leaves_no_marker_line(lines: list[str]) -> None:
 
 def test_terminal_keeps_the_end_of_the_cause(report_runs: ReportRuns) -> None:
     out = report_runs.outputs["failing"]
-    line = next(x for x in out.splitlines() if x.startswith("T06  FAIL"))
-    assert "Connection refused" in line
+    lines = out.splitlines()
+    first = next(i for i, x in enumerate(lines) if x.startswith("1. T06"))
+    cause = " ".join(lines[first : first + 2])  # the cause: two lines at most
+    assert "Connection refused" in cause
+    assert "problem 1 above" in next(x for x in lines if x.startswith("T06  FAIL"))
 
 
 def test_html_option_gets_the_sections_through_public_hooks(
@@ -276,6 +283,9 @@ def test_html_option_gets_the_sections_through_public_hooks(
     text = target.read_text()
     assert 'id="root-cause"' in text
     assert 'data-filter="BLOCKED"' in text
+    # one count on the page: pytest-html's own (BLOCKED counted as failed) is hidden
+    assert ".summary__data>.run-count" in text
+    assert 'id="irp-pytest-html-note"' in text
     summary = json.loads((project.path / "reports" / "summary.json").read_text())
     assert text.count('<tr class="check"') == len(summary["checks"]) == 9  # T06: 5, T07: 4
     assert "../reports/irp-" in text  # the log links point at the run's folder

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_irp import signals
 from pytest_irp.redact import Redactor
 from pytest_irp.runners import SshRunner, group_alive
 from pytest_irp.stages import push
@@ -120,9 +121,11 @@ def loopback_ssh(tmp_path: Path) -> Iterator[Path]:
             server.stderr.close()
 
 
+@pytest.mark.parametrize("how", ["ctrl-c", "SIGTERM", "SIGHUP"])
 def test_ctrl_c_during_a_remote_push_ends_it_and_removes_the_authfile(
-    loopback_ssh: Path, tmp_path: Path
+    loopback_ssh: Path, tmp_path: Path, how: str
 ) -> None:
+    """Also SIGTERM and SIGHUP to this process, handled as a run handles them (issue 20)."""
     work = tmp_path / "work"
     work.mkdir()
     (tmp_path / "image.tar").write_bytes(b"x")
@@ -146,8 +149,13 @@ def test_ctrl_c_during_a_remote_push_ends_it_and_removes_the_authfile(
             check=False,
         ).stdout
         ssh_pids.extend(int(p) for p in out.split())
-        _thread.interrupt_main()
+        if how == "ctrl-c":
+            _thread.interrupt_main()
+        else:
+            os.kill(os.getpid(), getattr(signal, how))
 
+    if how != "ctrl-c":
+        signals.install()
     try:
         warm = runner.run(["true"], timeout=WAIT)  # the ControlMaster, as in a real run
         assert warm.ok, warm.stderr
@@ -162,6 +170,7 @@ def test_ctrl_c_during_a_remote_push_ends_it_and_removes_the_authfile(
         _until(lambda: not auth.exists(), "the authfile is removed")
         _until(lambda: not _alive(skopeo), "skopeo (stand-in) is stopped")
     finally:
+        signals.uninstall()
         runner.close()
         pidfile = tmp_path / "skopeo.pid"
         if pidfile.exists():  # never leave the stand-in behind, even when the test failed

@@ -1,7 +1,7 @@
 """The stage list is written once (pytest_irp.stages.SPECS) and everything about the stages
 agrees with it: the pipeline, the timeout settings, the fixtures and their arguments, the
 stage modules' entry points, the value types, their documentation (fixture docstrings,
-the README's list) and the keys tests/ reads."""
+docs/values.md's list) and the keys tests/ reads."""
 
 from __future__ import annotations
 
@@ -120,7 +120,7 @@ def test_the_fixture_docstring_is_generated_from_the_value_type(spec: Any) -> No
 
 
 def test_the_readme_list_of_values_is_generated_from_the_types() -> None:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    text = (ROOT / "docs" / "values.md").read_text(encoding="utf-8")
     assert docgen.updated(text) == text, "run python3 -m pytest_irp.docgen"
     done = subprocess.run(
         [sys.executable, "-m", "pytest_irp.docgen", "--check"],
@@ -134,7 +134,7 @@ def test_the_readme_list_of_values_is_generated_from_the_types() -> None:
 
 
 def test_the_readme_check_fails_when_a_type_gains_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    text = (ROOT / "docs" / "values.md").read_text(encoding="utf-8")
 
     class ChartLint(typing.TypedDict):
         """`helm lint --strict` of the chart."""

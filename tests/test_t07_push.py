@@ -17,7 +17,8 @@ def test_T07_tag_listed_in_registry(pushed_image):
 
 def test_T07_registry_digest_equals_pushed_digest(pushed_image):
     """The digest skopeo reported for the push and the one the registry serves for the tag
-    (Docker-Content-Digest); the push stage stops on the same predicate."""
+    (Docker-Content-Digest); on the same predicate the push stage holds the pull and the
+    release."""
     problem = digest_problem(
         pushed_image["digest"], pushed_image["served_digest"], pushed_image["tag"]
     )

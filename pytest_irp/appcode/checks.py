@@ -6,8 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import Verdict
+
+if TYPE_CHECKING:
+    from .testrun import TestChoice
 
 SCAFFOLD = (
     "flake.nix",
@@ -90,3 +94,12 @@ STATIC: dict[str, Callable[[Path], Verdict]] = {
     "T04 route": t04_route,
     "T05 spec": t05_spec,
 }
+
+
+def t05_test_choice(app: Path) -> TestChoice:
+    """Which command runs the app's ProbeController spec, and why (appcode.testrun)."""
+    from .flake import ihp_version
+    from .testrun import choose
+
+    nix = {name: text for name in ("flake.nix", "devenv.nix") if (text := _read(app, name))}
+    return choose(_tree(app, "Test"), nix, ihp_version(_read(app, "flake.lock")))

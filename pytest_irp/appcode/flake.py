@@ -266,18 +266,20 @@ def outputs_verdict(show: Any, build_attr: str, ihp: str | None) -> Verdict:
             f"{build_attr}`); packages: {sorted(packages)}{hint}",
         )
     checks = show.get("checks") or {}
-    if not any("tests" in (outputs or {}) for outputs in checks.values()):
+    suites = ("tests", "integration-tests")  # IHP 1.5+: Test/Main.hs, Test/Integration.hs
+    if not any(n in (outputs or {}) for outputs in checks.values() for n in suites):
         old = version_tuple(ihp)
         why = (
             f" IHP {ihp} (flake.lock) has none: IHP's flake module adds "
             f"checks.<system>.tests from v1.5 on"
             if old is not None and old < (1, 5)
-            else " (IHP's flake module adds it from v1.5 on, when Test/Main.hs exists)"
+            else " (IHP's flake module adds them from v1.5 on, when Test/Main.hs or "
+            "Test/Integration.hs exists)"
         )
         verdict.fail(
             FLAKE,
             0,
-            f"the flake has no checks.<system>.tests (the Hspec suite);"
+            f"the flake has no checks.<system>.tests or .integration-tests (the Hspec suites);"
             f"{why}; run the specs another way with the test_command "
             f"setting (e.g. in devenv)",
         )

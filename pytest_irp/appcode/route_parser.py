@@ -16,6 +16,7 @@ from .haskell import (
     infix_tree,
     last_name,
     named,
+    node_line,
     string_value,
     unwrap,
 )
@@ -209,6 +210,9 @@ def _parser_of(scope: Scope, node: Any) -> Any:
         return Unknown(_where(module, node), name)
     if kind == "apply":
         return _apply(scope, node)
+    if kind in ("literal", "string") and string_value(module, node) is not None:
+        # OverloadedStrings: attoparsec's `instance IsString (Parser ByteString)` is `string`
+        return Lit(str(string_value(module, node)))
     return Unknown(_where(module, node), " ".join(module.code(node).split())[:60])
 
 
@@ -223,12 +227,53 @@ def constructor_value(module: Module, node: Any) -> str | Any | None:
     return Unknown(_where(module, node), module.code(node))
 
 
-def _apply(scope: Scope, node: Any) -> Any:
+# string conversions that leave a literal's text as it is (Data.String.Conversions,
+# Data.Text.Encoding, Data.String, Data.ByteString.Char8)
+CONVERSIONS = frozenset({"cs", "encodeUtf8", "fromString", "convertString", "pack", "toStrict"})
+
+
+def text_value(scope: Scope, node: Any) -> str | None:
+    """The text of a string expression: a literal, ``"a" <> "b"``, a conversion of one
+    (``encodeUtf8 "x"``, ``cs $ "x"``) or a name bound to one; None when not known."""
     module = scope.module
-    fn, args = flatten_apply(module, node)
+    if isinstance(node, Op):
+        if node.op in ("<>", "++"):
+            left, right = text_value(scope, node.left), text_value(scope, node.right)
+            return None if left is None or right is None else left + right
+        if node.op == "$" and not isinstance(node.left, Op):
+            fn = unwrap(node.left)
+            if last_name(module.code(fn)) in CONVERSIONS:
+                return text_value(scope, node.right)
+        return None
+    node = unwrap(node)
+    if node.type == "infix":
+        return text_value(scope, infix_tree(module, node))
+    if node.type == "apply":
+        fn, args = flatten_apply(module, node)
+        if last_name(module.code(fn)) in CONVERSIONS and len(args) == 1:
+            return text_value(scope, args[0])
+        return None
+    if node.type in ("variable", "qualified") and module.code(node) in scope.env:
+        name = module.code(node)
+        target = scope.env.pop(name)
+        try:
+            return text_value(scope, target)
+        finally:
+            scope.env[name] = target
+    return string_value(module, node)
+
+
+def _apply(scope: Scope, node: Any) -> Any:
+    fn, args = flatten_apply(scope.module, node)
+    return _call(scope, node, fn, args)
+
+
+def _call(scope: Scope, node: Any, fn: Any, args: list[Any]) -> Any:
+    """``fn args`` (also written ``fn a $ b``): the combinators routes are made of."""
+    module = scope.module
     name = last_name(module.code(fn)) if fn.type in ("variable", "qualified") else ""
     if name in ("string", "pathPrefix", "stringCI") and len(args) == 1:
-        text = string_value(module, args[0])
+        text = text_value(scope, args[0])
         if text is None:
             return Unknown(_where(module, node), module.code(node))
         if name == "pathPrefix":
@@ -238,21 +283,27 @@ def _apply(scope: Scope, node: Any) -> Any:
                 f"`string \"{text}\"` (IHP's RouterSupport uses attoparsec's `string`)"
             )
         return Lit(text)
-    if name == "char" and len(args) == 1:
+    if name == "char" and len(args) == 1 and not isinstance(args[0], Op):
         literal = module.code(unwrap(args[0]))
         if len(literal) == 3 and literal[0] == literal[2] == "'":
             return Lit(literal[1])
     if name in ("pure", "return") and len(args) == 1:
+        if isinstance(args[0], Op):
+            return Unknown(_where(module, node), f"{name} $ ...")
         value = constructor_value(module, args[0])
         return value if isinstance(value, Unknown) else Pure(value)
-    if name == "onlyAllowMethods" and len(args) == 1:
-        lst = unwrap(args[0])
-        if lst.type == "list":
-            return Methods(tuple(module.code(c) for c in named(lst)))
-    if name == "choice" and len(args) == 1 and unwrap(args[0]).type == "list":
-        return Alt(tuple(parser_of(scope, c) for c in named(unwrap(args[0]))))
+    lst = unwrap(args[0]) if len(args) == 1 and not isinstance(args[0], Op) else None
+    if name == "onlyAllowMethods" and lst is not None and lst.type == "list":
+        return Methods(tuple(module.code(c) for c in named(lst)))
+    if name == "choice" and lst is not None and lst.type == "list":
+        return Alt(tuple(parser_of(scope, c) for c in named(lst)))
     if name == "void" and len(args) == 1:
         return Seq((parser_of(scope, args[0]), Pure(None)))
+    if name == "optional" and len(args) == 1:
+        # Control.Applicative: optional p = Just <$> p <|> pure Nothing
+        return Alt((Seq((parser_of(scope, args[0]), Pure(None))), Pure(None)))
+    if name == "option" and len(args) == 2:  # attoparsec: option x p = p <|> pure x
+        return Alt((Seq((parser_of(scope, args[1]), Pure(None))), Pure(None)))
     if name in scope.env and not args:
         return parser_of(scope, fn)
     return Unknown(_where(module, node), " ".join(module.code(node).split())[:60])
@@ -279,24 +330,16 @@ def _operator(scope: Scope, tree: Any) -> Any:
         if isinstance(value, Unknown):
             return value
         return Seq((parser_of(scope, parsed), Pure(value)))
-    if op == "$" and not isinstance(tree.left, Op):
-        fn = unwrap(tree.left)
-        name = last_name(module.code(fn))
-        if name in ("pure", "return"):
-            value = (
-                constructor_value(module, tree.right)
-                if not isinstance(tree.right, Op)
-                else Unknown(module.path, "$")
-            )
-            return value if isinstance(value, Unknown) else Pure(value)
-        if (
-            name == "choice"
-            and not isinstance(tree.right, Op)
-            and unwrap(tree.right).type == "list"
-        ):
-            return Alt(tuple(parser_of(scope, c) for c in named(unwrap(tree.right))))
-    where = module.path
-    return Unknown(where, f"operator {op}")
+    if op == "<$>" and not isinstance(tree.left, Op):  # `C <$> p`: run p, the result is C
+        value = constructor_value(module, tree.left)
+        if isinstance(value, Unknown):
+            return value
+        return Seq((parser_of(scope, tree.right), Pure(value)))
+    if op == "$" and not isinstance(tree.left, Op):  # `f a $ b` is `f a (b)`
+        left = unwrap(tree.left)
+        fn, args = flatten_apply(module, left) if left.type == "apply" else (left, [])
+        return _call(scope, left, fn, [*args, tree.right])
+    return Unknown(f"{module.path}:{node_line(module, tree)}", f"operator {op}")
 
 
 def _do(scope: Scope, node: Any) -> Any:

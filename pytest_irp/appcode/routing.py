@@ -16,11 +16,10 @@ from .haskell import (
 from .route_parser import (
     Alt,
     End,
+    Fail,
     Lit,
-    Methods,
     Pure,
     Scope,
-    Segment,
     Seq,
     Unknown,
     binding_rhs,
@@ -34,6 +33,17 @@ METHODS = ("GET", "POST", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", 
 # ------------------------------------------------------------------ the app's routes
 
 
+@dataclass(frozen=True)
+class Route:
+    """One line of a ``[routes| |]`` block: its methods, path segments (``{x}`` a
+    capture, ``{+x}`` the rest of the path) and action."""
+
+    methods: tuple[str, ...]
+    pattern: tuple[str, ...]
+    action: str
+    where: str
+
+
 @dataclass
 class Routing:
     """Everything routing-related found in the app's modules."""
@@ -44,6 +54,8 @@ class Routing:
     has_path: set[str] = field(default_factory=set)
     app_bindings: dict[str, list[str]] = field(default_factory=dict)  # webRoutes -> ctrls
     notes: list[str] = field(default_factory=list)
+    dsl: dict[str, list[Route]] = field(default_factory=dict)  # controller -> its routes
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (file:line, problem)
 
     def module(self, path: str) -> Module | None:
         return next((m for m in self.modules if m.path == path), None)
@@ -118,43 +130,57 @@ def _auto_parser(routing: Routing, controller: str) -> Any:
 
 
 def _collect_dsl(routing: Routing, m: Module, body: str, line: int) -> None:
-    """IHP's routes DSL (IHP/Router/DSL/Parser.hs): ``--`` comments, an optional header
-    (a controller name, or ``for AppType``), then ``METHOD[|METHOD] /path Action``."""
+    """IHP's routes DSL (ihp-router/IHP/Router/DSL/Parser.hs, v1.6.0): ``--`` comments, an
+    optional header (one identifier: a controller, or a lowercase binding name such as
+    ``webRoutes``), then ``METHOD[|METHOD] /path Action`` (``WS /path App`` in a named
+    binding). Routes go to the trie (IHP/Router/Trie.hs), consulted before any parser."""
     entries = []
     for i, raw in enumerate(body.splitlines()):
         text = raw.split("--", 1)[0].strip()
         if text:
             entries.append((line + i, text))
-    header, app = None, None
-    if entries and len(entries[0][1].split()) == 1 and entries[0][1] not in METHODS + ("ANY",):
-        header = entries.pop(0)[1]
-    elif entries and entries[0][1].startswith("for ") and len(entries[0][1].split()) == 2:
-        app = entries.pop(0)[1].split()[1]
-    grouped: dict[str, list[Any]] = {}
+    header: str | None = None
+    if entries and len(entries[0][1].split()) == 1:
+        word = entries[0][1]
+        if word not in METHODS + ("ANY", "WS") and "|" not in word:
+            header = entries.pop(0)[1]
+    elif entries and entries[0][1].split()[0] == "for":
+        routing.errors.append(
+            (
+                f"{m.path}:{entries[0][0]}",
+                f"`[routes|{entries[0][1]}` is not a header IHP accepts: the header is one "
+                f"identifier, a controller or a lowercase binding name such as `webRoutes` "
+                f"(ihp-router/IHP/Router/DSL/Parser.hs `looksLikeHeader`, IHP 1.6.0); this "
+                f'line is read as a route and the splice fails (unknown method "for")',
+            )
+        )
+        # the routes are still read, bound as that commit did (T05 asks where /probes goes)
+        app = entries.pop(0)[1].split()[-1]
+        base = app.removesuffix("Application") or app
+        header = base[:1].lower() + base[1:] + "Routes"
+    binding = header if header and not header[:1].isupper() else None
+    controller = header if header and header[:1].isupper() else None
+    grouped: dict[str, list[Route]] = {}
     for lineno, text in entries:
         words = text.split(None, 2)
         if len(words) < 3:
             routing.notes.append(f"{m.path}:{lineno}: not a routes line: `{text}`")
             continue
-        methods = METHODS if words[0] == "ANY" else tuple(words[0].split("|"))
-        action = words[2].split("{", 1)[0].split()[0]
-        owner = header or routing.constructors.get(action, ("", 0, ""))[0]
-        if not owner:
-            continue
-        steps: list[Any] = []
-        for seg in words[1].strip("/").split("/") if words[1] != "/" else []:
-            steps += [Lit("/"), Segment() if seg.startswith("{") else Lit(seg)]
-        if not steps:
-            steps = [Lit("/")]
-        steps += [End(), Methods(methods), Pure(action)]
-        grouped.setdefault(owner, []).append(Seq(tuple(steps)))
-    for owner, options in grouped.items():
-        routing.parsers[owner] = ("[routes| |] block", Alt(tuple(options)))
+        method, path, action = words[0], words[1], words[2].split("{", 1)[0].split()[0]
+        methods = METHODS if method == "ANY" else ("GET",) if method == "WS" else method.split("|")
+        if "GET" in methods and "HEAD" not in methods:  # TH.hs: GET implies HEAD
+            methods = (*methods, "HEAD")
+        pattern = tuple(seg for seg in path.split("?", 1)[0].split("/") if seg)
+        if method == "WS":  # webSocketRoute @App "/path" in the named binding
+            owner = f"WS {path} {action}"
+        else:
+            owner = controller or routing.constructors.get(action, ("", 0, ""))[0]
+        if owner:
+            route = Route(tuple(methods), pattern, action, f"{m.path}:{lineno}")
+            grouped.setdefault(owner, []).append(route)
+    for owner, found in grouped.items():
+        routing.dsl[owner] = found
         routing.has_path.add(owner)
-    if app:
-        base = (
-            app[: -len("Application")]
-            if app.endswith("Application") and app != "Application"
-            else app
-        )
-        routing.app_bindings[base[:1].lower() + base[1:] + "Routes"] = list(grouped)
+        routing.parsers[owner] = ("[routes| |] block", Fail())  # parseRoute' = fail
+    if binding:
+        routing.app_bindings[binding] = list(grouped)

@@ -14,14 +14,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import Verdict, line_col, line_of, source_line
+from .ihp_schema import PARSER, ihp_problem, type_end
 
 TABLE = "probes"
 SCHEMA_FILE = "Application/Schema.sql"
 _META = re.compile(r"^[ \t]*\\(?:restrict|unrestrict)[ \t]+[A-Za-z0-9_]+[ \t]*$", re.M)
-_TYPE_STOP = re.compile(
-    r"(?i)\b(DEFAULT|NOT|NULL|PRIMARY|REFERENCES|UNIQUE|CHECK|"
-    r"CONSTRAINT|COLLATE|GENERATED|USING)\b|[,();]"
-)
 
 
 class SchemaSyntaxError(ValueError):
@@ -114,26 +111,8 @@ def _type_of(type_name: Any, sql: str) -> tuple[str, str]:
     spelled = ""
     loc = getattr(type_name, "location", None)
     if isinstance(loc, int) and loc >= 0:
-        spelled = " ".join(sql[loc : _type_end(sql, loc)].split())
+        spelled = " ".join(sql[loc : type_end(sql, loc)].split())
     return canonical, spelled
-
-
-def _type_end(sql: str, start: int) -> int:
-    """Where the type written at ``start`` ends: a constraint word, or , ) ; outside
-    the type's own parentheses (``varchar(20)``, ``numeric(10, 2)``)."""
-    depth, pos = 0, start
-    while True:
-        stop = _TYPE_STOP.search(sql, pos)
-        if stop is None:
-            return len(sql)
-        word = stop.group(0)
-        if word == "(":
-            depth += 1
-        elif word == ")" and depth:
-            depth -= 1
-        elif depth == 0:
-            return stop.start()
-        pos = stop.end()
 
 
 def _deparse(node: Any) -> str:
@@ -272,6 +251,18 @@ def schema_verdict(sql: str, path: str = SCHEMA_FILE) -> Verdict:
         tables = final_tables(sql, path)
     except SchemaSyntaxError as exc:
         verdict.fail(exc.path, exc.line, exc.detail)
+        return verdict
+    text = strip_meta(sql)
+    problem = ihp_problem(text, parse_statements(sql, path))
+    if problem is not None:
+        at_line, at_col = line_col(text, problem[0])
+        verdict.fail(
+            path,
+            at_line,
+            f"column {at_col}: IHP's schema parser rejects it, so code generation fails "
+            f"though PostgreSQL accepts it: {problem[1]} ({PARSER}): "
+            f"`{source_line(sql, at_line).strip()}`",
+        )
         return verdict
     table = tables.get(TABLE)
     if table is None:

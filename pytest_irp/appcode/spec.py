@@ -35,6 +35,14 @@ def _applications(m: Module, root: Any, head: str) -> list[tuple[Any, list[Any]]
     return found
 
 
+def describes(m: Module, title: str) -> bool:
+    """Whether the module has ``describe "title"`` in code."""
+    return any(
+        bool(args) and string_value(m, args[0]) == title
+        for _node, args in _applications(m, m.root, "describe")
+    )
+
+
 def _gets_probes(m: Module, node: Any, probes_actions: set[str]) -> str:
     """How the example under ``node`` requests GET /probes ('' if it does not)."""
     for _app, args in _applications(m, node, "get"):

@@ -7,9 +7,11 @@ OpenSSH, helm, nix, skopeo and this plugin's own stages print (see docs/report.m
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -21,11 +23,32 @@ class Hint:
 def _ssh_alias(host: str, ssh_config: str) -> str:
     config = f"-F {ssh_config} " if ssh_config else ""
     return (
-        f"Test the alias outside pytest: `ssh {config}-G {host}` prints the hostname, "
-        f"port and user ssh will use; `ssh {config}{host} true` must exit 0 without a "
-        f"prompt. Fix the alias in the ssh config (or the setting `host`/`ssh_config`) "
-        f"and re-run."
+        f"Test the alias: `ssh {config}-G {host}` shows host, port and user; "
+        f"`ssh {config}{host} true` must exit 0 without a prompt; fix the ssh config or "
+        f"the setting host, node_host or ssh_config."
     )
+
+
+def ssh_aliases(ssh_config: str) -> list[str]:
+    """The ``Host`` names of an ssh config file (the user's ~/.ssh/config without one);
+    patterns (``*``, ``?``, ``!``) left out, ``Include`` not followed."""
+    path = Path(ssh_config or "~/.ssh/config").expanduser()
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    names: list[str] = []
+    for line in text.splitlines():
+        words = line.strip().replace("=", " ", 1).split()
+        if len(words) > 1 and words[0].lower() == "host":
+            names += [w for w in words[1:] if not set(w) & set("*?!") and w not in names]
+    return names
+
+
+def did_you_mean(name: str, ssh_config: str) -> str:
+    """``Did you mean 'haskelseed'?`` for an alias close to one of the ssh config's."""
+    close = difflib.get_close_matches(name, ssh_aliases(ssh_config), n=1, cutoff=0.6)
+    return f"Did you mean {close[0]!r} (an alias of the ssh config)?" if close else ""
 
 
 _Rule = tuple[re.Pattern[str], Callable[[re.Match[str], str, str], Hint]]
@@ -36,7 +59,7 @@ _RULES: list[_Rule] = [
         lambda m, host, cfg: Hint(
             f"ssh cannot resolve the host name {m.group(1)!r}: it is neither an alias in the "
             f"ssh config nor a name DNS knows.",
-            _ssh_alias(m.group(1), cfg),
+            (did_you_mean(m.group(1), cfg) + " " + _ssh_alias(m.group(1), cfg)).strip(),
         ),
     ),
     (
@@ -76,8 +99,8 @@ _RULES: list[_Rule] = [
         re.compile(r"No such file or directory: '[^']*helm[^']*'|\bhelm: (?:command )?not found"),
         lambda m, host, cfg: Hint(
             "helm is not installed on this machine (or not on PATH).",
-            "Install helm 3 (`helm version --short` must print v3...) or point the setting "
-            "`helm` (--irp-helm) at its binary.",
+            "Install helm 3 (`helm version --short` prints v3...) or set `helm` (--irp-helm) "
+            "to its binary.",
         ),
     ),
     (
@@ -121,6 +144,14 @@ _RULES: list[_Rule] = [
             f"The registry {m.group(1)} does not answer from this machine.",
             f"Try `curl -sS http://{m.group(1)}/v2/` (expect HTTP 401 with a "
             f"WWW-Authenticate header) and check the setting `registry`.",
+        ),
+    ),
+    (
+        re.compile(r"setting '(\w+)' is required [^(]*\(give it with ([^)]*)\)"),
+        lambda m, host, cfg: Hint(
+            f"The setting {m.group(1)} is not set.",
+            f"Give {m.group(1)} ({m.group(2).replace(', ', ' or ')}); check: "
+            f"`pytest --irp-preflight`.",
         ),
     ),
     (

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from ..outcomes import STATUS_BLOCKED, STATUS_FAIL, STATUS_PASS, STATUS_SKIPPED, worst
+from ..problems import Problem
 from ..report import CheckRecord, digest_chain, ok_value
 from ..stage import StageResult
 from ..values import PushedImage
@@ -106,6 +107,10 @@ class RunInfo:
     host: str = ""
     ssh_config: str = ""
     links: list[tuple[str, str]] = field(default_factory=list)
+    started: str = ""  # local time, ISO 8601
+    finished: str = ""
+    duration: float = 0.0  # seconds, the whole run
+    sha: str = ""  # the SHA under test
 
 
 @dataclass
@@ -126,6 +131,7 @@ class Report:
     stages: list[StageView]
     upstream: list[StageView]  # stages run for the selection whose criterion is not in it
     link_prefix: str = ""  # put before every relative file link (latest.html: "latest/")
+    problems: list[Problem] = field(default_factory=list)  # the fix list (problems.py)
 
 
 def is_optional(title: str) -> bool:
@@ -239,11 +245,19 @@ def stage_view(result: StageResult, title: str, base: str) -> StageView:
     )
 
 
-def check_view(rec: CheckRecord, root: RootCause | None) -> CheckView:
-    """A check row; a cause that repeats the root cause is shortened to a pointer."""
+def check_view(
+    rec: CheckRecord, root: RootCause | None, problems: Sequence[Problem] = ()
+) -> CheckView:
+    """A check row; a cause that repeats a problem of the fix list (or the root cause) is
+    shortened to a pointer."""
     cause = rec.cause
     named = blocking_stage(cause)
-    if named is not None and root is not None and named[0] == root.stage:
+    numbers = [p.number for p in problems if named is not None and named[0] in p.stages]
+    if named is not None and numbers:
+        verb = "blocked by" if rec.status != STATUS_FAIL else "failed with"
+        which = ", ".join(str(n) for n in numbers)
+        cause = f"{verb} stage {named[0]} ({named[1]}): see problem {which} of the fix list above"
+    elif named is not None and root is not None and named[0] == root.stage:
         verb = "blocked by" if rec.status != STATUS_FAIL else "failed with"
         cause = f"{verb} stage {named[0]} ({named[1]}): see the root cause above"
     else:
@@ -321,6 +335,7 @@ def build(
     run: RunInfo,
     base: str,
     title: str,
+    problems: Sequence[Problem] = (),
 ) -> Report:
     """The whole report. ``base``: the folder the page is written to (links are relative
     to it); ``titles``: criterion -> title, in pipeline order; ``stage_titles``: stage ->
@@ -343,7 +358,7 @@ def build(
                 criterion_status([r.status for r in recs]),
                 is_optional(titles.get(crit, "")),
                 sum(r.duration for r in recs),
-                [check_view(r, root) for r in recs],
+                [check_view(r, root, problems) for r in recs],
                 [s for s in stages if s.criterion == crit],
             )
         )
@@ -367,4 +382,5 @@ def build(
         reference=reference,
         stages=stages,
         upstream=[s for s in stages if s.criterion not in by_crit],
+        problems=list(problems),
     )

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 
+from .firstscreen import first_screen_html, fix_list_html
 from .model import CheckView, CriterionView, Report, RootCause, StageView
 from .text import duration_text
 
@@ -84,12 +85,14 @@ code{overflow-wrap:anywhere}
 table{border-collapse:collapse;width:100%;table-layout:auto}
 th,td{border:1px solid #c8c8c8;padding:4px 6px;text-align:left;vertical-align:top;
   overflow-wrap:anywhere}
-th{background:#f0f0f0}
+th{background:#f0f0f0;overflow-wrap:normal;word-break:keep-all;white-space:nowrap}
+.nowrap{white-space:nowrap}
+ol#problems li{margin:6px 0}
 .banner{padding:12px 16px;border-radius:4px}
 .banner p{margin:4px 0}
 .banner code{color:inherit}
 .banner a{color:inherit}
-.counts span{margin-right:10px;white-space:nowrap}
+.counts .badge{margin-right:8px}
 .badge{display:inline-block;border:1px solid;border-radius:3px;padding:0 5px;font-weight:600;
   font-size:13px;white-space:nowrap}
 .root{border:2px solid #b71c1c;border-radius:4px;padding:8px 12px;margin-top:12px;
@@ -141,7 +144,10 @@ SCRIPT = """
 
 
 def _counts(counts: dict[str, int], noun: str) -> str:
-    items = "".join(f"<span>{badge(s)} {n}</span>" for s, n in counts.items())
+    # the count inside its pill: "FAIL 3", "BLOCKED 5" (not "FAIL 3 BLOCKED 5")
+    items = "".join(
+        f'<span class="badge st-{slug(s)}">{_e(s)} {_e(n)}</span>' for s, n in counts.items()
+    )
     total = sum(counts.values())
     return f'<p class="counts">{total} {noun}: {items}</p>'
 
@@ -161,9 +167,10 @@ def banner(rep: Report) -> str:
         f'<header class="banner" id="verdict" style="color:{fg};background:{bg}">'
         f"<h1>{_e(rep.verdict)}</h1><p><b>{_e(rep.verdict_line)}</b></p>"
         f"{_counts(rep.criteria_counts, 'criteria')}{_counts(rep.check_counts, 'checks')}"
-        f"<p>Selection: {_e(selection)}</p>{not_sel}"
-        f"<p>Command: <code>{_e(run.command_line)}</code></p>"
-        f"<p>Run {_e(run.run_id)}" + (f" · {links}" if links else "") + "</p></header>"
+        f"{first_screen_html(rep, _e)}"
+        f"<p>Selection: {_e(selection)} · Run {_e(run.run_id)}"
+        + (f" · {links}" if links else "")
+        + f"</p>{not_sel}<p>Command: <code>{_e(run.command_line)}</code></p></header>"
     )
 
 
@@ -221,7 +228,13 @@ def stage_record(stage: StageView, open_: bool = False, prefix: str = "") -> str
     if stage.cause:
         parts.append(f"<p>Cause: <code>{_e(stage.cause)}</code></p>")
     for cmd in stage.commands:
-        rc = "timed out" if cmd.timed_out else f"exit {cmd.rc}"
+        rc = (
+            "timed out"
+            if cmd.timed_out
+            else f"HTTP {cmd.rc}"
+            if cmd.command.startswith("GET ")
+            else f"exit {cmd.rc}"
+        )
         parts.append(
             f'<p class="cmd">[{_e(cmd.host)}] <code>$ {_e(cmd.command)}</code> '
             f'<span class="muted">({_e(rc)}, {_e(duration_text(cmd.duration))})'
@@ -364,7 +377,7 @@ def stages_section(rep: Report) -> str:
         return ""
     rows = []
     for s in rep.stages:
-        cmds = "<br>".join(f"<code>{_e(c.command[:160])}</code>" for c in s.commands) or (
+        cmds = "<br>".join(f"<code>{_e(_cut(c.command))}</code>" for c in s.commands) or (
             f'<span class="muted">{_e(s.cause)}</span>' if s.cause else ""
         )
         rows.append(
@@ -379,6 +392,16 @@ def stages_section(rep: Report) -> str:
         "<th>Criterion</th><th>Status</th><th>Host</th><th>Duration</th><th>Commands"
         f"</th></tr></thead>{''.join(rows)}</table></section>"
     )
+
+
+def _cut(command: str, limit: int = 160) -> str:
+    """A command line for the stages table: whole up to ``limit``, else cut at a space with
+    an ellipsis (the record holds it whole)."""
+    if len(command) <= limit:
+        return command
+    cut = command[:limit]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut) + " …"
 
 
 def environment_section(rep: Report) -> str:
@@ -397,7 +420,7 @@ def body(rep: Report, redact: Redact = str) -> str:
         return "".join(
             [
                 banner(rep),
-                root_section(rep.root),
+                fix_list_html(rep, _e) or root_section(rep.root),
                 criteria_section(rep),
                 findings_section(rep),
                 digests_section(rep),

@@ -13,13 +13,14 @@ from ..nix import (
     LOG_TAIL_LINES,
     BuildProgress,
     first_build_error,
+    inspect_problems,
     parse_inspect,
     parse_log_line,
     readable_log,
 )
 from ..retry import NotYet, RetryTimeout, poll
 from ..runners import SSH_CONNECTION_ERROR
-from ..stage import StageContext, StageError, Step
+from ..stage import StageContext, StageError, Step, Unusable
 from ..values import BuiltImage
 
 MAX_REATTACH = 30
@@ -127,7 +128,7 @@ def run(ctx: StageContext) -> BuiltImage:
         host, steps.inspect.argv, timeout=steps.inspect.timeout, what="inspecting the build result"
     )
     info = parse_inspect(inspect.stdout)
-    return {
+    value: BuiltImage = {
         "out_path": info.out_path,
         "compressed": info.compressed,
         "size": info.size,
@@ -138,6 +139,10 @@ def run(ctx: StageContext) -> BuiltImage:
         "attached": attached,
         "sha": sha,
     }
+    problems = inspect_problems(info)
+    if problems:  # T06's checks judge the facts; nothing pushes this archive
+        raise Unusable(value, "; ".join(problems))
+    return value
 
 
 def _follow(ctx: StageContext, step: Step) -> tuple[int, str]:

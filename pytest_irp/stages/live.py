@@ -80,12 +80,34 @@ def http_get(url: str, *, tries: int = 10, every: float = 2.0) -> HttpAnswer:
         return cast(HttpAnswer, exc.last.value)
 
 
+def _recorded_get(ctx: StageContext, url: str) -> HttpAnswer:
+    """:func:`http_get`, recorded like a command (the HTTP status in place of an exit
+    code, the body as its output): the report's stage record shows URL, status and body."""
+    import time
+
+    from ..runners import CommandResult
+
+    started = time.monotonic()
+    answer = http_get(url)
+    ctx.record(
+        CommandResult(
+            "local",
+            ("GET", url),
+            answer["status"],
+            answer["body"],
+            answer["error"],
+            time.monotonic() - started,
+        )
+    )
+    return answer
+
+
 def run(ctx: StageContext) -> LiveApp:
     s = ctx.settings
     base = s.require("base_url")
     steps = commands(s, base)
-    healthz = http_get(steps.healthz.argv[1])
-    probes = http_get(steps.probes.argv[1])
+    healthz = _recorded_get(ctx, steps.healthz.argv[1])
+    probes = _recorded_get(ctx, steps.probes.argv[1])
     client, api_client = kube_api(ctx)
     core = client.CoreV1Api(api_client)
     pods = cast(DeployedRelease, ctx.upstream("release"))["pods"]

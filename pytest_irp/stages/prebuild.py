@@ -1,14 +1,16 @@
 """The prebuild stage (T06): the build host's pre-build checklist (nix present, free disk
 and memory, the GHC archive's size, no other build running), judged by
-:func:`pytest_irp.nix.judge_prebuild` before hours of building start."""
+:func:`pytest_irp.nix.prebuild_problems` before hours of building start (facts that
+fail it are recorded and :class:`~pytest_irp.stage.Unusable`: T06's check judges them,
+the build does not start)."""
 
 from __future__ import annotations
 
 from typing import Any, cast
 
 from .. import remote
-from ..nix import judge_prebuild, parse_facts
-from ..stage import StageContext, StageError, Step
+from ..nix import parse_facts, prebuild_problems
+from ..stage import StageContext, Step, Unusable
 from ..values import PrebuildFacts
 
 
@@ -33,14 +35,8 @@ def run(ctx: StageContext) -> PrebuildFacts:
     s = ctx.settings
     host = s.require("host")
     facts = parse_facts(ctx.run(host, commands(s, host).argv, what="pre-build checks").stdout)
-    problems = judge_prebuild(
-        facts,
-        sha=ctx.facts.sha(),
-        lib_path=s.get("libhsghc_path"),
-        lib_size=s["libhsghc_size"],
-        min_disk_mb=s["min_free_disk_mb"],
-        min_mem_mb=s["min_free_mem_mb"],
-    )
+    value = cast(PrebuildFacts, {k: v[0] if len(v) == 1 else v for k, v in facts.items()})
+    problems = prebuild_problems(value, s, ctx.facts.sha())
     if not s.get("libhsghc_path"):
         ctx.finding(
             "info",
@@ -48,6 +44,6 @@ def run(ctx: StageContext) -> PrebuildFacts:
             "libhsghc_path is not set, so the workplan's Bug 2 check was skipped.",
             "Set libhsghc_path (and libhsghc_size) to check it.",
         )
-    if problems:
-        raise StageError("pre-build checks failed on " + host + ": " + "; ".join(problems))
-    return cast(PrebuildFacts, {k: v[0] if len(v) == 1 else v for k, v in facts.items()})
+    if problems:  # T06's check judges the facts; nothing builds on this host now
+        raise Unusable(value, "pre-build checks failed on " + host + ": " + "; ".join(problems))
+    return value

@@ -1,7 +1,9 @@
 """The push stage (T07): skopeo pushes the built archive from the build host to the
 registry, and the registry's own answers are recorded: its tags/list and the digest it
-serves for the tag, judged by the same predicates the T07 checks assert
-(:func:`pytest_irp.registry_facts.tag_problem`, ``digest_problem``). The registry's API
+serves for the tag. A push those answers contradict (the tag not listed, another digest
+served: :func:`pytest_irp.registry_facts.tag_problem`, ``digest_problem``, the predicates
+the T07 checks assert) is recorded and :class:`~pytest_irp.stage.Unusable`: the T07
+checks judge it, the pull and the release are BLOCKED. The registry's API
 and its token realm: :mod:`pytest_irp.registry`."""
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from ..registry_facts import (
     realm_refusal,
     tag_problem,
 )
-from ..stage import StageContext, StageError, Step
+from ..stage import StageContext, StageError, Step, Unusable
 from ..values import PushedImage
 
 REALM_FINDING = "Registry token realm points to the wrong address"
@@ -210,21 +212,23 @@ def run(ctx: StageContext) -> PushedImage:
             details=result.tail(40),
         )
     pushed = _marker(result.stdout, "@@digest")
-    if not pushed.startswith("sha256:"):  # nothing to look for in the registry
-        raise StageError(digest_problem(pushed, None, dest))
     inspected = inspect_facts(_block(result.stdout, "@@inspect"))
     tags = client.tags(token)
-    problem_tag = tag_problem(tag, tags, f"{ref.hostport}/{ref.path}")
-    if problem_tag:
-        raise StageError(problem_tag)
+    for link in client.foreign_links:
+        ctx.finding(
+            "warning",
+            "the registry pages its tag list to another address",
+            f"tags/list of {ref.path} answered with a Link to {link}, not on "
+            f"{client.base}: not followed (the registry token goes to the registry only); "
+            "tags on later pages were not seen",
+            "Check the registry's configured public URL (Gitea: ROOT_URL) and any proxy "
+            "in front of it.",
+        )
     served = client.digest(tag, token)
-    problem_digest = digest_problem(pushed, served, tag)
-    if problem_digest:
-        raise StageError(problem_digest)
     name = ref.path.partition("/")[2]
     gitea = version or client.version()  # None: not a Gitea (no packages API to ask)
     packages = client.package_versions(user, password, name, tag) if gitea else None
-    return {
+    value: PushedImage = {
         "image": dest,
         "tag": tag,
         "digest": pushed,
@@ -246,6 +250,13 @@ def run(ctx: StageContext) -> PushedImage:
         "tags_total": len(tags),
         "served_digest": served,
     }
+    problems = [
+        tag_problem(tag, tags, f"{ref.hostport}/{ref.path}"),
+        digest_problem(pushed, served, tag),
+    ]
+    if any(problems):  # T07's checks judge the facts; nothing pulls or deploys this push
+        raise Unusable(value, "; ".join(p for p in problems if p))
+    return value
 
 
 def without_blank_lines(text: str) -> str:

@@ -1,6 +1,7 @@
 """The render stage (T08): ``helm template`` of the chart, the manifests judged against
 the workplan's key notes (:func:`pytest_irp.judge.chart_problems`); a chart that breaks
-them fails here, so the release (which needs it) is BLOCKED rather than deployed."""
+them is recorded and :class:`~pytest_irp.stage.Unusable`: T08's check judges the
+manifests, and the release (which needs them) is BLOCKED rather than deployed."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from .. import judge
 from ..helm import chart_path, image_sets, template_argv
-from ..stage import StageContext, StageError, Step
+from ..stage import StageContext, Step, Unusable
 from ..values import RenderedChart
 
 
@@ -39,14 +40,16 @@ def run(ctx: StageContext) -> RenderedChart:
             "The chart renders no Secret",
             "The env Secret is created by the release stage (T10) when missing, never overwritten.",
         )
-    if problems:
-        raise StageError(
-            "the chart breaks the workplan's key notes: " + "; ".join(problems),
-            details=rendered.tail(60),
-        )
-    return {
+    value: RenderedChart = {
         "kinds": [m.get("kind") for m in manifests],
         "problems": problems,
         "manifests": judge.masked_manifests(manifests),
         "expected_image": expected_image,
     }
+    if problems:  # T08's check judges the manifests; the release is BLOCKED
+        raise Unusable(
+            value,
+            "the chart breaks the workplan's key notes: " + "; ".join(problems),
+            details=rendered.tail(60),
+        )
+    return value

@@ -1,5 +1,6 @@
 """The source stage (T06): the build host's checkout is the revision under test, proven by
-``git rev-parse HEAD`` on the build host."""
+``git rev-parse HEAD`` on the build host (a checkout at another SHA is recorded and
+:class:`~pytest_irp.stage.Unusable`: T06's check judges it, nothing builds it)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from .. import remote
 from ..childenv import child_env
-from ..stage import StageContext, StageError, Step
+from ..stage import StageContext, StageError, Step, Unusable
 from ..values import SourceCheckout
 
 UNDER_TEST_REF = "refs/irp/under-test"
@@ -75,11 +76,7 @@ def run(ctx: StageContext) -> SourceCheckout:
     step = commands(s, host, sha)
     result = ctx.run(host, step.argv, input=stdin, what=f"checkout of {sha[:12]} on {host}")
     head = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
-    if head != sha:
-        raise StageError(
-            f"the build host's HEAD is {head or 'unknown'}, not the SHA under test {sha}"
-        )
-    return {
+    value: SourceCheckout = {
         "sha": sha,
         "tag": ctx.facts.tag(),
         "remote_head": head,
@@ -87,3 +84,8 @@ def run(ctx: StageContext) -> SourceCheckout:
         "remote_dir": s["remote_dir"],
         "method": "git fetch" if s.get("git_remote") else "git bundle",
     }
+    if head != sha:  # T06's check judges the facts; nothing may build this checkout
+        raise Unusable(
+            value, f"the build host's HEAD is {head or 'unknown'}, not the SHA under test {sha}"
+        )
+    return value

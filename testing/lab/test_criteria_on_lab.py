@@ -1118,11 +1118,13 @@ def test_source_stage_fetches_the_revision_from_giteas_git(suite: LabSuite, lab:
 def test_t12_reads_the_workflow_through_giteas_api_and_finds_no_finished_run(
     suite: LabSuite, lab: Lab
 ) -> None:
-    """T12 against the lab's real Gitea API: the workflow file is read from the repository
-    through the contents API and the Actions runs endpoint is asked. No Actions runner
-    (act_runner) can be built here (the module proxy refuses it): the run Gitea queued for
-    the lab's push never starts, so T12 must not PASS and says so. (A repository with no run
-    at all gives "no CI run on main yet": testing/test_units.py, on Gitea's listing shape.)"""
+    """T12 against the lab's real Gitea API: the workflow file (the workplan's, as written)
+    is read through the contents API, the runners and the runs endpoint are asked. No
+    Actions runner (act_runner) can be built here (the module proxy refuses it): the run
+    Gitea queued for the lab's push never starts, so T12 must not PASS and says so; the
+    audit names, with their file:line, the missing flake attribute (T01's stage, run for
+    --irp-ci), the push without the realm workaround and the label no runner has
+    (testing/test_plugin_ci.py has the same on recorded answers)."""
     lab.up(variant="ok")
 
     run = suite.run("-k", "T12", "--irp-ci", via_lab=False)
@@ -1130,9 +1132,20 @@ def test_t12_reads_the_workflow_through_giteas_api_and_finds_no_finished_run(
     assert run.ret == 1, run.explain()
     assert run.statuses == {"T12": "FAIL"}, run.explain()
     assert re.search(
-        r"the latest CI run on main \(#\d+\) is queued and has not finished", run.cause("T12")
+        r"the CI run #\d+ of [0-9a-f]{7} is queued and has not finished", run.cause("T12")
     ), run.cause("T12")
     assert (
         "build-and-deploy.yml from Gitea http://10.77.0.3:3000/api/v1 "
         "(coulomb/ihp-railiance-probe at main)" in run.html
     )
+    where = ".gitea/workflows/build-and-deploy.yml"
+    titles = {f["title"] for f in run.stage("ci")["findings"]}
+    for line, rule in (("7", "flake-attr"), ("8", "push-realm"), ("4", "runs-on")):
+        title = f"CI workflow {where}:{line} ({rule}): "
+        assert any(t.startswith(title) and not t.endswith("not checked") for t in titles), (
+            title,
+            titles,
+        )
+        assert title in run.out
+        assert title in run.html
+    assert f"{where}:7: `nix build .#docker` fails at once" in run.out

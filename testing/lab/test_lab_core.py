@@ -465,7 +465,12 @@ def test_variant_builds_and_checks_as_intended(lab_up: Lab, nix_env, tmp_path, v
     else:
         assert check.returncode == 0, check.stderr
         tests = nix(
-            nix_env, "build", ".#checks.x86_64-linux.tests", "-o", str(tmp_path / "tests"), cwd=repo
+            nix_env,
+            "build",
+            ".#checks.x86_64-linux.integration-tests",
+            "-o",
+            str(tmp_path / "tests"),
+            cwd=repo,
         )
         assert tests.returncode == 0
         report = (tmp_path / "tests" / "test-report.txt").read_text()

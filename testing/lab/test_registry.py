@@ -60,6 +60,7 @@ def test_app_ini_sets_the_realm_through_root_url(mode: rc.RealmMode, root: str) 
     assert f"ROOT_URL = {root}\n" in text
     assert "PUBLIC_URL_DETECTION = legacy\n" in text  # the realm follows ROOT_URL
     assert "[packages]\nENABLED = true\n" in text
+    assert "[actions]\nENABLED = true\nDEFAULT_ACTIONS_URL = github\n" in text  # T12
     assert "DB_TYPE = sqlite3\n" in text
     assert rc.realm_url(mode, "10.77.0.3", 3000, 80) == root + "v2/token"
 

@@ -10,7 +10,9 @@
 #   packages.<system>.optimized-prod-server    the same, "optimized"
 #   packages.<system>.unoptimized-docker-image docker-archive of the prod server
 #   packages.<system>.optimized-docker-image   docker-archive of the optimized server
-#   checks.<system>.tests                      Test/Main.hs's specs (IHP 1.5+ when Test/Main.hs exists)
+#   checks.<system>.tests                      Test/Main.hs's specs, no PostgreSQL (IHP 1.5+, when Test/Main.hs exists)
+#   checks.<system>.integration-tests          Test/Integration.hs's specs with a temporary PostgreSQL
+#                                              (IHP 1.5+, when Test/Integration.hs exists)
 # What stands in for what is in lab/app/README.md.
 ihpFlake:
 { inputs, ... }:
@@ -52,12 +54,23 @@ ihpFlake:
         unoptimized-docker-image = enabled (image false);
         optimized-docker-image = enabled (image true);
       };
-      # IHP adds the tests check only when the app has Test/Main.hs.
-      checks = if builtins.pathExists (cfg.projectPath + "/Test/Main.hs") then {
+      # IHP (flake-module.nix v1.5.0 L317-370) adds `tests` when the app has Test/Main.hs
+      # (runghc, no PostgreSQL) and `integration-tests` when it has Test/Integration.hs
+      # (initdb + pg_ctl: a temporary PostgreSQL, DATABASE_URL pointing at it).
+      checks = (if builtins.pathExists (cfg.projectPath + "/Test/Main.hs") then {
         tests = enabled (hostBuild "${appName}-tests" ./NixSupport/tests.sh {
           compile = ./NixSupport/compile.sh;
           routesAwk = ./NixSupport/routes.awk;
+          entry = "Test/Main.hs";
+          database = "";
         });
-      } else { };
+      } else { }) // (if builtins.pathExists (cfg.projectPath + "/Test/Integration.hs") then {
+        integration-tests = enabled (hostBuild "${appName}-integration-tests" ./NixSupport/tests.sh {
+          compile = ./NixSupport/compile.sh;
+          routesAwk = ./NixSupport/routes.awk;
+          entry = "Test/Integration.hs";
+          database = "1";
+        });
+      } else { });
     };
 }

@@ -1,0 +1,16 @@
+module Web.FrontController where
+
+import IHP.RouterPrelude
+import Web.Controller.Prelude
+
+import Web.Controller.Health
+import Web.Controller.Probes
+
+instance FrontController WebApplication where
+    controllers =
+        [ parseRoute @ProbesController
+        , parseRoute @HealthController
+        ]
+
+instance InitControllerContext WebApplication where
+    initContext = pure ()
