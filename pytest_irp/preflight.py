@@ -95,11 +95,15 @@ class Failed(Exception):
     """A precondition does not hold: ``cause`` (one paragraph) and ``fix``; ``stage`` when
     the judge knows which of the gated stages it decides."""
 
-    def __init__(self, cause: str, fix: str = "", stage: str = "") -> None:
+    def __init__(
+        self, cause: str, fix: str = "", stage: str = "", also: Sequence[Failed] = ()
+    ) -> None:
         super().__init__(cause)
         self.cause = cause
         self.fix = fix
         self.stage = stage
+        # independent problems the same check found besides (each its own verdict)
+        self.also = list(also)
 
 
 # --------------------------------------------------------------------------- selection

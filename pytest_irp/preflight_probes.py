@@ -261,11 +261,40 @@ def probe_node(ctx: StageContext, stages: Sequence[str]) -> list[str]:
             "check the node's login shell",
         )
     sudo = sudo_argv(prefix)
-    if sudo:
-        judge_sudo(ctx.run(node, sudo, timeout=timeout, check=False), prefix)
     path = s["registries_yaml"]
+    if sudo:
+        try:
+            judge_sudo(ctx.run(node, sudo, timeout=timeout, check=False), prefix)
+        except Failed as exc:
+            exc.also = _mirror_without_prefix(ctx, node, path, timeout)
+            raise
     judge_readable(ctx.run(node, readable_argv(prefix, path), timeout=timeout, check=False), path)
     return [f"prefix {' '.join(prefix) or '(none)'}; {path} readable"]
+
+
+def _mirror_without_prefix(ctx: StageContext, node: str, path: str, timeout: float) -> list[Failed]:
+    """When the prefix cannot run: registries.yaml read as the ssh user (k3s's file is
+    often world-readable) and judged for the registry's mirror entry, so a missing entry
+    is named in the same run as the sudo that hides it (nothing when it cannot be read)."""
+    from .mirror_judge import mirror_problems
+
+    registry = ctx.settings.get("registry")
+    if not registry:
+        return []
+    hostport = str(registry).split("/")[0]
+    result = ctx.run(node, ["cat", "--", path], timeout=timeout, check=False)
+    if not result.ok:
+        return []
+    problems, _ = mirror_problems(result.stdout, hostport, None)
+    return [
+        Failed(
+            f"{p} ({path} on {node}, read without the prefix)",
+            f'add the registry\'s mirror to {path} on the node (mirrors: "{hostport}": '
+            f'endpoint: ["http://{hostport}"], workplan T09) and restart k3s',
+        )
+        for p in problems
+        if p.startswith("registries.yaml")
+    ]
 
 
 def probe_base_url(ctx: StageContext, stages: Sequence[str]) -> list[str]:

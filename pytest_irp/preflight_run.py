@@ -90,18 +90,23 @@ class Preflight:
             max_workers=len(self.checks), thread_name_prefix="irp-preflight"
         ) as pool:
             futures = [pool.submit(self.check, pre, stage) for pre, stage in self.checks]
-            self.verdicts = [f.result() for f in futures]
+            self.verdicts = [v for f in futures for v in f.result()]
         return self.verdicts
 
-    def check(self, pre: Precondition, stage: str) -> Verdict:
+    def check(self, pre: Precondition, stage: str) -> list[Verdict]:
+        """The verdict of one precondition, then one per independent problem its check
+        found besides (:attr:`Failed.also`: e.g. the node's registries.yaml, readable
+        without the sudo that asks for a password, lacking the mirror)."""
         pipeline = self.pipeline
         ctx = pipeline.context(pipeline.stages[stage], time.monotonic() + 4 * CHECK_TIMEOUT)
         started = time.monotonic()
         verdict = Verdict(pre.name, stage, True)
+        extra: list[Verdict] = []
         try:
             verdict.notes = PROBES[pre.name](ctx, self.stages)
         except Failed as exc:
             verdict = Verdict(pre.name, exc.stage or stage, False, exc.cause, exc.fix)
+            extra = [Verdict(pre.name, a.stage or stage, False, a.cause, a.fix) for a in exc.also]
         except StageError as exc:
             verdict = Verdict(
                 pre.name,
@@ -122,12 +127,14 @@ class Preflight:
                 f"internal error in the preflight check {pre.name}: {type(exc).__name__}: {exc}",
             )
         redact = pipeline.redactor.redact
-        verdict.cause = one_paragraph(redact(verdict.cause)).rstrip(".")
-        verdict.fix = redact(verdict.fix)
-        verdict.notes = [redact(n) for n in verdict.notes]
+        duration = time.monotonic() - started
+        for v in (verdict, *extra):
+            v.cause = one_paragraph(redact(v.cause)).rstrip(".")
+            v.fix = redact(v.fix)
+            v.notes = [redact(n) for n in v.notes]
+            v.duration = duration
         verdict.commands, verdict.findings = ctx.commands, ctx.findings
-        verdict.duration = time.monotonic() - started
-        return verdict
+        return [verdict, *extra]
 
     def gate(self, name: str) -> None:
         """:attr:`Pipeline.gate`: before the first stage not run in parallel with the

@@ -21,6 +21,7 @@ from .outcomes import STATUS_BLOCKED, STATUS_FAIL
 from .stage import StageResult
 
 _PREFLIGHT_PREFIX = "preflight check '"
+_FIX_IN_CAUSE = ". Fix: "
 # which host setting a precondition's commands run on (the others run on this machine)
 _PRECONDITION_HOST = {"build-host": "host", "skopeo": "host", "node": "node_host"}
 
@@ -97,6 +98,9 @@ def find(
 
     def add(pos: int, host: str, cause: str, fix: str, source: str, stage: str, crit: str) -> None:
         cause = plain_cause(cause)
+        if not fix and _FIX_IN_CAUSE in cause:  # a stage's cause that carries its own fix
+            cause, fix = cause.split(_FIX_IN_CAUSE, 1)
+            cause += "."
         fallback = (
             f"Read the record of stage {stage} ({crit}) in the report; re-run with "
             f"`pytest -k {crit}`."

@@ -13,6 +13,7 @@ from pytest_irp_lab.hostns import DEFAULT_SUDO_MODE, SUDO_MODES
 from pytest_irp_lab.orchestrator import Lab
 from pytest_irp_lab.proc import LabError
 from pytest_irp_lab.registry_config import DEFAULT_REALM_MODE, REALM_MODES
+from pytest_irp_lab.scenarios import SCENARIO_DOCS, SCENARIOS
 
 
 def parser() -> argparse.ArgumentParser:
@@ -39,17 +40,25 @@ def parser() -> argparse.ArgumentParser:
         help="the node user's sudo rule: NOPASSWD, or asking for a password "
         f"(default: {DEFAULT_SUDO_MODE})",
     )
+    up.add_argument(
+        "--scenario",
+        choices=SCENARIOS,
+        help="set the lab up with a scenario's problems (implies --with-cluster); "
+        "without it, up restores the normal lab",
+    )
     down = sub.add_parser("down", help="stop and remove what the lab started")
     down.add_argument("--purge", action="store_true", help="also delete the lab directory")
     sub.add_parser("status", help="print the lab's state as JSON")
     sub.add_parser("env", help="print `export IRP_...=...` lines for the lab's settings")
     sub.add_parser("variants", help="list the sample app variants")
+    sub.add_parser("scenarios", help="list the lab scenarios")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    with_cluster = bool(getattr(args, "with_cluster", False))
+    scenario = getattr(args, "scenario", None)
+    with_cluster = bool(getattr(args, "with_cluster", False)) or scenario is not None
     lab = Lab(
         args.lab_dir,
         with_cluster=with_cluster,
@@ -59,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         if args.command == "up":
-            path = lab.up(args.variant)
+            path = lab.up(args.variant, scenario=scenario)
             for note in lab.notes:
                 print(f"note: {note}", file=sys.stderr)
             print(path)
@@ -73,6 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "variants":
             for name in VARIANTS:
                 print(f"{name}: {VARIANT_DOCS[name]}")
+        elif args.command == "scenarios":
+            for name in SCENARIOS:
+                print(f"{name}: {SCENARIO_DOCS[name]}")
     except LabError as exc:
         print(f"lab: {exc}", file=sys.stderr)
         return 1

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from pytest_irp_lab import app as app_mod
-from pytest_irp_lab import hostns, net
+from pytest_irp_lab import hostns, net, scenarios
 from pytest_irp_lab.cluster import LabCluster
 from pytest_irp_lab.devserver import DEV_URL, DevServer
 from pytest_irp_lab.ingress import LabIngress, bring_up
@@ -301,8 +301,9 @@ class Lab:
         """The node user's sudo rule from now on (:data:`hostns.SUDO_MODES`)."""
         hostns.set_sudo_mode(self.node_etc_dir, mode)
 
-    def registry(self) -> LabRegistry:
-        """The LabRegistry of this lab (nothing is started)."""
+    def registry(self, realm_mode: str | None = None) -> LabRegistry:
+        """The LabRegistry of this lab (nothing is started); ``realm_mode`` overrides the
+        lab's."""
         gitea = net.HOSTS_BY_NAME["gitea"]
         kwargs: dict[str, Any] = {
             "netns": gitea.netns,
@@ -310,8 +311,9 @@ class Lab:
             "port": REGISTRY_PORT,
             "build_host": net.HOSTS_BY_NAME["haskelseed"].address,
         }
-        if self.realm_mode is not None:
-            kwargs["realm_mode"] = self.realm_mode
+        mode = realm_mode or self.realm_mode
+        if mode is not None:
+            kwargs["realm_mode"] = mode
         if self.cache_dir is not None:
             kwargs["cache_dir"] = self.cache_dir
         return LabRegistry(self.layout.registry_state_dir, **kwargs)
@@ -333,8 +335,11 @@ class Lab:
 
     # ------------------------------------------------------------------ up
 
-    def up(self, variant: str = "ok") -> Path:
-        """Bring the lab up (or complete it); returns the path of ``irp-lab.toml``."""
+    def up(self, variant: str = "ok", scenario: str | None = None) -> Path:
+        """Bring the lab up (or complete it); returns the path of ``irp-lab.toml``.
+        ``scenario`` (:data:`scenarios.SCENARIOS`) sets the lab up with that scenario's
+        problems; without it, ``up`` restores the normal lab."""
+        scenarios.check(scenario)
         if variant not in app_mod.VARIANTS:
             raise LabError(f"unknown variant {variant!r}; known: {', '.join(app_mod.VARIANTS)}")
         if os.geteuid() != 0:
@@ -370,7 +375,7 @@ class Lab:
             self.layout.nix_cache_dir.mkdir(parents=True, exist_ok=True)
             t = step("nix", t)
 
-            self._up_ssh(state)
+            self._up_ssh(state, scenarios.node_sudo(scenario, self.node_sudo))
             t = step("sshd", t)
 
             self._up_app(state, variant)
@@ -380,7 +385,8 @@ class Lab:
             self.dev_server().start()  # the developer's `devenv up` (T02)
             t = step("dev server", t)
 
-            registry = self.registry() if self.with_registry else None
+            mode = scenarios.realm_mode(scenario, self.realm_mode)
+            registry = self.registry(mode) if self.with_registry else None
             if registry is not None:
                 registry.start()
                 state["registry"] = {"started": True, "realm_mode": str(registry.realm_mode)}
@@ -391,11 +397,19 @@ class Lab:
             cluster = self.cluster() if self.with_cluster else None
             if cluster is not None:
                 cluster.start()
+                scenarios.write_node_mirror(  # the node's mirror (a scenario's: none)
+                    scenario,
+                    f"{net.HOSTS_BY_NAME['gitea'].address}:{REGISTRY_PORT}",
+                    Path(cluster.registries_yaml),
+                    Path(cluster.certs_d),
+                )
                 state["cluster"] = {"started": True}
                 t = step("cluster", t)
                 state["ingress"] = {"started": bring_up(cluster.spec, self.notes)}  # Traefik
                 t = step("ingress", t)
 
+            state["scenario"] = scenario
+            self._save(state)
             self._write_toml(registry)
             state["up"] = True
             state["notes"] = list(self.notes)
@@ -404,7 +418,7 @@ class Lab:
             self._save(state)
         return self.toml_path
 
-    def _up_ssh(self, state: dict[str, Any]) -> None:
+    def _up_ssh(self, state: dict[str, Any], sudo_mode: str) -> None:
         lay = self.layout
         lay.ssh_dir.mkdir(parents=True, exist_ok=True)
         client_public = ensure_key(lay.client_key, "irp-lab-client")
@@ -412,7 +426,7 @@ class Lab:
             self.node_etc_dir,
             self.node_login,
             [(h.address, h.name) for h in net.HOSTS],
-            self.node_sudo,
+            sudo_mode,
         )
         sshds = self._sshds(client_public)
         entries = [(d.host, d.prepare()) for d in sshds.values()]
@@ -497,6 +511,7 @@ class Lab:
         # the lab's helm (cached; none on PATH here): `--irp-config=irp-lab.toml` runs and
         # --irp-lab runs get the same one
         values.setdefault("helm", [str(helmbin.ensure(3))])
+        scenarios.apply_settings(values, self._load().get("scenario"))
         return values
 
     def _write_toml(self, registry: Any | None) -> None:
@@ -613,6 +628,7 @@ class Lab:
             "up": bool(state.get("up")),
             "network_held_by": self.holder(),
             "variant": state.get("app", {}).get("variant"),
+            "scenario": state.get("scenario"),
             "app_commit": state.get("app", {}).get("commit"),
             "network": net.status() if shutil.which("ip") else {},
             "sshd": sshd,

@@ -28,6 +28,9 @@ def lab_layer(config: pytest.Config) -> tuple[Any, dict[str, Any]]:
     except LabError as exc:
         raise SettingError(str(exc)) from None
     variant = config.getoption("irp_lab_variant", None) or os.environ.get("IRP_LAB_VARIANT") or "ok"
+    scenario = (
+        config.getoption("irp_lab_scenario", None) or os.environ.get("IRP_LAB_SCENARIO") or None
+    )
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     for what, name in BUILD_SCRIPTS:
         script = sources / name
@@ -41,12 +44,13 @@ def lab_layer(config: pytest.Config) -> tuple[Any, dict[str, Any]]:
             )
     lab = Lab(with_cluster=True)
     try:
-        toml_path = lab.up(variant=variant)
+        toml_path = lab.up(variant=variant, scenario=scenario)
         helm = helmbin.ensure(3)
     except Exception as exc:
         raise SettingError(f"the embedded lab could not start: {exc}") from None
     table = load_file(toml_path, section_required=False)
-    table.setdefault("helm", [str(helm)])
+    if scenario is None:  # a scenario's settings are the user's (first-contact: no helm)
+        table.setdefault("helm", [str(helm)])
     if "database_url_file" not in table:  # secrets never come from a settings table
         url_file = toml_path.parent / "database-url"
         write_atomic(url_file, "postgresql://probe@127.0.0.1:5432/probe\n", 0o600)

@@ -263,7 +263,7 @@ def test_preflight_only_exits_1_with_one_paragraph_per_failure(
     )
     assert result.ret == 1
     paragraphs = [line for line in lines_of(result) if line.startswith("precondition ")]
-    assert len(paragraphs) == 2
+    assert len(paragraphs) == 3
     assert paragraphs[0].startswith(
         "precondition 'registry' of stage push (T07) failed: registry 127.0.0.1:"
     )
@@ -272,6 +272,13 @@ def test_preflight_only_exits_1_with_one_paragraph_per_failure(
         "precondition 'node' of stage mirror (T09) failed: "
         "`sudo -n true` on railiance01 asks for a password"
     )
+    # the fake node's registries.yaml (readable without sudo) names another registry: the
+    # missing mirror is named in the same run as the sudo that hides it
+    assert paragraphs[2].startswith(
+        "precondition 'node' of stage mirror (T09) failed: registries.yaml lacks the "
+        "mirror: no entry for 127.0.0.1:"
+    )
+    assert "read without the prefix). Fix: add the registry's mirror to" in paragraphs[2]
     assert not project.called(lambda argv: "irp-build" in argv or "irp-source" in argv)
 
 
