@@ -332,13 +332,16 @@ def outcome_lines(
                 f"FAILED {v.name} -> stage {v.stage} ({criteria.get(v.stage, '?')}) "
                 f"decided: {v.cause}"
             )
-    failed = [v for v in verdicts if not v.ok]
+    # a check that found more than one problem has a verdict for each: counted once
+    checks = len({v.name for v in verdicts})
+    failed = list(
+        dict.fromkeys(f"{v.name} ({criteria.get(v.stage, '?')})" for v in verdicts if not v.ok)
+    )
     took = f" in {max((v.duration for v in verdicts), default=0.0):.1f}s"
     if compact and failed:
-        names = ", ".join(f"{v.name} ({criteria.get(v.stage, '?')})" for v in failed)
-        lines.append(f"{len(verdicts)} checks, {len(failed)} FAILED{took}: {names}")
+        lines.append(f"{checks} checks, {len(failed)} FAILED{took}: {', '.join(failed)}")
     else:
-        lines.append(f"{len(verdicts)} checks, {len(failed)} failed{took}")
+        lines.append(f"{checks} checks, {len(failed)} failed{took}")
     return lines
 
 

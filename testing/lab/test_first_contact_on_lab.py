@@ -84,6 +84,39 @@ def lab_cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def first_screen(page: Path, png: Path) -> None:
+    """The report's first screen at 1280x800 in Debian's chromium (as
+    testing/test_report_browser.py opens it)."""
+    import shutil
+    import tempfile
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    profile = tempfile.mkdtemp(prefix="irp-chromium-")
+    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
+    args += ["--disable-background-networking", "--disable-component-update", "--disable-sync"]
+    try:
+        with sync_api.sync_playwright() as p:
+            context = p.chromium.launch_persistent_context(
+                profile,
+                executable_path="/usr/bin/chromium",
+                headless=True,
+                args=args,
+                viewport={"width": 1280, "height": 800},
+                service_workers="block",
+            )
+            try:
+                tab = context.new_page()
+                tab.goto(page.as_uri())
+                box = tab.locator("#root-cause li").first.bounding_box()
+                assert box is not None
+                assert box["y"] + box["height"] < 800  # the first problem whole
+                tab.screenshot(path=str(png))
+            finally:
+                context.close()
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+
+
 def assert_normal_lab(suite: LabSuite) -> None:
     """The lab as ``up`` without a scenario leaves it: the settings, the node's mirror and
     its NOPASSWD sudo."""
@@ -163,6 +196,9 @@ def test_first_contact_run_names_every_problem_at_its_criterion(
         assert step in item, item
     # the scenario's settings reached the run: no helm, no workaround, the wrong base URL
     assert WRONG_BASE_URL in page
+    target = os.environ.get("REPORT_SCREENSHOTS_DIR")
+    if target:  # docs/report-first-contact.png (docs/report.md)
+        first_screen(run.page, Path(target) / "report-first-contact.png")
     assert_normal_lab(suite)  # and the run's own `up` left nothing behind that outlives it
 
 
