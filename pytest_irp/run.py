@@ -51,6 +51,7 @@ class IrpRun:
         self.blocked_lines: list[str] = []
         self.html_path: Path | None = None
         self.own_html = False
+        self.publish_problem = ""  # why reports/summary.json was not updated, if it was not
 
     # registered as a plugin for the run: these are hooks
 

@@ -76,6 +76,14 @@ def redact_report(report: pytest.TestReport, redactor: Redactor) -> None:
         and not any(SESSION_SECRET_NAME in c for _, c in report.sections)
     ):
         return
+    if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
+        # a skip's (path, line, reason): pytest's -rs and JUnit unpack it, so it stays a
+        # tuple; its reason masked and on one line
+        path, lineno, reason = report.longrepr
+        cleaned_reason = " ".join(redactor.redact(str(reason)).split())
+        report.longrepr = (str(path), lineno, cleaned_reason)
+        report.sections = [(k, redactor.redact(v)) for k, v in report.sections]
+        return
     text = report.longreprtext
     if text:
         cleaned = redactor.redact(text)
@@ -137,7 +145,11 @@ def write_summary(tr: Any, run: IrpRun) -> None:
     live = cast(LiveApp, ok_value(run.pipeline.results, "live"))
     if live.get("pipeline_log"):
         tr.write_line(f"PIPELINE_LOG.md: {live.get('pipeline_log')} (commit it with the app)")
-    tr.write_line(f"irp report: {run.html_path}; summary: {run.report_dir / 'summary.json'}")
+    summary = run.report_dir / "summary.json"
+    if run.publish_problem:
+        tr.write_line(run.redactor.redact(run.publish_problem), yellow=True, bold=True)
+        summary = run.report_dir / f"irp-{run.run_id}" / "summary.json"
+    tr.write_line(f"irp report: {run.html_path}; summary: {summary}")
     if not is_full(run, deselected_checks(run.config)):
         tr.write_line("irp: partial run: latest.html still shows the last full run")
 

@@ -1,0 +1,126 @@
+"""One paragraph, never a traceback; run ids that never clash (issue 20, points 11-15)."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+
+import pytest
+
+from conftest import Project
+from pytest_irp.setting_parsers import parse_duration
+
+
+def _append_conftest(project: Project, text: str) -> None:
+    with (project.path / "conftest.py").open("a") as out:
+        out.write("\n" + text + "\n")
+
+
+def test_a_skip_reason_holding_a_secret_is_masked_on_one_line(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Point 11: `-rs` and --junitxml read a skip's (path, line, reason) tuple; a masked
+    reason must stay one, with no AssertionError traceback and no INTERNALERROR."""
+    secret = "skip-reason-canary-5b1e9d0c7a"
+    monkeypatch.setenv("IRP_SESSION_SECRET", secret)
+    (project.path / "tests" / "test_t12_ci.py").write_text(
+        "import os, pytest\n"
+        "pytestmark = pytest.mark.irp_criterion('T12')\n\n"
+        "def test_T12_skips_with_a_secret():\n"
+        "    pytest.skip('token ' + os.environ['IRP_SESSION_SECRET'] + '\\nsecond line')\n"
+    )
+    result = project.run("-k", "T12", "-rs", "--junitxml=junit.xml")
+    text = result.stdout.str() + result.stderr.str()
+    assert "Traceback" not in text and "INTERNALERROR" not in text, text
+    assert "AssertionError" not in text, text
+    assert result.ret == 0, text
+    junit = (project.path / "junit.xml").read_text()
+    for where in (text, junit):
+        assert secret not in where
+    skipped = [line for line in result.stdout.lines if line.startswith("SKIPPED [")]
+    assert len(skipped) == 1 and "token *" in skipped[0] and "second line" in skipped[0], text
+
+
+def test_an_absolute_chart_path_outside_the_app_repo(project: Project, tmp_path_factory) -> None:  # type: ignore[no-untyped-def]
+    """Point 12: the docs allow an absolute chart path; its files are hashed where they are
+    (the reuse key), not refused with a ValueError in two tracebacks."""
+    outside = tmp_path_factory.mktemp("charts") / "chart"
+    shutil.copytree(project.path / "app" / "chart", outside)
+    values = outside / "values-extra.yaml"
+    values.write_text("replicaCount: 1\n")
+    result = project.run("-k", "T08", f"--irp-chart={outside}", f"--irp-helm-values={values}")
+    text = result.stdout.str() + result.stderr.str()
+    assert "Traceback" not in text and "ValueError" not in text, text
+    assert result.ret == 0, text
+    assert "T08  PASS" in text
+
+
+def test_a_reports_lock_held_too_long_is_one_paragraph_and_the_table_is_printed(
+    project: Project,
+) -> None:
+    """Point 13: who holds the lock, what to do; the criteria table still printed; no raw
+    TimeoutError. The wait is shortened to 1 s for the test."""
+    _append_conftest(project, "import pytest_irp.fileio\npytest_irp.fileio.LOCK_WAIT = 1.0")
+    reports = project.path / "reports"
+    reports.mkdir()
+    fd = os.open(reports, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        result = project.run("-k", "T08")
+    finally:
+        os.close(fd)
+    text = result.stdout.str() + result.stderr.str()
+    assert "Traceback" not in text and "TimeoutError" not in text, text
+    assert "T08  PASS" in text, text
+    notice = next(line for line in result.stdout.lines if "irp: not published" in line)
+    assert f"held by pid {os.getpid()}" in notice, notice
+    assert "started 20" in notice and "wait for it to end" in notice, notice
+    assert result.ret == 0, text
+    own = next(reports.glob("irp-*/summary.json"))
+    assert json.loads(own.read_text())["criteria"]["T08"]["status"] == "PASS"
+    assert not (reports / "summary.json").exists()
+
+
+@pytest.mark.parametrize(
+    "value", ["99999999999999999h", "8d", "169h", float("inf"), float("nan"), 10**30]
+)
+def test_absurd_durations_are_refused(value: object) -> None:
+    """Point 14 (unit): at most 7 days; inf and nan (TOML has them) too."""
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(value)
+    assert parse_duration("168h") == 7 * 24 * 3600
+
+
+def test_an_absurd_timeout_is_a_bad_setting_at_once(project: Project) -> None:
+    """Point 14: refused as a bad setting in one paragraph, before any stage runs (no
+    OverflowError from a stage's deadline)."""
+    result = project.run("-k", "T06", "--irp-timeout-source=99999999999999999h")
+    text = result.stdout.str() + result.stderr.str()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, text
+    assert "Traceback" not in text and "OverflowError" not in text, text
+    result.stderr.fnmatch_lines(
+        ["ERROR: pytest-irp: setting 'timeout_source' (from command line*at most 7 days*"]
+    )
+    assert not project.called(lambda argv: "irp-source" in argv)
+
+
+def test_two_runs_with_one_pid_in_one_second_get_two_folders(project: Project) -> None:
+    """Point 15: PID 1 in containers, both runs started in the same second."""
+    _append_conftest(
+        project,
+        "import os, time\n"
+        "os.getpid = lambda: 1\n"
+        "_strftime = time.strftime\n"
+        "time.strftime = lambda fmt, *a: '20260101-000000' if fmt == '%Y%m%d-%H%M%S' "
+        "else _strftime(fmt, *a)",
+    )
+    for _ in range(2):
+        assert project.run("-k", "T08", "-p", "no:cacheprovider").ret == 0
+    folders = sorted((project.path / "reports").glob("irp-*"))
+    assert len(folders) == 2, folders
+    for folder in folders:
+        assert folder.name.startswith("irp-20260101-000000-1-")
+        summary = json.loads((folder / "summary.json").read_text())
+        assert f"irp-{summary['run_id']}" == folder.name
