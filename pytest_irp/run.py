@@ -12,9 +12,11 @@ from .outcomes import (
     PROVEN,
     STATUS_BLOCKED,
     STATUS_FAIL,
+    STATUS_NOT_CHECKED,
     STATUS_NOT_RUN,
     STATUS_PASS,
     STATUS_SKIPPED,
+    STATUS_XFAIL,
     criterion_of,
 )
 from .pipeline import CRITERIA
@@ -76,9 +78,14 @@ class IrpRun:
         if rec.status not in (STATUS_NOT_RUN, STATUS_PASS):
             return
         blocked = getattr(report, "irp_blocked", None)
+        xfail = getattr(report, "irp_xfail", None)
         if blocked:
             rec.status, rec.cause = STATUS_BLOCKED, str(blocked)
             self.blocked_lines.append(f"BLOCKED {report.nodeid} - {blocked}")
+        elif xfail:
+            rec.status, rec.cause = STATUS_XFAIL, str(xfail)
+        elif report.skipped and getattr(report, "irp_not_checked", None):
+            rec.status, rec.cause = STATUS_NOT_CHECKED, skip_reason(report)
         elif report.failed:
             rec.status, rec.cause = STATUS_FAIL, first_line(report)
         elif report.skipped:

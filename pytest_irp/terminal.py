@@ -11,11 +11,15 @@ import pytest
 from .outcomes import (
     STATUS_BLOCKED,
     STATUS_FAIL,
+    STATUS_NOT_CHECKED,
     STATUS_NOT_RUN,
     STATUS_PASS,
     STATUS_SKIPPED,
+    STATUS_XFAIL,
     Blocked,
     CriterionFailed,
+    NotChecked,
+    xfail_cause,
 )
 from .redact import SESSION_SECRET_NAME, Redactor
 from .report import ok_value
@@ -23,11 +27,24 @@ from .run import IrpRun, deselected_checks
 from .values import LiveApp
 
 
-def mark_outcome(report: pytest.TestReport, call: pytest.CallInfo[None]) -> None:
+def mark_outcome(
+    report: pytest.TestReport, call: pytest.CallInfo[None], criterion: bool = True
+) -> None:
     """A check that could not be proven (Blocked, CriterionFailed) fails in its call phase
     with its one-line cause, not as a fixture error; a Blocked one is marked for the
-    BLOCKED status."""
+    BLOCKED status. A check marked xfail (xfailed or xpassed) fails too: an expected failure
+    proves nothing. A check stopped by ``not_checked`` stays a skip, marked NOT CHECKED."""
     excinfo = call.excinfo
+    if criterion and hasattr(report, "wasxfail") and (report.skipped or report.passed):
+        message = xfail_cause(report)
+        del report.wasxfail  # pytest's terminal and JUnit would call it a benign xfail
+        report.outcome = "failed"
+        report.when = "call"
+        report.longrepr = message
+        report.irp_xfail = message  # type: ignore[attr-defined]
+        return
+    if excinfo is not None and isinstance(excinfo.value, NotChecked):
+        report.irp_not_checked = True  # type: ignore[attr-defined]
     if excinfo is not None and isinstance(excinfo.value, Blocked | CriterionFailed):
         message = str(excinfo.value)
         report.outcome = "failed"
@@ -96,8 +113,13 @@ def redact_report(report: pytest.TestReport, redactor: Redactor) -> None:
 def blocked_status(
     report: pytest.TestReport,
 ) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
+    """BLOCKED, XFAIL (not proven) and NOT CHECKED as pytest's terminal shows them."""
     if getattr(report, "irp_blocked", None):
         return "blocked", "B", ("BLOCKED", {"yellow": True, "bold": True})
+    if getattr(report, "irp_xfail", None):
+        return "failed", "X", ("XFAIL (not proven)", {"red": True, "bold": True})
+    if getattr(report, "irp_not_checked", None) and report.when == "call":
+        return "not checked", "n", ("NOT CHECKED", {"yellow": True, "bold": True})
     return None
 
 
@@ -106,6 +128,8 @@ _COLORS: dict[str, dict[str, bool]] = {
     STATUS_FAIL: {"red": True},
     STATUS_BLOCKED: {"yellow": True},
     STATUS_NOT_RUN: {"yellow": True},
+    STATUS_XFAIL: {"red": True},
+    STATUS_NOT_CHECKED: {"yellow": True},
     STATUS_SKIPPED: {},
 }
 

@@ -5,6 +5,7 @@ failure."""
 
 import pytest
 
+from pytest_irp.outcomes import not_checked
 from pytest_irp.rollout_judge import digest_problems, http_ok_problem, pod_problems, running_digests
 
 pytestmark = pytest.mark.irp_criterion("T10")
@@ -30,9 +31,10 @@ def test_T10_running_image_is_pushed_digest(deployed_release, pushed_image):
 
 def test_T10_ihp_startup_in_last_log_lines(deployed_release):
     if deployed_release["startup_line_seen"] is None:
-        pytest.skip(
-            "startup_line is not set: IHP prints `Server started` only in "
-            "Development, so set the line your app prints"
+        not_checked(
+            "IHP's startup line in the pod's log was not checked: startup_line is not set "
+            "(IHP prints `Server started` only in Development: give the line your app prints)",
+            "startup_line",
         )
     assert deployed_release["startup_line_seen"], deployed_release["startup_problem"]
 
