@@ -48,9 +48,7 @@ def directory_problem(path: Path) -> str | None:
 
 
 @contextlib.contextmanager
-def locked(
-    directory: Path, *, shared: bool = False, wait: float | None = None
-) -> Iterator[None]:
+def locked(directory: Path, *, shared: bool = False, wait: float | None = None) -> Iterator[None]:
     """Hold an flock(2) on ``directory`` itself (no lock file left behind): exclusive for
     writers, ``shared`` for readers. Released when the block ends or the process dies;
     a lock held longer than ``wait`` seconds (default :data:`LOCK_WAIT`) raises
@@ -71,8 +69,7 @@ def locked(
             poll(f"lock {directory}", take, every=0.005, timeout=wait)
         except RetryTimeout:
             raise LockTimeout(
-                f"{directory} stayed locked by another process for {wait:.0f} s "
-                f"({lock_holder(fd)})"
+                f"{directory} stayed locked by another process for {wait:.0f} s ({lock_holder(fd)})"
             ) from None
         yield
     finally:

@@ -371,10 +371,10 @@ class Pipeline:
             key = self._key(stage)
         except SettingError as exc:
             return self._failed(stage, ctx, str(exc), started)
-        upstream = reuse.upstream_tools(
+        versions = reuse.upstream_tools(
             {n: self.results[n].value for n in stage.needs if self.stages[n].key is None}
         )
-        saved = self._saved(stage, key, upstream)
+        saved = self._saved(stage, key, versions)
         if saved is not None:
             return saved
         self.progress(stage.name, f"{stage.title} ...")
@@ -407,7 +407,7 @@ class Pipeline:
             key=key,
         )
         if key:
-            inputs = reuse.inputs(self.settings, reads, ctx.commands, upstream)
+            inputs = reuse.inputs(self.settings, reads, ctx.commands, versions)
             result.key = reuse.combined_key(key, inputs)
             self._save(stage, result, key, inputs)
         self.progress(stage.name, f"done in {result.duration:.1f}s")

@@ -33,14 +33,17 @@ def test_a_skip_reason_holding_a_secret_is_masked_on_one_line(
     )
     result = project.run("-k", "T12", "-rs", "--junitxml=junit.xml")
     text = result.stdout.str() + result.stderr.str()
-    assert "Traceback" not in text and "INTERNALERROR" not in text, text
+    assert "Traceback" not in text, text
+    assert "INTERNALERROR" not in text, text
     assert "AssertionError" not in text, text
     assert result.ret == 0, text
     junit = (project.path / "junit.xml").read_text()
     for where in (text, junit):
         assert secret not in where
     skipped = [line for line in result.stdout.lines if line.startswith("SKIPPED [")]
-    assert len(skipped) == 1 and "token *" in skipped[0] and "second line" in skipped[0], text
+    assert len(skipped) == 1, text
+    assert "token *" in skipped[0], text
+    assert "second line" in skipped[0], text
 
 
 def test_an_absolute_chart_path_outside_the_app_repo(project: Project, tmp_path_factory) -> None:  # type: ignore[no-untyped-def]
@@ -52,7 +55,8 @@ def test_an_absolute_chart_path_outside_the_app_repo(project: Project, tmp_path_
     values.write_text("replicaCount: 1\n")
     result = project.run("-k", "T08", f"--irp-chart={outside}", f"--irp-helm-values={values}")
     text = result.stdout.str() + result.stderr.str()
-    assert "Traceback" not in text and "ValueError" not in text, text
+    assert "Traceback" not in text, text
+    assert "ValueError" not in text, text
     assert result.ret == 0, text
     assert "T08  PASS" in text
 
@@ -72,11 +76,13 @@ def test_a_reports_lock_held_too_long_is_one_paragraph_and_the_table_is_printed(
     finally:
         os.close(fd)
     text = result.stdout.str() + result.stderr.str()
-    assert "Traceback" not in text and "TimeoutError" not in text, text
+    assert "Traceback" not in text, text
+    assert "TimeoutError" not in text, text
     assert "T08  PASS" in text, text
     notice = next(line for line in result.stdout.lines if "irp: not published" in line)
     assert f"held by pid {os.getpid()}" in notice, notice
-    assert "started 20" in notice and "wait for it to end" in notice, notice
+    assert "started 20" in notice, notice
+    assert "wait for it to end" in notice, notice
     assert result.ret == 0, text
     own = next(reports.glob("irp-*/summary.json"))
     assert json.loads(own.read_text())["criteria"]["T08"]["status"] == "PASS"
@@ -84,7 +90,7 @@ def test_a_reports_lock_held_too_long_is_one_paragraph_and_the_table_is_printed(
 
 
 @pytest.mark.parametrize(
-    "value", ["99999999999999999h", "8d", "169h", float("inf"), float("nan"), 10**30]
+    "value", ["99999999999999999h", "604801", "169h", float("inf"), float("nan"), 10**30]
 )
 def test_absurd_durations_are_refused(value: object) -> None:
     """Point 14 (unit): at most 7 days; inf and nan (TOML has them) too."""
@@ -99,7 +105,8 @@ def test_an_absurd_timeout_is_a_bad_setting_at_once(project: Project) -> None:
     result = project.run("-k", "T06", "--irp-timeout-source=99999999999999999h")
     text = result.stdout.str() + result.stderr.str()
     assert result.ret == pytest.ExitCode.USAGE_ERROR, text
-    assert "Traceback" not in text and "OverflowError" not in text, text
+    assert "Traceback" not in text, text
+    assert "OverflowError" not in text, text
     result.stderr.fnmatch_lines(
         ["ERROR: pytest-irp: setting 'timeout_source' (from command line*at most 7 days*"]
     )
@@ -145,7 +152,8 @@ def test_a_criterion_with_an_xfail_check_is_not_pass(project: Project, kind: str
     result = project.run("-k", "T08", "--junitxml=junit.xml")
     text = result.stdout.str()
     assert result.ret == 1, text
-    assert "T08  XFAIL" in text and "an expected failure proves nothing" in text, text
+    assert "T08  XFAIL" in text, text
+    assert "an expected failure proves nothing" in text, text
     summary = json.loads((project.path / "reports" / "summary.json").read_text())
     assert summary["exit_code"] == 1
     assert summary["criteria"]["T08"]["status"] == "XFAIL"
@@ -153,7 +161,8 @@ def test_a_criterion_with_an_xfail_check_is_not_pass(project: Project, kind: str
     junit = (project.path / "junit.xml").read_text()
     assert '<failure message="XFAIL: an expected failure proves nothing' in junit, junit
     page = next((project.path / "reports").glob("irp-*/index.html")).read_text()
-    assert "XFAIL" in page and "<h1>PASSED</h1>" not in page
+    assert "XFAIL" in page
+    assert "<h1>PASSED</h1>" not in page
 
 
 def test_a_check_not_made_for_want_of_a_setting_is_not_proven(project: Project) -> None:
@@ -164,7 +173,8 @@ def test_a_check_not_made_for_want_of_a_setting_is_not_proven(project: Project) 
     assert result.ret == 1, text
     row = next(line for line in result.stdout.lines if line.startswith("T02 "))
     assert row.startswith("T02  NOT CHECKED"), row
-    assert "dev server" in row and "set dev_url (--irp-dev-url, IRP_DEV_URL" in row, row
+    assert "dev server" in row, row
+    assert "set dev_url (--irp-dev-url, IRP_DEV_URL" in row, row
     summary = json.loads((project.path / "reports" / "summary.json").read_text())
     assert summary["exit_code"] == 1
     assert summary["criteria"]["T02"]["status"] == "NOT CHECKED"
@@ -173,7 +183,8 @@ def test_a_check_not_made_for_want_of_a_setting_is_not_proven(project: Project) 
         "dev server answers": "NOT CHECKED",
     }
     page = next((project.path / "reports").glob("irp-*/index.html")).read_text()
-    assert "<h1>NOT PROVEN</h1>" in page and "NOT CHECKED" in page
+    assert "<h1>NOT PROVEN</h1>" in page
+    assert "NOT CHECKED" in page
 
 
 def test_t02_with_its_dev_server_is_pass(project: Project) -> None:

@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_runner import FakeRunner
+from scenario import rules_for
 
 from conftest import Project, make_app_repo
-from fake_runner import FakeRunner
 from pytest_irp.pipeline import KEYS, STAGES
 from pytest_irp.redact import Redactor, Secret
 from pytest_irp.settings import BY_NAME, resolve
 from pytest_irp.stage import Pipeline, StageResult
-from scenario import rules_for
 
 REGISTRY = "127.0.0.1:9/coulomb/ihp-railiance-probe"
 # every stage with a key but push, whose run needs a registry (its reads are recorded the
@@ -99,9 +99,7 @@ def _fresh_then_reused(target: Target, stage: str) -> None:
 
 
 @pytest.mark.parametrize("stage", SELF_TESTED)
-def test_each_input_a_stage_read_changed_in_turn_means_no_reuse(
-    target: Target, stage: str
-) -> None:
+def test_each_input_a_stage_read_changed_in_turn_means_no_reuse(target: Target, stage: str) -> None:
     _fresh_then_reused(target, stage)
     inputs = target.saved_inputs(stage)
     assert inputs["settings"], f"{stage} recorded no setting read"
