@@ -108,14 +108,18 @@ def inputs(
     reads: Iterable[str],
     commands: Iterable[Mapping[str, Any]],
     upstream: Mapping[str, str],
-) -> dict[str, dict[str, str]]:
-    """The fingerprints of everything the stage read (see the module's docstring)."""
+) -> dict[str, dict[str, str]] | None:
+    """The fingerprints of everything the stage read (see the module's docstring); None
+    when one cannot be taken (the result is then not saved for reuse)."""
     tools, paths = local_paths(commands)
-    return fingerprint(
-        settings,
-        {"settings": sorted(set(reads)), "files": paths, "tools": tools},
-        upstream,
-    )
+    try:
+        return fingerprint(
+            settings,
+            {"settings": sorted(set(reads)), "files": paths, "tools": tools},
+            upstream,
+        )
+    except OSError:
+        return None
 
 
 def fingerprint(

@@ -406,8 +406,8 @@ class Pipeline:
             duration=time.time() - started,
             key=key,
         )
-        if key:
-            inputs = reuse.inputs(self.settings, reads, ctx.commands, versions)
+        inputs = reuse.inputs(self.settings, reads, ctx.commands, versions) if key else None
+        if inputs is not None:
             result.key = reuse.combined_key(key, inputs)
             self._save(stage, result, key, inputs)
         self.progress(stage.name, f"done in {result.duration:.1f}s")
