@@ -45,6 +45,8 @@ def mark_outcome(
         return
     if excinfo is not None and isinstance(excinfo.value, NotChecked):
         report.irp_not_checked = True  # type: ignore[attr-defined]
+        if isinstance(report.longrepr, tuple):  # the reason without the exception's name
+            report.longrepr = (*report.longrepr[:2], str(excinfo.value.msg))
     if excinfo is not None and isinstance(excinfo.value, Blocked | CriterionFailed):
         message = str(excinfo.value)
         report.outcome = "failed"

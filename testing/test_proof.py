@@ -136,18 +136,26 @@ def test_two_runs_with_one_pid_in_one_second_get_two_folders(project: Project) -
 # --------------------------------------------------------------------------- points 1, 3
 
 XFAIL_CHECKS = {
-    "xfailed": "@pytest.mark.xfail(reason='known bug')\ndef test_T08_extra():\n    assert False\n",
+    "xfailed": (
+        "@pytest.mark.xfail(reason='known bug ' + os.environ['IRP_SESSION_SECRET'])\n"
+        "def test_T08_extra():\n    assert False\n"
+    ),
     "xpassed": "@pytest.mark.xfail(reason='known bug')\ndef test_T08_extra():\n    assert True\n",
     "imperative": "def test_T08_extra():\n    pytest.xfail('not today')\n",
 }
 
 
 @pytest.mark.parametrize("kind", sorted(XFAIL_CHECKS))
-def test_a_criterion_with_an_xfail_check_is_not_pass(project: Project, kind: str) -> None:
+def test_a_criterion_with_an_xfail_check_is_not_pass(
+    project: Project, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Point 1: an xfailed or xpassed check proves nothing: its criterion reads XFAIL in the
-    table, summary.json, JUnit and the report, and the exit code is non-zero."""
+    table, summary.json, JUnit and the report, and the exit code is non-zero (a reason
+    holding a secret is masked everywhere)."""
+    secret = "xfail-reason-canary-3f9a1c77e2"
+    monkeypatch.setenv("IRP_SESSION_SECRET", secret)
     (project.path / "tests" / "test_t08_extra.py").write_text(
-        "import pytest\npytestmark = pytest.mark.irp_criterion('T08')\n\n" + XFAIL_CHECKS[kind]
+        "import os, pytest\npytestmark = pytest.mark.irp_criterion('T08')\n\n" + XFAIL_CHECKS[kind]
     )
     result = project.run("-k", "T08", "--junitxml=junit.xml")
     text = result.stdout.str()
@@ -163,6 +171,9 @@ def test_a_criterion_with_an_xfail_check_is_not_pass(project: Project, kind: str
     page = next((project.path / "reports").glob("irp-*/index.html")).read_text()
     assert "XFAIL" in page
     assert "<h1>PASSED</h1>" not in page
+    summary_text = (project.path / "reports" / "summary.json").read_text()
+    for where in (text, result.stderr.str(), junit, page, summary_text):
+        assert secret not in where
 
 
 def test_a_check_not_made_for_want_of_a_setting_is_not_proven(project: Project) -> None:
@@ -173,6 +184,7 @@ def test_a_check_not_made_for_want_of_a_setting_is_not_proven(project: Project) 
     assert result.ret == 1, text
     row = next(line for line in result.stdout.lines if line.startswith("T02 "))
     assert row.startswith("T02  NOT CHECKED"), row
+    assert "NotChecked" not in row
     assert "dev server" in row, row
     assert "set dev_url (--irp-dev-url, IRP_DEV_URL" in row, row
     summary = json.loads((project.path / "reports" / "summary.json").read_text())
