@@ -249,10 +249,10 @@ def publish_run(run: IrpRun, latest_page: str | None) -> None:
                 write_atomic(run.report_dir / "summary.json", summary.read_bytes())
     except LockTimeout as exc:
         shared = "reports/summary.json" + (", latest/ and latest.html" if latest_page else "")
-        run.publish_problem = (
+        run.publish_problem += (
             f"irp: not published: {exc}. This run's report is complete in {folder} "
             f"(index.html, summary.json), but {shared} still show an earlier run. "
             f"Another run (or a process reading the reports) holds the lock: wait for it to "
             f"end, or stop it if it hangs; then copy {summary} over "
-            f"{run.report_dir / 'summary.json'}, or rerun."
+            f"{run.report_dir / 'summary.json'}, or rerun.\n"
         )

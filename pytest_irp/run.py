@@ -53,7 +53,8 @@ class IrpRun:
         self.blocked_lines: list[str] = []
         self.html_path: Path | None = None
         self.own_html = False
-        self.publish_problem = ""  # why reports/summary.json was not updated, if it was not
+        # why reports/summary.json or PIPELINE_LOG.md was not updated (a lock held too long)
+        self.publish_problem = ""
 
     # registered as a plugin for the run: these are hooks
 
@@ -125,10 +126,17 @@ class IrpRun:
         """A green run with ``pipeline_log`` set appends its entry to PIPELINE_LOG.md."""
         live = self.pipeline.results.get("live")
         if self.settings["pipeline_log"] and exitstatus == 0 and live is not None and live.ok:
+            from .fileio import LockTimeout
             from .pipeline_log import append_pipeline_log
 
             value = cast(LiveApp, live.value)
-            value["pipeline_log"] = append_pipeline_log(self.settings, self.pipeline.facts)
+            try:
+                value["pipeline_log"] = append_pipeline_log(self.settings, self.pipeline.facts)
+            except LockTimeout as exc:
+                self.publish_problem += (
+                    f"irp: PIPELINE_LOG.md not written: {exc}. Wait for that process to end "
+                    f"(or stop it if it hangs), then rerun to log this SHA.\n"
+                )
 
 
 def current_run(config: pytest.Config) -> IrpRun | None:

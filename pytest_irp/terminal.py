@@ -172,8 +172,9 @@ def write_summary(tr: Any, run: IrpRun) -> None:
     if live.get("pipeline_log"):
         tr.write_line(f"PIPELINE_LOG.md: {live.get('pipeline_log')} (commit it with the app)")
     summary = run.report_dir / "summary.json"
-    if run.publish_problem:
-        tr.write_line(run.redactor.redact(run.publish_problem), yellow=True, bold=True)
+    for problem in run.publish_problem.splitlines():
+        tr.write_line(run.redactor.redact(problem), yellow=True, bold=True)
+    if "not published" in run.publish_problem:
         summary = run.report_dir / f"irp-{run.run_id}" / "summary.json"
     tr.write_line(f"irp report: {run.html_path}; summary: {summary}")
     if not is_full(run, deselected_checks(run.config)):
