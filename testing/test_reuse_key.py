@@ -174,3 +174,17 @@ def test_a_changed_values_file_is_not_reused_end_to_end(project: Project) -> Non
     assert "reused from run" not in changed.stdout.str()
     renamed = project.run(*args, "--irp-release=other-release")
     assert "irp [render] reused from run" not in renamed.stdout.str()
+
+
+def test_another_helm_binary_means_no_reuse(target: Target) -> None:
+    """A local tool the stage ran is part of its inputs: the binary resolved on PATH (its
+    path, size and modification time stand for its version)."""
+    helm = target.tmp / "bin" / "helm"
+    helm.parent.mkdir()
+    helm.write_text("#!/bin/sh\n")
+    helm.chmod(0o755)
+    target.base["helm"] = [str(helm)]
+    _fresh_then_reused(target, "chart")
+    assert str(helm) in target.saved_inputs("chart")["tools"]
+    helm.write_text("#!/bin/sh\n# a newer helm\n")
+    assert target.result("chart").reused_from is None
