@@ -120,7 +120,7 @@ def blocked_status(
         return "blocked", "B", ("BLOCKED", {"yellow": True, "bold": True})
     if getattr(report, "irp_xfail", None):
         return "failed", "X", ("XFAIL (not proven)", {"red": True, "bold": True})
-    if getattr(report, "irp_not_checked", None) and report.when == "call":
+    if getattr(report, "irp_not_checked", None):
         return "not checked", "n", ("NOT CHECKED", {"yellow": True, "bold": True})
     return None
 
