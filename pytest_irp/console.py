@@ -16,7 +16,14 @@ import textwrap
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .outcomes import STATUS_BLOCKED, STATUS_FAIL, STATUS_NOT_RUN, STATUS_PASS, STATUS_SKIPPED
+from .outcomes import (
+    STATUS_BLOCKED,
+    STATUS_FAIL,
+    STATUS_NOT_RUN,
+    STATUS_PASS,
+    STATUS_SKIPPED,
+    STATUS_XFAIL,
+)
 
 if TYPE_CHECKING:  # problems (and the report's hints) load at the end of a run only
     from .problems import Problem
@@ -125,7 +132,8 @@ _COLORS: dict[str, dict[str, bool]] = {
     STATUS_FAIL: {"red": True},
     STATUS_BLOCKED: {"yellow": True},
     STATUS_NOT_RUN: {"yellow": True},
-    STATUS_SKIPPED: {},
+    STATUS_XFAIL: {"red": True},
+    STATUS_SKIPPED: {},  # anything else (NOT CHECKED): yellow
 }
 
 
