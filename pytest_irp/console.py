@@ -112,7 +112,7 @@ def criterion_line(
         tail = f"blocked by stage {named[0]} ({named[1]})" if named else plain_cause(cause)
         if numbers:
             tail += f": {_numbers(numbers)} above"
-    elif status == STATUS_FAIL and numbers:
+    elif status not in (STATUS_PASS, STATUS_SKIPPED) and numbers:
         tail = f"{_numbers(numbers)} above"
     elif cause and status != STATUS_PASS:
         tail = plain_cause(cause)

@@ -25,7 +25,7 @@ from typing import Any, Literal, Protocol
 from . import remote, reuse
 from .facts import Facts
 from .fileio import write_atomic
-from .redact import Redactor
+from .redact import Redactor, mask_tree
 from .runners import CommandResult, LineCallback, Runner
 from .settings import Resolved, SettingError
 
@@ -208,16 +208,6 @@ class StageContext:
         write_atomic(path, self.redactor.redact(text))
         self.logs[name] = str(path)
         return path
-
-
-def _masked(data: Any, redactor: Redactor) -> Any:
-    if isinstance(data, str):
-        return redactor.redact(data)
-    if isinstance(data, list):
-        return [_masked(item, redactor) for item in data]
-    if isinstance(data, dict):
-        return {redactor.redact(k): _masked(v, redactor) for k, v in data.items()}
-    return data
 
 
 def _excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
@@ -470,7 +460,7 @@ class Pipeline:
     def _clean(self, value: Mapping[str, Any]) -> dict[str, Any]:
         """The value with every text in it masked; numbers and structure kept (masking
         its JSON text could cut a number or an escape)."""
-        return dict(_masked(json.loads(json.dumps(value, default=str)), self.redactor))
+        return dict(mask_tree(json.loads(json.dumps(value, default=str)), self.redactor))
 
     def _saved(self, stage: Stage, key: str, upstream: dict[str, str]) -> StageResult | None:
         """The saved result, when its key and every input it read are unchanged."""

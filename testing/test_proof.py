@@ -185,8 +185,13 @@ def test_a_check_not_made_for_want_of_a_setting_is_not_proven(project: Project) 
     row = next(line for line in result.stdout.lines if line.startswith("T02 "))
     assert row.startswith("T02  NOT CHECKED"), row
     assert "NotChecked" not in row
-    assert "dev server" in row, row
-    assert "set dev_url (--irp-dev-url, IRP_DEV_URL" in row, row
+    # the row points at the fix list, which says what was not checked and how to check it
+    assert row.endswith("problem 1 above"), row
+    assert "1. T02: NOT CHECKED: the dev server" in text, text
+    assert "next: Set dev_url (--irp-dev-url, IRP_DEV_URL" in text, text
+    assert json.loads((project.path / "reports" / "summary.json").read_text())["problems"][0][
+        "next_step"
+    ].startswith("Set dev_url (--irp-dev-url, IRP_DEV_URL")
     summary = json.loads((project.path / "reports" / "summary.json").read_text())
     assert summary["exit_code"] == 1
     assert summary["criteria"]["T02"]["status"] == "NOT CHECKED"
