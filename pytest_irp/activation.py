@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 import itertools
 import os
+import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -354,7 +355,7 @@ def activate(
         raise pytest.UsageError(refusal)
     redactor = make_redactor(settings)
     redact_debug_log(config, redactor)
-    run_id = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
+    run_id = new_run_id()
     report_dir = Path(settings["reports_dir"]).resolve()
     try:
         pipeline = Pipeline(
@@ -381,7 +382,34 @@ def activate(
                 f"pytest-irp: setting 'reports_dir' ({settings['reports_dir']!r}, from "
                 f"{settings.sources['reports_dir']}): {problem}."
             )
+        if not runs_nothing(settings):
+            run_id = claim_run_folder(report_dir, run_id)
+            pipeline.run_id, pipeline.log_dir = run_id, report_dir / f"irp-{run_id}"
     return IrpRun(config, settings, redactor, pipeline, run_id, report_dir)
+
+
+def new_run_id() -> str:
+    """Time, pid and a random part: two runs with the same pid (PID 1 in containers)
+    started in the same second still get two ids."""
+    return time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+def claim_run_folder(report_dir: Path, run_id: str) -> str:
+    """Create ``irp-<run id>/`` with an atomic mkdir; on a clash (another run took the
+    same id) take a new id, so that no run writes into another's folder."""
+    for _ in range(100):
+        try:
+            (report_dir / f"irp-{run_id}").mkdir()
+        except FileExistsError:
+            run_id = new_run_id()
+            continue
+        except OSError as exc:
+            raise pytest.UsageError(
+                f"pytest-irp: cannot create the run's folder in {report_dir}: "
+                f"{exc.strerror or exc}."
+            ) from None
+        return run_id
+    raise pytest.UsageError(f"pytest-irp: no free run folder name in {report_dir}.")
 
 
 def redact_debug_log(config: pytest.Config, redactor: Redactor) -> None:

@@ -16,7 +16,14 @@ import textwrap
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .outcomes import STATUS_BLOCKED, STATUS_FAIL, STATUS_NOT_RUN, STATUS_PASS, STATUS_SKIPPED
+from .outcomes import (
+    STATUS_BLOCKED,
+    STATUS_FAIL,
+    STATUS_NOT_RUN,
+    STATUS_PASS,
+    STATUS_SKIPPED,
+    STATUS_XFAIL,
+)
 
 if TYPE_CHECKING:  # problems (and the report's hints) load at the end of a run only
     from .problems import Problem
@@ -105,7 +112,7 @@ def criterion_line(
         tail = f"blocked by stage {named[0]} ({named[1]})" if named else plain_cause(cause)
         if numbers:
             tail += f": {_numbers(numbers)} above"
-    elif status == STATUS_FAIL and numbers:
+    elif status not in (STATUS_PASS, STATUS_SKIPPED) and numbers:
         tail = f"{_numbers(numbers)} above"
     elif cause and status != STATUS_PASS:
         tail = plain_cause(cause)
@@ -125,7 +132,8 @@ _COLORS: dict[str, dict[str, bool]] = {
     STATUS_FAIL: {"red": True},
     STATUS_BLOCKED: {"yellow": True},
     STATUS_NOT_RUN: {"yellow": True},
-    STATUS_SKIPPED: {},
+    STATUS_XFAIL: {"red": True},
+    STATUS_SKIPPED: {},  # anything else (NOT CHECKED): yellow
 }
 
 

@@ -62,7 +62,8 @@ class Facts:
             return placeholder
 
     def file_hash(self, *relative: str) -> str:
-        """sha256 over the named files/directories of the app repo (missing ones count)."""
+        """sha256 over the named files/directories of the app repo (missing ones count); a
+        path outside the app repo (an absolute chart path) is hashed where it is."""
         key = "hash:" + ":".join(relative)
         if key not in self._cache:
             digest = hashlib.sha256()
@@ -72,7 +73,8 @@ class Facts:
                     sorted(p for p in base.rglob("*") if p.is_file()) if base.is_dir() else [base]
                 )
                 for p in paths:
-                    digest.update(str(p.relative_to(self.app_repo)).encode())
+                    name = p.relative_to(self.app_repo) if p.is_relative_to(self.app_repo) else p
+                    digest.update(str(name).encode())
                     digest.update(p.read_bytes() if p.is_file() else b"<missing>")
             self._cache[key] = digest.hexdigest()
         return self._cache[key]

@@ -48,10 +48,12 @@ def directory_problem(path: Path) -> str | None:
 
 
 @contextlib.contextmanager
-def locked(directory: Path, *, shared: bool = False, wait: float = LOCK_WAIT) -> Iterator[None]:
+def locked(directory: Path, *, shared: bool = False, wait: float | None = None) -> Iterator[None]:
     """Hold an flock(2) on ``directory`` itself (no lock file left behind): exclusive for
     writers, ``shared`` for readers. Released when the block ends or the process dies;
-    a lock held longer than ``wait`` seconds raises TimeoutError instead of hanging."""
+    a lock held longer than ``wait`` seconds (default :data:`LOCK_WAIT`) raises
+    :class:`LockTimeout` naming the holder instead of hanging."""
+    wait = LOCK_WAIT if wait is None else wait
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
         mode = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
@@ -66,9 +68,49 @@ def locked(directory: Path, *, shared: bool = False, wait: float = LOCK_WAIT) ->
         try:
             poll(f"lock {directory}", take, every=0.005, timeout=wait)
         except RetryTimeout:
-            raise TimeoutError(
-                f"{directory} stayed locked by another process for {wait:.0f} s"
+            raise LockTimeout(
+                f"{directory} stayed locked by another process for {wait:.0f} s ({lock_holder(fd)})"
             ) from None
         yield
     finally:
         os.close(fd)
+
+
+class LockTimeout(TimeoutError):
+    """A lock another process held for longer than the wait; the message names it."""
+
+
+def lock_holder(fd: int) -> str:
+    """Who holds an flock on the file open at ``fd``, from /proc/locks: its pid, start
+    time and command; 'holder unknown' where /proc does not tell."""
+    import time
+
+    try:
+        st = os.fstat(fd)
+        with open("/proc/locks", encoding="ascii", errors="replace") as handle:
+            rows = handle.read().splitlines()
+    except OSError:
+        return "holder unknown"
+    inode = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    pids = [
+        int(parts[4])
+        for parts in (row.split() for row in rows)
+        if len(parts) > 5 and parts[1] == "FLOCK" and parts[5] == inode and parts[4].isdigit()
+    ]
+    pids = [pid for pid in dict.fromkeys(pids) if pid != os.getpid()]
+    if not pids:
+        return "holder unknown"
+    pid = pids[0]
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        boot = next(
+            float(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime ")
+        )
+        started = boot + int(stat[19]) / os.sysconf("SC_CLK_TCK")
+        since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started))
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+    except (OSError, IndexError, StopIteration, ValueError):
+        return f"held by pid {pid}"
+    return f"held by pid {pid} ({os.path.basename(command)}), started {since}"

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 import pytest
 
 from . import report as rep
-from .fileio import locked, write_atomic
+from .fileio import LockTimeout, locked, write_atomic
 from .pipeline import CRITERIA, STAGES
 from .run import deselected_checks
 from .settings import TARGET_SETTINGS, describe
@@ -314,8 +314,18 @@ def publish_run(run: IrpRun, latest_page: str | None) -> None:
 
     folder = run.report_dir / f"irp-{run.run_id}"
     summary = folder / "summary.json"
-    with locked(run.report_dir):
-        if latest_page is not None:
-            bundle.publish_latest(run.report_dir, folder, latest_page)
-        if summary.exists():
-            write_atomic(run.report_dir / "summary.json", summary.read_bytes())
+    try:
+        with locked(run.report_dir):
+            if latest_page is not None:
+                bundle.publish_latest(run.report_dir, folder, latest_page)
+            if summary.exists():
+                write_atomic(run.report_dir / "summary.json", summary.read_bytes())
+    except LockTimeout as exc:
+        shared = "reports/summary.json" + (", latest/ and latest.html" if latest_page else "")
+        run.publish_problem += (
+            f"irp: not published: {exc}. This run's report is complete in {folder} "
+            f"(index.html, summary.json), but {shared} still show an earlier run. "
+            f"Another run (or a process reading the reports) holds the lock: wait for it to "
+            f"end, or stop it if it hangs; then copy {summary} over "
+            f"{run.report_dir / 'summary.json'}, or rerun.\n"
+        )

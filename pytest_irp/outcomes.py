@@ -10,7 +10,7 @@ A test asks for a stage's value through a fixture. If the stage did not succeed:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -51,13 +51,53 @@ def require(item: pytest.Item, result: StageResult) -> dict[str, Any]:
 STATUS_PASS, STATUS_FAIL, STATUS_BLOCKED, STATUS_SKIPPED = "PASS", "FAIL", "BLOCKED", "SKIPPED"
 # a selected check that never ran (-x, --maxfail, --sw, Ctrl-C, pytest.exit): not proven
 STATUS_NOT_RUN = "NOT RUN"
-_RANK = {STATUS_FAIL: 4, STATUS_BLOCKED: 3, STATUS_NOT_RUN: 2, STATUS_PASS: 1, STATUS_SKIPPED: 0}
+# a check marked xfail (xfailed, or xpassed without strict): an expected failure proves nothing
+STATUS_XFAIL = "XFAIL"
+# a check skipped through not_checked(): a setting it needs is not given, so not proven
+STATUS_NOT_CHECKED = "NOT CHECKED"
+_RANK = {
+    STATUS_FAIL: 6,
+    STATUS_BLOCKED: 5,
+    STATUS_NOT_RUN: 4,
+    STATUS_XFAIL: 3,
+    STATUS_NOT_CHECKED: 2,
+    STATUS_PASS: 1,
+    STATUS_SKIPPED: 0,
+}
 PROVEN = frozenset({STATUS_PASS, STATUS_SKIPPED})  # a criterion that needs no exit code 1
+
+
+class NotChecked(pytest.skip.Exception):  # type: ignore[name-defined,misc]
+    """A check that could not be made for want of a setting (raised by :func:`not_checked`):
+    reported as a skip by pytest, recorded NOT CHECKED, and its criterion is not proven."""
+
+
+def not_checked(what: str, setting: str) -> NoReturn:
+    """Stop a check that needs ``setting``, which is not given: ``what`` says what was not
+    checked. Unlike ``pytest.skip`` (an optional criterion not asked for, like T12), the
+    criterion then reads NOT CHECKED, not PASS, and the run exits non-zero."""
+    __tracebackhide__ = True
+    from .settings import BY_NAME
+
+    known = BY_NAME.get(setting)
+    ways = f" ({known.option}, {known.env} or `{setting}` in [tool.irp])" if known else ""
+    raise NotChecked(f"NOT CHECKED: {what}; set {setting}{ways} to check it")
+
+
+def xfail_cause(report: pytest.TestReport) -> str:
+    """The cause of a check marked xfail, for its record and its failure."""
+    reason = str(getattr(report, "wasxfail", "") or "").removeprefix("reason: ")
+    what = "it failed as expected" if report.skipped else "it passed, but is marked xfail"
+    return (
+        f"XFAIL: an expected failure proves nothing ({what}"
+        f"{': ' + reason if reason else ''}); remove the xfail mark to prove the criterion"
+    )
 
 
 def worst(statuses: list[str]) -> str:
     """A criterion's status from its checks: any FAIL, else any BLOCKED, else any NOT RUN,
-    else PASS if one passed, else SKIPPED (a skipped part does not hide a proven one)."""
+    else any XFAIL, else any NOT CHECKED, else PASS if one passed, else SKIPPED (a skipped
+    part does not hide a proven one; an optional criterion not asked for is SKIPPED)."""
     if not statuses:
         return STATUS_SKIPPED
     return max(statuses, key=lambda s: _RANK[s])

@@ -136,7 +136,7 @@ def pytest_runtest_makereport(
     run = current_run(item.config)
     if run is None:
         return
-    terminal.mark_outcome(report, call)
+    terminal.mark_outcome(report, call, criterion_of(item) is not None)
     terminal.redact_report(report, run.redactor)
 
 

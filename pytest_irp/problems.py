@@ -17,7 +17,7 @@ from typing import Any
 
 from .html.hints import hint_for
 from .html.text import blocking_stage, plain_cause
-from .outcomes import STATUS_BLOCKED, STATUS_FAIL
+from .outcomes import STATUS_BLOCKED, STATUS_FAIL, STATUS_NOT_CHECKED, STATUS_XFAIL
 from .stage import StageResult
 
 _PREFLIGHT_PREFIX = "preflight check '"
@@ -147,12 +147,29 @@ def find(
         if crit:
             first_stage.setdefault(crit, position[name])
     for rec in records:
-        if rec.status != STATUS_FAIL or not rec.cause or blocking_stage(rec.cause):
+        if rec.status not in _OWN or not rec.cause or blocking_stage(rec.cause):
             continue
         crit_pos = criteria_order.index(rec.criterion) if rec.criterion in criteria_order else 99
         pos = first_stage.get(rec.criterion, -100 + crit_pos)
-        add(pos, "", rec.cause, "", f"check {rec.check}", "", rec.criterion)
+        cause, fix = _not_proven(rec.cause)
+        add(pos, "", cause, fix, f"check {rec.check}", "", rec.criterion)
     return _merge(seen)
+
+
+# the statuses a check gets by itself (not from a stage): each is a problem of the fix list
+_OWN = (STATUS_FAIL, STATUS_NOT_CHECKED, STATUS_XFAIL)
+# a not-proven cause ends with its next step (pytest_irp.outcomes.not_checked, xfail_cause)
+_NEXT_STEP_AT = ("; set ", "; remove the xfail mark")
+
+
+def _not_proven(cause: str) -> tuple[str, str]:
+    """(cause, next step) of a NOT CHECKED or XFAIL cause; a failure's is its own."""
+    for marker in _NEXT_STEP_AT:
+        head, found, tail = cause.partition(marker)
+        if found:
+            step = (found.removeprefix("; ") + tail).strip()
+            return head, step[0].upper() + step[1:] + "."
+    return cause, ""
 
 
 def _merge(seen: list[_Seen]) -> list[Problem]:
@@ -178,7 +195,7 @@ def _merge(seen: list[_Seen]) -> list[Problem]:
 def refs(problems: Sequence[Problem], criterion: str, status: str, cause: str) -> list[int]:
     """The numbers of the problems behind a criterion's status: those it FAILs with, or,
     for BLOCKED, the problem of the stage named in its cause."""
-    if status == STATUS_FAIL:
+    if status in _OWN:
         return [p.number for p in problems if criterion in p.criteria]
     if status == STATUS_BLOCKED:
         named = blocking_stage(cause)

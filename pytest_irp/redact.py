@@ -436,3 +436,15 @@ def session_secret_values(text: str) -> list[str]:
     """Values printed as ``IHP_SESSION_SECRET=...`` or ``IHP_SESSION_SECRET: ...`` (a
     generated key leaked into a log): what :meth:`Redactor.redact` masks."""
     return [m.group(2) for m in SESSION_SECRET_LINE.finditer(text)]
+
+
+def mask_tree(data: Any, redactor: Redactor) -> Any:
+    """JSON-like ``data`` with every text (keys too) masked; numbers and the structure are
+    kept as they are (threat model, promise 22)."""
+    if isinstance(data, str):
+        return redactor.redact(data)
+    if isinstance(data, list):
+        return [mask_tree(item, redactor) for item in data]
+    if isinstance(data, dict):
+        return {redactor.redact(k): mask_tree(v, redactor) for k, v in data.items()}
+    return data

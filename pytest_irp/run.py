@@ -13,9 +13,11 @@ from .outcomes import (
     PROVEN,
     STATUS_BLOCKED,
     STATUS_FAIL,
+    STATUS_NOT_CHECKED,
     STATUS_NOT_RUN,
     STATUS_PASS,
     STATUS_SKIPPED,
+    STATUS_XFAIL,
     criterion_of,
 )
 from .pipeline import CRITERIA
@@ -54,6 +56,8 @@ class IrpRun:
         self.own_html = False
         self.started = time.time()  # the report's start time (the stages start after it)
         self.pipeline_log_state = ""  # T11's log entry: "committed", "written, not committed"
+        # why reports/summary.json or PIPELINE_LOG.md was not updated (a lock held too long)
+        self.publish_problem = ""
 
     # registered as a plugin for the run: these are hooks
 
@@ -78,9 +82,14 @@ class IrpRun:
         if rec.status not in (STATUS_NOT_RUN, STATUS_PASS):
             return
         blocked = getattr(report, "irp_blocked", None)
+        xfail = getattr(report, "irp_xfail", None)
         if blocked:
             rec.status, rec.cause = STATUS_BLOCKED, str(blocked)
             self.blocked_lines.append(f"BLOCKED {report.nodeid} - {blocked}")
+        elif xfail:  # the cause as redacted in the report (the reason may hold a secret)
+            rec.status, rec.cause = STATUS_XFAIL, first_line(report)
+        elif report.skipped and getattr(report, "irp_not_checked", None):
+            rec.status, rec.cause = STATUS_NOT_CHECKED, skip_reason(report)
         elif report.failed:
             rec.status, rec.cause = STATUS_FAIL, first_line(report)
         elif report.skipped:
@@ -124,11 +133,19 @@ class IrpRun:
         if live is None or not live.ok:
             return
         from . import pipeline_log as plog
+        from .fileio import LockTimeout
 
         facts, local = self.pipeline.facts, self.pipeline.runner("local")
         if self.settings["pipeline_log"] and exitstatus == 0:
             value = cast(LiveApp, live.value)
-            value["pipeline_log"] = plog.append_pipeline_log(self.settings, facts)
+            try:
+                value["pipeline_log"] = plog.append_pipeline_log(self.settings, facts)
+            except LockTimeout as exc:
+                self.publish_problem += (
+                    f"irp: PIPELINE_LOG.md not written: {exc}. Wait for that process to end "
+                    f"(or stop it if it hangs), then rerun to log this SHA.\n"
+                )
+                return
             if self.settings["pipeline_log_commit"]:
                 try:
                     plog.commit_pipeline_log(local, facts.app_repo, facts.sha())

@@ -76,8 +76,12 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
 
+MAX_DURATION = 7 * 24 * 3600.0  # a week: longer than any stage; more is a typo
+
+
 def parse_duration(raw: Any) -> float:
-    """``90`` / ``"90s"`` / ``"15m"`` / ``"1.5h"`` -> seconds."""
+    """``90`` / ``"90s"`` / ``"15m"`` / ``"1.5h"`` -> seconds (at most a week: a larger
+    value, ``inf`` or ``nan`` from TOML is refused here, not an OverflowError later)."""
     if isinstance(raw, bool):
         raise ValueError("expected a duration, got a boolean")
     if isinstance(raw, int | float):
@@ -87,8 +91,13 @@ def parse_duration(raw: Any) -> float:
         if not match:
             raise ValueError(f"expected a duration like 90, 90s, 15m or 1h, got {raw!r}")
         seconds = float(match.group(1)) * _UNIT[match.group(2)]
-    if seconds <= 0:
+    if not seconds > 0:  # also nan
         raise ValueError(f"expected a positive duration, got {raw!r}")
+    if not seconds <= MAX_DURATION:  # also inf
+        raise ValueError(
+            f"expected a duration of at most 7 days ({MAX_DURATION:.0f}s; no stage or wait "
+            f"needs more), got {str(raw)[:40]!r}"
+        )
     return seconds
 
 

@@ -22,10 +22,10 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from . import remote
+from . import remote, reuse
 from .facts import Facts
 from .fileio import write_atomic
-from .redact import Redactor
+from .redact import Redactor, mask_tree
 from .runners import CommandResult, LineCallback, Runner
 from .settings import Resolved, SettingError
 
@@ -210,16 +210,6 @@ class StageContext:
         return path
 
 
-def _masked(data: Any, redactor: Redactor) -> Any:
-    if isinstance(data, str):
-        return redactor.redact(data)
-    if isinstance(data, list):
-        return [_masked(item, redactor) for item in data]
-    if isinstance(data, dict):
-        return {redactor.redact(k): _masked(v, redactor) for k, v in data.items()}
-    return data
-
-
 def _excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     if len(text) <= limit:
         return text
@@ -396,11 +386,16 @@ class Pipeline:
         started = time.time()
         timeout = float(self.settings.get(f"timeout_{stage.name}", 600))
         ctx = self.context(stage, time.monotonic() + timeout)
+        reads: set[str] = set()  # the settings the stage reads: part of its reuse key
+        ctx.settings = reuse.recording(self.settings, reads)
         try:
             key = self._key(stage)
         except SettingError as exc:
             return self._failed(stage, ctx, str(exc), started)
-        saved = self._saved(stage, key)
+        versions = reuse.upstream_tools(
+            {n: self.results[n].value for n in stage.needs if self.stages[n].key is None}
+        )
+        saved = self._saved(stage, key, versions)
         if saved is not None:
             return saved
         self.progress(stage.name, f"{stage.title} ...")
@@ -435,7 +430,10 @@ class Pipeline:
             duration=time.time() - started,
             key=key,
         )
-        self._save(stage, result)
+        inputs = reuse.inputs(self.settings, reads, ctx.commands, versions) if key else None
+        if inputs is not None:
+            result.key = reuse.combined_key(key, inputs)
+            self._save(stage, result, key, inputs)
         self.progress(stage.name, f"done in {result.duration:.1f}s")
         return result
 
@@ -462,13 +460,16 @@ class Pipeline:
     def _clean(self, value: Mapping[str, Any]) -> dict[str, Any]:
         """The value with every text in it masked; numbers and structure kept (masking
         its JSON text could cut a number or an escape)."""
-        return dict(_masked(json.loads(json.dumps(value, default=str)), self.redactor))
+        return dict(mask_tree(json.loads(json.dumps(value, default=str)), self.redactor))
 
-    def _saved(self, stage: Stage, key: str) -> StageResult | None:
+    def _saved(self, stage: Stage, key: str, upstream: dict[str, str]) -> StageResult | None:
+        """The saved result, when its key and every input it read are unchanged."""
         if not (self.reuse and key and self.cache is not None) or stage.name in self.force:
             return None
         saved = self.cache.get(f"irp/stage/{stage.name}", None)
         if not isinstance(saved, dict) or saved.get("key") != key:
+            return None
+        if not reuse.unchanged(self.settings, saved.get("inputs"), upstream):
             return None
         try:
             result = StageResult.from_json(saved["result"])
@@ -478,13 +479,14 @@ class Pipeline:
         self.progress(stage.name, f"reused from run {saved.get('run_id')} at {saved.get('time')}")
         return result
 
-    def _save(self, stage: Stage, result: StageResult) -> None:
-        if self.cache is None or not result.key:
+    def _save(self, stage: Stage, result: StageResult, key: str, inputs: Any) -> None:
+        if self.cache is None:
             return
         self.cache.set(
             f"irp/stage/{stage.name}",
             {
-                "key": result.key,
+                "key": key,
+                "inputs": inputs,
                 "run_id": self.run_id,
                 "time": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(result.started)),
                 "result": result.to_json(),

@@ -8,18 +8,38 @@ from typing import Any, cast
 
 import pytest
 
-from .outcomes import Blocked, CriterionFailed
+from .outcomes import (
+    Blocked,
+    CriterionFailed,
+    NotChecked,
+    xfail_cause,
+)
 from .redact import SESSION_SECRET_NAME, Redactor
 from .report import ok_value
 from .run import IrpRun, deselected_checks
 from .values import LiveApp
 
 
-def mark_outcome(report: pytest.TestReport, call: pytest.CallInfo[None]) -> None:
+def mark_outcome(
+    report: pytest.TestReport, call: pytest.CallInfo[None], criterion: bool = True
+) -> None:
     """A check that could not be proven (Blocked, CriterionFailed) fails in its call phase
     with its one-line cause, not as a fixture error; a Blocked one is marked for the
-    BLOCKED status."""
+    BLOCKED status. A check marked xfail (xfailed or xpassed) fails too: an expected failure
+    proves nothing. A check stopped by ``not_checked`` stays a skip, marked NOT CHECKED."""
     excinfo = call.excinfo
+    if criterion and hasattr(report, "wasxfail") and (report.skipped or report.passed):
+        message = xfail_cause(report)
+        del report.wasxfail  # pytest's terminal and JUnit would call it a benign xfail
+        report.outcome = "failed"
+        report.when = "call"
+        report.longrepr = message
+        report.irp_xfail = message  # type: ignore[attr-defined]
+        return
+    if excinfo is not None and isinstance(excinfo.value, NotChecked):
+        report.irp_not_checked = True  # type: ignore[attr-defined]
+        if isinstance(report.longrepr, tuple):  # the reason without the exception's name
+            report.longrepr = (*report.longrepr[:2], str(excinfo.value.msg))
     if excinfo is not None and isinstance(excinfo.value, Blocked | CriterionFailed):
         message = str(excinfo.value)
         report.outcome = "failed"
@@ -69,6 +89,14 @@ def redact_report(report: pytest.TestReport, redactor: Redactor) -> None:
         and not any(SESSION_SECRET_NAME in c for _, c in report.sections)
     ):
         return
+    if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
+        # a skip's (path, line, reason): pytest's -rs and JUnit unpack it, so it stays a
+        # tuple; its reason masked and on one line
+        path, lineno, reason = report.longrepr
+        cleaned_reason = " ".join(redactor.redact(str(reason)).split())
+        report.longrepr = (str(path), lineno, cleaned_reason)
+        report.sections = [(k, redactor.redact(v)) for k, v in report.sections]
+        return
     text = report.longreprtext
     if text:
         cleaned = redactor.redact(text)
@@ -81,8 +109,13 @@ def redact_report(report: pytest.TestReport, redactor: Redactor) -> None:
 def blocked_status(
     report: pytest.TestReport,
 ) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
+    """BLOCKED, XFAIL (not proven) and NOT CHECKED as pytest's terminal shows them."""
     if getattr(report, "irp_blocked", None):
         return "blocked", "B", ("BLOCKED", {"yellow": True, "bold": True})
+    if getattr(report, "irp_xfail", None):
+        return "failed", "X", ("XFAIL (not proven)", {"red": True, "bold": True})
+    if getattr(report, "irp_not_checked", None):
+        return "not checked", "n", ("NOT CHECKED", {"yellow": True, "bold": True})
     return None
 
 
@@ -136,7 +169,12 @@ def write_summary(tr: Any, run: IrpRun) -> None:
         state = run.pipeline_log_state or "written"
         advice = "" if state == "committed" else " (commit it with the app, or pipeline_log_commit)"
         tr.write_line(console.fit(f"T11 log entry (PIPELINE_LOG.md): {state}{advice}", width))
-    tr.write_line(f"irp report: {run.html_path} (summary.json and summary.md beside it)")
+    for problem in run.publish_problem.splitlines():
+        tr.write_line(redact(problem), yellow=True, bold=True)
+    where = "summary.json and summary.md beside it"
+    if "not published" in run.publish_problem:
+        where = f"summary: {run.report_dir / f'irp-{run.run_id}' / 'summary.json'}"
+    tr.write_line(f"irp report: {run.html_path} ({where})")
     if not is_full(run, deselected_checks(run.config)):
         tr.write_line("irp: partial run: latest.html still shows the last full run")
     if console.asked_for_short_summary(tr.config):

@@ -3,6 +3,7 @@ a git repository of the lab's sample app, and a scripted fake runner."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -216,6 +217,32 @@ def _run_suite(project: Path, scenario: Path, *args: str, **extra: Any) -> tuple
     return out, Path(match.group(1))
 
 
+@contextlib.contextmanager
+def dev_server() -> Iterator[str]:
+    """A loopback stand-in for `devenv up`: 200 on every GET."""
+    import http.server
+    import threading
+
+    class Ok(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Ok)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture(scope="session")
 def report_runs(tmp_path_factory: pytest.TempPathFactory) -> ReportRuns:
     green, green_sc = _report_project(tmp_path_factory.mktemp("green"))
@@ -223,7 +250,10 @@ def report_runs(tmp_path_factory: pytest.TempPathFactory) -> ReportRuns:
         (green / "tests" / f"test_{crit.lower()}_{name}.py").write_text(STAND_IN.format(crit=crit))
     outputs = {}
     show = {"packages": {"x86_64-linux": {"docker": {}}}, "checks": {"x86_64-linux": {"tests": {}}}}
-    outputs["green"], green_page = _run_suite(green, green_sc, flake_show=show)
+    with dev_server() as dev_url:  # T02 proven whole: its dev server answers
+        outputs["green"], green_page = _run_suite(
+            green, green_sc, f"--irp-dev-url={dev_url}", flake_show=show
+        )
     failing, failing_sc = _report_project(tmp_path_factory.mktemp("failing"))
     outputs["failing"], failing_page = _run_suite(
         failing,

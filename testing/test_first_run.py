@@ -53,9 +53,13 @@ def test_dead_hosts_every_problem_reaches_summary_table_and_junit(
     assert crit["T01"]["status"] == crit["T05"]["status"] == "BLOCKED"
     # independent problems once each, in pipeline order, each with a next step
     hosts = [p["host"] for p in summary["problems"]]
-    assert hosts[0] == "haskelseed"
+    # T02's dev server not checked (no dev_url: NOT CHECKED, not proven) comes first
+    assert summary["problems"][0]["criteria"] == ["T02"]
+    assert summary["problems"][0]["next_step"].startswith("Set dev_url")
+    assert hosts[1] == "haskelseed"
     assert "railiance01" in hosts
-    assert len(summary["problems"]) == 6  # the two dead hosts, registry, helm, kube, DNS
+    # T02, the two dead hosts, registry, helm, kube, DNS
+    assert len(summary["problems"]) == 7
     assert all(p["next_step"] for p in summary["problems"])
     assert summary["started"] <= summary["finished"]
     assert summary["duration"] > 0
@@ -73,19 +77,20 @@ def test_dead_hosts_terminal_is_short_and_never_cut_mid_word(dead_run: pytest.Ru
     assert max(len(line) for line in ours) <= 120, [x for x in ours if len(x) > 120]
     # the fake run's lines: pytest's own (header, 12 progress lines, counts) and ours (the
     # problems, the table, and one line per finding of T12's workflow audit of the app)
-    assert len(lines) <= 65, len(lines)
+    assert len(lines) <= 68, len(lines)
     assert " FAILURES " not in text
     assert "BLOCKED tests/" not in text  # without -v: one table row per criterion
-    assert "6 problems to fix, in pipeline order" in text
-    assert text.count("next: ") == 6
+    assert "7 problems to fix, in pipeline order" in text
+    assert text.count("next: ") == 7
     assert "next: Give registry_password (IRP_REGISTRY_PASSWORD or registry_password_file)" in text
     assert "Verdict(" not in text
     # a cut line ends with an ellipsis, never inside a word
     for line in lines:
         if line.endswith("…"):
             assert line[-2] == " ", line
-    assert re.search(r"T07  FAIL .* - problems 1, 2 above", text)
-    assert re.search(r"T01  BLOCKED .* - blocked by stage source \(T06\): problem 1 above", text)
+    assert re.search(r"T02  NOT CHECKED .* - problem 1 above", text)
+    assert re.search(r"T07  FAIL .* - problems 2, 3 above", text)
+    assert re.search(r"T01  BLOCKED .* - blocked by stage source \(T06\): problem 2 above", text)
 
 
 def test_dead_hosts_report_lists_every_problem(
@@ -93,7 +98,7 @@ def test_dead_hosts_report_lists_every_problem(
 ) -> None:
     page = next((project.path / "reports").glob("irp-*/index.html")).read_text()
     assert 'id="problems"' in page
-    assert page.count('class="problem"') == 6
+    assert page.count('class="problem"') == 7
     assert "ssh -G" not in page or "-G haskelseed" in page
 
 

@@ -76,7 +76,7 @@ def test_a_numeric_secret_named_variable_leaves_t06_green(
 
 
 def test_stage_values_keep_their_numbers_and_mask_their_texts() -> None:
-    from pytest_irp.stage import _masked
+    from pytest_irp.redact import mask_tree as _masked
 
     redactor = Redactor(["9999-long-secret-value"])
     value = {"disk": 99999999, "note": "x 9999-long-secret-value y", "list": ["a", 1.5]}

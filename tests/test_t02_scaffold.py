@@ -3,6 +3,7 @@
 import pytest
 
 from pytest_irp.appcode.checks import t02_scaffold
+from pytest_irp.outcomes import not_checked
 
 pytestmark = pytest.mark.irp_criterion("T02")
 
@@ -15,7 +16,7 @@ def test_T02_ihp_scaffold_present(app_repo):
 def test_T02_dev_server_answers(irp_settings):
     url = irp_settings.get("dev_url")
     if not url:
-        pytest.skip("no dev_url configured (devenv up not running): live part not checked")
+        not_checked("the dev server (`devenv up` serves /) was not checked: no dev_url", "dev_url")
     import requests
 
     response = requests.get(url + "/", timeout=10)

@@ -33,7 +33,7 @@ def test_T10_ihp_startup_in_last_log_lines(deployed_release):
     `Server started` (or the setting startup_line), in Production nothing, so there the
     first answer of /healthz through the cluster proves the start."""
     if deployed_release["startup_line_seen"] is None:
-        pytest.skip("no pod of the release to read")
+        pytest.fail("no pod of the release: its start could not be read (see T10's pod check)")
     assert deployed_release["startup_line_seen"], deployed_release["startup_problem"]
 
 

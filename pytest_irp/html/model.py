@@ -138,7 +138,7 @@ def is_optional(title: str) -> bool:
     return "(optional)" in title
 
 
-_SHOW_ORDER = ("FAIL", "BLOCKED", "NOT RUN", "PASS", "SKIPPED")
+_SHOW_ORDER = ("FAIL", "BLOCKED", "NOT RUN", "XFAIL", "NOT CHECKED", "PASS", "SKIPPED")
 
 
 def _counts(statuses: Iterable[str]) -> dict[str, int]:
