@@ -167,6 +167,8 @@ def write_summary(tr: Any, run: IrpRun) -> None:
     live = cast(LiveApp, ok_value(run.pipeline.results, "live"))
     if live.get("pipeline_log") or run.pipeline_log_state:
         state = run.pipeline_log_state or "written"
+        if live.get("pipeline_log") == "already logged":  # a rerun of a logged SHA
+            state = f"already logged ({state})"
         advice = "" if state == "committed" else " (commit it with the app, or pipeline_log_commit)"
         tr.write_line(console.fit(f"T11 log entry (PIPELINE_LOG.md): {state}{advice}", width))
     for problem in run.publish_problem.splitlines():

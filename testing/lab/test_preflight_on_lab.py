@@ -143,7 +143,9 @@ def test_wrong_password_decides_t07_while_the_slow_build_goes_on(
     assert "rejected the credentials" in run.cause("T07")
     lines = run.result.stdout.lines
     failed = next(
-        i for i, line in enumerate(lines) if line.startswith("irp [preflight] FAILED registry")
+        i
+        for i, line in enumerate(lines)
+        if line.startswith("irp [preflight]") and "FAILED" in line and "registry" in line
     )
     build = next(i for i, line in enumerate(lines) if line.startswith("irp [build]"))
     assert failed < build
