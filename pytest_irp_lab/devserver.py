@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import html
 import re
-import socket
 import sys
 from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,16 +26,12 @@ from typing import Final
 
 from pytest_irp_lab import net
 from pytest_irp_lab.proc import (
-    LabError,
     Proc,
-    alive,
     cmdline,
     live,
     pids_with_arg,
     proc_of,
-    spawn,
     terminate,
-    wait_for,
 )
 
 DEV_PORT: Final = 8000  # IHP's dev server (and `devenv up`) serve the app on 8000
@@ -145,14 +140,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 # ------------------------------------------------------------------------ thin layer
 
 
-def _port_open(address: str, port: int) -> bool:
-    try:
-        with socket.create_connection((address, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
 class DevServer:
     """The lab's dev server: files under ``directory`` (pid record, log)."""
 
@@ -189,22 +176,21 @@ class DevServer:
 
     def start(self) -> Proc:
         proc = self.running()
-        if proc is not None and _port_open(net.BRIDGE_ADDRESS, DEV_PORT):
+        if proc is not None and net.port_open(net.BRIDGE_ADDRESS, DEV_PORT):
             return proc
         if proc is not None:
             terminate(proc)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.log.unlink(missing_ok=True)
-        started = spawn(self.argv(), self.log, pid_file=self.pid_file)
-        wait_for(
-            f"the dev server on {DEV_URL}",
-            lambda: not alive(started) or _port_open(net.BRIDGE_ADDRESS, DEV_PORT),
-            timeout=START_TIMEOUT,
+        return net.spawn_listening(
+            "the dev server",
+            self.argv(),
+            self.log,
+            net.BRIDGE_ADDRESS,
+            DEV_PORT,
+            START_TIMEOUT,
+            pid_file=self.pid_file,
         )
-        if not alive(started):
-            said = self.log.read_text(errors="replace").strip()[-400:]
-            raise LabError(f"the dev server died at start: {said or 'no output'}")
-        return started
 
     def stop(self) -> None:
         """Stop ours: the recorded one, and any dev server of this repo whose record was

@@ -17,21 +17,18 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from pathlib import Path
 from typing import Any, Final
 
+from pytest_irp_lab import net
 from pytest_irp_lab.proc import (
     LabError,
     Proc,
-    alive,
     cmdline,
     daemon_env,
     live,
     run,
-    spawn,
     terminate,
-    wait_for,
     write_atomic,
 )
 from pytest_irp_lab.topology import ClusterSpec
@@ -76,14 +73,6 @@ def ingress_class() -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------ thin layer
-
-
-def _port_open(address: str, port: int) -> bool:
-    try:
-        with socket.create_connection((address, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 class LabIngress:
@@ -145,7 +134,7 @@ class LabIngress:
 
     def start(self) -> Proc:
         proc = self.running()
-        if proc is not None and _port_open(self.address, WEB_PORT):
+        if proc is not None and net.port_open(self.address, WEB_PORT):
             return proc
         if proc is not None:
             terminate(proc)
@@ -153,22 +142,17 @@ class LabIngress:
             raise LabError(f"Traefik is not built: {self.binary} (run lab/build-traefik.sh)")
         self.dir.mkdir(parents=True, exist_ok=True)
         self._apply()  # (the address is the lab bridge's own: binding it needs the bridge)
-        started = spawn(
+        return net.spawn_listening(
+            "Traefik's web entry point",
             traefik_argv(self.binary, self.address),
             self.log,
+            self.address,
+            WEB_PORT,
+            START_TIMEOUT,
             pid_file=self.pid_file,
             environ=daemon_env(os.environ),
             env={"KUBECONFIG": str(self.spec.layout.kubeconfig)},
         )
-        wait_for(
-            f"Traefik's web entry point on {self.url}",
-            lambda: not alive(started) or _port_open(self.address, WEB_PORT),
-            timeout=START_TIMEOUT,
-        )
-        if not alive(started):
-            said = self.log.read_text(errors="replace").strip()[-400:]
-            raise LabError(f"Traefik died at start: {said or 'no output'}")
-        return started
 
     def stop(self) -> None:
         proc = self.running()

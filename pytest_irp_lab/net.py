@@ -14,12 +14,14 @@ from __future__ import annotations
 import http.client
 import ipaddress
 import json
+import socket
 import ssl
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Final
 
-from pytest_irp_lab.proc import LabError, run
+from pytest_irp_lab.proc import LabError, Proc, alive, run, spawn, wait_for
 
 BRIDGE: Final = "irpbr0"
 BRIDGE_ADDRESS: Final = "10.77.0.1"
@@ -313,3 +315,42 @@ def status(hosts: Sequence[LabHost] = HOSTS) -> dict[str, object]:
         "netns": {h.netns: h.netns in state.netns for h in hosts},
         "veth": {h.veth: h.veth in state.links for h in hosts},
     }
+
+
+def port_open(address: str, port: int) -> bool:
+    """Does something listen on ``address:port``? Asked only of loopback or an address of
+    the lab bridge (the lab's own daemons bind it): when the bridge is gone, that address
+    would be routed off the machine, so the answer is no, without a packet."""
+    if not (ipaddress.ip_address(address).is_loopback or bridge_has_address(address)):
+        return False
+    try:
+        with socket.create_connection((address, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def spawn_listening(
+    what: str,
+    argv: Sequence[str],
+    log: Path,
+    address: str,
+    port: int,
+    timeout: float,
+    *,
+    pid_file: Path,
+    env: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Proc:
+    """Start a lab daemon (:func:`pytest_irp_lab.proc.spawn`) and wait until it listens on
+    ``address:port``; one paragraph with the end of its log when it dies first."""
+    started = spawn(list(argv), log, pid_file=pid_file, env=env, environ=environ)
+    wait_for(
+        f"{what} on {address}:{port}",
+        lambda: not alive(started) or port_open(address, port),
+        timeout=timeout,
+    )
+    if not alive(started):
+        said = log.read_text(errors="replace").strip()[-400:]
+        raise LabError(f"{what} died at start: {said or 'no output'}")
+    return started
